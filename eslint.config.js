@@ -1,0 +1,62 @@
+// @ts-check
+import tseslint from "typescript-eslint";
+import importX from "eslint-plugin-import-x";
+
+/**
+ * Dependencies point one way (DESIGN.md): protocol <- crypto <- sdk <- {cli, web}; protocol <- server.
+ * The relay must never import crypto, sdk or cli code (it would be a step towards holding keys),
+ * and protocol must stay pure (no I/O), so it runs unchanged in the browser.
+ */
+const zones = [
+  { target: "./src/server", from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/web"], message: "the relay must not import client code" },
+  { target: "./src/protocol", from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/server", "./src/web"], message: "protocol is the bottom layer" },
+  { target: "./src/crypto", from: ["./src/sdk", "./src/cli", "./src/server", "./src/web"], message: "crypto sits below sdk" },
+  { target: "./src/sdk", from: ["./src/cli", "./src/server", "./src/web"], message: "the sdk must not import its users or the relay" },
+  { target: "./src/cli", from: ["./src/web"], message: "cli and web are siblings" },
+];
+
+const ioModules = ["fs", "net", "http", "https", "child_process", "dgram", "tls", "worker_threads", "crypto", "os", "path"];
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "artifacts/**", "bin/**", "eslint.config.js"] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { "import-x": importX },
+    rules: {
+      "import-x/no-restricted-paths": ["error", { zones }],
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["src/protocol/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ioModules.flatMap((m) => [
+            { name: m, message: "protocol is pure: no I/O" },
+            { name: `node:${m}`, message: "protocol is pure: no I/O" },
+          ]),
+          patterns: [{ group: ["better-sqlite3", "pg", "ws", "fastify", "pino"], message: "protocol is pure: no I/O" }],
+        },
+      ],
+    },
+  },
+  {
+    files: ["src/server/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["ts-mls", "ts-mls/*", "@noble/curves*"], message: "the relay never touches MLS or client keys" }] }],
+    },
+  },
+  {
+    files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-non-null-assertion": "off",
+    },
+  },
+);

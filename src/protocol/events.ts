@@ -1,0 +1,134 @@
+import { z } from "zod";
+import { eventId, sha256Hex } from "./ids.js";
+import { limits } from "./limits.js";
+import { stance } from "./stance.js";
+
+/**
+ * What travels inside an MLS application message: the server never sees any of this.
+ * Every decrypted payload is validated with `eventPayload` before the sdk uses it.
+ */
+
+export const signalKind = z.enum(["notification_of_intent", "reply", "question", "personal_message"]);
+export type SignalKind = z.infer<typeof signalKind>;
+
+/** What the sender allows the mediator to do with a signal. */
+export const disclosure = z.enum(["verbatim", "substance", "mediator_only"]);
+export type Disclosure = z.infer<typeof disclosure>;
+
+/** How a conveyed signal names its source. */
+export const attribution = z.enum(["party", "anonymous"]);
+export type Attribution = z.infer<typeof attribution>;
+
+/** How the mediator carried a signal. */
+export const conveyanceMode = z.enum(["verbatim", "substance"]);
+export type ConveyanceMode = z.infer<typeof conveyanceMode>;
+
+const text = z.string().trim().min(1).max(limits.textChars);
+const name = z.string().trim().min(1).max(200);
+const isoTime = z.iso.datetime({ offset: true });
+
+export const signalBody = z.strictObject({
+  type: z.literal("signal"),
+  signalKind,
+  text,
+  stance,
+  disclosure,
+  attribution,
+  expiresAt: isoTime.optional(),
+  /** The principal this is said on behalf of (a personal message), if any. */
+  onBehalfOf: name.optional(),
+  /** Conveyance (in this caucus) this replies to, if any. */
+  inReplyTo: eventId.optional(),
+});
+
+/** The mediator tells a caucus what it is about; names only, never other parties' handlers. */
+export const channelInfoBody = z.strictObject({
+  type: z.literal("channel_info"),
+  topic: name,
+  partyName: name,
+  mediatorName: name,
+});
+
+export const conveyedSource = z.enum(["signal", "acknowledgement"]);
+
+export const conveyanceBody = z.strictObject({
+  type: z.literal("conveyance"),
+  source: conveyedSource,
+  mode: conveyanceMode,
+  text,
+  signalKind: signalKind.optional(),
+  stance,
+  /** The party's display name, or absent when the sender asked to stay anonymous ("a party"). */
+  fromParty: name.optional(),
+  expiresAt: isoTime.optional(),
+});
+
+export const receiptBody = z.strictObject({
+  type: z.literal("receipt"),
+  /** The event in this caucus that was conveyed. */
+  sourceEventId: eventId,
+  mode: conveyanceMode,
+  /** Exactly the words the other side received in this party's name. */
+  text,
+  attributedAs: z.enum(["party", "anonymous"]),
+  toParties: z.array(name).min(1).max(64),
+});
+
+export const acknowledgementBody = z.strictObject({
+  type: z.literal("acknowledgement"),
+  /** The conveyance (in this caucus) being acknowledged. */
+  conveyanceEventId: eventId,
+  text: text.optional(),
+  stance,
+  disclosure,
+  attribution,
+});
+
+export const understandingProposalBody = z.strictObject({
+  type: z.literal("understanding_proposal"),
+  understandingId: eventId,
+  text,
+});
+
+export const endorsementBody = z.strictObject({
+  type: z.literal("endorsement"),
+  understandingId: eventId,
+  /** SHA-256 of the exact UTF-8 text endorsed; an understanding exists only if all parties' match. */
+  textSha256: sha256Hex,
+  text,
+});
+
+export const noteBody = z.strictObject({ type: z.literal("note"), text });
+
+export const eventBody = z.discriminatedUnion("type", [
+  signalBody,
+  channelInfoBody,
+  conveyanceBody,
+  receiptBody,
+  acknowledgementBody,
+  understandingProposalBody,
+  endorsementBody,
+  noteBody,
+]);
+export type EventBody = z.infer<typeof eventBody>;
+export type EventType = EventBody["type"];
+
+/** Bodies only the mediator may send, and bodies only a party may send. */
+export const mediatorOnlyTypes: readonly EventType[] = [
+  "channel_info",
+  "conveyance",
+  "receipt",
+  "understanding_proposal",
+];
+export const partyOnlyTypes: readonly EventType[] = ["signal", "acknowledgement", "endorsement"];
+
+export const eventPayload = z.strictObject({
+  v: z.literal(1),
+  eventId,
+  caucusId: z.string(),
+  sentAt: isoTime,
+  /** The chain head the sender had verified when it sent this: members compare it with their own. */
+  seen: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }),
+  body: eventBody,
+});
+export type EventPayload = z.infer<typeof eventPayload>;

@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+/** Opaque identifiers. Devices and events choose their own ids, so every send can be retried. */
+export const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "not a UUID");
+/** UUIDv7: client-chosen event ids (time-ordered, idempotency key for sends). */
+export const eventId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "not a UUIDv7");
+export const deviceId = uuid;
+export const channelId = uuid;
+export const caucusId = uuid;
+export const inviteId = uuid;
+
+export const base64url = (maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil((maxBytes * 4) / 3) + 4)
+    .regex(/^[A-Za-z0-9_-]*$/, "not base64url");
+
+/** Raw Ed25519 public key, base64url (32 bytes → 43 chars). */
+export const ed25519PublicKey = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not an Ed25519 public key");
+/** Raw Ed25519 signature, base64url (64 bytes → 86 chars). */
+export const ed25519Signature = z.string().regex(/^[A-Za-z0-9_-]{86}$/, "not an Ed25519 signature");
+/** SHA-256 digest, hex. */
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "not a SHA-256 hex digest");
+
+export type DeviceId = z.infer<typeof deviceId>;
+export type CaucusId = z.infer<typeof caucusId>;
+export type ChannelId = z.infer<typeof channelId>;
+export type EventId = z.infer<typeof eventId>;

@@ -1,0 +1,82 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { canonicalJson } from "./canonical.js";
+import { fromBase64Url, toHex, utf8 } from "./encoding.js";
+
+/**
+ * The transcript of a caucus is a hash chain over its events in server order. The server computes
+ * each link when it stores an event; every client recomputes it from what it received, so a
+ * dropped (gap), reordered or altered event, or a server showing two histories (fork), is caught.
+ */
+export interface ChainLink {
+  caucusId: string;
+  seq: number;
+  eventId: string;
+  senderDeviceId: string;
+  kind: string;
+  epoch: number;
+  /** base64url MLS message bytes */
+  ciphertext: string;
+}
+
+export function sha256HexOf(bytes: Uint8Array): string {
+  return toHex(sha256(bytes));
+}
+
+export function genesisHash(caucusId: string): string {
+  return sha256HexOf(utf8(`backchannel-transcript-v1\ngenesis\n${caucusId}`));
+}
+
+export function linkHash(prevHash: string, link: ChainLink): string {
+  const body = canonicalJson({
+    v: "backchannel-transcript-v1",
+    caucusId: link.caucusId,
+    seq: link.seq,
+    eventId: link.eventId,
+    senderDeviceId: link.senderDeviceId,
+    kind: link.kind,
+    epoch: link.epoch,
+    ciphertextSha256: sha256HexOf(fromBase64Url(link.ciphertext)),
+    prev: prevHash,
+  });
+  return sha256HexOf(utf8(body));
+}
+
+export type TranscriptProblem =
+  | { kind: "gap"; expectedSeq: number; gotSeq: number }
+  | { kind: "altered"; seq: number; eventId: string }
+  | { kind: "fork"; seq: number; detail: string }
+  | { kind: "undecryptable"; seq: number; eventId: string; detail: string };
+
+export function describeProblem(p: TranscriptProblem): string {
+  switch (p.kind) {
+    case "gap":
+      return `gap: expected event #${p.expectedSeq}, server sent #${p.gotSeq} (an event was dropped or reordered)`;
+    case "altered":
+      return `altered: event #${p.seq} (${p.eventId}) does not match its hash chain`;
+    case "fork":
+      return `fork at #${p.seq}: ${p.detail}`;
+    case "undecryptable":
+      return `undecryptable: event #${p.seq} (${p.eventId}): ${p.detail}`;
+  }
+}
+
+/**
+ * Verifies that `links` continue the chain from (`headSeq`, `headHash`). Returns the new head, or
+ * the first problem. Hashes given by the server are compared with our own recomputation.
+ */
+export function extendChain(
+  head: { seq: number; hash: string },
+  links: readonly (ChainLink & { hash: string })[],
+): { ok: true; head: { seq: number; hash: string } } | { ok: false; problem: TranscriptProblem } {
+  let { seq, hash } = head;
+  for (const link of links) {
+    if (link.seq !== seq + 1)
+      return { ok: false, problem: { kind: "gap", expectedSeq: seq + 1, gotSeq: link.seq } };
+    const computed = linkHash(hash, link);
+    if (computed !== link.hash)
+      return { ok: false, problem: { kind: "altered", seq: link.seq, eventId: link.eventId } };
+    seq = link.seq;
+    hash = computed;
+  }
+  return { ok: true, head: { seq, hash } };
+}

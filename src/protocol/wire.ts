@@ -1,0 +1,154 @@
+import { z } from "zod";
+import {
+  base64url,
+  caucusId,
+  channelId,
+  deviceId,
+  ed25519PublicKey,
+  ed25519Signature,
+  eventId,
+  inviteId,
+  sha256Hex,
+} from "./ids.js";
+import { limits } from "./limits.js";
+
+/**
+ * Every HTTP body and WebSocket frame, request and response. The server validates requests with
+ * these; the sdk validates responses with them. Objects are strict: unknown fields are rejected.
+ */
+
+export const role = z.enum(["mediator", "party"]);
+export type Role = z.infer<typeof role>;
+
+// ── devices and login ──────────────────────────────────────────────────────────────────────────
+export const registerMediatorRequest = z.strictObject({ deviceId, authPublicKey: ed25519PublicKey });
+export const registerMediatorResponse = z.strictObject({ deviceId, role });
+
+export const challengeRequest = z.strictObject({ deviceId });
+export const challengeResponse = z.strictObject({ nonce: base64url(32), expiresAt: z.string() });
+
+export const sessionRequest = z.strictObject({ deviceId, nonce: base64url(32), signature: ed25519Signature });
+export const sessionResponse = z.strictObject({ token: z.string().min(20).max(200), expiresAt: z.string() });
+
+/** The exact bytes a device signs to log in: domain-separated so the key can sign nothing else of use. */
+export const loginSigningString = (deviceIdValue: string, nonce: string): string =>
+  `backchannel-login-v1\ndevice:${deviceIdValue}\nnonce:${nonce}`;
+
+export const membership = z.strictObject({
+  caucusId,
+  /** Mediators see which channel a caucus belongs to; a party device never learns it. */
+  channelId: channelId.optional(),
+  /** First sequence number this device may read (its join point). */
+  fromSeq: z.number().int().nonnegative(),
+  joined: z.boolean(),
+});
+export const meResponse = z.strictObject({ deviceId, role, memberships: z.array(membership) });
+
+// ── channels, caucuses, invites (mediator) ────────────────────────────────────────────────────
+export const createChannelRequest = z.strictObject({});
+export const createChannelResponse = z.strictObject({ channelId });
+export const createCaucusRequest = z.strictObject({});
+export const createCaucusResponse = z.strictObject({ caucusId });
+export const channelSummary = z.strictObject({ channelId, caucusIds: z.array(caucusId) });
+export const listChannelsResponse = z.strictObject({ channels: z.array(channelSummary) });
+
+export const createInviteRequest = z.strictObject({ inviteId, invitePublicKey: ed25519PublicKey });
+export const createInviteResponse = z.strictObject({ inviteId, caucusId });
+
+/** What the invite key signs when a handler's device redeems it (the server cannot forge it). */
+export const redeemSigningString = (
+  inviteIdValue: string,
+  deviceIdValue: string,
+  authPublicKey: string,
+  keyPackageSha256: string,
+): string =>
+  `backchannel-redeem-v1\ninvite:${inviteIdValue}\ndevice:${deviceIdValue}\nauth:${authPublicKey}\nkeypackage:${keyPackageSha256}`;
+
+export const redeemInviteRequest = z.strictObject({
+  deviceId,
+  authPublicKey: ed25519PublicKey,
+  keyPackage: base64url(limits.keyPackageBytes),
+  signature: ed25519Signature,
+});
+export const redeemInviteResponse = z.strictObject({ deviceId, caucusId });
+
+export const pendingDevice = z.strictObject({
+  deviceId,
+  inviteId,
+  keyPackage: base64url(limits.keyPackageBytes),
+});
+export const pendingResponse = z.strictObject({ pending: z.array(pendingDevice) });
+
+// ── events ─────────────────────────────────────────────────────────────────────────────────────
+export const envelopeKind = z.enum(["commit", "application"]);
+export type EnvelopeKind = z.infer<typeof envelopeKind>;
+
+export const welcomeDelivery = z.strictObject({ deviceId, welcome: base64url(limits.welcomeBytes) });
+
+export const appendEventRequest = z.strictObject({
+  eventId,
+  kind: envelopeKind,
+  /** MLS epoch the message was made in; the server orders commits by it (first commit wins). */
+  epoch: z.number().int().nonnegative(),
+  ciphertext: base64url(limits.ciphertextBytes),
+  /** Commit only: Welcomes for devices this commit adds (they become members from this event). */
+  welcomes: z.array(welcomeDelivery).max(limits.welcomesPerCommit).optional(),
+  /** Commit only: devices this commit removes (they lose access after this event). */
+  removes: z.array(deviceId).max(limits.welcomesPerCommit).optional(),
+});
+export type AppendEventRequest = z.infer<typeof appendEventRequest>;
+
+export const storedEvent = z.strictObject({
+  seq: z.number().int().positive(),
+  eventId,
+  senderDeviceId: deviceId,
+  kind: envelopeKind,
+  epoch: z.number().int().nonnegative(),
+  ciphertext: base64url(limits.ciphertextBytes),
+  hash: sha256Hex,
+});
+export type StoredEvent = z.infer<typeof storedEvent>;
+
+export const appendEventResponse = z.strictObject({
+  seq: z.number().int().positive(),
+  hash: sha256Hex,
+  duplicate: z.boolean(),
+});
+
+export const listEventsQuery = z.strictObject({
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().positive().max(limits.pageEvents).default(limits.pageEvents),
+});
+export const listEventsResponse = z.strictObject({
+  events: z.array(storedEvent),
+  /** The chain head the server holds now. */
+  head: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }),
+});
+
+export const welcomeResponse = z.strictObject({
+  caucusId,
+  welcome: base64url(limits.welcomeBytes),
+  /** Sequence number of the commit that added this device; its transcript starts after it. */
+  seq: z.number().int().positive(),
+  /** Chain hash at `seq`: the anchor from which this device verifies. */
+  hash: sha256Hex,
+});
+
+// ── WebSocket ─────────────────────────────────────────────────────────────────────────────────
+export const clientFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("auth"), token: z.string().min(1).max(200) }),
+  z.strictObject({ type: z.literal("ping") }),
+]);
+export const serverFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("ready"), deviceId }),
+  /** A caucus this device belongs to has events up to `seq`: fetch from your cursor. */
+  z.strictObject({ type: z.literal("event"), caucusId, seq: z.number().int().positive() }),
+  /** Something about membership changed (welcome waiting, pending device, removal). */
+  z.strictObject({ type: z.literal("membership"), caucusId }),
+  z.strictObject({ type: z.literal("pong") }),
+  z.strictObject({ type: z.literal("error"), error: z.string(), message: z.string() }),
+]);
+export type ServerFrame = z.infer<typeof serverFrame>;
+export type ClientFrame = z.infer<typeof clientFrame>;
+
+export const errorResponse = z.strictObject({ error: z.string(), message: z.string() });
