@@ -1,0 +1,94 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { BackchannelError } from "../protocol/index.js";
+import { Mediator, Party, type Device } from "../sdk/index.js";
+import { FileStateStore, nodePlatform } from "../sdk/node.js";
+
+/** Options every command understands. */
+export interface GlobalOptions {
+  home?: string;
+  passphraseFile?: string;
+  json?: boolean;
+}
+
+export class CliError extends BackchannelError {
+  constructor(
+    code: string,
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(code, message);
+  }
+}
+
+export function homeDir(opts: GlobalOptions): string {
+  return opts.home ?? process.env.BACKCHANNEL_HOME ?? join(homedir(), ".backchannel");
+}
+
+export function devicePath(opts: GlobalOptions): string {
+  return join(homeDir(opts), "device.json");
+}
+
+/** The keystore passphrase: a file, the environment, or a prompt on a terminal — never an argument. */
+export async function passphrase(opts: GlobalOptions, confirm = false): Promise<string> {
+  if (opts.passphraseFile) return readFileSync(opts.passphraseFile, "utf8").replace(/\r?\n$/, "");
+  const env = process.env.BACKCHANNEL_PASSPHRASE;
+  if (env) return env;
+  if (!process.stdin.isTTY)
+    throw new CliError(
+      "passphrase_required",
+      "set BACKCHANNEL_PASSPHRASE or pass --passphrase-file to unlock the device keystore",
+    );
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const first = await rl.question("Keystore passphrase: ");
+    if (confirm && (await rl.question("Again: ")) !== first)
+      throw new CliError("passphrase_mismatch", "the passphrases differ");
+    if (first.length < 8) throw new CliError("passphrase_weak", "use a passphrase of at least 8 characters");
+    return first;
+  } finally {
+    rl.close();
+  }
+}
+
+export async function newStore(opts: GlobalOptions): Promise<FileStateStore> {
+  const store = new FileStateStore(devicePath(opts), await passphrase(opts, true));
+  if (store.exists())
+    throw new CliError(
+      "device_exists",
+      `a device already exists in ${homeDir(opts)} (use --home for another)`,
+    );
+  return store;
+}
+
+export async function openDevice(opts: GlobalOptions): Promise<Mediator | Party> {
+  const store = new FileStateStore(devicePath(opts), await passphrase(opts));
+  if (!store.exists())
+    throw new CliError(
+      "no_device",
+      `no device in ${homeDir(opts)}: run \`backchannel mediator init\` or \`backchannel join <code>\` first`,
+    );
+  const state = (await store.load()) as { role?: string };
+  return state.role === "mediator" ? Mediator.open(store, nodePlatform) : Party.open(store, nodePlatform);
+}
+
+export async function openMediator(opts: GlobalOptions): Promise<Mediator> {
+  const d = await openDevice(opts);
+  if (!(d instanceof Mediator)) throw new CliError("wrong_role", "this command is for the mediator's device");
+  return d;
+}
+
+export async function openParty(opts: GlobalOptions): Promise<Party> {
+  const d = await openDevice(opts);
+  if (!(d instanceof Party)) throw new CliError("wrong_role", "this command is for a party handler's device");
+  return d;
+}
+
+/** Prints `human` for people, or `data` as JSON with --json. */
+export function output(opts: GlobalOptions, data: unknown, human: string): void {
+  process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+}
+
+export type { Device };

@@ -1,0 +1,138 @@
+import pc from "picocolors";
+import { describeProblem, type TranscriptProblem } from "../protocol/index.js";
+import { entryViews, type EntryView, type TranscriptEntry } from "../sdk/index.js";
+
+/**
+ * Human rendering of a transcript. Every signal, conveyance and acknowledgement shows its stance
+ * in plain words (invariant 4), and a transcript problem is shown first, in red, never hidden.
+ */
+const kindWords: Record<string, string> = {
+  notification_of_intent: "notification of intent",
+  reply: "reply",
+  question: "question",
+  personal_message: "personal message",
+};
+const disclosureWords = {
+  verbatim: "may be conveyed verbatim",
+  substance: "substance only",
+  mediator_only: "mediator only",
+};
+
+export interface RenderContext {
+  selfDeviceId: string;
+  /** For the mediator: the party name of this caucus. */
+  partyName?: string;
+  role: "mediator" | "party";
+  /** event id → sequence number, so a receipt can point back at the signal it is for. */
+  seqByEventId?: Map<string, number>;
+}
+
+function who(e: TranscriptEntry, ctx: RenderContext): string {
+  if (e.senderDeviceId === ctx.selfDeviceId) return "you";
+  if (e.senderRole === "mediator") return "the mediator";
+  return ctx.role === "mediator" ? `${ctx.partyName ?? "party"}'s handler` : "your party (another handler)";
+}
+
+const quote = (t: string) => `“${t}”`;
+const indent = (lines: string[]) => lines.map((l) => `    ${l}`);
+
+export function renderView(v: EntryView, ctx: RenderContext): string[] {
+  const e = v.entry;
+  const head = `${pc.dim(`#${e.seq}`)} ${who(e, ctx)}`;
+  const b = v.body;
+  if (!b) {
+    const m = e.membership;
+    const parts = [
+      m?.added.length ? `added ${m.added.length} device(s)` : "",
+      m?.removed.length ? `removed ${m.removed.length} device(s)` : "",
+    ].filter(Boolean);
+    return [
+      `${head} ${pc.dim(`· membership change${parts.length ? `: ${parts.join(", ")}` : ""} (caucus re-keyed)`)}`,
+    ];
+  }
+  switch (b.type) {
+    case "signal":
+      return [
+        `${head} · ${pc.bold(kindWords[b.signalKind] ?? b.signalKind)}${b.onBehalfOf ? ` on behalf of ${b.onBehalfOf}` : ""}`,
+        ...indent([
+          quote(b.text),
+          `stance: ${v.stanceText}`,
+          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${b.attribution === "party" ? "named" : "anonymous (“a party”)"}${b.expiresAt ? ` · expires ${b.expiresAt}` : ""}`,
+          ...receiptLines(v),
+        ]),
+      ];
+    case "conveyance":
+      return [
+        `${head} · ${pc.bold(`conveyed ${b.source}`)} from ${b.fromParty ?? "a party"} (${b.mode === "verbatim" ? "verbatim" : "in substance"})`,
+        ...indent([
+          quote(b.text),
+          `stance: ${v.stanceText}`,
+          ...(b.expiresAt ? [`expires ${b.expiresAt}`] : []),
+          v.acknowledgements.length
+            ? pc.green(`acknowledged (#${v.acknowledgements.map((a) => a.seq).join(", #")})`)
+            : pc.yellow("not acknowledged"),
+        ]),
+      ];
+    case "receipt":
+      return [
+        `${head} · ${pc.bold("receipt")}: your #${ctx.seqByEventId?.get(b.sourceEventId) ?? "?"} was conveyed to ${b.toParties.join(", ")} ${b.mode === "verbatim" ? "verbatim" : "in substance"}, ${b.attributedAs === "party" ? "naming your party" : "as “a party”"}`,
+        ...indent([`exact words used: ${quote(b.text)}`]),
+      ];
+    case "acknowledgement":
+      return [
+        `${head} · ${pc.bold("acknowledgement")}`,
+        ...indent([
+          b.text ? quote(b.text) : "(received, no text)",
+          `stance: ${v.stanceText}`,
+          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${b.attribution === "party" ? "named" : "anonymous"}`,
+          ...receiptLines(v),
+        ]),
+      ];
+    case "channel_info":
+      return [
+        `${head} · ${pc.bold("channel")}: “${b.topic}” — this caucus is ${b.partyName}'s line to ${b.mediatorName}`,
+      ];
+    case "understanding_proposal":
+      return [
+        `${head} · ${pc.bold("proposed understanding")} ${pc.dim(b.understandingId)}`,
+        ...indent([quote(b.text)]),
+      ];
+    case "endorsement":
+      return [
+        `${head} · ${pc.bold("endorsed understanding")} ${pc.dim(b.understandingId)}`,
+        ...indent([quote(b.text)]),
+      ];
+    case "note":
+      return [`${head} · note`, ...indent([quote(b.text)])];
+  }
+}
+
+function receiptLines(v: EntryView): string[] {
+  if (v.entry.payload?.body.type === "signal" && v.entry.payload.body.disclosure === "mediator_only")
+    return [pc.dim("not conveyable")];
+  if (!v.receipts.length) return [pc.dim("not conveyed yet")];
+  return v.receipts.map((r) => {
+    const rb = r.payload?.body;
+    return rb?.type === "receipt"
+      ? pc.green(`conveyed to ${rb.toParties.join(", ")} (#${r.seq}): ${quote(rb.text)}`)
+      : "";
+  });
+}
+
+export function renderTranscript(
+  entries: readonly TranscriptEntry[],
+  ctx: RenderContext,
+  problem?: TranscriptProblem,
+): string {
+  const withIndex = { ...ctx, seqByEventId: new Map(entries.map((e) => [e.eventId, e.seq])) };
+  const lines: string[] = [];
+  if (problem)
+    lines.push(
+      pc.red(pc.bold(`TRANSCRIPT PROBLEM — ${describeProblem(problem)}`)),
+      pc.red("Nothing after this point is shown as normal."),
+    );
+  const views = entryViews(entries);
+  if (!views.length) lines.push(pc.dim("(no events yet)"));
+  for (const v of views) lines.push(...renderView(v, withIndex));
+  return lines.join("\n");
+}

@@ -1,0 +1,226 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+  type KeyObject,
+} from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { canonicalJson } from "../../protocol/canonical.js";
+import { fromBase64Url, toBase64Url, utf8 } from "../../protocol/encoding.js";
+import { KeystoreError } from "../keystore-error.js";
+import { createFileExclusive, errno, writeFileAtomic } from "./atomic-file.js";
+
+/**
+ * One device's secrets and state (identity key, login key, MLS group state) in a single
+ * passphrase-encrypted JSON file. A stolen disk, backup or synced folder yields ciphertext
+ * only; the plaintext lives in this process's memory while the keystore is open.
+ *
+ * File (all bytes base64url):
+ *   { v: 1, kdf: { name: "scrypt", salt, N, r, p }, cipher: "aes-256-gcm", check, iv, ciphertext, tag }
+ * `check` tells a wrong passphrase from a damaged file: without it both are one GCM tag failure,
+ * and a user would retype a correct passphrase forever at a corrupt file.
+ */
+
+// scrypt at N=2^15, r=8 takes 32 MiB and ~100 ms: cheap once per open, costly per guess.
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
+// A file's own params are attacker-controlled: cap the work and memory an open can be made to do.
+const MAX_SCRYPT_MEMORY = 256 * 2 ** 20;
+const SALT_BYTES = 16;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const CHECK_BYTES = 16;
+
+const bytes = (min: number, max = min) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return fromBase64Url(s);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "not base64url" });
+        return z.NEVER;
+      }
+    })
+    .refine((b) => b.length >= min && b.length <= max, `expected ${min}..${max} bytes`);
+
+const kdfParams = z
+  .strictObject({
+    name: z.literal("scrypt"),
+    salt: z.string(),
+    N: z.number().int().min(2 ** 14),
+    r: z.number().int().min(1).max(32),
+    p: z.number().int().min(1).max(16),
+  })
+  .refine(({ N }) => (N & (N - 1)) === 0, "N must be a power of two")
+  .refine(({ N, r }) => 128 * N * r <= MAX_SCRYPT_MEMORY, "scrypt memory above the cap")
+  .refine(({ salt }) => bytes(SALT_BYTES, 64).safeParse(salt).success, "bad salt");
+type KdfParams = z.output<typeof kdfParams>;
+
+const keystoreFile = z.strictObject({
+  v: z.literal(1),
+  kdf: kdfParams,
+  cipher: z.literal("aes-256-gcm"),
+  check: bytes(CHECK_BYTES),
+  iv: bytes(IV_BYTES),
+  ciphertext: bytes(0, Number.MAX_SAFE_INTEGER),
+  tag: bytes(TAG_BYTES),
+});
+
+export class FileKeystore {
+  // Serialises writes: each one lands after the one before, so the last write() called wins.
+  private queue: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly path: string,
+    private readonly kdf: KdfParams,
+    private readonly check: Uint8Array,
+    // The derived key is kept (not the passphrase): writes then cost one AES pass, not a scrypt.
+    private readonly key: KeyObject,
+    private json: string,
+  ) {}
+
+  /** Creates a new keystore holding `initial`; throws keystore_exists rather than overwrite one. */
+  static async create(path: string, passphrase: string, initial: unknown): Promise<FileKeystore> {
+    if (passphrase.length === 0) throw new TypeError("a keystore needs a non-empty passphrase");
+    const json = toJson(initial);
+    const kdf: KdfParams = { name: "scrypt", salt: toBase64Url(randomBytes(SALT_BYTES)), ...SCRYPT };
+    const { key, check } = await deriveKeys(passphrase, kdf);
+    const store = new FileKeystore(path, kdf, check, key, json);
+    if (!(await createFileExclusive(path, store.seal(json)))) {
+      throw new KeystoreError("keystore_exists", `a keystore already exists at ${path}`);
+    }
+    return store;
+  }
+
+  static async open(path: string, passphrase: string): Promise<FileKeystore> {
+    let raw: string;
+    try {
+      raw = await readFile(path, "utf8");
+    } catch (error) {
+      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") {
+        throw new KeystoreError("keystore_missing", `no keystore at ${path}`, { cause: error });
+      }
+      throw error; // EACCES, EIO…: not a property of the file's contents, so not "corrupt"
+    }
+    const file = parseFile(raw, path);
+    const { key, check } = await deriveKeys(passphrase, file.kdf);
+    if (!timingSafeEqual(check, file.check)) {
+      throw new KeystoreError("keystore_passphrase", "wrong passphrase for this keystore");
+    }
+    const json = openSealed(key, file, path);
+    return new FileKeystore(path, file.kdf, check, key, json);
+  }
+
+  /**
+   * A fresh copy of the stored value each call, so nobody mutates the state behind write().
+   * `unknown` on purpose: callers validate it with their schema like any outside input.
+   */
+  read(): unknown {
+    return JSON.parse(this.json);
+  }
+
+  /** Encrypts under a fresh IV and atomically replaces the file; read() sees it once it resolves. */
+  write(value: unknown): Promise<void> {
+    const json = toJson(value); // snapshot now: later mutation by the caller must not leak in
+    const run = this.queue.then(async () => {
+      await writeFileAtomic(this.path, this.seal(json));
+      this.json = json;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private seal(json: string): string {
+    // Random 96-bit IVs under one key stay safe far beyond any device's number of writes.
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(headerAad(this.kdf));
+    const plaintext = Buffer.from(json, "utf8");
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    plaintext.fill(0);
+    const file = {
+      v: 1,
+      kdf: this.kdf,
+      cipher: "aes-256-gcm",
+      check: toBase64Url(this.check),
+      iv: toBase64Url(iv),
+      ciphertext: toBase64Url(ciphertext),
+      tag: toBase64Url(cipher.getAuthTag()),
+    };
+    return `${JSON.stringify(file, null, 1)}\n`;
+  }
+}
+
+/**
+ * The header is authenticated too: otherwise an attacker with write access could, say, lower N
+ * in a file the user then re-saves, or splice a ciphertext under another file's parameters.
+ */
+function headerAad(kdf: KdfParams): Uint8Array {
+  return utf8(canonicalJson({ v: 1, cipher: "aes-256-gcm", kdf }));
+}
+
+function openSealed(key: KeyObject, file: z.output<typeof keystoreFile>, path: string): string {
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, file.iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(headerAad(file.kdf));
+    decipher.setAuthTag(file.tag);
+    const plaintext = Buffer.concat([decipher.update(file.ciphertext), decipher.final()]);
+    const json = plaintext.toString("utf8");
+    plaintext.fill(0);
+    JSON.parse(json);
+    return json;
+  } catch (error) {
+    // The passphrase check passed, so a failing tag means the bytes were changed.
+    throw new KeystoreError("keystore_corrupt", `keystore at ${path} failed authentication`, { cause: error });
+  }
+}
+
+function parseFile(raw: string, path: string): z.output<typeof keystoreFile> {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new KeystoreError("keystore_corrupt", `keystore at ${path} is not JSON`, { cause: error });
+  }
+  const result = keystoreFile.safeParse(json);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new KeystoreError("keystore_corrupt", `keystore at ${path} is malformed: ${issues.join("; ")}`);
+  }
+  return result.data;
+}
+
+/**
+ * One scrypt call, 48 bytes out: the AES key, then the passphrase check. scrypt's output is
+ * PBKDF2-HMAC blocks, each an independent PRF output, so storing bytes 32..47 reveals nothing
+ * about bytes 0..31; it only lets a guesser do what the GCM tag already lets them do.
+ */
+async function deriveKeys(passphrase: string, kdf: KdfParams): Promise<{ key: KeyObject; check: Uint8Array }> {
+  // NFC: the same passphrase typed on two systems may arrive composed or decomposed.
+  const secret = Buffer.from(passphrase.normalize("NFC"), "utf8");
+  const out = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(
+      secret,
+      fromBase64Url(kdf.salt),
+      32 + CHECK_BYTES,
+      // Node's default maxmem (32 MiB) is just below what N=2^15, r=8 needs.
+      { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 2 * 128 * kdf.N * kdf.r },
+      (error, key) => (error ? reject(error) : resolve(key)),
+    ),
+  );
+  secret.fill(0);
+  const key = createSecretKey(out.subarray(0, 32));
+  const check = Uint8Array.from(out.subarray(32));
+  out.fill(0);
+  return { key, check };
+}
+
+function toJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError("keystore value is not JSON-serialisable");
+  return json;
+}

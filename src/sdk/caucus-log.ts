@@ -1,0 +1,190 @@
+import {
+  describeProblem,
+  eventPayload,
+  extendChain,
+  fromBase64Url,
+  fromUtf8,
+  mediatorOnlyTypes,
+  partyOnlyTypes,
+  safeParse,
+  type StoredEvent,
+  toBase64Url,
+  type TranscriptProblem,
+} from "../protocol/index.js";
+import { CaucusGroup, GroupError } from "../crypto/mls/caucus-group.js";
+import type { CaucusRecord, TranscriptEntry } from "./device-state.js";
+
+/**
+ * Applies one page of server events to a caucus record, in order: chain check first (nothing
+ * past a gap or an altered link is shown), then MLS decryption, then the payload checks that tie
+ * the encrypted content to its envelope. The first problem stops the caucus and is kept.
+ */
+export async function applyEvents(
+  record: CaucusRecord,
+  events: readonly StoredEvent[],
+  self: { deviceId: string },
+  trust: { mediatorKey: string },
+): Promise<{ added: TranscriptEntry[]; problem?: TranscriptProblem }> {
+  const added: TranscriptEntry[] = [];
+  if (record.problem) return { added, problem: record.problem };
+  let group = record.group
+    ? CaucusGroup.restore(
+        { mediatorKey: trust.mediatorKey, caucusId: record.caucusId },
+        fromBase64Url(record.group),
+      )
+    : undefined;
+  const fail = (problem: TranscriptProblem) => {
+    if (group) record.group = toBase64Url(group.serialize());
+    record.problem = problem;
+    return { added, problem };
+  };
+  for (const e of events) {
+    const link = extendChain(record.head, [{ ...e, caucusId: record.caucusId }]);
+    if (!link.ok) return fail(link.problem);
+    if (!group)
+      return fail({ kind: "undecryptable", seq: e.seq, eventId: e.eventId, detail: "no group state" });
+    let entry: TranscriptEntry;
+    if (e.kind === "commit") {
+      if (record.pendingCommit?.eventId === e.eventId && e.senderDeviceId === self.deviceId) {
+        group = CaucusGroup.restore(group.trust, fromBase64Url(record.pendingCommit.next));
+        entry = base(e, "mediator", {
+          added: record.pendingCommit.added,
+          removed: record.pendingCommit.removed,
+        });
+        record.pendingCommit = undefined;
+      } else {
+        const before = new Set(group.roster().map((m) => m.credential?.deviceId));
+        let r;
+        try {
+          r = await group.process(fromBase64Url(e.ciphertext));
+        } catch (err) {
+          return fail({
+            kind: "undecryptable",
+            seq: e.seq,
+            eventId: e.eventId,
+            detail: (err as Error).message,
+          });
+        }
+        if (r.incoming.kind !== "commit" || r.incoming.committer.deviceId !== e.senderDeviceId)
+          return fail({ kind: "fork", seq: e.seq, detail: "commit sender does not match its envelope" });
+        if (r.incoming.removedSelf) {
+          record.removed = true;
+          record.group = undefined;
+          added.push(base(e, "mediator", { added: [], removed: [self.deviceId] }));
+          record.entries.push(added[added.length - 1]!);
+          record.head = { seq: e.seq, hash: e.hash };
+          return { added };
+        }
+        group = r.next;
+        const after = new Set(group.roster().map((m) => m.credential?.deviceId));
+        entry = base(e, "mediator", {
+          added: [...after].filter((d): d is string => !!d && !before.has(d)),
+          removed: [...before].filter((d): d is string => !!d && !after.has(d)),
+        });
+      }
+    } else {
+      const own = e.senderDeviceId === self.deviceId ? record.outbox[e.eventId] : undefined;
+      if (own) {
+        entry = { ...base(e, ownRole(group, self.deviceId)), payload: own };
+        delete record.outbox[e.eventId];
+      } else {
+        let r;
+        try {
+          r = await group.process(fromBase64Url(e.ciphertext));
+        } catch (err) {
+          const detail = err instanceof GroupError ? err.message : String(err);
+          return fail({ kind: "undecryptable", seq: e.seq, eventId: e.eventId, detail });
+        }
+        group = r.next;
+        if (r.incoming.kind !== "application")
+          return fail({ kind: "fork", seq: e.seq, detail: "envelope says application, content is a commit" });
+        const sender = r.incoming.sender;
+        let json: unknown;
+        try {
+          json = JSON.parse(fromUtf8(r.incoming.plaintext));
+        } catch {
+          return fail({
+            kind: "undecryptable",
+            seq: e.seq,
+            eventId: e.eventId,
+            detail: "payload is not JSON",
+          });
+        }
+        const parsed = safeParse(eventPayload, json, "event payload");
+        if (!parsed.ok)
+          return fail({
+            kind: "undecryptable",
+            seq: e.seq,
+            eventId: e.eventId,
+            detail: parsed.error.message,
+          });
+        const p = parsed.value;
+        // The encrypted payload must agree with the server's envelope, or the server relabelled it.
+        if (p.eventId !== e.eventId || p.caucusId !== record.caucusId || sender.deviceId !== e.senderDeviceId)
+          return fail({
+            kind: "fork",
+            seq: e.seq,
+            detail: "encrypted payload does not match its envelope (id, caucus or sender)",
+          });
+        if (sender.role === "party" && mediatorOnlyTypes.includes(p.body.type))
+          return fail({ kind: "fork", seq: e.seq, detail: `a party device sent a ${p.body.type}` });
+        if (sender.role === "mediator" && partyOnlyTypes.includes(p.body.type))
+          return fail({ kind: "fork", seq: e.seq, detail: `a mediator device sent a ${p.body.type}` });
+        // Invariant 5: the sender's view of the chain must be ours too, or the server forked us.
+        const seenProblem = checkSeen(record, p.seen, e.seq);
+        if (seenProblem) return fail(seenProblem);
+        entry = { ...base(e, sender.role), payload: p };
+      }
+    }
+    record.entries.push(entry);
+    added.push(entry);
+    record.head = { seq: e.seq, hash: e.hash };
+  }
+  record.group = group ? toBase64Url(group.serialize()) : undefined;
+  return { added };
+}
+
+function checkSeen(
+  record: CaucusRecord,
+  seen: { seq: number; hash: string },
+  seq: number,
+): TranscriptProblem | undefined {
+  if (seen.seq >= seq)
+    return { kind: "fork", seq, detail: `sender claims to have seen #${seen.seq} before #${seq} existed` };
+  if (seen.seq < record.anchor.seq) return undefined; // before our join point: not ours to check
+  const ours =
+    seen.seq === record.anchor.seq
+      ? record.anchor.hash
+      : record.entries.find((x) => x.seq === seen.seq)?.hash;
+  if (ours === undefined) return undefined;
+  if (ours !== seen.hash)
+    return {
+      kind: "fork",
+      seq,
+      detail: `the sender saw a different event #${seen.seq} than this device did (the server showed different histories)`,
+    };
+  return undefined;
+}
+
+function ownRole(group: CaucusGroup, deviceId: string): "mediator" | "party" {
+  return group.roster().find((m) => m.credential?.deviceId === deviceId)?.credential?.role ?? "party";
+}
+
+function base(
+  e: StoredEvent,
+  senderRole: "mediator" | "party",
+  membership?: { added: string[]; removed: string[] },
+): TranscriptEntry {
+  return {
+    seq: e.seq,
+    eventId: e.eventId,
+    hash: e.hash,
+    senderDeviceId: e.senderDeviceId,
+    senderRole,
+    kind: e.kind,
+    epoch: e.epoch,
+    ...(membership ? { membership } : {}),
+  };
+}
+
+export { describeProblem };

@@ -1,0 +1,120 @@
+import { z } from "zod";
+import {
+  caucusId,
+  channelId,
+  deviceId,
+  ed25519PublicKey,
+  eventId,
+  eventPayload,
+  inviteId,
+  role,
+  sha256Hex,
+} from "../protocol/index.js";
+
+/**
+ * Everything a device keeps: keys, MLS group state and the decrypted, verified transcript. It is
+ * validated whenever it is read back from storage, like any other input.
+ */
+const b64 = z.string().regex(/^[A-Za-z0-9_-]*$/);
+const head = z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex });
+export type Head = z.infer<typeof head>;
+
+export const transcriptProblem = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("gap"), expectedSeq: z.number(), gotSeq: z.number() }),
+  z.strictObject({ kind: z.literal("altered"), seq: z.number(), eventId: z.string() }),
+  z.strictObject({ kind: z.literal("fork"), seq: z.number(), detail: z.string() }),
+  z.strictObject({
+    kind: z.literal("undecryptable"),
+    seq: z.number(),
+    eventId: z.string(),
+    detail: z.string(),
+  }),
+]);
+
+export const transcriptEntry = z.strictObject({
+  seq: z.number().int().positive(),
+  eventId,
+  hash: sha256Hex,
+  senderDeviceId: deviceId,
+  senderRole: role,
+  kind: z.enum(["commit", "application"]),
+  epoch: z.number().int().nonnegative(),
+  /** Decrypted, validated content (application events only). */
+  payload: eventPayload.optional(),
+  /** Membership change (commit events only): device ids added and removed. */
+  membership: z.strictObject({ added: z.array(deviceId), removed: z.array(deviceId) }).optional(),
+});
+export type TranscriptEntry = z.infer<typeof transcriptEntry>;
+
+export const caucusRecord = z.strictObject({
+  caucusId,
+  channelId: channelId.optional(),
+  partyName: z.string().optional(),
+  topic: z.string().optional(),
+  mediatorName: z.string().optional(),
+  group: b64.optional(),
+  /** Where this device's view begins (its join commit), and the last verified event. */
+  anchor: head,
+  head,
+  entries: z.array(transcriptEntry),
+  pendingCommit: z
+    .strictObject({ eventId, next: b64, added: z.array(deviceId), removed: z.array(deviceId) })
+    .optional(),
+  /** Own application messages: MLS does not let a sender decrypt its own ciphertext. */
+  outbox: z.record(z.string(), eventPayload),
+  problem: transcriptProblem.optional(),
+  removed: z.boolean().default(false),
+});
+export type CaucusRecord = z.infer<typeof caucusRecord>;
+
+export const owedReceipt = z.strictObject({
+  caucusId,
+  eventId,
+  body: z.unknown(),
+});
+
+export const deviceState = z.strictObject({
+  v: z.literal(1),
+  serverUrl: z.string().url(),
+  deviceId,
+  role,
+  name: z.string(),
+  authKey: z.strictObject({ secret: b64, publicKey: ed25519PublicKey }),
+  /** The mediator's identity key (mediator) or the handler's (party). */
+  identityKey: z.strictObject({ secret: b64, publicKey: ed25519PublicKey }),
+  /** Pinned mediator identity key; for the mediator, its own. */
+  mediatorKey: ed25519PublicKey,
+  channels: z.record(
+    z.string(),
+    z.strictObject({
+      channelId,
+      topic: z.string(),
+      caucuses: z.array(z.strictObject({ caucusId, partyName: z.string() })),
+    }),
+  ),
+  invites: z.record(
+    z.string(),
+    z.strictObject({
+      inviteId,
+      caucusId,
+      inviteKey: ed25519PublicKey,
+      createdAt: z.string(),
+      admittedDeviceId: deviceId.optional(),
+    }),
+  ),
+  /** A party device between redeeming its invite and receiving its Welcome. */
+  joinKeys: z
+    .strictObject({
+      caucusId,
+      keyPackage: b64,
+      initPrivateKey: b64,
+      hpkePrivateKey: b64,
+      signaturePrivateKey: b64,
+    })
+    .optional(),
+  caucuses: z.record(z.string(), caucusRecord),
+  /** Receipts the mediator still owes a source caucus (sent before anything else on next sync). */
+  owedReceipts: z.array(owedReceipt).default([]),
+});
+export type DeviceState = z.infer<typeof deviceState>;
+export { inviteId };

@@ -1,0 +1,35 @@
+import { existsSync } from "node:fs";
+import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
+import { FileKeystore } from "../crypto/node/file-keystore.js";
+import type { Platform } from "./platform.js";
+import type { StateStore } from "./state-store.js";
+
+/** Node: login keys via node:crypto. */
+export const nodePlatform: Platform = {
+  generateAuthKey,
+  signAuth: (key, message) => signWithAuthKey(key, message),
+};
+
+/** Device state in one passphrase-encrypted file (0600), written atomically. */
+export class FileStateStore implements StateStore {
+  private keystore: FileKeystore | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly passphrase: string,
+  ) {}
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  async load(): Promise<unknown> {
+    this.keystore ??= await FileKeystore.open(this.path, this.passphrase);
+    return this.keystore.read();
+  }
+
+  async save(state: unknown): Promise<void> {
+    if (this.keystore) return this.keystore.write(state);
+    this.keystore = await FileKeystore.create(this.path, this.passphrase, state);
+  }
+}

@@ -1,0 +1,67 @@
+import { challengeResponse, loginSigningString, sessionResponse, utf8 } from "../protocol/index.js";
+import { ApiError } from "./errors.js";
+import { HttpClient } from "./http-client.js";
+import type { AuthKeyPair, Platform } from "./platform.js";
+
+/**
+ * Challenge-response login: the server sends a one-time nonce, the device signs a
+ * domain-separated string with its login key, the server returns a short-lived token. The token
+ * is renewed a minute before it expires, and once more if the server says it expired.
+ */
+export class Session {
+  private token: { value: string; expiresAt: number } | undefined;
+  private pending: Promise<string> | undefined;
+  readonly http: HttpClient;
+  private readonly anon: HttpClient;
+
+  constructor(
+    serverUrl: string,
+    private readonly deviceId: string,
+    private readonly key: AuthKeyPair,
+    private readonly platform: Platform,
+  ) {
+    this.anon = new HttpClient(serverUrl);
+    this.http = new HttpClient(serverUrl, () => this.getToken());
+  }
+
+  get anonymous(): HttpClient {
+    return this.anon;
+  }
+
+  async getToken(): Promise<string> {
+    if (this.token && this.token.expiresAt - Date.now() > 60_000) return this.token.value;
+    this.pending ??= this.login().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  invalidate(): void {
+    this.token = undefined;
+  }
+
+  private async login(): Promise<string> {
+    const { nonce } = await this.anon.request("POST", "/v1/auth/challenge", challengeResponse, {
+      deviceId: this.deviceId,
+    });
+    const signature = await this.platform.signAuth(this.key, utf8(loginSigningString(this.deviceId, nonce)));
+    const s = await this.anon.request("POST", "/v1/auth/session", sessionResponse, {
+      deviceId: this.deviceId,
+      nonce,
+      signature,
+    });
+    this.token = { value: s.token, expiresAt: Date.parse(s.expiresAt) };
+    return s.token;
+  }
+
+  /** Runs `fn`, logging in again once if the token was refused. */
+  async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ApiError && (e.code === "token_expired" || e.code === "unauthenticated")) {
+        this.invalidate();
+        return fn();
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { parse, serverFrame } from "../protocol/index.js";
+import type { Device } from "./device.js";
+import type { TranscriptEntry } from "./device-state.js";
+
+interface MinimalSocket {
+  onopen: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: (() => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(): void;
+}
+
+async function socketClass(): Promise<new (url: string) => MinimalSocket> {
+  const native = (globalThis as { WebSocket?: new (url: string) => MinimalSocket }).WebSocket;
+  if (native) return native;
+  const ws = await import("ws");
+  return ws.WebSocket as unknown as new (url: string) => MinimalSocket;
+}
+
+export interface WatchHandle {
+  stop(): void;
+  /** Resolves when stopped. */
+  done: Promise<void>;
+}
+
+/**
+ * Live updates: a WebSocket tells the device that a caucus has new events; the device then syncs
+ * from its own cursor, so nothing is missed or doubled across reconnects. Reconnects with backoff.
+ */
+export async function watch(
+  device: Device,
+  onEntries: (caucusId: string, added: TranscriptEntry[]) => void,
+  onStatus: (status: "connected" | "reconnecting") => void = () => {},
+): Promise<WatchHandle> {
+  const Socket = await socketClass();
+  let stopped = false;
+  let socket: MinimalSocket | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const syncAndReport = async () => {
+    const changes = await device.sync();
+    for (const [caucusId, added] of changes) onEntries(caucusId, added);
+  };
+  let backoff = 250;
+  const connect = async (): Promise<void> => {
+    if (stopped) return;
+    try {
+      const token = await device.session.getToken();
+      const url = new URL("/v1/ws", device.serverUrl);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      socket = new Socket(url.toString());
+      socket.onopen = () => socket?.send(JSON.stringify({ type: "auth", token }));
+      socket.onmessage = (ev) => {
+        let frame;
+        try {
+          frame = parse(serverFrame, JSON.parse(String(ev.data)), "server frame");
+        } catch {
+          return;
+        }
+        if (frame.type === "ready") {
+          backoff = 250;
+          onStatus("connected");
+        }
+        if (frame.type === "ready" || frame.type === "event" || frame.type === "membership")
+          void syncAndReport().catch(() => undefined);
+      };
+      socket.onclose = () => {
+        if (stopped) return resolveDone();
+        onStatus("reconnecting");
+        setTimeout(() => void connect(), backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      };
+      socket.onerror = () => undefined;
+    } catch {
+      onStatus("reconnecting");
+      setTimeout(() => void connect(), backoff);
+      backoff = Math.min(backoff * 2, 10_000);
+    }
+  };
+  await connect();
+  return {
+    stop() {
+      stopped = true;
+      socket?.close();
+      resolveDone();
+    },
+    done,
+  };
+}

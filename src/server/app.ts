@@ -1,0 +1,77 @@
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pino } from "pino";
+import { limits } from "../protocol/index.js";
+import { authenticate } from "./auth.js";
+import { resolveConfig, type AppOptions } from "./config.js";
+import { notFound, toHttpError } from "./errors.js";
+import "./fastify-types.js";
+import { RequestLogController, createLogger } from "./logger.js";
+import { InProcessNotifier } from "./notifier.js";
+import type { DocumentedRoute } from "./openapi.js";
+import { registerChannelRoutes } from "./routes/channels.js";
+import type { RouteContext } from "./routes/context.js";
+import { registerEventRoutes } from "./routes/events.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerInviteRoutes } from "./routes/invites.js";
+import { registerLoginRoutes } from "./routes/login.js";
+import { registerMediatorRoutes } from "./routes/mediators.js";
+import { registerMeRoutes } from "./routes/me.js";
+import { registerWsRoute } from "./routes/ws.js";
+import type { Storage } from "./storage/storage.js";
+
+/**
+ * The relay as a Fastify instance, not listening: tests drive it with `app.inject`, and
+ * start-server.ts puts it on a port. Closing the app closes the notifier, not the storage
+ * (whoever opened the storage closes it).
+ */
+export function createApp(storage: Storage, options: AppOptions = {}): FastifyInstance {
+  const config = resolveConfig(options);
+  const notifier = options.notifier ?? new InProcessNotifier();
+  const logger: FastifyBaseLogger =
+    options.logger === false ? pino({ enabled: false }) : createLogger(options.logger);
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new RequestLogController(),
+    bodyLimit: limits.bodyBytes,
+    exposeHeadRoutes: false,
+    // Slow-drip request bodies may not hold a connection open forever.
+    requestTimeout: 60_000,
+  });
+
+  app.decorateRequest("device", null);
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toHttpError(error);
+    if (status >= 500) request.log.error({ err: error }, "unhandled error");
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    const { status, body } = toHttpError(notFound());
+    return reply.code(status).send(body);
+  });
+
+  // Every route documents itself (OpenAPI); one without a doc is a startup error, not a gap.
+  const documented: DocumentedRoute[] = [];
+  app.addHook("onRoute", (route) => {
+    const doc = route.config?.doc;
+    if (!doc) throw new Error(`route ${String(route.method)} ${route.url} has no OpenAPI doc`);
+    for (const method of [route.method].flat()) documented.push({ method, url: route.url, doc });
+  });
+  app.addHook("onClose", () => notifier.close());
+
+  const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
+  void app.register(websocket, { options: { maxPayload: limits.frameBytes } });
+  void app.register((scope, _opts, done) => {
+    registerHealthRoutes(scope, documented);
+    registerMediatorRoutes(scope, ctx);
+    registerLoginRoutes(scope, ctx);
+    registerMeRoutes(scope, ctx);
+    registerChannelRoutes(scope, ctx);
+    registerInviteRoutes(scope, ctx);
+    registerEventRoutes(scope, ctx);
+    registerWsRoute(scope, ctx);
+    done();
+  });
+  return app;
+}

@@ -1,0 +1,46 @@
+import type { DestinationStream } from "pino";
+import type { Notifier } from "./notifier.js";
+
+export interface LoggerOptions {
+  /** pino level; default "info". */
+  level?: string;
+  /** Where log lines go; default stdout. Tests pass a stream to read them. */
+  destination?: DestinationStream;
+}
+
+export interface AppOptions {
+  /** false: no logs at all. */
+  logger?: false | LoggerOptions;
+  /** Bearer token lifetime; default 15 minutes. */
+  tokenTtlMs?: number;
+  /** Login nonce lifetime; default 60 seconds. */
+  challengeTtlMs?: number;
+  /** How long a WebSocket may stay open without authenticating; default 10 seconds. */
+  wsAuthTimeoutMs?: number;
+  /** Clock for every expiry decision (tests move it instead of sleeping). */
+  now?: () => number;
+  /** Push fan-out; default in-process. */
+  notifier?: Notifier;
+}
+
+export interface AppConfig {
+  tokenTtlMs: number;
+  challengeTtlMs: number;
+  wsAuthTimeoutMs: number;
+  now: () => number;
+}
+
+export const defaultConfig = {
+  tokenTtlMs: 15 * 60_000,
+  challengeTtlMs: 60_000,
+  wsAuthTimeoutMs: 10_000,
+} as const;
+
+export function resolveConfig(options: AppOptions): AppConfig {
+  return {
+    tokenTtlMs: options.tokenTtlMs ?? defaultConfig.tokenTtlMs,
+    challengeTtlMs: options.challengeTtlMs ?? defaultConfig.challengeTtlMs,
+    wsAuthTimeoutMs: options.wsAuthTimeoutMs ?? defaultConfig.wsAuthTimeoutMs,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,83 @@
+import { BackchannelError, ValidationError, type ErrorCode, type WireError } from "../protocol/index.js";
+
+/** The HTTP status each stable code normally travels with; a throw site may override it. */
+const defaultStatus: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_json: 400,
+  payload_too_large: 413,
+  unauthenticated: 401,
+  token_expired: 401,
+  challenge_invalid: 401,
+  signature_invalid: 401,
+  forbidden: 403,
+  not_found: 404,
+  device_exists: 409,
+  invite_used: 409,
+  invite_invalid: 404,
+  epoch_conflict: 409,
+  stale_epoch: 409,
+  event_id_conflict: 409,
+  not_member: 404,
+  rate_limited: 429,
+  internal: 500,
+};
+
+/** A rejection the relay means to make: its code and message go on the wire as they are. */
+export class ServerError extends BackchannelError {
+  declare readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message: string, status: number = defaultStatus[code]) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/**
+ * One body for "no such caucus/channel" and "not yours": if they differed, any device could probe
+ * which ids exist (an existence oracle that would let a party count the other side's caucuses).
+ */
+export const notFound = (): ServerError => new ServerError("not_found", "not found");
+
+export const forbidden = (message = "mediator devices only"): ServerError =>
+  new ServerError("forbidden", message);
+
+/** Fastify's own errors, mapped onto our codes. Anything unknown becomes a 500 with no internals. */
+function fromFramework(error: { code?: unknown; statusCode?: unknown }): ServerError | undefined {
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new ServerError("invalid_json", "request body is not valid JSON");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new ServerError("payload_too_large", "request body is too large");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new ServerError("invalid_request", "content-type must be application/json", 415);
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new ServerError("invalid_request", "request body size does not match content-length");
+  }
+  // Other framework 4xx (bad URL, bad header): the client's fault, with no detail worth echoing.
+  if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
+    if (error.statusCode === 413) return new ServerError("payload_too_large", "request is too large");
+    return new ServerError("invalid_request", "malformed request", error.statusCode);
+  }
+  return undefined;
+}
+
+export interface HttpError {
+  status: number;
+  body: WireError;
+}
+
+/** Turns anything thrown while handling a request into the status and body the client sees. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof ServerError) {
+    return { status: error.status, body: { error: error.code, message: error.message } };
+  }
+  if (error instanceof ValidationError) {
+    return { status: 400, body: { error: "invalid_request", message: error.message } };
+  }
+  if (error !== null && typeof error === "object") {
+    const mapped = fromFramework(error);
+    if (mapped) return toHttpError(mapped);
+  }
+  return { status: 500, body: { error: "internal", message: "internal error" } };
+}

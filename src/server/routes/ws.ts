@@ -1,0 +1,143 @@
+import type { FastifyInstance } from "fastify";
+import type { RawData, WebSocket } from "ws";
+import { clientFrame, safeParse, type ServerFrame } from "../../protocol/index.js";
+import { deviceForToken } from "../auth.js";
+import { toHttpError } from "../errors.js";
+import type { RouteContext } from "./context.js";
+
+/** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
+export const closeUnauthenticated = 4401;
+
+const description = `WebSocket push. The first frame must be {"type":"auth","token":"<bearer token>"} within
+10 s, else the socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then it pushes
+{"type":"event","caucusId","seq"} (fetch from your cursor) and {"type":"membership","caucusId"}.
+{"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
+closes (4401) when the token expires. Frame schemas: components ClientFrame and ServerFrame.`;
+
+export function registerWsRoute(app: FastifyInstance, { storage, notifier, config }: RouteContext): void {
+  app.get(
+    "/v1/ws",
+    {
+      websocket: true,
+      config: {
+        doc: {
+          summary: "Push channel (WebSocket)",
+          description,
+          auth: "none",
+          responses: { 101: { description: "Switching protocols" } },
+        },
+      },
+    },
+    (socket, request) => {
+      const connection = new PushConnection(socket, {
+        authenticate: (token) => deviceForToken(storage, config, token),
+        subscribe: (deviceId, onFrame) => notifier.subscribe(deviceId, onFrame),
+        now: config.now,
+        authTimeoutMs: config.wsAuthTimeoutMs,
+        onError: (error) => request.log.warn({ err: error }, "websocket handler failed"),
+      });
+      connection.start();
+    },
+  );
+}
+
+interface PushDeps {
+  authenticate(token: string): Promise<{ deviceId: string; expiresAt: number }>;
+  subscribe(deviceId: string, onFrame: (frame: ServerFrame) => void): () => void;
+  now(): number;
+  authTimeoutMs: number;
+  onError(error: unknown): void;
+}
+
+/** One device's push socket: unauthenticated → authenticating → ready → closed. */
+class PushConnection {
+  private state: "unauthenticated" | "authenticating" | "ready" | "closed" = "unauthenticated";
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: PushDeps,
+  ) {}
+
+  start(): void {
+    this.timers.push(
+      setTimeout(() => this.close("authenticate first"), this.deps.authTimeoutMs),
+    );
+    this.socket.on("message", (data, isBinary) => {
+      this.handle(data, isBinary).catch((error: unknown) => {
+        this.deps.onError(error);
+        this.send({ type: "error", error: "internal", message: "internal error" });
+      });
+    });
+    this.socket.on("close", () => this.dispose());
+    // ws emits "error" for protocol violations (e.g. a frame over maxPayload) and then closes.
+    this.socket.on("error", () => this.dispose());
+  }
+
+  private async handle(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.state === "closed") return;
+    if (isBinary) return this.reject("invalid_request", "frames must be JSON text");
+    let json: unknown;
+    try {
+      json = JSON.parse(rawText(data));
+    } catch {
+      return this.reject("invalid_json", "frame is not valid JSON");
+    }
+    const parsed = safeParse(clientFrame, json, "frame");
+    if (!parsed.ok) return this.reject("invalid_request", parsed.error.message);
+    const frame = parsed.value;
+    if (frame.type === "ping") return this.send({ type: "pong" });
+
+    if (this.state !== "unauthenticated") return this.reject("invalid_request", "already authenticated");
+    this.state = "authenticating";
+    let session: { deviceId: string; expiresAt: number };
+    try {
+      session = await this.deps.authenticate(frame.token);
+    } catch (error) {
+      const { body } = toHttpError(error);
+      this.send({ type: "error", error: body.error, message: body.message });
+      return this.close(body.message);
+    }
+    if (this.state !== "authenticating") return; // closed meanwhile
+    this.state = "ready";
+    this.clearTimers();
+    this.unsubscribe = this.deps.subscribe(session.deviceId, (f) => this.send(f));
+    // setTimeout's limit is 2^31-1 ms; tokens live minutes, so clamping only matters for odd configs.
+    const untilExpiry = Math.min(Math.max(session.expiresAt - this.deps.now(), 0), 2 ** 31 - 1);
+    this.timers.push(setTimeout(() => this.close("token expired"), untilExpiry));
+    this.send({ type: "ready", deviceId: session.deviceId });
+  }
+
+  private reject(error: string, message: string): void {
+    this.send({ type: "error", error, message });
+  }
+
+  private send(frame: ServerFrame): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  private close(reason: string): void {
+    this.dispose();
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      this.socket.close(closeUnauthenticated, reason);
+    }
+  }
+
+  private dispose(): void {
+    this.state = "closed";
+    this.clearTimers();
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers.splice(0)) clearTimeout(t);
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}

@@ -1,0 +1,55 @@
+import type { AddressInfo } from "node:net";
+import { createApp } from "./app.js";
+import type { AppOptions } from "./config.js";
+import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
+
+export interface StartServerOptions extends AppOptions {
+  /** Default 127.0.0.1: a relay is exposed on purpose, never by default. */
+  host?: string;
+  /** Default 7700; 0 picks a free port. */
+  port?: number;
+  /** Where backchannel.sqlite lives; default ./backchannel-data. */
+  dataDir?: string;
+}
+
+export interface RunningServer {
+  /** http://host:port, no trailing slash. */
+  url: string;
+  port: number;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export const defaultPort = 7700;
+export const defaultHost = "127.0.0.1";
+export const defaultDataDir = "./backchannel-data";
+
+/** Opens the SQLite storage and listens. close() stops accepting, then closes the database. */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const { host = defaultHost, port = defaultPort, dataDir = defaultDataDir, ...appOptions } = options;
+  const storage = await openSqliteStorage({ dataDir });
+  const app = createApp(storage, appOptions);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await storage.close();
+    throw error;
+  }
+  const address = app.server.address() as AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    dataDir,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await app.close();
+        } finally {
+          await storage.close();
+        }
+      })()),
+  };
+}

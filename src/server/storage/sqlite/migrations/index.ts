@@ -1,0 +1,5 @@
+import { initial } from "./001-initial.js";
+import type { Migration } from "./migration.js";
+
+/** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
+export const migrations: readonly Migration[] = [initial];

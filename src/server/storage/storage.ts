@@ -1,0 +1,176 @@
+import type { EnvelopeKind, Role, StoredEvent } from "../../protocol/index.js";
+
+/**
+ * Everything the relay keeps. One small async interface so a PostgreSQL backend can replace the
+ * embedded SQLite one and be held to the same test suite (storage.test.ts). Byte fields travel
+ * as base64url strings, the wire form; each backend picks its own column type.
+ *
+ * Times are epoch milliseconds and exist only where something expires. Events and memberships
+ * carry no timestamps at all: when messages moved is itself something the story keeps secret.
+ */
+export interface Storage {
+  // ── devices and login ──
+  /** Throws ServerError device_exists if the id is taken. */
+  createDevice(device: DeviceRecord): Promise<void>;
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  createChallenge(challenge: ChallengeRecord): Promise<void>;
+  /** Deletes the challenge and returns what it was: a nonce is spent by any attempt to use it. */
+  takeChallenge(nonce: string): Promise<ChallengeRecord | undefined>;
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(tokenHash: string): Promise<SessionRecord | undefined>;
+  /** Drops challenges and sessions that expired before `now`. */
+  pruneExpired(now: number): Promise<void>;
+
+  // ── channels, caucuses, invites ──
+  createChannel(channel: { channelId: string; mediatorDeviceIds: readonly string[] }): Promise<void>;
+  getChannel(channelId: string): Promise<ChannelRecord | undefined>;
+  /** Channels the device mediates, oldest first. */
+  listChannels(mediatorDeviceId: string): Promise<ChannelRecord[]>;
+  /** Every mediator device of the channel becomes a joined member from seq 1; epoch starts at 0. */
+  createCaucus(caucus: { caucusId: string; channelId: string }): Promise<void>;
+  getCaucus(caucusId: string): Promise<CaucusRecord | undefined>;
+  /** Idempotent for the same invite; throws invite_invalid (409) if the id names a different one. */
+  createInvite(invite: Omit<InviteRecord, "used">): Promise<void>;
+  getInvite(inviteId: string): Promise<InviteRecord | undefined>;
+  /**
+   * One transaction: marks the invite used, registers the party device and gives it a pending
+   * membership holding its key package. Throws invite_invalid, invite_used or device_exists.
+   */
+  redeemInvite(redemption: Redemption): Promise<MembershipRecord>;
+
+  // ── memberships ──
+  getMembership(caucusId: string, deviceId: string): Promise<MembershipRecord | undefined>;
+  /** The device's memberships that are not removed. */
+  listMemberships(deviceId: string): Promise<MembershipRecord[]>;
+  /** Every membership of the caucus, removed ones included. */
+  listMembers(caucusId: string): Promise<MembershipRecord[]>;
+
+  // ── transcript ──
+  /**
+   * One transaction: idempotency, epoch rules, seq and hash chain, welcomes and removals
+   * (the rules are spelled out on AppendEventInput). Throws ServerError on any rule broken,
+   * and then nothing has changed.
+   */
+  appendEvent(input: AppendEventInput): Promise<AppendEventResult>;
+  /** Events with seq > afterSeq, in seq order, at most `limit`. */
+  listEvents(caucusId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined>;
+
+  close(): Promise<void>;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  role: Role;
+  /** Raw Ed25519 public key, base64url. */
+  authPublicKey: string;
+}
+
+export interface ChallengeRecord {
+  nonce: string;
+  /** The device that asked; it may not exist (unknown devices get nonces too). */
+  deviceId: string;
+  expiresAt: number;
+}
+
+export interface SessionRecord {
+  /** SHA-256 (hex) of the bearer token: a copy of the database cannot be replayed as logins. */
+  tokenHash: string;
+  deviceId: string;
+  expiresAt: number;
+}
+
+export interface ChannelRecord {
+  channelId: string;
+  mediatorDeviceIds: string[];
+  /** Oldest first. */
+  caucusIds: string[];
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export interface CaucusRecord {
+  caucusId: string;
+  channelId: string;
+  /** Current MLS epoch: the one the next commit must be made in. */
+  epoch: number;
+  /** seq 0 with the genesis hash until the first event. */
+  head: ChainHead;
+}
+
+export interface InviteRecord {
+  inviteId: string;
+  caucusId: string;
+  invitePublicKey: string;
+  used: boolean;
+}
+
+export interface Redemption {
+  inviteId: string;
+  deviceId: string;
+  authPublicKey: string;
+  keyPackage: string;
+}
+
+export interface MembershipRecord {
+  caucusId: string;
+  /** Server-side only: a party device is never told its channel. */
+  channelId: string;
+  deviceId: string;
+  role: Role;
+  /** False while a redeemed party device waits for the commit that welcomes it. */
+  joined: boolean;
+  /** First seq this device may read; 0 while pending. */
+  fromSeq: number;
+  removed: boolean;
+  /** Party memberships only: the invite redeemed. */
+  inviteId?: string;
+  /** Only while pending; dropped once the device is welcomed or removed. */
+  keyPackage?: string;
+}
+
+export interface WelcomeDelivery {
+  deviceId: string;
+  welcome: string;
+}
+
+/**
+ * Rules, in order:
+ * 1. The sender must be a joined, non-removed member of the caucus (else not_found).
+ * 2. An eventId already in the caucus: same sender → the stored {seq, hash}, duplicate; other
+ *    sender → event_id_conflict.
+ * 3. application: epoch must equal the caucus epoch (stale_epoch); no welcomes or removes.
+ *    commit: mediator members only (forbidden); epoch must equal the caucus epoch
+ *    (epoch_conflict: the first commit for an epoch wins); on success the epoch advances.
+ * 4. seq = head + 1; hash = linkHash(head hash, event) (protocol/transcript.ts).
+ * 5. Each welcome targets a pending member of this caucus, which joins from seq + 1.
+ * 6. Each remove targets a party member of this caucus, which loses all access.
+ */
+export interface AppendEventInput {
+  caucusId: string;
+  senderDeviceId: string;
+  eventId: string;
+  kind: EnvelopeKind;
+  epoch: number;
+  ciphertext: string;
+  welcomes: readonly WelcomeDelivery[];
+  removes: readonly string[];
+}
+
+export interface AppendEventResult {
+  seq: number;
+  hash: string;
+  duplicate: boolean;
+}
+
+export interface WelcomeRecord {
+  caucusId: string;
+  deviceId: string;
+  welcome: string;
+  /** The commit that added the device, and the chain hash at it. */
+  seq: number;
+  hash: string;
+}
