@@ -163,6 +163,9 @@ describe("MLS passive-client vectors (RFC 9420, suite 1)", () => {
   test("selects every suite-1 case without an external ratchet tree", () => {
     expect(welcomeCases).toHaveLength(4);
     expect(commitCases).toHaveLength(13);
+    // 17 joins plus 26 commits processed epoch by epoch.
+    const authenticators = [...welcomeCases, ...commitCases].reduce((n, [, c]) => n + 1 + c.epochs.length, 0);
+    expect(authenticators).toBe(43);
   });
 
   test.each([...welcomeCases, ...commitCases])("%s", async (_name, c) => {

@@ -92,3 +92,6 @@ export function output(opts: GlobalOptions, data: unknown, human: string): void 
 }
 
 export type { Device };
+
+/** Parsed options of a command (values are strings unless the option is a flag or repeatable). */
+export type CommandOptions = GlobalOptions & Record<string, string | undefined>;

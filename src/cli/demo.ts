@@ -107,7 +107,7 @@ export async function runDemo(
       refused = e instanceof SdkError || (e as { code?: string }).code === "disclosure_substance_only";
     }
     check("a verbatim conveyance of a substance-only signal is refused", refused);
-    const conveyed = await mediator.convey({
+    await mediator.convey({
       from: capA.caucusId,
       eventId: signal.eventId,
       mode: "substance",

@@ -5,7 +5,7 @@ import { stanceTerms, type Stance } from "../protocol/index.js";
 export function addStanceOptions(cmd: Command): Command {
   for (const term of stanceTerms)
     cmd.addOption(
-      new Option(`--${term} <words>`, `what is offered on ${term} (default: none)`).default("none"),
+      new Option(`--${term} <words>`, `what is offered on ${term}, in your words`).default("none"),
     );
   return cmd;
 }
@@ -13,9 +13,6 @@ export function addStanceOptions(cmd: Command): Command {
 export function stanceFrom(opts: Record<string, unknown>): Stance {
   const out = {} as Stance;
   for (const term of stanceTerms)
-    out[term] =
-      typeof opts[term] === "string" && (opts[term] as string).trim()
-        ? (opts[term] as string).trim()
-        : "none";
+    out[term] = typeof opts[term] === "string" && opts[term].trim() ? opts[term].trim() : "none";
   return out;
 }

@@ -95,7 +95,14 @@ describe("domain-separated signatures", () => {
     const sig = signDomain(secretKey, "backchannel/invite/v1", payload);
     expect(verifyDomain(publicKey, "backchannel/roster/v1", payload, sig)).toBe(false);
     // And a plain signature over the same JSON is not a domain signature.
-    expect(verifyDomain(publicKey, "backchannel/invite/v1", payload, sign(secretKey, utf8(JSON.stringify(payload))))).toBe(false);
+    expect(
+      verifyDomain(
+        publicKey,
+        "backchannel/invite/v1",
+        payload,
+        sign(secretKey, utf8(JSON.stringify(payload))),
+      ),
+    ).toBe(false);
   });
 
   test("a changed payload fails", () => {

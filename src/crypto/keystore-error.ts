@@ -8,7 +8,8 @@ import { BackchannelError } from "../protocol/errors.js";
  * - keystore_missing: no store yet; the device has to be set up (or the path is wrong).
  * - keystore_exists: refusing to overwrite a store holding another identity's keys.
  */
-export type KeystoreErrorCode = "keystore_passphrase" | "keystore_corrupt" | "keystore_missing" | "keystore_exists";
+export type KeystoreErrorCode =
+  "keystore_passphrase" | "keystore_corrupt" | "keystore_missing" | "keystore_exists";
 
 export class KeystoreError extends BackchannelError {
   declare readonly code: KeystoreErrorCode;

@@ -189,7 +189,7 @@ export class Device {
         { v: 1, eventId: eventIdValue, caucusId, sentAt: new Date().toISOString(), seen: record.head, body },
         "event",
       );
-      const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload as never)));
+      const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));
       record.group = toBase64Url(next.serialize());
       record.outbox[eventIdValue] = payload;
       await this.save();

@@ -34,6 +34,11 @@ export interface SignalInput {
   expiresAt?: string;
   onBehalfOf?: string;
   inReplyTo?: string;
+  /**
+   * Client-chosen UUIDv7 (default: a fresh one). Passing the id of a send that failed makes the
+   * retry idempotent: if the server stored the first attempt, it is not stored twice.
+   */
+  eventId?: string;
 }
 
 export interface AcknowledgementInput {
@@ -203,17 +208,21 @@ export class Party extends Device {
   /** Sends a signal into this party's caucus. Defaults: stance none, disclosure substance, attribution party. */
   send(input: SignalInput): Promise<TranscriptEntry> {
     return this.exclusive(() =>
-      this.sendUnlocked(this.caucusId, {
-        type: "signal",
-        signalKind: input.signalKind ?? "notification_of_intent",
-        text: input.text,
-        stance: { ...noStance, ...input.stance },
-        disclosure: input.disclosure ?? "substance",
-        attribution: input.attribution ?? "party",
-        ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
-        ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
-        ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
-      }),
+      this.sendUnlocked(
+        this.caucusId,
+        {
+          type: "signal",
+          signalKind: input.signalKind ?? "notification_of_intent",
+          text: input.text,
+          stance: { ...noStance, ...input.stance },
+          disclosure: input.disclosure ?? "substance",
+          attribution: input.attribution ?? "party",
+          ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
+          ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
+          ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
+        },
+        input.eventId,
+      ),
     );
   }
 

@@ -40,6 +40,9 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
   });
 
   app.decorateRequest("device", null);
+  // JSON only: Fastify also parses text/plain by default, which would turn a wrong content-type
+  // into a confusing schema error instead of a 415.
+  app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);

@@ -4,10 +4,10 @@ import pc from "picocolors";
 import { describeProblem, describeStance } from "../../protocol/index.js";
 import { Mediator, Party, type Device } from "../../sdk/index.js";
 import { nodePlatform } from "../../sdk/node.js";
-import { CliError, homeDir, newStore, openDevice, output, type GlobalOptions } from "../context.js";
+import { CliError, homeDir, newStore, openDevice, output, type CommandOptions } from "../context.js";
 import { renderTranscript } from "../render.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
 
 function caucusTitle(d: Device, caucusId: string): string {
   const r = d.caucus(caucusId);

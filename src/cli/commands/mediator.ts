@@ -1,11 +1,11 @@
 import { Option, type Command } from "commander";
 import pc from "picocolors";
 import { allowedModes } from "../../protocol/index.js";
-import { CliError, openMediator, output, type GlobalOptions } from "../context.js";
+import { CliError, openMediator, output, type CommandOptions } from "../context.js";
 import { renderTranscript } from "../render.js";
 import { resolveCaucus, resolveChannel, resolveEntry } from "../resolve.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerMediatorCommands(program: Command): void {
@@ -23,7 +23,7 @@ export function registerMediatorCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
       const m = await openMediator(o);
-      const c = await m.createChannel({ topic: String(o.topic), parties: o.party as string[] });
+      const c = await m.createChannel({ topic: String(o.topic), parties: o.party as unknown as string[] });
       output(
         o,
         c,
@@ -67,7 +67,7 @@ export function registerMediatorCommands(program: Command): void {
     .action(async (party: string, _o, cmd: Command) => {
       const o = g(cmd);
       const m = await openMediator(o);
-      const c = resolveCaucus(m, party, o.channel as string | undefined);
+      const c = resolveCaucus(m, party, o.channel);
       const { code, inviteId } = await m.invite(c.caucusId);
       output(
         o,
@@ -96,7 +96,7 @@ export function registerMediatorCommands(program: Command): void {
       const o = g(cmd);
       const m = await openMediator(o);
       await m.sync();
-      const from = resolveCaucus(m, String(o.from), o.channel as string | undefined);
+      const from = resolveCaucus(m, String(o.from), o.channel);
       const entry = resolveEntry(m.entries(from.caucusId), String(o.event));
       const body = entry.payload?.body;
       if (
@@ -110,7 +110,7 @@ export function registerMediatorCommands(program: Command): void {
             ? "that signal is for the mediator only and cannot be conveyed"
             : "that signal may be conveyed in substance only",
         );
-      const to = (o.to as string[]).map((t) => resolveCaucus(m, t, from.channelId).caucusId);
+      const to = (o.to as unknown as string[]).map((t) => resolveCaucus(m, t, from.channelId).caucusId);
       const r = await m.convey({
         from: from.caucusId,
         eventId: entry.eventId,
@@ -136,7 +136,7 @@ export function registerMediatorCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
       const m = await openMediator(o);
-      const c = resolveCaucus(m, String(o.to), o.channel as string | undefined);
+      const c = resolveCaucus(m, String(o.to), o.channel);
       const e = await m.note(c.caucusId, String(o.text));
       output(o, e, `Note #${e.seq} sent to ${c.partyName}.`);
     });
@@ -152,10 +152,7 @@ export function registerMediatorCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
       const m = await openMediator(o);
-      const id = await m.proposeUnderstanding(
-        resolveChannel(m, o.channel as string | undefined),
-        String(o.text),
-      );
+      const id = await m.proposeUnderstanding(resolveChannel(m, o.channel), String(o.text));
       output(o, { understandingId: id }, `Proposed understanding ${id} to every party.`);
     });
   understanding
@@ -166,7 +163,7 @@ export function registerMediatorCommands(program: Command): void {
       const o = g(cmd);
       const m = await openMediator(o);
       await m.sync();
-      const list = m.understandings(resolveChannel(m, o.channel as string | undefined));
+      const list = m.understandings(resolveChannel(m, o.channel));
       output(
         o,
         { understandings: list },
@@ -190,7 +187,7 @@ export function registerMediatorCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
       const m = await openMediator(o);
-      const c = resolveCaucus(m, String(o.caucus), o.channel as string | undefined);
+      const c = resolveCaucus(m, String(o.caucus), o.channel);
       await m.removeDevice(c.caucusId, String(o.device));
       output(
         o,
@@ -208,7 +205,7 @@ export function registerMediatorCommands(program: Command): void {
       const o = g(cmd);
       const m = await openMediator(o);
       await m.sync();
-      const c = resolveCaucus(m, party, o.channel as string | undefined);
+      const c = resolveCaucus(m, party, o.channel);
       output(
         o,
         { caucusId: c.caucusId, entries: m.entries(c.caucusId) },

@@ -1,10 +1,10 @@
 import { Option, type Command } from "commander";
 import { describeStance, signalKind } from "../../protocol/index.js";
-import { openParty, output, type GlobalOptions } from "../context.js";
+import { openParty, output, type CommandOptions } from "../context.js";
 import { resolveEntry } from "../resolve.js";
 import { addStanceOptions, stanceFrom } from "../stance-options.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
 
 export function registerPartyCommands(program: Command): void {
   addStanceOptions(

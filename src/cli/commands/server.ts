@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import pc from "picocolors";
-import { output, CliError, type GlobalOptions } from "../context.js";
+import { output, CliError, type CommandOptions } from "../context.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
 
 export function registerServerCommands(program: Command): void {
   program

@@ -9,7 +9,7 @@ import { basename, dirname, join } from "node:path";
  * atomic (no cross-device move), and is created 0600 from the start, never widened later.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const { writeFile } = await import("node:fs/promises"); await writeFile(path, data); void rename;
+  await commit(path, data, (tmp) => rename(tmp, path));
 }
 
 /**

@@ -25,10 +25,13 @@ import { createFileExclusive, errno, writeFileAtomic } from "./atomic-file.js";
  * and a user would retype a correct passphrase forever at a corrupt file.
  */
 
-// scrypt at N=2^15, r=8 takes 32 MiB and ~100 ms: cheap once per open, costly per guess.
+// scrypt at N=2^15, r=8 takes 32 MiB and a few hundred ms: cheap once per open, costly per guess.
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
-// A file's own params are attacker-controlled: cap the work and memory an open can be made to do.
+// A file's own params are attacker-controlled: cap the memory and work an open can be made to
+// do (16 times today's), and refuse weaker than OWASP's floor.
 const MAX_SCRYPT_MEMORY = 256 * 2 ** 20;
+const MAX_SCRYPT_WORK = 16 * SCRYPT.N * SCRYPT.r * SCRYPT.p;
+const MIN_SCRYPT_N = 2 ** 14;
 const SALT_BYTES = 16;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -51,12 +54,13 @@ const kdfParams = z
   .strictObject({
     name: z.literal("scrypt"),
     salt: z.string(),
-    N: z.number().int().min(2 ** 14),
+    N: z.number().int().min(MIN_SCRYPT_N),
     r: z.number().int().min(1).max(32),
     p: z.number().int().min(1).max(16),
   })
   .refine(({ N }) => (N & (N - 1)) === 0, "N must be a power of two")
   .refine(({ N, r }) => 128 * N * r <= MAX_SCRYPT_MEMORY, "scrypt memory above the cap")
+  .refine(({ N, r, p }) => N * r * p <= MAX_SCRYPT_WORK, "scrypt work above the cap")
   .refine(({ salt }) => bytes(SALT_BYTES, 64).safeParse(salt).success, "bad salt");
 type KdfParams = z.output<typeof kdfParams>;
 
@@ -124,14 +128,16 @@ export class FileKeystore {
   }
 
   /** Encrypts under a fresh IV and atomically replaces the file; read() sees it once it resolves. */
-  write(value: unknown): Promise<void> {
-    const json = toJson(value); // snapshot now: later mutation by the caller must not leak in
+  async write(value: unknown): Promise<void> {
+    // Everything up to the await runs at call time: the value is snapshotted (later mutation by
+    // the caller must not leak in) and the write queued in call order.
+    const json = toJson(value);
     const run = this.queue.then(async () => {
       await writeFileAtomic(this.path, this.seal(json));
       this.json = json;
     });
     this.queue = run.catch(() => undefined);
-    return run;
+    await run;
   }
 
   private seal(json: string): string {
@@ -175,7 +181,9 @@ function openSealed(key: KeyObject, file: z.output<typeof keystoreFile>, path: s
     return json;
   } catch (error) {
     // The passphrase check passed, so a failing tag means the bytes were changed.
-    throw new KeystoreError("keystore_corrupt", `keystore at ${path} failed authentication`, { cause: error });
+    throw new KeystoreError("keystore_corrupt", `keystore at ${path} failed authentication`, {
+      cause: error,
+    });
   }
 }
 
@@ -199,7 +207,10 @@ function parseFile(raw: string, path: string): z.output<typeof keystoreFile> {
  * PBKDF2-HMAC blocks, each an independent PRF output, so storing bytes 32..47 reveals nothing
  * about bytes 0..31; it only lets a guesser do what the GCM tag already lets them do.
  */
-async function deriveKeys(passphrase: string, kdf: KdfParams): Promise<{ key: KeyObject; check: Uint8Array }> {
+async function deriveKeys(
+  passphrase: string,
+  kdf: KdfParams,
+): Promise<{ key: KeyObject; check: Uint8Array }> {
   // NFC: the same passphrase typed on two systems may arrive composed or decomposed.
   const secret = Buffer.from(passphrase.normalize("NFC"), "utf8");
   const out = await new Promise<Buffer>((resolve, reject) =>

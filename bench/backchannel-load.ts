@@ -1,0 +1,99 @@
+import { fromBase64Url, listEventsResponse } from "../src/protocol/index.js";
+import type { Party } from "../src/sdk/index.js";
+import { startNetwork } from "../test/helpers/network.js";
+import { runLoad } from "./load.js";
+import { nowMs, round, summarize, trend, type LoadResult } from "./stats.js";
+
+export interface BackchannelOptions {
+  events: number;
+  /** Concurrent senders in the second phase, each a handler of its own party; 0 skips it. */
+  senders: number;
+  warmup: number;
+  progress(line: string): void;
+}
+
+export interface BackchannelResult {
+  send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number };
+  receive: { events: number; ms: number; eventsPerSec: number };
+  sendConcurrent?: LoadResult & { senders: number };
+  /** Bytes of one signal's MLS ciphertext (before base64url), as the relay stores it. */
+  ciphertextBytes: number;
+}
+
+/**
+ * Every signal has the same length, so every ciphertext has the same size and the baseline can
+ * send exactly that many bytes. The text is about what a handler types in one go.
+ */
+export function signalText(i: number): string {
+  return `We could accept monitors on the northern line if shelling stops first (${String(i).padStart(7, "0")}).`;
+}
+
+const partyName = (i: number) => `P${i + 1}`;
+
+/**
+ * Real relay on a real port, real sdk devices (the integration tests' network): A's handler sends
+ * N signals one at a time, the mediator then syncs them all, and finally `senders` handlers of
+ * other parties send side by side, each into its own caucus.
+ */
+export async function measureBackchannel(opts: BackchannelOptions): Promise<BackchannelResult> {
+  const others = Array.from({ length: opts.senders }, (_, i) => partyName(i));
+  opts.progress(`backchannel: starting relay, mediator and ${1 + others.length} admitted handlers`);
+  const net = await startNetwork({ parties: ["A", ...others], topic: "bench" });
+  try {
+    const a = net.handlers.A![0]!;
+    const concurrent = others.map((p) => net.handlers[p]![0]!);
+
+    opts.progress(`backchannel: warm-up, ${opts.warmup} signals per handler`);
+    for (const h of [a, ...concurrent])
+      for (let i = 0; i < opts.warmup; i++) await h.send({ text: signalText(i) });
+    await net.mediator.sync();
+    const ciphertextBytes = await ownCiphertextBytes(a);
+
+    opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
+    const seq = await runLoad([(i) => a.send({ text: signalText(i) })], opts.events);
+    const send = { ...summarize(seq.latenciesMs, seq.elapsedMs), ...trend(seq.latenciesMs) };
+    opts.progress(`backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms`);
+
+    opts.progress(`backchannel: mediator sync of ${opts.events} signals (fetch, verify, decrypt)`);
+    const t = nowMs();
+    const added = await net.mediator.sync();
+    const ms = nowMs() - t;
+    const got = added.get(net.caucus.A!)?.length ?? 0;
+    if (got !== opts.events) throw new Error(`mediator received ${got} signals, expected ${opts.events}`);
+    const receive = { events: got, ms: round(ms), eventsPerSec: round(got / (ms / 1000)) };
+    opts.progress(`backchannel:   ${receive.eventsPerSec} events/s (${receive.ms} ms)`);
+
+    let sendConcurrent: BackchannelResult["sendConcurrent"];
+    if (concurrent.length) {
+      const perSender = Math.ceil(opts.events / concurrent.length);
+      opts.progress(
+        `backchannel: ${concurrent.length} concurrent senders × ${perSender} sends, one caucus each`,
+      );
+      const run = await runLoad(
+        concurrent.map((h) => (i: number) => h.send({ text: signalText(i) })),
+        perSender,
+      );
+      sendConcurrent = { senders: concurrent.length, ...summarize(run.latenciesMs, run.elapsedMs) };
+      opts.progress(
+        `backchannel:   ${sendConcurrent.eventsPerSec} events/s, p50 ${sendConcurrent.p50Ms} ms, p99 ${sendConcurrent.p99Ms} ms`,
+      );
+    }
+    return { send, receive, ...(sendConcurrent ? { sendConcurrent } : {}), ciphertextBytes };
+  } finally {
+    await net.close();
+  }
+}
+
+/** Size of the handler's own (warm-up) signals as the relay holds them. */
+async function ownCiphertextBytes(party: Party): Promise<number> {
+  const page = await party.session.http.request(
+    "GET",
+    `/v1/caucuses/${party.caucusId}/events?after=0`,
+    listEventsResponse,
+  );
+  const sizes = page.events
+    .filter((e) => e.kind === "application" && e.senderDeviceId === party.deviceId)
+    .map((e) => fromBase64Url(e.ciphertext).length);
+  if (!sizes.length) throw new Error("no signal of the handler found to measure");
+  return Math.max(...sizes);
+}

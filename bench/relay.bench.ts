@@ -1,0 +1,68 @@
+import { cpus } from "node:os";
+import { measureBackchannel } from "./backchannel-load.js";
+import { measureBaseline } from "./baseline-load.js";
+import { round } from "./stats.js";
+
+/**
+ * Backchannel end to end (sdk encrypts with MLS, posts over HTTP, the relay stores with fsync,
+ * the sender confirms by syncing) against a minimal WebSocket + SQLite relay with the same
+ * durability, measured in the same process and run. One JSON document goes to stdout; progress
+ * goes to stderr so `npm run bench > result.json` stays machine-readable.
+ */
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+const events = intEnv("BENCH_EVENTS", 300, 1);
+const senders = intEnv("BENCH_SENDERS", 3, 0);
+const warmup = intEnv("BENCH_WARMUP", 20, 1);
+
+const backchannel = await measureBackchannel({ events, senders, warmup, progress });
+const baseline = await measureBaseline({
+  events,
+  senders,
+  warmup,
+  payloadBytes: backchannel.ciphertextBytes,
+  progress,
+});
+
+/** Throughput ratios below 1 and latency ratios above 1 mean Backchannel is slower. */
+const ratio = {
+  throughput: round(backchannel.send.eventsPerSec / baseline.eventsPerSec, 4),
+  p50: round(backchannel.send.p50Ms / baseline.p50Ms, 2),
+  p99: round(backchannel.send.p99Ms / baseline.p99Ms, 2),
+  ...(backchannel.sendConcurrent && baseline.concurrent
+    ? {
+        concurrentThroughput: round(
+          backchannel.sendConcurrent.eventsPerSec / baseline.concurrent.eventsPerSec,
+          4,
+        ),
+      }
+    : {}),
+};
+
+const cpuList = cpus();
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      node: process.version,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? "unknown",
+      events,
+      senders,
+      warmup,
+      backchannel,
+      baseline,
+      ratio,
+    },
+    null,
+    2,
+  )}\n`,
+);

@@ -1,0 +1,634 @@
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  errorResponse,
+  extendChain,
+  genesisHash,
+  limits,
+  listEventsResponse,
+  loginSigningString,
+  meResponse,
+  parse,
+  redeemSigningString,
+  welcomeResponse,
+} from "../protocol/index.js";
+import { createApp } from "./app.js";
+import type { AppOptions } from "./config.js";
+import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
+import type { Storage } from "./storage/storage.js";
+import {
+  injectCall,
+  login,
+  mediatorWithCaucus,
+  newDevice,
+  newKey,
+  randomB64,
+  sha256Hex,
+  uuidv7,
+  type Call,
+  type TestDevice,
+} from "./test-helpers.js";
+
+let storage: Storage;
+let app: FastifyInstance;
+let call: Call;
+/** The app's clock: tests move it instead of sleeping. */
+let now: number;
+
+async function start(options: AppOptions = {}): Promise<void> {
+  storage = await openSqliteStorage({ inMemory: true });
+  now = Date.parse("2030-01-01T00:00:00Z");
+  app = createApp(storage, { logger: false, now: () => now, ...options });
+  call = injectCall(app);
+}
+
+beforeEach(() => start());
+afterEach(async () => {
+  await app.close();
+  await storage.close();
+});
+
+const notFoundBody = { error: "not_found", message: "not found" };
+
+/** Mediator invites a fresh party device, which redeems. Returns the party and its key package. */
+async function redeemParty(mediatorToken: string, caucusId: string) {
+  const inviteKey = newKey();
+  const inviteId = randomUUID();
+  const invite = await call(
+    "POST",
+    `/v1/caucuses/${caucusId}/invites`,
+    { inviteId, invitePublicKey: inviteKey.publicKey },
+    mediatorToken,
+  );
+  expect(invite).toEqual({ status: 201, body: { inviteId, caucusId } });
+  const party = newDevice();
+  const keyPackage = randomB64(300);
+  const redeemBody = (device: TestDevice, kp = keyPackage, key = inviteKey) => ({
+    deviceId: device.deviceId,
+    authPublicKey: device.publicKey,
+    keyPackage: kp,
+    signature: key.sign(redeemSigningString(inviteId, device.deviceId, device.publicKey, sha256Hex(kp))),
+  });
+  const redeemed = await call("POST", `/v1/invites/${inviteId}/redeem`, redeemBody(party));
+  expect(redeemed).toEqual({ status: 201, body: { deviceId: party.deviceId, caucusId } });
+  return { party, keyPackage, inviteId, inviteKey, redeemBody };
+}
+
+/** A caucus with a joined party (welcomed by commit seq 1, epoch now 1). */
+async function caucusWithParty() {
+  const m = await mediatorWithCaucus(call);
+  const { party } = await redeemParty(m.token, m.caucusId);
+  const commit = await call(
+    "POST",
+    `/v1/caucuses/${m.caucusId}/events`,
+    {
+      eventId: uuidv7(),
+      kind: "commit",
+      epoch: 0,
+      ciphertext: randomB64(100),
+      welcomes: [{ deviceId: party.deviceId, welcome: randomB64(100) }],
+    },
+    m.token,
+  );
+  expect(commit.status).toBe(201);
+  const partyToken = await login(call, party);
+  return { ...m, party, partyToken };
+}
+
+const appMessage = (epoch = 1) => ({ eventId: uuidv7(), kind: "application", epoch, ciphertext: randomB64(64) });
+
+async function eventCount(caucusId: string): Promise<number> {
+  return (await storage.listEvents(caucusId, 0, 1000)).length;
+}
+
+describe("happy path", () => {
+  it("registers, logs in, opens a caucus, invites, redeems, welcomes and exchanges events", async () => {
+    // Mediator registers and logs in.
+    const mediator = newDevice();
+    expect(
+      await call("POST", "/v1/mediators", { deviceId: mediator.deviceId, authPublicKey: mediator.publicKey }),
+    ).toEqual({ status: 201, body: { deviceId: mediator.deviceId, role: "mediator" } });
+    const mToken = await login(call, mediator);
+    expect((await call("GET", "/v1/me", undefined, mToken)).body).toEqual({
+      deviceId: mediator.deviceId,
+      role: "mediator",
+      memberships: [],
+    });
+
+    // Channel and caucus.
+    const channel = await call("POST", "/v1/channels", {}, mToken);
+    expect(channel.status).toBe(201);
+    const { channelId } = channel.body;
+    const caucus = await call("POST", `/v1/channels/${channelId}/caucuses`, {}, mToken);
+    expect(caucus.status).toBe(201);
+    const { caucusId } = caucus.body;
+    expect((await call("GET", "/v1/channels", undefined, mToken)).body).toEqual({
+      channels: [{ channelId, caucusIds: [caucusId] }],
+    });
+    expect((await call("GET", "/v1/me", undefined, mToken)).body.memberships).toEqual([
+      { caucusId, channelId, fromSeq: 1, joined: true },
+    ]);
+
+    // Invite, redeem; the party is pending and can read nothing yet.
+    const { party, keyPackage, inviteId } = await redeemParty(mToken, caucusId);
+    const pToken = await login(call, party);
+    const partyMe = parse(meResponse, (await call("GET", "/v1/me", undefined, pToken)).body);
+    expect(partyMe).toEqual({
+      deviceId: party.deviceId,
+      role: "party",
+      memberships: [{ caucusId, fromSeq: 0, joined: false }],
+    });
+    expect(partyMe.memberships[0]).not.toHaveProperty("channelId");
+    expect(await call("GET", `/v1/caucuses/${caucusId}/welcome`, undefined, pToken)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect((await call("GET", `/v1/caucuses/${caucusId}/events`, undefined, pToken)).status).toBe(404);
+    expect((await call("GET", `/v1/caucuses/${caucusId}/pending`, undefined, mToken)).body).toEqual({
+      pending: [{ deviceId: party.deviceId, inviteId, keyPackage }],
+    });
+
+    // Commit with a Welcome; a retry is a duplicate with the same answer.
+    const welcome = randomB64(500);
+    const commit = {
+      eventId: uuidv7(),
+      kind: "commit",
+      epoch: 0,
+      ciphertext: randomB64(200),
+      welcomes: [{ deviceId: party.deviceId, welcome }],
+    };
+    const appended = await call("POST", `/v1/caucuses/${caucusId}/events`, commit, mToken);
+    expect(appended.status).toBe(201);
+    expect(appended.body).toMatchObject({ seq: 1, duplicate: false });
+    const retried = await call("POST", `/v1/caucuses/${caucusId}/events`, commit, mToken);
+    expect(retried).toEqual({ status: 200, body: { ...appended.body, duplicate: true } });
+    expect((await call("GET", `/v1/caucuses/${caucusId}/pending`, undefined, mToken)).body).toEqual({ pending: [] });
+
+    // The party fetches its Welcome: the anchor it verifies from.
+    const w = parse(welcomeResponse, (await call("GET", `/v1/caucuses/${caucusId}/welcome`, undefined, pToken)).body);
+    expect(w).toEqual({ caucusId, welcome, seq: 1, hash: appended.body.hash });
+
+    // Application messages both ways, in the new epoch.
+    const fromParty = appMessage(1);
+    const fromMediator = appMessage(1);
+    expect((await call("POST", `/v1/caucuses/${caucusId}/events`, fromParty, pToken)).body.seq).toBe(2);
+    expect((await call("POST", `/v1/caucuses/${caucusId}/events`, fromMediator, mToken)).body.seq).toBe(3);
+
+    // The party reads from its join point; its chain verifies from the Welcome anchor.
+    const partyList = parse(
+      listEventsResponse,
+      (await call("GET", `/v1/caucuses/${caucusId}/events?after=0`, undefined, pToken)).body,
+    );
+    expect(partyList.events.map((e) => [e.seq, e.eventId, e.senderDeviceId, e.ciphertext])).toEqual([
+      [2, fromParty.eventId, party.deviceId, fromParty.ciphertext],
+      [3, fromMediator.eventId, mediator.deviceId, fromMediator.ciphertext],
+    ]);
+    const partyChain = extendChain(
+      { seq: w.seq, hash: w.hash },
+      partyList.events.map((e) => ({ ...e, caucusId })),
+    );
+    expect(partyChain).toEqual({ ok: true, head: partyList.head });
+
+    // The mediator reads everything from genesis.
+    const mediatorList = parse(
+      listEventsResponse,
+      (await call("GET", `/v1/caucuses/${caucusId}/events`, undefined, mToken)).body,
+    );
+    expect(mediatorList.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(mediatorList.events[0]).toMatchObject({ kind: "commit", epoch: 0, ciphertext: commit.ciphertext });
+    expect(extendChain({ seq: 0, hash: genesisHash(caucusId) }, mediatorList.events.map((e) => ({ ...e, caucusId }))))
+      .toEqual({ ok: true, head: mediatorList.head });
+
+    // Paging.
+    const page = await call("GET", `/v1/caucuses/${caucusId}/events?after=1&limit=1`, undefined, mToken);
+    expect(page.body.events.map((e: { seq: number }) => e.seq)).toEqual([2]);
+    expect(page.body.head.seq).toBe(3);
+
+    expect((await call("GET", "/v1/me", undefined, pToken)).body.memberships).toEqual([
+      { caucusId, fromSeq: 2, joined: true },
+    ]);
+  });
+
+  it("reports the genesis head for an empty caucus", async () => {
+    const m = await mediatorWithCaucus(call);
+    expect((await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, m.token)).body).toEqual({
+      events: [],
+      head: { seq: 0, hash: genesisHash(m.caucusId) },
+    });
+  });
+
+  it("answers /healthz and serves an OpenAPI 3.1 document covering every route", async () => {
+    expect(await call("GET", "/healthz")).toEqual({ status: 200, body: { ok: true } });
+    const doc = (await call("GET", "/openapi.json")).body;
+    expect(doc.openapi).toBe("3.1.0");
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(
+      [
+        "GET /healthz",
+        "GET /openapi.json",
+        "POST /v1/mediators",
+        "POST /v1/auth/challenge",
+        "POST /v1/auth/session",
+        "GET /v1/me",
+        "POST /v1/channels",
+        "GET /v1/channels",
+        "POST /v1/channels/{channelId}/caucuses",
+        "POST /v1/caucuses/{caucusId}/invites",
+        "POST /v1/invites/{inviteId}/redeem",
+        "GET /v1/caucuses/{caucusId}/pending",
+        "POST /v1/caucuses/{caucusId}/events",
+        "GET /v1/caucuses/{caucusId}/events",
+        "GET /v1/caucuses/{caucusId}/welcome",
+        "GET /v1/ws",
+      ].sort(),
+    );
+    const append = doc.paths["/v1/caucuses/{caucusId}/events"].post;
+    expect(append.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/AppendEventRequest",
+    });
+    const schema = doc.components.schemas.AppendEventRequest;
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(expect.arrayContaining(["eventId", "kind", "epoch", "ciphertext"]));
+    // Every $ref resolves.
+    for (const ref of JSON.stringify(doc).matchAll(/"#\/components\/schemas\/(\w+)"/g)) {
+      expect(doc.components.schemas).toHaveProperty(ref[1]!);
+    }
+  });
+});
+
+describe("bad input is rejected with a typed code and changes nothing", () => {
+  async function post(url: string, payload: string, headers: Record<string, string> = {}) {
+    const res = await app.inject({
+      method: "POST",
+      url,
+      payload,
+      headers: { "content-type": "application/json", ...headers },
+    });
+    return { status: res.statusCode, body: parse(errorResponse, JSON.parse(res.body)) };
+  }
+
+  it("malformed JSON → 400 invalid_json", async () => {
+    const d = newDevice();
+    const res = await post("/v1/mediators", `{"deviceId":"${d.deviceId}","authPublicKey":`);
+    expect(res).toMatchObject({ status: 400, body: { error: "invalid_json" } });
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+    expect(await post("/v1/mediators", "")).toMatchObject({ status: 400, body: { error: "invalid_json" } });
+    expect(await post("/v1/mediators", '{"__proto__":{"x":1}}')).toMatchObject({
+      status: 400,
+      body: { error: "invalid_json" },
+    });
+  });
+
+  it("wrong types and unknown fields → 400 invalid_request naming the paths", async () => {
+    const wrong = await call("POST", "/v1/mediators", { deviceId: 5, authPublicKey: true });
+    expect(wrong).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(wrong.body.message).toContain("deviceId");
+    expect(wrong.body.message).toContain("authPublicKey");
+
+    const d = newDevice();
+    const extra = await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey, admin: true });
+    expect(extra).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(extra.body.message).toContain("admin");
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+
+    expect((await call("POST", "/v1/mediators", [1, 2])).body.error).toBe("invalid_request");
+  });
+
+  it("a body over limits.bodyBytes → 413 payload_too_large", async () => {
+    const m = await mediatorWithCaucus(call);
+    const huge = JSON.stringify({ ...appMessage(0), ciphertext: "A".repeat(limits.bodyBytes) });
+    const res = await post(`/v1/caucuses/${m.caucusId}/events`, huge, { authorization: `Bearer ${m.token}` });
+    expect(res).toMatchObject({ status: 413, body: { error: "payload_too_large" } });
+    expect(await eventCount(m.caucusId)).toBe(0);
+  });
+
+  it("a wrong content-type → 415 invalid_request", async () => {
+    const d = newDevice();
+    for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
+      const res = await app.inject({
+        method: "POST",
+        url: "/v1/mediators",
+        payload: JSON.stringify({ deviceId: d.deviceId, authPublicKey: d.publicKey }),
+        headers: { "content-type": contentType },
+      });
+      expect(res.statusCode, contentType).toBe(415);
+      expect(res.json()).toMatchObject({ error: "invalid_request" });
+    }
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+  });
+
+  it("an unknown route → 404 not_found", async () => {
+    expect(await call("GET", "/v1/nothing")).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("POST", "/v1/me", {})).toEqual({ status: 404, body: notFoundBody });
+  });
+
+  it("a duplicate mediator device → 409 device_exists, original key kept", async () => {
+    const d = newDevice();
+    await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
+    const res = await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: newKey().publicKey });
+    expect(res).toMatchObject({ status: 409, body: { error: "device_exists" } });
+    expect(await storage.getDevice(d.deviceId)).toMatchObject({ authPublicKey: d.publicKey });
+  });
+
+  it("non-canonical base64url ciphertext and bad query parameters → 400 invalid_request", async () => {
+    const m = await mediatorWithCaucus(call);
+    for (const ciphertext of ["AB", "A"]) {
+      const res = await call("POST", `/v1/caucuses/${m.caucusId}/events`, { ...appMessage(0), ciphertext }, m.token);
+      expect(res).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+    expect(await eventCount(m.caucusId)).toBe(0);
+    for (const q of ["limit=0", "limit=100000", "after=-1", "after=x", "foo=1"]) {
+      const res = await call("GET", `/v1/caucuses/${m.caucusId}/events?${q}`, undefined, m.token);
+      expect(res, q).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+  });
+});
+
+describe("login", () => {
+  async function challenge(deviceId: string): Promise<string> {
+    const res = await call("POST", "/v1/auth/challenge", { deviceId });
+    expect(res.status).toBe(200);
+    expect(Date.parse(res.body.expiresAt)).toBe(now + 60_000);
+    return res.body.nonce;
+  }
+  const signed = (d: TestDevice, nonce: string, signer: TestDevice = d) => ({
+    deviceId: d.deviceId,
+    nonce,
+    signature: signer.sign(loginSigningString(d.deviceId, nonce)),
+  });
+
+  async function registered(): Promise<TestDevice> {
+    const d = newDevice();
+    await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
+    return d;
+  }
+
+  it("a bad signature → 401 signature_invalid, and the nonce is spent", async () => {
+    const d = await registered();
+    const nonce = await challenge(d.deviceId);
+    const bad = await call("POST", "/v1/auth/session", signed(d, nonce, newDevice()));
+    expect(bad).toEqual({ status: 401, body: { error: "signature_invalid", message: "signature does not verify" } });
+    const retry = await call("POST", "/v1/auth/session", signed(d, nonce));
+    expect(retry).toMatchObject({ status: 401, body: { error: "challenge_invalid" } });
+  });
+
+  it("a replayed nonce → 401 challenge_invalid", async () => {
+    const d = await registered();
+    const nonce = await challenge(d.deviceId);
+    const body = signed(d, nonce);
+    expect((await call("POST", "/v1/auth/session", body)).status).toBe(200);
+    expect(await call("POST", "/v1/auth/session", body)).toMatchObject({
+      status: 401,
+      body: { error: "challenge_invalid" },
+    });
+  });
+
+  it("a nonce issued to another device, or expired, → 401 challenge_invalid", async () => {
+    const a = await registered();
+    const b = await registered();
+    const nonce = await challenge(a.deviceId);
+    expect((await call("POST", "/v1/auth/session", signed(b, nonce))).body.error).toBe("challenge_invalid");
+    const late = await challenge(b.deviceId);
+    now += 60_000;
+    expect((await call("POST", "/v1/auth/session", signed(b, late))).body.error).toBe("challenge_invalid");
+  });
+
+  it("an unknown device gets a nonce and then the same answer as a bad signature", async () => {
+    const ghost = newDevice();
+    const nonce = await challenge(ghost.deviceId);
+    expect(await call("POST", "/v1/auth/session", signed(ghost, nonce))).toEqual({
+      status: 401,
+      body: { error: "signature_invalid", message: "signature does not verify" },
+    });
+  });
+
+  it("missing, unknown and expired tokens → 401 unauthenticated / token_expired", async () => {
+    await app.close();
+    await storage.close();
+    await start({ tokenTtlMs: 1_000 });
+    const d = await registered();
+    const token = await login(call, d);
+    expect((await call("GET", "/v1/me", undefined, token)).status).toBe(200);
+    expect(await call("GET", "/v1/me")).toMatchObject({ status: 401, body: { error: "unauthenticated" } });
+    expect(await call("GET", "/v1/me", undefined, "x".repeat(43))).toMatchObject({
+      status: 401,
+      body: { error: "unauthenticated" },
+    });
+    now += 1_000;
+    expect(await call("GET", "/v1/me", undefined, token)).toMatchObject({
+      status: 401,
+      body: { error: "token_expired" },
+    });
+    expect(await call("POST", "/v1/channels", {}, token)).toMatchObject({ status: 401 });
+    expect(await storage.listChannels(d.deviceId)).toEqual([]);
+  });
+});
+
+describe("invites", () => {
+  it("a used invite → 409 invite_used; the second device is not registered", async () => {
+    const m = await mediatorWithCaucus(call);
+    const { inviteId, redeemBody } = await redeemParty(m.token, m.caucusId);
+    const second = newDevice();
+    expect(await call("POST", `/v1/invites/${inviteId}/redeem`, redeemBody(second))).toMatchObject({
+      status: 409,
+      body: { error: "invite_used" },
+    });
+    expect(await storage.getDevice(second.deviceId)).toBeUndefined();
+    expect((await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body.pending).toHaveLength(1);
+  });
+
+  it("a bad signature → 400 signature_invalid; the invite stays usable", async () => {
+    const m = await mediatorWithCaucus(call);
+    const inviteKey = newKey();
+    const inviteId = randomUUID();
+    await call("POST", `/v1/caucuses/${m.caucusId}/invites`, { inviteId, invitePublicKey: inviteKey.publicKey }, m.token);
+    const party = newDevice();
+    const keyPackage = randomB64(100);
+    const body = (signer: { sign(s: string): string }, kp = keyPackage) => ({
+      deviceId: party.deviceId,
+      authPublicKey: party.publicKey,
+      keyPackage,
+      signature: signer.sign(redeemSigningString(inviteId, party.deviceId, party.publicKey, sha256Hex(kp))),
+    });
+    // Wrong key, and the right key over a different key package.
+    for (const bad of [body(newKey()), body(inviteKey, randomB64(100))]) {
+      expect(await call("POST", `/v1/invites/${inviteId}/redeem`, bad)).toMatchObject({
+        status: 400,
+        body: { error: "signature_invalid" },
+      });
+    }
+    expect(await storage.getDevice(party.deviceId)).toBeUndefined();
+    expect(await storage.getInvite(inviteId)).toMatchObject({ used: false });
+    expect((await call("POST", `/v1/invites/${inviteId}/redeem`, body(inviteKey))).status).toBe(201);
+  });
+
+  it("an unknown invite → 404 invite_invalid; a taken device id → 409 device_exists", async () => {
+    const m = await mediatorWithCaucus(call);
+    const d = newDevice();
+    const res = await call("POST", `/v1/invites/${randomUUID()}/redeem`, {
+      deviceId: d.deviceId,
+      authPublicKey: d.publicKey,
+      keyPackage: randomB64(10),
+      signature: d.sign("x"),
+    });
+    expect(res).toMatchObject({ status: 404, body: { error: "invite_invalid" } });
+
+    const inviteKey = newKey();
+    const inviteId = randomUUID();
+    await call("POST", `/v1/caucuses/${m.caucusId}/invites`, { inviteId, invitePublicKey: inviteKey.publicKey }, m.token);
+    const kp = randomB64(10);
+    const taken = await call("POST", `/v1/invites/${inviteId}/redeem`, {
+      deviceId: m.device.deviceId,
+      authPublicKey: d.publicKey,
+      keyPackage: kp,
+      signature: inviteKey.sign(redeemSigningString(inviteId, m.device.deviceId, d.publicKey, sha256Hex(kp))),
+    });
+    expect(taken).toMatchObject({ status: 409, body: { error: "device_exists" } });
+    expect(await storage.getInvite(inviteId)).toMatchObject({ used: false });
+    expect(await storage.getDevice(m.device.deviceId)).toMatchObject({ role: "mediator" });
+  });
+});
+
+describe("authorisation", () => {
+  it("a party device calling mediator routes → 403 forbidden, nothing created", async () => {
+    const c = await caucusWithParty();
+    const t = c.partyToken;
+    const attempts = [
+      await call("POST", "/v1/channels", {}, t),
+      await call("GET", "/v1/channels", undefined, t),
+      await call("POST", `/v1/channels/${c.channelId}/caucuses`, {}, t),
+      await call("POST", `/v1/caucuses/${c.caucusId}/invites`, { inviteId: randomUUID(), invitePublicKey: newKey().publicKey }, t),
+      await call("GET", `/v1/caucuses/${c.caucusId}/pending`, undefined, t),
+      // Same answer whether or not the ids exist: the role check comes first.
+      await call("POST", `/v1/channels/${randomUUID()}/caucuses`, {}, t),
+      await call("GET", `/v1/caucuses/${randomUUID()}/pending`, undefined, t),
+    ];
+    for (const a of attempts) expect(a).toEqual({ status: 403, body: { error: "forbidden", message: "mediator devices only" } });
+    expect(await storage.listChannels(c.party.deviceId)).toEqual([]);
+    expect((await storage.getChannel(c.channelId))!.caucusIds).toEqual([c.caucusId]);
+  });
+
+  it("a party device may not commit → 403 forbidden", async () => {
+    const c = await caucusWithParty();
+    const res = await call("POST", `/v1/caucuses/${c.caucusId}/events`, { ...appMessage(1), kind: "commit" }, c.partyToken);
+    expect(res).toMatchObject({ status: 403, body: { error: "forbidden" } });
+    expect(await eventCount(c.caucusId)).toBe(1);
+  });
+
+  it("another caucus reads exactly like a caucus that does not exist", async () => {
+    const a = await caucusWithParty();
+    const b = await caucusWithParty();
+    const ghost = randomUUID();
+    for (const token of [a.token, a.partyToken]) {
+      for (const path of ["events", "welcome"]) {
+        const theirs = await call("GET", `/v1/caucuses/${b.caucusId}/${path}`, undefined, token);
+        const none = await call("GET", `/v1/caucuses/${ghost}/${path}`, undefined, token);
+        expect(theirs).toEqual({ status: 404, body: notFoundBody });
+        expect(none).toEqual(theirs);
+      }
+      const write = await call("POST", `/v1/caucuses/${b.caucusId}/events`, appMessage(1), token);
+      expect(write).toEqual({ status: 404, body: notFoundBody });
+    }
+    for (const [path, body] of [
+      ["pending", undefined],
+      ["invites", { inviteId: randomUUID(), invitePublicKey: newKey().publicKey }],
+    ] as const) {
+      const method = body ? "POST" : "GET";
+      const theirs = await call(method, `/v1/caucuses/${b.caucusId}/${path}`, body, a.token);
+      expect(theirs).toEqual({ status: 404, body: notFoundBody });
+      expect(await call(method, `/v1/caucuses/${ghost}/${path}`, body, a.token)).toEqual(theirs);
+    }
+    expect(await call("POST", `/v1/channels/${b.channelId}/caucuses`, {}, a.token)).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("POST", `/v1/channels/${ghost}/caucuses`, {}, a.token)).toEqual({ status: 404, body: notFoundBody });
+    expect(await eventCount(b.caucusId)).toBe(1);
+    expect((await storage.getChannel(b.channelId))!.caucusIds).toEqual([b.caucusId]);
+  });
+
+  it("a removed party loses all access", async () => {
+    const c = await caucusWithParty();
+    const remove = { eventId: uuidv7(), kind: "commit", epoch: 1, ciphertext: randomB64(50), removes: [c.party.deviceId] };
+    expect((await call("POST", `/v1/caucuses/${c.caucusId}/events`, remove, c.token)).status).toBe(201);
+    expect(await call("GET", `/v1/caucuses/${c.caucusId}/events`, undefined, c.partyToken)).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("GET", `/v1/caucuses/${c.caucusId}/welcome`, undefined, c.partyToken)).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("POST", `/v1/caucuses/${c.caucusId}/events`, appMessage(2), c.partyToken)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect((await call("GET", "/v1/me", undefined, c.partyToken)).body.memberships).toEqual([]);
+  });
+});
+
+describe("event rules over HTTP", () => {
+  it("stale epoch, losing commit, reused event id, misplaced welcomes → 409/400, nothing appended", async () => {
+    const c = await caucusWithParty();
+    const url = `/v1/caucuses/${c.caucusId}/events`;
+    expect((await call("POST", url, appMessage(0), c.partyToken)).body.error).toBe("stale_epoch");
+    expect((await call("POST", url, { ...appMessage(0), kind: "commit" }, c.token)).body.error).toBe("epoch_conflict");
+    const mine = appMessage(1);
+    await call("POST", url, mine, c.token);
+    expect(await call("POST", url, mine, c.partyToken)).toMatchObject({ status: 409, body: { error: "event_id_conflict" } });
+    const withWelcome = { ...appMessage(1), welcomes: [{ deviceId: c.party.deviceId, welcome: randomB64(10) }] };
+    expect(await call("POST", url, withWelcome, c.token)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    const welcomeJoined = { ...withWelcome, kind: "commit" };
+    expect(await call("POST", url, welcomeJoined, c.token)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(await eventCount(c.caucusId)).toBe(2);
+    expect((await storage.getCaucus(c.caucusId))!.epoch).toBe(1);
+  });
+});
+
+describe("failures inside", () => {
+  it("an unexpected error → 500 internal with no internals", async () => {
+    const broken = new Proxy(storage, {
+      get(target, prop, receiver) {
+        if (prop === "createDevice") return () => Promise.reject(new Error("sqlite exploded at /secret/path"));
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const brokenApp = createApp(broken, { logger: false });
+    const d = newDevice();
+    const res = await injectCall(brokenApp)("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
+    expect(res).toEqual({ status: 500, body: { error: "internal", message: "internal error" } });
+    await brokenApp.close();
+  });
+});
+
+describe("logging", () => {
+  it("writes one structured line per request with the route pattern, and no secrets or bytes", async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+        done();
+      },
+    });
+    await app.close();
+    await storage.close();
+    await start({ logger: { destination } });
+
+    const c = await caucusWithParty();
+    const sent = appMessage(1);
+    await call("POST", `/v1/caucuses/${c.caucusId}/events`, sent, c.partyToken);
+    await call("GET", `/v1/caucuses/${c.caucusId}/events`, undefined, c.token);
+    await call("POST", "/v1/mediators", "{bad");
+
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = records.filter((r) => r.msg === "request");
+    expect(requests.length).toBeGreaterThanOrEqual(8);
+    expect(requests).toContainEqual(
+      expect.objectContaining({
+        method: "POST",
+        route: "/v1/caucuses/:caucusId/events",
+        status: 201,
+        deviceId: c.party.deviceId,
+        ms: expect.any(Number),
+      }),
+    );
+    const all = lines.join("\n");
+    for (const secret of [c.token, c.partyToken, sent.ciphertext, c.caucusId]) expect(all).not.toContain(secret);
+    expect(all.toLowerCase()).not.toContain("authorization");
+  });
+});

@@ -1,0 +1,134 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { limits, parse, serverFrame, type ServerFrame } from "../protocol/index.js";
+import { startServer, type RunningServer } from "./start-server.js";
+import { fetchCall, mediatorWithCaucus, randomB64, uuidv7, type Call } from "./test-helpers.js";
+
+/** A ws client that queues frames, so a test awaits the next one instead of racing it. */
+class TestSocket {
+  readonly ws: WebSocket;
+  private readonly frames: ServerFrame[] = [];
+  private waiting: ((f: ServerFrame) => void) | undefined;
+  readonly closed: Promise<{ code: number }>;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on("message", (data: Buffer) => {
+      const frame = parse(serverFrame, JSON.parse(data.toString("utf8")));
+      if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w(frame);
+      } else this.frames.push(frame);
+    });
+    this.closed = new Promise((resolve) => this.ws.on("close", (code) => resolve({ code })));
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  next(): Promise<ServerFrame> {
+    const queued = this.frames.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+}
+
+describe("startServer", () => {
+  let dataDir: string;
+  let server: RunningServer;
+  let call: Call;
+  let sockets: TestSocket[];
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "backchannel-server-"));
+    server = await startServer({ port: 0, dataDir, logger: false, wsAuthTimeoutMs: 200 });
+    call = fetchCall(server.url);
+    sockets = [];
+  });
+  afterEach(async () => {
+    for (const s of sockets) s.ws.terminate();
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function connect(): Promise<TestSocket> {
+    const s = new TestSocket(`${server.url.replace(/^http/, "ws")}/v1/ws`);
+    sockets.push(s);
+    await s.opened();
+    return s;
+  }
+
+  it("listens on a random port and pushes an event frame after an append", async () => {
+    expect(server.port).toBeGreaterThan(0);
+    expect(await call("GET", "/healthz")).toEqual({ status: 200, body: { ok: true } });
+    const m = await mediatorWithCaucus(call);
+
+    const socket = await connect();
+    socket.send({ type: "ping" });
+    expect(await socket.next()).toEqual({ type: "pong" });
+    socket.send({ type: "auth", token: m.token });
+    expect(await socket.next()).toEqual({ type: "ready", deviceId: m.device.deviceId });
+
+    const appended = await call(
+      "POST",
+      `/v1/caucuses/${m.caucusId}/events`,
+      { eventId: uuidv7(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
+      m.token,
+    );
+    expect(appended.status).toBe(201);
+    expect(await socket.next()).toEqual({ type: "event", caucusId: m.caucusId, seq: 1 });
+  });
+
+  it("answers bad frames with error frames and keeps the connection", async () => {
+    const m = await mediatorWithCaucus(call);
+    const socket = await connect();
+    socket.send("{not json");
+    expect(await socket.next()).toMatchObject({ type: "error", error: "invalid_json" });
+    socket.send({ type: "auth", token: m.token, extra: 1 });
+    expect(await socket.next()).toMatchObject({ type: "error", error: "invalid_request" });
+    socket.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    expect(await socket.next()).toMatchObject({ type: "error", error: "invalid_request" });
+    socket.send({ type: "auth", token: m.token });
+    expect(await socket.next()).toEqual({ type: "ready", deviceId: m.device.deviceId });
+    socket.send({ type: "auth", token: m.token });
+    expect(await socket.next()).toMatchObject({ type: "error", error: "invalid_request" });
+  });
+
+  it("closes on a bad token, on an oversized frame, and when nobody authenticates", async () => {
+    const bad = await connect();
+    bad.send({ type: "auth", token: "nope" });
+    expect(await bad.next()).toMatchObject({ type: "error", error: "unauthenticated" });
+    expect((await bad.closed).code).toBe(4401);
+
+    const big = await connect();
+    big.send({ type: "auth", token: "x".repeat(limits.frameBytes) });
+    expect((await big.closed).code).toBe(1009);
+
+    const silent = await connect();
+    expect((await silent.closed).code).toBe(4401);
+  });
+
+  it("keeps acknowledged events across a restart on the same data dir", async () => {
+    const m = await mediatorWithCaucus(call);
+    const sent = { eventId: uuidv7(), kind: "application", epoch: 0, ciphertext: randomB64(32) };
+    expect((await call("POST", `/v1/caucuses/${m.caucusId}/events`, sent, m.token)).status).toBe(201);
+    await server.close();
+
+    server = await startServer({ port: 0, dataDir, logger: false });
+    call = fetchCall(server.url);
+    const listed = await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, m.token);
+    expect(listed.body.events).toEqual([expect.objectContaining({ seq: 1, ...sent })]);
+  });
+});

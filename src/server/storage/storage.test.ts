@@ -1,0 +1,437 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { extendChain, genesisHash, linkHash } from "../../protocol/index.js";
+import { newDevice, randomB64, uuidv7 } from "../test-helpers.js";
+import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
+import type { AppendEventInput, Storage } from "./storage.js";
+
+/**
+ * One suite, every backend (as kysely's DIALECTS): a PostgreSQL backend joins by adding an entry
+ * whose `create` gives a fresh database and whose `open` can be called again to reopen it.
+ */
+interface Backend {
+  name: string;
+  create(): Promise<{ open(): Promise<Storage>; cleanup(): Promise<void> }>;
+}
+
+const sqlite: Backend = {
+  name: "sqlite",
+  async create() {
+    const dataDir = await mkdtemp(join(tmpdir(), "backchannel-storage-"));
+    return {
+      open: () => openSqliteStorage({ dataDir }),
+      cleanup: () => rm(dataDir, { recursive: true, force: true }),
+    };
+  },
+};
+
+const backends: Backend[] = [sqlite];
+
+describe.each(backends)("storage: $name", (backend) => {
+  let db: Awaited<ReturnType<Backend["create"]>>;
+  let s: Storage;
+
+  beforeEach(async () => {
+    db = await backend.create();
+    s = await db.open();
+  });
+  afterEach(async () => {
+    await s.close();
+    await db.cleanup();
+  });
+
+  /** A channel with one mediator device and one caucus. */
+  async function caucusWithMediator() {
+    const mediator = newDevice().deviceId;
+    await s.createDevice({ deviceId: mediator, role: "mediator", authPublicKey: randomB64(32) });
+    const channelId = crypto.randomUUID();
+    const caucusId = crypto.randomUUID();
+    await s.createChannel({ channelId, mediatorDeviceIds: [mediator] });
+    await s.createCaucus({ caucusId, channelId });
+    return { mediator, channelId, caucusId };
+  }
+
+  /** A party device that redeemed an invite into the caucus (pending). */
+  async function pendingParty(caucusId: string) {
+    const inviteId = crypto.randomUUID();
+    const party = crypto.randomUUID();
+    await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32) });
+    const keyPackage = randomB64(100);
+    await s.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage });
+    return { party, inviteId, keyPackage };
+  }
+
+  const event = (
+    caucusId: string,
+    senderDeviceId: string,
+    over: Partial<AppendEventInput> = {},
+  ): AppendEventInput => ({
+    caucusId,
+    senderDeviceId,
+    eventId: uuidv7(),
+    kind: "application",
+    epoch: 0,
+    ciphertext: randomB64(64),
+    welcomes: [],
+    removes: [],
+    ...over,
+  });
+
+  /** Adds a pending party with a commit; returns its id and the caucus epoch after. */
+  async function joinedParty(caucusId: string, mediator: string) {
+    const { party } = await pendingParty(caucusId);
+    const caucus = await s.getCaucus(caucusId);
+    const commit = await s.appendEvent(
+      event(caucusId, mediator, {
+        kind: "commit",
+        epoch: caucus!.epoch,
+        welcomes: [{ deviceId: party, welcome: randomB64(50) }],
+      }),
+    );
+    return { party, commit };
+  }
+
+  describe("devices and login", () => {
+    it("stores a device and refuses a second one with the same id", async () => {
+      const d = { deviceId: crypto.randomUUID(), role: "mediator" as const, authPublicKey: randomB64(32) };
+      await s.createDevice(d);
+      expect(await s.getDevice(d.deviceId)).toEqual(d);
+      await expect(s.createDevice({ ...d, role: "party" })).rejects.toMatchObject({ code: "device_exists" });
+      expect(await s.getDevice(d.deviceId)).toEqual(d);
+      expect(await s.getDevice(crypto.randomUUID())).toBeUndefined();
+    });
+
+    it("hands a challenge out exactly once", async () => {
+      const c = { nonce: randomB64(32), deviceId: crypto.randomUUID(), expiresAt: 1_000 };
+      await s.createChallenge(c);
+      expect(await s.takeChallenge(c.nonce)).toEqual(c);
+      expect(await s.takeChallenge(c.nonce)).toBeUndefined();
+    });
+
+    it("prunes expired challenges and sessions only", async () => {
+      const { mediator } = await caucusWithMediator();
+      await s.createChallenge({ nonce: "old", deviceId: mediator, expiresAt: 100 });
+      await s.createChallenge({ nonce: "new", deviceId: mediator, expiresAt: 300 });
+      await s.createSession({ tokenHash: "a".repeat(64), deviceId: mediator, expiresAt: 100 });
+      await s.createSession({ tokenHash: "b".repeat(64), deviceId: mediator, expiresAt: 300 });
+      await s.pruneExpired(200);
+      expect(await s.takeChallenge("old")).toBeUndefined();
+      expect(await s.takeChallenge("new")).toBeDefined();
+      expect(await s.getSession("a".repeat(64))).toBeUndefined();
+      expect(await s.getSession("b".repeat(64))).toEqual({
+        tokenHash: "b".repeat(64),
+        deviceId: mediator,
+        expiresAt: 300,
+      });
+    });
+  });
+
+  describe("channels and caucuses", () => {
+    it("makes every mediator device of the channel a joined member from seq 1, epoch 0", async () => {
+      const m1 = crypto.randomUUID();
+      const m2 = crypto.randomUUID();
+      for (const d of [m1, m2]) await s.createDevice({ deviceId: d, role: "mediator", authPublicKey: randomB64(32) });
+      const channelId = crypto.randomUUID();
+      const caucusId = crypto.randomUUID();
+      await s.createChannel({ channelId, mediatorDeviceIds: [m1, m2] });
+      await s.createCaucus({ caucusId, channelId });
+
+      expect(await s.getCaucus(caucusId)).toEqual({
+        caucusId,
+        channelId,
+        epoch: 0,
+        head: { seq: 0, hash: genesisHash(caucusId) },
+      });
+      for (const d of [m1, m2]) {
+        expect(await s.getMembership(caucusId, d)).toEqual({
+          caucusId,
+          channelId,
+          deviceId: d,
+          role: "mediator",
+          joined: true,
+          fromSeq: 1,
+          removed: false,
+        });
+      }
+      expect(await s.listChannels(m2)).toEqual([{ channelId, mediatorDeviceIds: [m1, m2], caucusIds: [caucusId] }]);
+      expect(await s.listChannels(crypto.randomUUID())).toEqual([]);
+    });
+
+    it("refuses a caucus in a channel that does not exist", async () => {
+      await expect(
+        s.createCaucus({ caucusId: crypto.randomUUID(), channelId: crypto.randomUUID() }),
+      ).rejects.toMatchObject({ code: "not_found" });
+    });
+  });
+
+  describe("invites", () => {
+    it("are one-time: redeeming registers a pending party device, a second redemption changes nothing", async () => {
+      const { caucusId } = await caucusWithMediator();
+      const { party, inviteId, keyPackage } = await pendingParty(caucusId);
+
+      expect(await s.getInvite(inviteId)).toMatchObject({ used: true, caucusId });
+      expect(await s.getDevice(party)).toMatchObject({ role: "party" });
+      expect(await s.getMembership(caucusId, party)).toMatchObject({
+        role: "party",
+        joined: false,
+        fromSeq: 0,
+        removed: false,
+        inviteId,
+        keyPackage,
+      });
+
+      const other = crypto.randomUUID();
+      await expect(
+        s.redeemInvite({ inviteId, deviceId: other, authPublicKey: randomB64(32), keyPackage }),
+      ).rejects.toMatchObject({ code: "invite_used" });
+      expect(await s.getDevice(other)).toBeUndefined();
+      expect(await s.getMembership(caucusId, other)).toBeUndefined();
+    });
+
+    it("leave the invite usable when the device id is taken", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const inviteId = crypto.randomUUID();
+      await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32) });
+      await expect(
+        s.redeemInvite({ inviteId, deviceId: mediator, authPublicKey: randomB64(32), keyPackage: randomB64(10) }),
+      ).rejects.toMatchObject({ code: "device_exists" });
+      expect(await s.getInvite(inviteId)).toMatchObject({ used: false });
+    });
+
+    it("reject an unknown invite, and an invite id reused for a different invite", async () => {
+      const { caucusId } = await caucusWithMediator();
+      await expect(
+        s.redeemInvite({
+          inviteId: crypto.randomUUID(),
+          deviceId: crypto.randomUUID(),
+          authPublicKey: randomB64(32),
+          keyPackage: randomB64(10),
+        }),
+      ).rejects.toMatchObject({ code: "invite_invalid" });
+      const invite = { inviteId: crypto.randomUUID(), caucusId, invitePublicKey: randomB64(32) };
+      await s.createInvite(invite);
+      await s.createInvite(invite); // a retry
+      await expect(s.createInvite({ ...invite, invitePublicKey: randomB64(32) })).rejects.toMatchObject({
+        code: "invite_invalid",
+      });
+      expect(await s.getInvite(invite.inviteId)).toEqual({ ...invite, used: false });
+    });
+  });
+
+  describe("appendEvent", () => {
+    it("assigns seq from 1 and a hash chain that protocol extendChain verifies", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const sent = [event(caucusId, mediator), event(caucusId, mediator), event(caucusId, mediator)];
+      const results = [];
+      for (const e of sent) results.push(await s.appendEvent(e));
+      expect(results.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(results.every((r) => !r.duplicate)).toBe(true);
+      expect(results[0]!.hash).toBe(linkHash(genesisHash(caucusId), { ...sent[0]!, seq: 1 }));
+
+      const events = await s.listEvents(caucusId, 0, 100);
+      expect(events.map((e) => [e.eventId, e.ciphertext])).toEqual(sent.map((e) => [e.eventId, e.ciphertext]));
+      const verified = extendChain(
+        { seq: 0, hash: genesisHash(caucusId) },
+        events.map((e) => ({ ...e, caucusId })),
+      );
+      expect(verified).toEqual({ ok: true, head: { seq: 3, hash: results[2]!.hash } });
+      expect((await s.getCaucus(caucusId))!.head).toEqual({ seq: 3, hash: results[2]!.hash });
+
+      expect((await s.listEvents(caucusId, 1, 1)).map((e) => e.seq)).toEqual([2]);
+      expect(await s.listEvents(caucusId, 3, 10)).toEqual([]);
+    });
+
+    it("keeps seq and chain per caucus", async () => {
+      const a = await caucusWithMediator();
+      const b = await caucusWithMediator();
+      await s.appendEvent(event(a.caucusId, a.mediator));
+      const first = await s.appendEvent(event(b.caucusId, b.mediator));
+      expect(first.seq).toBe(1);
+    });
+
+    it("is idempotent per (caucus, eventId) for the same sender", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const e = event(caucusId, mediator);
+      const first = await s.appendEvent(e);
+      const again = await s.appendEvent({ ...e, ciphertext: randomB64(10) });
+      expect(again).toEqual({ seq: first.seq, hash: first.hash, duplicate: true });
+      expect(await s.listEvents(caucusId, 0, 100)).toHaveLength(1);
+    });
+
+    it("refuses an event id another sender already used", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      const e = event(caucusId, mediator, { epoch: 1 });
+      await s.appendEvent(e);
+      await expect(s.appendEvent({ ...e, senderDeviceId: party })).rejects.toMatchObject({
+        code: "event_id_conflict",
+      });
+      expect(await s.listEvents(caucusId, 0, 100)).toHaveLength(2);
+    });
+
+    it("lets the first commit for an epoch win and advances the epoch", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const commit = event(caucusId, mediator, { kind: "commit", epoch: 0 });
+      await s.appendEvent(commit);
+      expect((await s.getCaucus(caucusId))!.epoch).toBe(1);
+      await expect(s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 0 }))).rejects.toMatchObject({
+        code: "epoch_conflict",
+      });
+      await expect(s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 2 }))).rejects.toMatchObject({
+        code: "epoch_conflict",
+      });
+      // A retry of the winning commit is answered as a duplicate, not as a conflict.
+      expect(await s.appendEvent(commit)).toMatchObject({ seq: 1, duplicate: true });
+      expect(await s.getCaucus(caucusId)).toMatchObject({ epoch: 1, head: { seq: 1 } });
+    });
+
+    it("refuses application messages outside the current epoch", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 0 }));
+      await expect(s.appendEvent(event(caucusId, mediator, { epoch: 0 }))).rejects.toMatchObject({
+        code: "stale_epoch",
+      });
+      await expect(s.appendEvent(event(caucusId, mediator, { epoch: 2 }))).rejects.toMatchObject({
+        code: "stale_epoch",
+      });
+      expect(await s.appendEvent(event(caucusId, mediator, { epoch: 1 }))).toMatchObject({ seq: 2 });
+    });
+
+    it("lets only mediator members commit, and only members send", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      await expect(s.appendEvent(event(caucusId, party, { kind: "commit", epoch: 1 }))).rejects.toMatchObject({
+        code: "forbidden",
+      });
+      const outsider = await caucusWithMediator();
+      await expect(s.appendEvent(event(caucusId, outsider.mediator, { epoch: 1 }))).rejects.toMatchObject({
+        code: "not_found",
+      });
+      const { party: pending } = await pendingParty(caucusId);
+      await expect(s.appendEvent(event(caucusId, pending, { epoch: 1 }))).rejects.toMatchObject({
+        code: "not_found",
+      });
+      expect((await s.getCaucus(caucusId))!.head.seq).toBe(1);
+    });
+
+    it("refuses welcomes and removes on application messages", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await pendingParty(caucusId);
+      await expect(
+        s.appendEvent(event(caucusId, mediator, { welcomes: [{ deviceId: party, welcome: randomB64(10) }] })),
+      ).rejects.toMatchObject({ code: "invalid_request" });
+      await expect(s.appendEvent(event(caucusId, mediator, { removes: [party] }))).rejects.toMatchObject({
+        code: "invalid_request",
+      });
+      expect(await s.getMembership(caucusId, party)).toMatchObject({ joined: false, removed: false });
+      expect((await s.getCaucus(caucusId))!.head.seq).toBe(0);
+    });
+  });
+
+  describe("welcomes and removals", () => {
+    it("joins a pending device from the event after its commit and stores its welcome there", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      await s.appendEvent(event(caucusId, mediator)); // seq 1, before the party exists
+      const { party } = await pendingParty(caucusId);
+      const welcome = randomB64(80);
+      const commit = await s.appendEvent(
+        event(caucusId, mediator, { kind: "commit", welcomes: [{ deviceId: party, welcome }] }),
+      );
+      expect(commit.seq).toBe(2);
+      const m = await s.getMembership(caucusId, party);
+      expect(m).toMatchObject({ joined: true, fromSeq: 3, removed: false });
+      expect(m!.keyPackage).toBeUndefined();
+      expect(await s.getWelcome(caucusId, party)).toEqual({
+        caucusId,
+        deviceId: party,
+        welcome,
+        seq: 2,
+        hash: commit.hash,
+      });
+      expect(await s.getWelcome(caucusId, mediator)).toBeUndefined();
+    });
+
+    it("refuses a welcome for a device that is not waiting in this caucus, changing nothing", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const other = await caucusWithMediator();
+      const { party: elsewhere } = await pendingParty(other.caucusId);
+      const { party: joined } = await joinedParty(caucusId, mediator);
+      const { party: pending } = await pendingParty(caucusId);
+      const before = await s.getCaucus(caucusId);
+
+      for (const target of [elsewhere, joined, mediator, crypto.randomUUID()]) {
+        await expect(
+          s.appendEvent(
+            event(caucusId, mediator, {
+              kind: "commit",
+              epoch: 1,
+              welcomes: [
+                { deviceId: pending, welcome: randomB64(10) },
+                { deviceId: target, welcome: randomB64(10) },
+              ],
+            }),
+          ),
+        ).rejects.toMatchObject({ code: "invalid_request" });
+      }
+      expect(await s.getCaucus(caucusId)).toEqual(before);
+      expect(await s.getMembership(caucusId, pending)).toMatchObject({ joined: false });
+      expect(await s.getWelcome(caucusId, pending)).toBeUndefined();
+      expect(await s.getMembership(other.caucusId, elsewhere)).toMatchObject({ joined: false });
+    });
+
+    it("removes party members, who then lose all access", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      await expect(
+        s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [mediator] })),
+      ).rejects.toMatchObject({ code: "invalid_request" });
+
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [party] }));
+      expect(await s.getMembership(caucusId, party)).toMatchObject({ removed: true });
+      expect(await s.listMemberships(party)).toEqual([]);
+      await expect(s.appendEvent(event(caucusId, party, { epoch: 2 }))).rejects.toMatchObject({
+        code: "not_found",
+      });
+      await expect(
+        s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 2, removes: [party] })),
+      ).rejects.toMatchObject({ code: "invalid_request" });
+    });
+  });
+
+  it("finds everything again after the database is reopened", async () => {
+    const { caucusId, mediator, channelId } = await caucusWithMediator();
+    const { party, commit } = await joinedParty(caucusId, mediator);
+    const { party: pending, inviteId } = await pendingParty(caucusId);
+    const app = await s.appendEvent(event(caucusId, party, { epoch: 1 }));
+    await s.createSession({ tokenHash: "c".repeat(64), deviceId: party, expiresAt: 5 });
+    const snapshot = {
+      caucus: await s.getCaucus(caucusId),
+      events: await s.listEvents(caucusId, 0, 100),
+      members: await s.listMembers(caucusId),
+      welcome: await s.getWelcome(caucusId, party),
+      channels: await s.listChannels(mediator),
+      invite: await s.getInvite(inviteId),
+      device: await s.getDevice(pending),
+    };
+    expect(snapshot.events).toHaveLength(2);
+    expect(snapshot.caucus).toMatchObject({ channelId, epoch: 1, head: { seq: 2, hash: app.hash } });
+    expect(snapshot.welcome).toMatchObject({ seq: commit.seq });
+
+    await s.close();
+    s = await db.open();
+    expect({
+      caucus: await s.getCaucus(caucusId),
+      events: await s.listEvents(caucusId, 0, 100),
+      members: await s.listMembers(caucusId),
+      welcome: await s.getWelcome(caucusId, party),
+      channels: await s.listChannels(mediator),
+      invite: await s.getInvite(inviteId),
+      device: await s.getDevice(pending),
+    }).toEqual(snapshot);
+    expect(await s.getSession("c".repeat(64))).toMatchObject({ deviceId: party });
+    // And the chain continues where it left off.
+    expect(await s.appendEvent(event(caucusId, mediator, { epoch: 1 }))).toMatchObject({ seq: 3 });
+  });
+});

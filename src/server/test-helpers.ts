@@ -1,0 +1,119 @@
+/**
+ * Test-only helpers shared by the relay's tests: real Ed25519 keys from node:crypto (the relay
+ * never holds private keys; tests play the devices), UUIDv7 event ids, and a request function
+ * that works over app.inject or a real socket.
+ */
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import {
+  challengeResponse,
+  createCaucusResponse,
+  createChannelResponse,
+  loginSigningString,
+  parse,
+  sessionResponse,
+} from "../protocol/index.js";
+
+export interface TestKey {
+  /** Raw public key, base64url. */
+  publicKey: string;
+  /** Ed25519 over the UTF-8 bytes of `message`, base64url. */
+  sign(message: string): string;
+}
+
+export function newKey(): TestKey {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const x = publicKey.export({ format: "jwk" }).x;
+  if (!x) throw new Error("no raw public key");
+  return {
+    publicKey: x,
+    sign: (message) => sign(null, Buffer.from(message, "utf8"), privateKey).toString("base64url"),
+  };
+}
+
+export interface TestDevice extends TestKey {
+  deviceId: string;
+}
+
+export const newDevice = (): TestDevice => ({ deviceId: randomUUID(), ...newKey() });
+
+export function uuidv7(): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(Date.now(), 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const randomB64 = (n: number): string => randomBytes(n).toString("base64url");
+export const sha256Hex = (b64url: string): string =>
+  createHash("sha256").update(Buffer.from(b64url, "base64url")).digest("hex");
+
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON
+}
+
+export type Call = (method: "GET" | "POST", url: string, body?: unknown, token?: string) => Promise<Reply>;
+
+export function injectCall(app: FastifyInstance): Call {
+  return async (method, url, body, token) => {
+    const res = await app.inject({
+      method,
+      url,
+      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+      headers: {
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
+    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as unknown) : undefined };
+  };
+}
+
+export function fetchCall(baseUrl: string): Call {
+  return async (method, url, body, token) => {
+    const res = await fetch(baseUrl + url, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      headers: {
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  };
+}
+
+/** Challenge + signed session; returns the bearer token (throws on any failure). */
+export async function login(call: Call, device: TestDevice): Promise<string> {
+  const challenge = await call("POST", "/v1/auth/challenge", { deviceId: device.deviceId });
+  if (challenge.status !== 200) throw new Error(`challenge: ${JSON.stringify(challenge.body)}`);
+  const { nonce } = parse(challengeResponse, challenge.body);
+  const session = await call("POST", "/v1/auth/session", {
+    deviceId: device.deviceId,
+    nonce,
+    signature: device.sign(loginSigningString(device.deviceId, nonce)),
+  });
+  if (session.status !== 200) throw new Error(`session: ${JSON.stringify(session.body)}`);
+  return parse(sessionResponse, session.body).token;
+}
+
+/** A registered, logged-in mediator with one channel and one caucus. */
+export async function mediatorWithCaucus(call: Call): Promise<{
+  device: TestDevice;
+  token: string;
+  channelId: string;
+  caucusId: string;
+}> {
+  const device = newDevice();
+  const reg = await call("POST", "/v1/mediators", { deviceId: device.deviceId, authPublicKey: device.publicKey });
+  if (reg.status !== 201) throw new Error(`register: ${JSON.stringify(reg.body)}`);
+  const token = await login(call, device);
+  const { channelId } = parse(createChannelResponse, (await call("POST", "/v1/channels", {}, token)).body);
+  const caucus = await call("POST", `/v1/channels/${channelId}/caucuses`, {}, token);
+  if (caucus.status !== 201) throw new Error(`caucus: ${JSON.stringify(caucus.body)}`);
+  return { device, token, channelId, caucusId: parse(createCaucusResponse, caucus.body).caucusId };
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Mediator, MemoryStateStore, Party, type ChannelView } from "../../src/sdk/index.js";
+import { nodePlatform } from "../../src/sdk/node.js";
+import type { AppOptions } from "../../src/server/config.js";
+import { startServer, type RunningServer } from "../../src/server/start-server.js";
+
+/**
+ * A real relay on a real port with real sdk clients, one per device (like atproto's TestNetwork).
+ * Stores are in memory to keep the suite fast; the file keystore has its own tests.
+ */
+export interface TestNetwork {
+  server: RunningServer;
+  dataDir: string;
+  mediator: Mediator;
+  channel: ChannelView;
+  /** caucus id per party name */
+  caucus: Record<string, string>;
+  /** handler devices per party name, all admitted */
+  handlers: Record<string, Party[]>;
+  /** Another handler for a party: invited, joined and admitted. */
+  addHandler(party: string): Promise<Party>;
+  close(): Promise<void>;
+}
+
+export async function startNetwork(
+  opts: { parties?: string[]; handlersPerParty?: number; topic?: string; logger?: AppOptions["logger"] } = {},
+): Promise<TestNetwork> {
+  const parties = opts.parties ?? ["A", "B"];
+  const dataDir = mkdtempSync(join(tmpdir(), "backchannel-test-"));
+  const server = await startServer({ port: 0, dataDir, logger: opts.logger ?? false });
+  const mediator = await Mediator.create({
+    serverUrl: server.url,
+    name: "Mediator",
+    store: new MemoryStateStore(),
+    platform: nodePlatform,
+  });
+  const channel = await mediator.createChannel({ topic: opts.topic ?? "no new strikes", parties });
+  const caucus = Object.fromEntries(channel.caucuses.map((c) => [c.partyName, c.caucusId]));
+  const handlers: Record<string, Party[]> = Object.fromEntries(parties.map((p) => [p, []]));
+  const addHandler = async (party: string): Promise<Party> => {
+    const { code } = await mediator.invite(caucus[party]!);
+    const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform: nodePlatform });
+    await mediator.sync();
+    if (!(await p.waitUntilJoined(10_000))) throw new Error(`handler of ${party} was not admitted`);
+    handlers[party]!.push(p);
+    return p;
+  };
+  for (const p of parties) for (let i = 0; i < (opts.handlersPerParty ?? 1); i++) await addHandler(p);
+  // Every device catches up (channel info etc.).
+  await mediator.sync();
+  for (const list of Object.values(handlers)) for (const h of list) await h.sync();
+  return {
+    server,
+    dataDir,
+    mediator,
+    channel,
+    caucus,
+    handlers,
+    addHandler,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

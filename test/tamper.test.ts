@@ -1,0 +1,509 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { extendChain, genesisHash, linkHash, listEventsResponse } from "../src/protocol/index.js";
+import { Party, SdkError, type Device, type TranscriptEntry, type VerifyReport } from "../src/sdk/index.js";
+import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
+import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
+import { startNetwork, type TestNetwork } from "./helpers/network.js";
+
+/**
+ * Invariant 5 against an attacker who can write the relay's database: every change below is made
+ * directly in SQLite, on a second connection, while the relay keeps serving (WAL allows it, and
+ * the relay reads events from the database on every request). The devices must report each one,
+ * never show it as normal, and refuse to send into the broken caucus.
+ */
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  sender_device_id: string;
+  kind: string;
+  epoch: number;
+  ciphertext: Buffer;
+  hash: string;
+}
+
+/** The attacker's handle on the relay's database. */
+class ServerDatabase {
+  constructor(private readonly file: string) {}
+
+  private with<T>(fn: (db: Database.Database) => T): T {
+    const db = new Database(this.file);
+    try {
+      db.pragma("busy_timeout = 5000");
+      return db.transaction(() => fn(db)).immediate();
+    } finally {
+      db.close();
+    }
+  }
+
+  rows(caucusId: string): EventRow[] {
+    return this.with(
+      (db) =>
+        db
+          .prepare(
+            `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash
+             FROM events WHERE caucus_id = ? ORDER BY seq`,
+          )
+          .all(caucusId) as EventRow[],
+    );
+  }
+
+  row(caucusId: string, seq: number): EventRow {
+    const r = this.rows(caucusId).find((x) => x.seq === seq);
+    if (!r) throw new Error(`no event #${seq}`);
+    return r;
+  }
+
+  /** Flips the last byte of an event's ciphertext (inside the MLS AEAD tag); the stored hash is kept. */
+  flipCiphertextByte(caucusId: string, seq: number): void {
+    const bytes = Buffer.from(this.row(caucusId, seq).ciphertext);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
+    this.setCiphertext(caucusId, seq, bytes);
+  }
+
+  setCiphertext(caucusId: string, seq: number, ciphertext: Buffer): void {
+    this.with((db) =>
+      db
+        .prepare("UPDATE events SET ciphertext = ? WHERE caucus_id = ? AND seq = ?")
+        .run(ciphertext, caucusId, seq),
+    );
+  }
+
+  deleteEvent(caucusId: string, seq: number): void {
+    this.with((db) => db.prepare("DELETE FROM events WHERE caucus_id = ? AND seq = ?").run(caucusId, seq));
+  }
+
+  insertEvent(caucusId: string, r: EventRow): void {
+    this.with((db) =>
+      db
+        .prepare(
+          `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(caucusId, r.seq, r.event_id, r.sender_device_id, r.kind, r.epoch, r.ciphertext, r.hash),
+    );
+  }
+
+  /** Exchanges the positions of two events (the primary key is (caucus_id, seq), hence the detour). */
+  swapSeq(caucusId: string, a: number, b: number): void {
+    this.with((db) => {
+      const move = db.prepare("UPDATE events SET seq = ? WHERE caucus_id = ? AND seq = ?");
+      move.run(1_000_000, caucusId, a);
+      move.run(a, caucusId, b);
+      move.run(b, caucusId, 1_000_000);
+    });
+  }
+
+  /** Moves the caucus head back, as if later events had never been appended. */
+  setHead(caucusId: string, seq: number): void {
+    this.with((db) => {
+      const hash =
+        seq === 0
+          ? genesisHash(caucusId)
+          : (db.prepare("SELECT hash FROM events WHERE caucus_id = ? AND seq = ?").get(caucusId, seq) as {
+              hash: string;
+            }).hash;
+      db.prepare("UPDATE caucuses SET head_seq = ?, head_hash = ? WHERE caucus_id = ?").run(seq, hash, caucusId);
+    });
+  }
+
+  /**
+   * Recomputes the stored hash chain from `fromSeq` to the end, and the caucus head, exactly as the
+   * relay would have: afterwards the server's view is self-consistent, so only the devices' own
+   * memory (earlier hashes, the `seen` head inside each encrypted payload, MLS) can catch the change.
+   */
+  rehashFrom(caucusId: string, fromSeq: number): void {
+    this.with((db) => {
+      const rows = db
+        .prepare(
+          `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash
+           FROM events WHERE caucus_id = ? ORDER BY seq`,
+        )
+        .all(caucusId) as EventRow[];
+      const update = db.prepare("UPDATE events SET hash = ? WHERE caucus_id = ? AND seq = ?");
+      let prev = genesisHash(caucusId);
+      let head = { seq: 0, hash: prev };
+      for (const r of rows) {
+        let hash = r.hash;
+        if (r.seq >= fromSeq) {
+          hash = linkHash(prev, {
+            caucusId,
+            seq: r.seq,
+            eventId: r.event_id,
+            senderDeviceId: r.sender_device_id,
+            kind: r.kind,
+            epoch: r.epoch,
+            ciphertext: r.ciphertext.toString("base64url"),
+          });
+          update.run(hash, caucusId, r.seq);
+        }
+        prev = hash;
+        head = { seq: r.seq, hash };
+      }
+      db.prepare("UPDATE caucuses SET head_seq = ?, head_hash = ? WHERE caucus_id = ?").run(
+        head.seq,
+        head.hash,
+        caucusId,
+      );
+    });
+  }
+}
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+
+async function sendSignals(party: Party, n: number, label = "signal"): Promise<TranscriptEntry[]> {
+  const out: TranscriptEntry[] = [];
+  for (let i = 0; i < n; i++) out.push(await party.send({ text: `${label} ${i + 1}: no new strikes` }));
+  return out;
+}
+
+function reportFor(reports: VerifyReport[], caucusId: string): VerifyReport {
+  const r = reports.find((x) => x.caucusId === caucusId);
+  if (!r) throw new Error(`no report for caucus ${caucusId}`);
+  return r;
+}
+
+async function expectAllVerified(device: Device): Promise<void> {
+  const reports = await device.verify();
+  expect(reports.length).toBeGreaterThan(0);
+  for (const r of reports) expect(r, `caucus ${r.caucusId}`).toMatchObject({ ok: true });
+}
+
+async function expectTranscriptBroken(attempt: Promise<unknown>): Promise<void> {
+  const error = await attempt.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SdkError);
+  expect((error as SdkError).code).toBe("transcript_broken");
+}
+
+describe("transcript tampering in the relay's database is reported by the devices", () => {
+  let net: TestNetwork;
+  let db: ServerDatabase;
+  let caucusA: string;
+  let caucusB: string;
+  let a: Party;
+
+  beforeEach(async () => {
+    net = await startNetwork();
+    db = new ServerDatabase(join(net.dataDir, sqliteFileName));
+    caucusA = net.caucus.A!;
+    caucusB = net.caucus.B!;
+    a = net.handlers.A![0]!;
+  });
+
+  afterEach(async () => {
+    await net.close();
+  });
+
+  /** A sends `n` signals and every device verifies them: the history the attacker then rewrites. */
+  async function verifiedHistory(n = 3): Promise<TranscriptEntry[]> {
+    const sent = await sendSignals(a, n);
+    await net.mediator.sync();
+    await expectAllVerified(net.mediator);
+    await expectAllVerified(a);
+    expect(net.mediator.entries(caucusA).map((e) => e.eventId)).toEqual(
+      expect.arrayContaining(sent.map((e) => e.eventId)),
+    );
+    return sent;
+  }
+
+  /** Every member must refuse to build on a broken caucus; the other caucus is unaffected. */
+  async function expectCaucusRefusesSends(): Promise<void> {
+    const before = db.rows(caucusA).length;
+    await expectTranscriptBroken(net.mediator.note(caucusA, "should not be sent"));
+    await expectTranscriptBroken(a.send({ text: "should not be sent" }));
+    expect(db.rows(caucusA)).toHaveLength(before);
+    const other = await net.mediator.note(caucusB, "the other caucus is unaffected");
+    expect(other.payload?.body).toMatchObject({ type: "note" });
+  }
+
+  describe("alter", () => {
+    it("an altered ciphertext of an already verified event is reported by verify()", async () => {
+      const sent = await verifiedHistory();
+      const target = sent[1]!;
+      db.flipCiphertextByte(caucusA, target.seq);
+
+      // Nothing new to fetch: a plain sync cannot see it, but verify() re-reads the whole chain.
+      await net.mediator.sync();
+      const reports = await net.mediator.verify();
+      expect(reportFor(reports, caucusA)).toMatchObject({
+        ok: false,
+        problem: { kind: "altered", seq: target.seq, eventId: target.eventId },
+      });
+      expect(reportFor(reports, caucusB).ok).toBe(true);
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ kind: "altered", seq: target.seq });
+
+      // The sender itself catches it too (its own events are checked against the chain as well).
+      expect(reportFor(await a.verify(), caucusA).problem).toMatchObject({ kind: "altered", seq: target.seq });
+      await expectCaucusRefusesSends();
+    });
+
+    it("an altered event the device has not seen, with the server's hash chain recomputed, fails MLS decryption", async () => {
+      const seen = await verifiedHistory();
+      const unseen = await sendSignals(a, 2, "unseen");
+      const target = unseen[0]!;
+      db.flipCiphertextByte(caucusA, target.seq);
+      db.rehashFrom(caucusA, target.seq);
+
+      // From the server's side the chain is whole: the hash chain alone cannot catch this.
+      const page = await net.mediator.session.http.request(
+        "GET",
+        `/v1/caucuses/${caucusA}/events?after=${seen[2]!.seq}`,
+        listEventsResponse,
+      );
+      expect(extendChain(net.mediator.caucus(caucusA).head, page.events.map((e) => ({ ...e, caucusId: caucusA }))))
+        .toMatchObject({ ok: true });
+
+      await net.mediator.sync();
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({
+        kind: "undecryptable",
+        seq: target.seq,
+        eventId: target.eventId,
+      });
+      // Nothing from the altered event on is shown as normal.
+      const shown = net.mediator.entries(caucusA).map((e) => e.seq);
+      expect(Math.max(...shown)).toBe(seen[2]!.seq);
+      expect(reportFor(await net.mediator.verify(), caucusA)).toMatchObject({
+        ok: false,
+        problem: { kind: "undecryptable", seq: target.seq },
+      });
+      await expectCaucusRefusesSends();
+    });
+
+    it("an unseen event replaced by a replay of an earlier ciphertext, chain recomputed, is reported", async () => {
+      const seen = await verifiedHistory();
+      const unseen = await sendSignals(a, 1, "unseen");
+      const target = unseen[0]!;
+      db.setCiphertext(caucusA, target.seq, db.row(caucusA, seen[0]!.seq).ciphertext);
+      db.rehashFrom(caucusA, target.seq);
+
+      await net.mediator.sync();
+      // MLS refuses the replayed generation (undecryptable); were it decrypted, its payload's id
+      // would not match the envelope (fork). Either way it is reported and not shown.
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ seq: target.seq });
+      expect(["undecryptable", "fork"]).toContain(net.mediator.caucus(caucusA).problem?.kind);
+      expect(net.mediator.entries(caucusA).map((e) => e.eventId)).not.toContain(target.eventId);
+      await expectCaucusRefusesSends();
+    });
+  });
+
+  describe("drop", () => {
+    it("a dropped event the device has not seen yet is a gap, and nothing after it is shown", async () => {
+      const seen = await verifiedHistory();
+      const unseen = await sendSignals(a, 2, "unseen");
+      db.deleteEvent(caucusA, unseen[0]!.seq);
+
+      await net.mediator.sync();
+      expect(net.mediator.caucus(caucusA).problem).toEqual({
+        kind: "gap",
+        expectedSeq: unseen[0]!.seq,
+        gotSeq: unseen[1]!.seq,
+      });
+      expect(net.mediator.entries(caucusA).at(-1)?.seq).toBe(seen[2]!.seq);
+      expect(reportFor(await net.mediator.verify(), caucusA).problem).toMatchObject({ kind: "gap" });
+      await expectCaucusRefusesSends();
+    });
+
+    it("a dropped event the device already verified is reported by verify()", async () => {
+      const sent = await verifiedHistory();
+      db.deleteEvent(caucusA, sent[1]!.seq);
+
+      const reports = await net.mediator.verify();
+      expect(reportFor(reports, caucusA)).toMatchObject({
+        ok: false,
+        problem: { kind: "gap", expectedSeq: sent[1]!.seq, gotSeq: sent[2]!.seq },
+      });
+      expect(reportFor(reports, caucusB).ok).toBe(true);
+      expect(reportFor(await a.verify(), caucusA).problem).toMatchObject({ kind: "gap" });
+      await expectCaucusRefusesSends();
+    });
+
+    it("dropping the newest verified events and moving the head back is caught on the next sync", async () => {
+      const sent = await verifiedHistory();
+      db.deleteEvent(caucusA, sent[2]!.seq);
+      db.setHead(caucusA, sent[1]!.seq);
+
+      await net.mediator.sync();
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ kind: "fork", seq: sent[2]!.seq });
+      expect(reportFor(await net.mediator.verify(), caucusA).ok).toBe(false);
+      // The sender notices before it would build on the truncated history.
+      await expectTranscriptBroken(a.send({ text: "on top of a truncated history" }));
+      expect(a.caucus(caucusA).problem).toMatchObject({ kind: "fork" });
+      await expectCaucusRefusesSends();
+    });
+  });
+
+  describe("reorder", () => {
+    it.each([
+      { rehash: false, how: "stored hashes left as they were" },
+      { rehash: true, how: "hash chain recomputed" },
+    ])("two verified events swapped ($how) are reported by verify()", async ({ rehash }) => {
+      const sent = await verifiedHistory();
+      const [first, second] = [sent[0]!, sent[1]!];
+      db.swapSeq(caucusA, first.seq, second.seq);
+      if (rehash) db.rehashFrom(caucusA, first.seq);
+
+      const report = reportFor(await net.mediator.verify(), caucusA);
+      expect(report).toMatchObject({ ok: false, problem: { kind: "altered", seq: first.seq, eventId: second.eventId } });
+      expect(reportFor(await a.verify(), caucusA).ok).toBe(false);
+      await expectCaucusRefusesSends();
+    });
+
+    it("two unseen events swapped with the chain recomputed are caught by the sender's encrypted head", async () => {
+      await verifiedHistory();
+      const [first, second] = await sendSignals(a, 2, "unseen");
+      db.swapSeq(caucusA, first!.seq, second!.seq);
+      db.rehashFrom(caucusA, first!.seq);
+
+      await net.mediator.sync();
+      // The second event says (inside MLS) that its sender had seen the first one before it.
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ kind: "fork", seq: first!.seq });
+      const ids = net.mediator.entries(caucusA).map((e) => e.eventId);
+      expect(ids).not.toContain(first!.eventId);
+      expect(ids).not.toContain(second!.eventId);
+      await expectCaucusRefusesSends();
+    });
+  });
+
+  describe("fork", () => {
+    it("a rewritten history with every later hash recomputed is reported by a device that verified the old head", async () => {
+      const sent = await verifiedHistory();
+      const oldHead = net.mediator.caucus(caucusA).head;
+      db.setCiphertext(caucusA, sent[1]!.seq, randomBytes(db.row(caucusA, sent[1]!.seq).ciphertext.length));
+      db.rehashFrom(caucusA, sent[1]!.seq);
+      expect(db.rows(caucusA).at(-1)!.hash).not.toBe(oldHead.hash);
+
+      const report = reportFor(await net.mediator.verify(), caucusA);
+      expect(report).toMatchObject({
+        ok: false,
+        problem: { kind: "altered", seq: sent[1]!.seq, eventId: sent[1]!.eventId },
+      });
+      expect(reportFor(await a.verify(), caucusA)).toMatchObject({
+        ok: false,
+        problem: { kind: "altered", seq: sent[1]!.seq },
+      });
+      await expectCaucusRefusesSends();
+    });
+
+    it("history continued on top of a rewritten one does not extend the chain a device verified", async () => {
+      const sent = await verifiedHistory();
+      db.setCiphertext(caucusA, sent[2]!.seq, randomBytes(db.row(caucusA, sent[2]!.seq).ciphertext.length));
+      db.rehashFrom(caucusA, sent[2]!.seq);
+
+      // The mediator writes on; the relay chains the note to the forged head. The mediator cannot
+      // confirm its own note in the chain it verified, so the send fails and the caucus is broken.
+      const noteError = await net.mediator.note(caucusA, "written after the rewrite").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(noteError).toBeInstanceOf(SdkError);
+      expect(net.mediator.caucus(caucusA).problem).toBeDefined();
+      expect(net.mediator.entries(caucusA).at(-1)?.seq).toBe(sent[2]!.seq);
+      // A's handler, which verified the old head, sees that the new event does not follow from it.
+      await a.sync();
+      expect(a.caucus(caucusA).problem).toMatchObject({ kind: "altered" });
+      expect(a.entries(caucusA).at(-1)?.seq).toBe(sent[2]!.seq);
+      await expectCaucusRefusesSends();
+    });
+
+    it("a server showing two members different histories is caught by the members themselves", async () => {
+      const a2 = await net.addHandler("A");
+      await net.mediator.sync();
+      await a.sync();
+      await a2.sync();
+      const base = net.mediator.caucus(caucusA).head.seq;
+
+      // The real history: A's first handler says X; the mediator verifies it.
+      const [x] = await sendSignals(a, 1, "X");
+      expect(x!.seq).toBe(base + 1);
+      await net.mediator.sync();
+      expect(net.mediator.caucus(caucusA).head.seq).toBe(x!.seq);
+      const xRow = db.row(caucusA, x!.seq);
+
+      // A's second handler is shown a history without X, and writes Y and Z on top of it.
+      db.deleteEvent(caucusA, x!.seq);
+      db.setHead(caucusA, base);
+      const y = await a2.send({ text: "Y" });
+      const z = await a2.send({ text: "Z" });
+      expect([y.seq, z.seq]).toEqual([x!.seq, x!.seq + 1]);
+
+      // The mediator is shown its own history (X) continued by Z, with a self-consistent chain.
+      db.deleteEvent(caucusA, y.seq);
+      db.insertEvent(caucusA, xRow);
+      db.rehashFrom(caucusA, x!.seq);
+      expect(db.row(caucusA, x!.seq).hash).toBe(xRow.hash);
+
+      await net.mediator.sync();
+      // Z carries (encrypted) the head its sender saw: event #x was Y there, X here.
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ kind: "fork", seq: z.seq });
+      expect(net.mediator.entries(caucusA).map((e) => e.eventId)).not.toContain(z.eventId);
+      await expectTranscriptBroken(net.mediator.note(caucusA, "should not be sent"));
+    });
+  });
+
+  it("the CLI's verify shows the problem and exits 3, and its send refuses", async () => {
+    const home = mkdtempSync(join(tmpdir(), "backchannel-cli-"));
+    const passphrase = "correct horse battery staple";
+    try {
+      const { code } = await net.mediator.invite(caucusA);
+      const handler = await Party.join({
+        inviteCode: code,
+        store: new FileStateStore(join(home, "device.json"), passphrase),
+        platform: nodePlatform,
+      });
+      await net.mediator.sync();
+      expect(await handler.waitUntilJoined(10_000)).toBe(true);
+      const sent = await sendSignals(a, 2);
+      await expectAllVerified(handler);
+      db.flipCiphertextByte(caucusA, sent[0]!.seq);
+
+      const env = { BACKCHANNEL_HOME: home, BACKCHANNEL_PASSPHRASE: passphrase };
+      const human = await runCli(["verify"], env);
+      expect(human.code).toBe(3);
+      expect(human.stdout).toContain("✘");
+      expect(human.stdout).toContain(`altered: event #${sent[0]!.seq}`);
+
+      const json = await runCli(["--json", "verify"], env);
+      expect(json.code).toBe(3);
+      expect(JSON.parse(json.stdout.split("\n{")[0]!)).toMatchObject({
+        ok: false,
+        caucuses: [{ caucusId: caucusA, ok: false, problem: { kind: "altered", seq: sent[0]!.seq } }],
+      });
+
+      const before = db.rows(caucusA).length;
+      const send = await runCli(["--json", "send", "--text", "should not be sent"], env);
+      expect(send.code).not.toBe(0);
+      expect(JSON.parse(send.stdout)).toMatchObject({ error: "transcript_broken" });
+      expect(db.rows(caucusA)).toHaveLength(before);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Runs the CLI from source (tsx), so it tests the code in this tree rather than a possibly stale
+ * dist/. Asynchronous on purpose: the relay runs in this process and must keep answering.
+ */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", ...args],
+      { cwd: repoRoot, env: { ...process.env, ...env, NO_COLOR: "1" } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
