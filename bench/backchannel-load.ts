@@ -14,7 +14,7 @@ export interface BackchannelOptions {
 
 export interface BackchannelResult {
   send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number };
-  receive: { events: number; ms: number; eventsPerSec: number };
+  receive: { events: number; ms: number; eventsPerSec: number; cpuMsPerEvent: number };
   sendConcurrent?: LoadResult & { senders: number };
   /** Bytes of one signal's MLS ciphertext (before base64url), as the relay stores it. */
   ciphertextBytes: number;
@@ -51,16 +51,23 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
 
     opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
     const seq = await runLoad([(i) => a.send({ text: signalText(i) })], opts.events);
-    const send = { ...summarize(seq.latenciesMs, seq.elapsedMs), ...trend(seq.latenciesMs) };
+    const send = { ...summarize(seq), ...trend(seq.latenciesMs) };
     opts.progress(`backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms`);
 
     opts.progress(`backchannel: mediator sync of ${opts.events} signals (fetch, verify, decrypt)`);
     const t = nowMs();
+    const cpuStart = process.cpuUsage();
     const added = await net.mediator.sync();
     const ms = nowMs() - t;
+    const cpu = process.cpuUsage(cpuStart);
     const got = added.get(net.caucus.A!)?.length ?? 0;
     if (got !== opts.events) throw new Error(`mediator received ${got} signals, expected ${opts.events}`);
-    const receive = { events: got, ms: round(ms), eventsPerSec: round(got / (ms / 1000)) };
+    const receive = {
+      events: got,
+      ms: round(ms),
+      eventsPerSec: round(got / (ms / 1000)),
+      cpuMsPerEvent: round((cpu.user + cpu.system) / 1000 / got),
+    };
     opts.progress(`backchannel:   ${receive.eventsPerSec} events/s (${receive.ms} ms)`);
 
     let sendConcurrent: BackchannelResult["sendConcurrent"];
@@ -73,7 +80,7 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
         concurrent.map((h) => (i: number) => h.send({ text: signalText(i) })),
         perSender,
       );
-      sendConcurrent = { senders: concurrent.length, ...summarize(run.latenciesMs, run.elapsedMs) };
+      sendConcurrent = { senders: concurrent.length, ...summarize(run) };
       opts.progress(
         `backchannel:   ${sendConcurrent.eventsPerSec} events/s, p50 ${sendConcurrent.p50Ms} ms, p99 ${sendConcurrent.p99Ms} ms`,
       );

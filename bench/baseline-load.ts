@@ -37,7 +37,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
 
     opts.progress(`baseline: ${opts.events} sequential appends of ${opts.payloadBytes} bytes`);
     const seq = await runLoad([() => first.append("A", blob)], opts.events);
-    const sequential = summarize(seq.latenciesMs, seq.elapsedMs);
+    const sequential = summarize(seq);
     opts.progress(
       `baseline:   ${sequential.eventsPerSec} events/s, p50 ${sequential.p50Ms} ms, p99 ${sequential.p99Ms} ms`,
     );
@@ -52,7 +52,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
         concurrent.map((c, n) => () => c.append(`P${n + 1}`, blob)),
         perSender,
       );
-      concurrentResult = { senders: concurrent.length, ...summarize(run.latenciesMs, run.elapsedMs) };
+      concurrentResult = { senders: concurrent.length, ...summarize(run) };
       opts.progress(
         `baseline:   ${concurrentResult.eventsPerSec} events/s, p50 ${concurrentResult.p50Ms} ms, p99 ${concurrentResult.p99Ms} ms`,
       );

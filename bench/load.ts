@@ -6,6 +6,8 @@ export type SendOne = (i: number) => Promise<unknown>;
 export interface LoadRun {
   latenciesMs: number[];
   elapsedMs: number;
+  /** User + system CPU of this process over the run: client and relay share it, as do both benches. */
+  cpuMs: number;
 }
 
 /**
@@ -15,6 +17,7 @@ export interface LoadRun {
 export async function runLoad(senders: readonly SendOne[], perSender: number): Promise<LoadRun> {
   const latenciesMs: number[] = [];
   const start = nowMs();
+  const cpuStart = process.cpuUsage();
   await Promise.all(
     senders.map(async (send) => {
       for (let i = 0; i < perSender; i++) {
@@ -24,5 +27,6 @@ export async function runLoad(senders: readonly SendOne[], perSender: number): P
       }
     }),
   );
-  return { latenciesMs, elapsedMs: nowMs() - start };
+  const cpu = process.cpuUsage(cpuStart);
+  return { latenciesMs, elapsedMs: nowMs() - start, cpuMs: (cpu.user + cpu.system) / 1000 };
 }

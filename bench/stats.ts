@@ -15,16 +15,23 @@ export interface LoadResult {
   eventsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time per event; well below the per-event wall time means the run waited (fsync, network). */
+  cpuMsPerEvent: number;
 }
 
 /** Throughput over the whole phase (not the mean of latencies), so idle gaps count against it. */
-export function summarize(latenciesMs: readonly number[], elapsedMs: number): LoadResult {
-  const sorted = [...latenciesMs].sort((a, b) => a - b);
+export function summarize(run: {
+  latenciesMs: readonly number[];
+  elapsedMs: number;
+  cpuMs: number;
+}): LoadResult {
+  const sorted = [...run.latenciesMs].sort((a, b) => a - b);
   return {
     events: sorted.length,
-    eventsPerSec: round(sorted.length / (elapsedMs / 1000)),
+    eventsPerSec: round(sorted.length / (run.elapsedMs / 1000)),
     p50Ms: round(percentile(sorted, 50)),
     p99Ms: round(percentile(sorted, 99)),
+    cpuMsPerEvent: round(run.cpuMs / sorted.length),
   };
 }
 

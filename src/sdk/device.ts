@@ -148,6 +148,15 @@ export class Device {
         { mediatorKey: this.state.mediatorKey },
       );
       all.push(...added);
+      // Same length, different head: the server rewrote events this device already verified.
+      // Caught here, not only by verify(), so nothing is encrypted onto a chain we never saw.
+      if (!record.problem && record.head.seq === page.head.seq && record.head.hash !== page.head.hash) {
+        record.problem = (await this.rescan(record)) ?? {
+          kind: "fork",
+          seq: record.head.seq,
+          detail: `the server's head #${page.head.seq} is not the event this device verified (history was rewritten)`,
+        };
+      }
       await this.save();
       if (problem || record.removed || page.events.length === 0 || record.head.seq >= page.head.seq) break;
     }
@@ -286,15 +295,21 @@ export class Device {
   }
 
   private async verifyCaucus(record: CaucusRecord): Promise<VerifyReport> {
-    const report = (problem?: TranscriptProblem): VerifyReport => ({
+    if (!record.problem && !record.removed && record.group) {
+      const problem = await this.rescan(record);
+      if (problem) record.problem = problem;
+    }
+    return {
       caucusId: record.caucusId,
-      ok: !problem,
+      ok: !record.problem,
       events: record.entries.length,
       head: record.head,
-      ...(problem ? { problem } : {}),
-    });
-    if (record.problem) return report(record.problem);
-    if (record.removed || !record.group) return report();
+      ...(record.problem ? { problem: record.problem } : {}),
+    };
+  }
+
+  /** Re-reads the caucus from this device's anchor; returns the first difference from what it verified. */
+  private async rescan(record: CaucusRecord): Promise<TranscriptProblem | undefined> {
     let head = record.anchor;
     const known = new Map(record.entries.map((e) => [e.seq, e]));
     for (;;) {
@@ -307,26 +322,16 @@ export class Device {
       );
       for (const e of page.events) {
         const r = extendChain(head, [{ ...e, caucusId: record.caucusId }]);
-        if (!r.ok) return this.markProblem(record, r.problem, report);
+        if (!r.ok) return r.problem;
         const mine = known.get(e.seq);
         if (mine && (mine.hash !== e.hash || mine.eventId !== e.eventId))
-          return this.markProblem(record, { kind: "altered", seq: e.seq, eventId: e.eventId }, report);
+          return { kind: "altered", seq: e.seq, eventId: e.eventId };
         head = r.head;
       }
       if (page.events.length === 0 || head.seq >= page.head.seq) break;
     }
-    if (head.seq < record.head.seq)
-      return this.markProblem(record, { kind: "gap", expectedSeq: head.seq + 1, gotSeq: head.seq }, report);
-    return report();
-  }
-
-  private markProblem(
-    record: CaucusRecord,
-    problem: TranscriptProblem,
-    report: (p?: TranscriptProblem) => VerifyReport,
-  ): VerifyReport {
-    record.problem = problem;
-    return report(problem);
+    if (head.seq < record.head.seq) return { kind: "gap", expectedSeq: head.seq + 1, gotSeq: head.seq };
+    return undefined;
   }
 
   /** Server-side membership as this device sees it (used to find welcomes and new caucuses). */

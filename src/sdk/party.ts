@@ -207,8 +207,9 @@ export class Party extends Device {
 
   /** Sends a signal into this party's caucus. Defaults: stance none, disclosure substance, attribution party. */
   send(input: SignalInput): Promise<TranscriptEntry> {
-    return this.exclusive(() =>
-      this.sendUnlocked(
+    return this.exclusive(async () => {
+      await this.syncUnlocked(); // joins first if the mediator admitted this device meanwhile
+      return this.sendUnlocked(
         this.caucusId,
         {
           type: "signal",
@@ -222,8 +223,8 @@ export class Party extends Device {
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
         },
         input.eventId,
-      ),
-    );
+      );
+    });
   }
 
   /** Acknowledges a conveyance received in this caucus, with its own (default: none) stance. */

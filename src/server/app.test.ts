@@ -3,6 +3,9 @@ import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  challengeResponse,
+  createCaucusResponse,
+  createChannelResponse,
   errorResponse,
   extendChain,
   genesisHash,
@@ -97,10 +100,15 @@ async function caucusWithParty() {
   return { ...m, party, partyToken };
 }
 
-const appMessage = (epoch = 1) => ({ eventId: uuidv7(), kind: "application", epoch, ciphertext: randomB64(64) });
+const appMessage = (epoch = 1) => ({
+  eventId: uuidv7(),
+  kind: "application",
+  epoch,
+  ciphertext: randomB64(64),
+});
 
 async function eventCount(caucusId: string): Promise<number> {
-  return (await storage.listEvents(caucusId, 0, 1000)).length;
+  return (await storage.listEvents(caucusId, { afterSeq: 0, limit: 1000, maxBytes: 1e9 })).length;
 }
 
 describe("happy path", () => {
@@ -120,10 +128,10 @@ describe("happy path", () => {
     // Channel and caucus.
     const channel = await call("POST", "/v1/channels", {}, mToken);
     expect(channel.status).toBe(201);
-    const { channelId } = channel.body;
+    const { channelId } = parse(createChannelResponse, channel.body);
     const caucus = await call("POST", `/v1/channels/${channelId}/caucuses`, {}, mToken);
     expect(caucus.status).toBe(201);
-    const { caucusId } = caucus.body;
+    const { caucusId } = parse(createCaucusResponse, caucus.body);
     expect((await call("GET", "/v1/channels", undefined, mToken)).body).toEqual({
       channels: [{ channelId, caucusIds: [caucusId] }],
     });
@@ -164,10 +172,15 @@ describe("happy path", () => {
     expect(appended.body).toMatchObject({ seq: 1, duplicate: false });
     const retried = await call("POST", `/v1/caucuses/${caucusId}/events`, commit, mToken);
     expect(retried).toEqual({ status: 200, body: { ...appended.body, duplicate: true } });
-    expect((await call("GET", `/v1/caucuses/${caucusId}/pending`, undefined, mToken)).body).toEqual({ pending: [] });
+    expect((await call("GET", `/v1/caucuses/${caucusId}/pending`, undefined, mToken)).body).toEqual({
+      pending: [],
+    });
 
     // The party fetches its Welcome: the anchor it verifies from.
-    const w = parse(welcomeResponse, (await call("GET", `/v1/caucuses/${caucusId}/welcome`, undefined, pToken)).body);
+    const w = parse(
+      welcomeResponse,
+      (await call("GET", `/v1/caucuses/${caucusId}/welcome`, undefined, pToken)).body,
+    );
     expect(w).toEqual({ caucusId, welcome, seq: 1, hash: appended.body.hash });
 
     // Application messages both ways, in the new epoch.
@@ -198,13 +211,18 @@ describe("happy path", () => {
     );
     expect(mediatorList.events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(mediatorList.events[0]).toMatchObject({ kind: "commit", epoch: 0, ciphertext: commit.ciphertext });
-    expect(extendChain({ seq: 0, hash: genesisHash(caucusId) }, mediatorList.events.map((e) => ({ ...e, caucusId }))))
-      .toEqual({ ok: true, head: mediatorList.head });
+    expect(
+      extendChain(
+        { seq: 0, hash: genesisHash(caucusId) },
+        mediatorList.events.map((e) => ({ ...e, caucusId })),
+      ),
+    ).toEqual({ ok: true, head: mediatorList.head });
 
     // Paging.
     const page = await call("GET", `/v1/caucuses/${caucusId}/events?after=1&limit=1`, undefined, mToken);
-    expect(page.body.events.map((e: { seq: number }) => e.seq)).toEqual([2]);
-    expect(page.body.head.seq).toBe(3);
+    const pageBody = parse(listEventsResponse, page.body);
+    expect(pageBody.events.map((e) => e.seq)).toEqual([2]);
+    expect(pageBody.head.seq).toBe(3);
 
     expect((await call("GET", "/v1/me", undefined, pToken)).body.memberships).toEqual([
       { caucusId, fromSeq: 2, joined: true },
@@ -290,7 +308,11 @@ describe("bad input is rejected with a typed code and changes nothing", () => {
     expect(wrong.body.message).toContain("authPublicKey");
 
     const d = newDevice();
-    const extra = await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey, admin: true });
+    const extra = await call("POST", "/v1/mediators", {
+      deviceId: d.deviceId,
+      authPublicKey: d.publicKey,
+      admin: true,
+    });
     expect(extra).toMatchObject({ status: 400, body: { error: "invalid_request" } });
     expect(extra.body.message).toContain("admin");
     expect(await storage.getDevice(d.deviceId)).toBeUndefined();
@@ -321,15 +343,23 @@ describe("bad input is rejected with a typed code and changes nothing", () => {
     expect(await storage.getDevice(d.deviceId)).toBeUndefined();
   });
 
-  it("an unknown route → 404 not_found", async () => {
+  it("an unknown route → 404 not_found; an undecodable or absurd URL → invalid_request", async () => {
     expect(await call("GET", "/v1/nothing")).toEqual({ status: 404, body: notFoundBody });
+    for (const url of ["/v1/caucuses/%E0%A4%A/events", `/v1/caucuses/${"a".repeat(5000)}/events`]) {
+      const res = await call("GET", url);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.body).toEqual({ error: "invalid_request", message: "malformed request" });
+    }
     expect(await call("POST", "/v1/me", {})).toEqual({ status: 404, body: notFoundBody });
   });
 
   it("a duplicate mediator device → 409 device_exists, original key kept", async () => {
     const d = newDevice();
     await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
-    const res = await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: newKey().publicKey });
+    const res = await call("POST", "/v1/mediators", {
+      deviceId: d.deviceId,
+      authPublicKey: newKey().publicKey,
+    });
     expect(res).toMatchObject({ status: 409, body: { error: "device_exists" } });
     expect(await storage.getDevice(d.deviceId)).toMatchObject({ authPublicKey: d.publicKey });
   });
@@ -337,7 +367,12 @@ describe("bad input is rejected with a typed code and changes nothing", () => {
   it("non-canonical base64url ciphertext and bad query parameters → 400 invalid_request", async () => {
     const m = await mediatorWithCaucus(call);
     for (const ciphertext of ["AB", "A"]) {
-      const res = await call("POST", `/v1/caucuses/${m.caucusId}/events`, { ...appMessage(0), ciphertext }, m.token);
+      const res = await call(
+        "POST",
+        `/v1/caucuses/${m.caucusId}/events`,
+        { ...appMessage(0), ciphertext },
+        m.token,
+      );
       expect(res).toMatchObject({ status: 400, body: { error: "invalid_request" } });
     }
     expect(await eventCount(m.caucusId)).toBe(0);
@@ -352,8 +387,9 @@ describe("login", () => {
   async function challenge(deviceId: string): Promise<string> {
     const res = await call("POST", "/v1/auth/challenge", { deviceId });
     expect(res.status).toBe(200);
-    expect(Date.parse(res.body.expiresAt)).toBe(now + 60_000);
-    return res.body.nonce;
+    const body = parse(challengeResponse, res.body);
+    expect(Date.parse(body.expiresAt)).toBe(now + 60_000);
+    return body.nonce;
   }
   const signed = (d: TestDevice, nonce: string, signer: TestDevice = d) => ({
     deviceId: d.deviceId,
@@ -371,7 +407,10 @@ describe("login", () => {
     const d = await registered();
     const nonce = await challenge(d.deviceId);
     const bad = await call("POST", "/v1/auth/session", signed(d, nonce, newDevice()));
-    expect(bad).toEqual({ status: 401, body: { error: "signature_invalid", message: "signature does not verify" } });
+    expect(bad).toEqual({
+      status: 401,
+      body: { error: "signature_invalid", message: "signature does not verify" },
+    });
     const retry = await call("POST", "/v1/auth/session", signed(d, nonce));
     expect(retry).toMatchObject({ status: 401, body: { error: "challenge_invalid" } });
   });
@@ -438,14 +477,21 @@ describe("invites", () => {
       body: { error: "invite_used" },
     });
     expect(await storage.getDevice(second.deviceId)).toBeUndefined();
-    expect((await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body.pending).toHaveLength(1);
+    expect(
+      (await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body.pending,
+    ).toHaveLength(1);
   });
 
   it("a bad signature → 400 signature_invalid; the invite stays usable", async () => {
     const m = await mediatorWithCaucus(call);
     const inviteKey = newKey();
     const inviteId = randomUUID();
-    await call("POST", `/v1/caucuses/${m.caucusId}/invites`, { inviteId, invitePublicKey: inviteKey.publicKey }, m.token);
+    await call(
+      "POST",
+      `/v1/caucuses/${m.caucusId}/invites`,
+      { inviteId, invitePublicKey: inviteKey.publicKey },
+      m.token,
+    );
     const party = newDevice();
     const keyPackage = randomB64(100);
     const body = (signer: { sign(s: string): string }, kp = keyPackage) => ({
@@ -479,7 +525,12 @@ describe("invites", () => {
 
     const inviteKey = newKey();
     const inviteId = randomUUID();
-    await call("POST", `/v1/caucuses/${m.caucusId}/invites`, { inviteId, invitePublicKey: inviteKey.publicKey }, m.token);
+    await call(
+      "POST",
+      `/v1/caucuses/${m.caucusId}/invites`,
+      { inviteId, invitePublicKey: inviteKey.publicKey },
+      m.token,
+    );
     const kp = randomB64(10);
     const taken = await call("POST", `/v1/invites/${inviteId}/redeem`, {
       deviceId: m.device.deviceId,
@@ -501,20 +552,31 @@ describe("authorisation", () => {
       await call("POST", "/v1/channels", {}, t),
       await call("GET", "/v1/channels", undefined, t),
       await call("POST", `/v1/channels/${c.channelId}/caucuses`, {}, t),
-      await call("POST", `/v1/caucuses/${c.caucusId}/invites`, { inviteId: randomUUID(), invitePublicKey: newKey().publicKey }, t),
+      await call(
+        "POST",
+        `/v1/caucuses/${c.caucusId}/invites`,
+        { inviteId: randomUUID(), invitePublicKey: newKey().publicKey },
+        t,
+      ),
       await call("GET", `/v1/caucuses/${c.caucusId}/pending`, undefined, t),
       // Same answer whether or not the ids exist: the role check comes first.
       await call("POST", `/v1/channels/${randomUUID()}/caucuses`, {}, t),
       await call("GET", `/v1/caucuses/${randomUUID()}/pending`, undefined, t),
     ];
-    for (const a of attempts) expect(a).toEqual({ status: 403, body: { error: "forbidden", message: "mediator devices only" } });
+    for (const a of attempts)
+      expect(a).toEqual({ status: 403, body: { error: "forbidden", message: "mediator devices only" } });
     expect(await storage.listChannels(c.party.deviceId)).toEqual([]);
     expect((await storage.getChannel(c.channelId))!.caucusIds).toEqual([c.caucusId]);
   });
 
   it("a party device may not commit → 403 forbidden", async () => {
     const c = await caucusWithParty();
-    const res = await call("POST", `/v1/caucuses/${c.caucusId}/events`, { ...appMessage(1), kind: "commit" }, c.partyToken);
+    const res = await call(
+      "POST",
+      `/v1/caucuses/${c.caucusId}/events`,
+      { ...appMessage(1), kind: "commit" },
+      c.partyToken,
+    );
     expect(res).toMatchObject({ status: 403, body: { error: "forbidden" } });
     expect(await eventCount(c.caucusId)).toBe(1);
   });
@@ -542,18 +604,36 @@ describe("authorisation", () => {
       expect(theirs).toEqual({ status: 404, body: notFoundBody });
       expect(await call(method, `/v1/caucuses/${ghost}/${path}`, body, a.token)).toEqual(theirs);
     }
-    expect(await call("POST", `/v1/channels/${b.channelId}/caucuses`, {}, a.token)).toEqual({ status: 404, body: notFoundBody });
-    expect(await call("POST", `/v1/channels/${ghost}/caucuses`, {}, a.token)).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("POST", `/v1/channels/${b.channelId}/caucuses`, {}, a.token)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect(await call("POST", `/v1/channels/${ghost}/caucuses`, {}, a.token)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
     expect(await eventCount(b.caucusId)).toBe(1);
     expect((await storage.getChannel(b.channelId))!.caucusIds).toEqual([b.caucusId]);
   });
 
   it("a removed party loses all access", async () => {
     const c = await caucusWithParty();
-    const remove = { eventId: uuidv7(), kind: "commit", epoch: 1, ciphertext: randomB64(50), removes: [c.party.deviceId] };
+    const remove = {
+      eventId: uuidv7(),
+      kind: "commit",
+      epoch: 1,
+      ciphertext: randomB64(50),
+      removes: [c.party.deviceId],
+    };
     expect((await call("POST", `/v1/caucuses/${c.caucusId}/events`, remove, c.token)).status).toBe(201);
-    expect(await call("GET", `/v1/caucuses/${c.caucusId}/events`, undefined, c.partyToken)).toEqual({ status: 404, body: notFoundBody });
-    expect(await call("GET", `/v1/caucuses/${c.caucusId}/welcome`, undefined, c.partyToken)).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("GET", `/v1/caucuses/${c.caucusId}/events`, undefined, c.partyToken)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect(await call("GET", `/v1/caucuses/${c.caucusId}/welcome`, undefined, c.partyToken)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
     expect(await call("POST", `/v1/caucuses/${c.caucusId}/events`, appMessage(2), c.partyToken)).toEqual({
       status: 404,
       body: notFoundBody,
@@ -567,14 +647,28 @@ describe("event rules over HTTP", () => {
     const c = await caucusWithParty();
     const url = `/v1/caucuses/${c.caucusId}/events`;
     expect((await call("POST", url, appMessage(0), c.partyToken)).body.error).toBe("stale_epoch");
-    expect((await call("POST", url, { ...appMessage(0), kind: "commit" }, c.token)).body.error).toBe("epoch_conflict");
+    expect((await call("POST", url, { ...appMessage(0), kind: "commit" }, c.token)).body.error).toBe(
+      "epoch_conflict",
+    );
     const mine = appMessage(1);
     await call("POST", url, mine, c.token);
-    expect(await call("POST", url, mine, c.partyToken)).toMatchObject({ status: 409, body: { error: "event_id_conflict" } });
-    const withWelcome = { ...appMessage(1), welcomes: [{ deviceId: c.party.deviceId, welcome: randomB64(10) }] };
-    expect(await call("POST", url, withWelcome, c.token)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(await call("POST", url, mine, c.partyToken)).toMatchObject({
+      status: 409,
+      body: { error: "event_id_conflict" },
+    });
+    const withWelcome = {
+      ...appMessage(1),
+      welcomes: [{ deviceId: c.party.deviceId, welcome: randomB64(10) }],
+    };
+    expect(await call("POST", url, withWelcome, c.token)).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request" },
+    });
     const welcomeJoined = { ...withWelcome, kind: "commit" };
-    expect(await call("POST", url, welcomeJoined, c.token)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(await call("POST", url, welcomeJoined, c.token)).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request" },
+    });
     expect(await eventCount(c.caucusId)).toBe(2);
     expect((await storage.getCaucus(c.caucusId))!.epoch).toBe(1);
   });
@@ -584,13 +678,17 @@ describe("failures inside", () => {
   it("an unexpected error → 500 internal with no internals", async () => {
     const broken = new Proxy(storage, {
       get(target, prop, receiver) {
-        if (prop === "createDevice") return () => Promise.reject(new Error("sqlite exploded at /secret/path"));
+        if (prop === "createDevice")
+          return () => Promise.reject(new Error("sqlite exploded at /secret/path"));
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
     const brokenApp = createApp(broken, { logger: false });
     const d = newDevice();
-    const res = await injectCall(brokenApp)("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
+    const res = await injectCall(brokenApp)("POST", "/v1/mediators", {
+      deviceId: d.deviceId,
+      authPublicKey: d.publicKey,
+    });
     expect(res).toEqual({ status: 500, body: { error: "internal", message: "internal error" } });
     await brokenApp.close();
   });
@@ -628,7 +726,8 @@ describe("logging", () => {
       }),
     );
     const all = lines.join("\n");
-    for (const secret of [c.token, c.partyToken, sent.ciphertext, c.caucusId]) expect(all).not.toContain(secret);
+    for (const secret of [c.token, c.partyToken, sent.ciphertext, c.caucusId])
+      expect(all).not.toContain(secret);
     expect(all.toLowerCase()).not.toContain("authorization");
   });
 });

@@ -1,5 +1,5 @@
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { pino } from "pino";
 import { limits } from "../protocol/index.js";
 import { authenticate } from "./auth.js";
@@ -37,6 +37,12 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     exposeHeadRoutes: false,
     // Slow-drip request bodies may not hold a connection open forever.
     requestTimeout: 60_000,
+    // Errors raised before routing (undecodable URL, over-long path segment) get our shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toHttpError(error);
+      // The reply's generics are unresolved here; it is a plain reply at runtime.
+      void (reply as unknown as FastifyReply).code(status).send(body);
+    },
   });
 
   app.decorateRequest("device", null);

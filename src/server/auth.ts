@@ -9,8 +9,7 @@ import type { Storage } from "./storage/storage.js";
 export const randomToken = (): string => randomBytes(32).toString("base64url");
 
 /** Only this is stored, so the database cannot be replayed as live sessions. */
-export const hashToken = (token: string): string =>
-  createHash("sha256").update(token, "utf8").digest("hex");
+export const hashToken = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
 
 /** Resolves a bearer token to its device, or throws unauthenticated / token_expired. */
 export async function deviceForToken(
@@ -20,7 +19,8 @@ export async function deviceForToken(
 ): Promise<AuthenticatedDevice & { expiresAt: number }> {
   const session = await storage.getSession(hashToken(token));
   if (!session) throw new ServerError("unauthenticated", "missing or unknown bearer token");
-  if (session.expiresAt <= config.now()) throw new ServerError("token_expired", "token expired; log in again");
+  if (session.expiresAt <= config.now())
+    throw new ServerError("token_expired", "token expired; log in again");
   const device = await storage.getDevice(session.deviceId);
   if (!device) throw new ServerError("unauthenticated", "missing or unknown bearer token");
   return { deviceId: device.deviceId, role: device.role, expiresAt: session.expiresAt };

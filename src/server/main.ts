@@ -7,7 +7,11 @@ export interface ServeEnv {
 }
 
 /** Reads the environment, with the defaults documented in start-server.ts. */
-export function serveOptionsFromEnv(env: ServeEnv = process.env): { host: string; port: number; dataDir: string } {
+export function serveOptionsFromEnv(env: ServeEnv = process.env): {
+  host: string;
+  port: number;
+  dataDir: string;
+} {
   const rawPort = env.BACKCHANNEL_PORT ?? String(defaultPort);
   const port = Number(rawPort);
   if (!/^\d+$/.test(rawPort) || !Number.isInteger(port) || port < 0 || port > 65_535) {
@@ -32,7 +36,9 @@ export async function serve(env: ServeEnv = process.env): Promise<RunningServer>
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`error while closing: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `error while closing: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
         process.exit(1);
       },
     );

@@ -11,20 +11,27 @@ import { fetchCall, mediatorWithCaucus, randomB64, uuidv7, type Call } from "./t
 class TestSocket {
   readonly ws: WebSocket;
   private readonly frames: ServerFrame[] = [];
-  private waiting: ((f: ServerFrame) => void) | undefined;
+  private waiting: { resolve(f: ServerFrame): void; reject(e: Error): void } | undefined;
+  private closeCode: number | undefined;
   readonly closed: Promise<{ code: number }>;
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
     this.ws.on("message", (data: Buffer) => {
       const frame = parse(serverFrame, JSON.parse(data.toString("utf8")));
-      if (this.waiting) {
-        const w = this.waiting;
-        this.waiting = undefined;
-        w(frame);
-      } else this.frames.push(frame);
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (w) w.resolve(frame);
+      else this.frames.push(frame);
     });
-    this.closed = new Promise((resolve) => this.ws.on("close", (code) => resolve({ code })));
+    this.closed = new Promise((resolve) =>
+      this.ws.on("close", (code) => {
+        this.closeCode = code;
+        this.waiting?.reject(new Error(`socket closed (${code}) while waiting for a frame`));
+        this.waiting = undefined;
+        resolve({ code });
+      }),
+    );
   }
 
   opened(): Promise<void> {
@@ -41,7 +48,8 @@ class TestSocket {
   next(): Promise<ServerFrame> {
     const queued = this.frames.shift();
     if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => (this.waiting = resolve));
+    if (this.closeCode !== undefined) return Promise.reject(new Error(`socket closed (${this.closeCode})`));
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 }
 
@@ -53,7 +61,7 @@ describe("startServer", () => {
 
   beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "backchannel-server-"));
-    server = await startServer({ port: 0, dataDir, logger: false, wsAuthTimeoutMs: 200 });
+    server = await startServer({ port: 0, dataDir, logger: false });
     call = fetchCall(server.url);
     sockets = [];
   });
@@ -63,8 +71,8 @@ describe("startServer", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function connect(): Promise<TestSocket> {
-    const s = new TestSocket(`${server.url.replace(/^http/, "ws")}/v1/ws`);
+  async function connect(url = server.url): Promise<TestSocket> {
+    const s = new TestSocket(`${url.replace(/^http/, "ws")}/v1/ws`);
     sockets.push(s);
     await s.opened();
     return s;
@@ -106,7 +114,7 @@ describe("startServer", () => {
     expect(await socket.next()).toMatchObject({ type: "error", error: "invalid_request" });
   });
 
-  it("closes on a bad token, on an oversized frame, and when nobody authenticates", async () => {
+  it("closes on a bad token and on an oversized frame", async () => {
     const bad = await connect();
     bad.send({ type: "auth", token: "nope" });
     expect(await bad.next()).toMatchObject({ type: "error", error: "unauthenticated" });
@@ -115,9 +123,16 @@ describe("startServer", () => {
     const big = await connect();
     big.send({ type: "auth", token: "x".repeat(limits.frameBytes) });
     expect((await big.closed).code).toBe(1009);
+  });
 
-    const silent = await connect();
-    expect((await silent.closed).code).toBe(4401);
+  it("closes a socket that never authenticates", async () => {
+    const impatient = await startServer({ port: 0, dataDir, logger: false, wsAuthTimeoutMs: 50 });
+    try {
+      const silent = await connect(impatient.url);
+      expect((await silent.closed).code).toBe(4401);
+    } finally {
+      await impatient.close();
+    }
   });
 
   it("keeps acknowledged events across a restart on the same data dir", async () => {

@@ -109,7 +109,10 @@ export async function mediatorWithCaucus(call: Call): Promise<{
   caucusId: string;
 }> {
   const device = newDevice();
-  const reg = await call("POST", "/v1/mediators", { deviceId: device.deviceId, authPublicKey: device.publicKey });
+  const reg = await call("POST", "/v1/mediators", {
+    deviceId: device.deviceId,
+    authPublicKey: device.publicKey,
+  });
   if (reg.status !== 201) throw new Error(`register: ${JSON.stringify(reg.body)}`);
   const token = await login(call, device);
   const { channelId } = parse(createChannelResponse, (await call("POST", "/v1/channels", {}, token)).body);

@@ -138,8 +138,27 @@ export interface TrustContext {
   caucusId: string;
 }
 
+/**
+ * Verified chains, remembered: the roster is re-checked before every send and after every commit,
+ * and each party leaf costs four Ed25519 verifications. Only successes are cached, keyed by
+ * everything the result depends on, so a cache hit is exactly as strong as a fresh check.
+ */
+const verified = new Set<string>();
+const VERIFIED_MAX = 4096;
+
 /** Checks the whole chain of `c` for a leaf whose MLS signature key is `mlsKey`. */
 export function verifyCredential(c: DeviceCredential, mlsKey: Uint8Array, trust: TrustContext): boolean {
+  const key = canonicalJson({ c: { ...c }, mlsKey: toBase64Url(mlsKey), mediatorKey: trust.mediatorKey, caucusId: trust.caucusId });
+  if (verified.has(key)) return true;
+  const ok = verifyChain(c, mlsKey, trust);
+  if (ok) {
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.add(key);
+  }
+  return ok;
+}
+
+function verifyChain(c: DeviceCredential, mlsKey: Uint8Array, trust: TrustContext): boolean {
   const mediatorKey = fromBase64Url(trust.mediatorKey);
   if (c.role === "mediator") {
     return (

@@ -16,6 +16,9 @@ import { requireMembership } from "../membership-access.js";
 import { caucusParams, type RouteContext } from "./context.js";
 import { publishAll } from "./publish.js";
 
+/** Ciphertext per page of GET …/events, so one page of large MLS messages cannot fill memory. */
+export const pageBytes = 8 * 1024 * 1024;
+
 export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { storage, notifier, authenticate } = ctx;
 
@@ -84,7 +87,10 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
       config: {
         doc: {
           summary: "Read the transcript from a cursor, in seq order",
-          description: "Only events from this device's join point (fromSeq) on are returned.",
+          description:
+            "Only events from this device's join point (fromSeq) on are returned. A page may hold fewer " +
+            "than `limit` events (it stops after about 8 MiB of ciphertext): page on with `after` = the " +
+            "last seq until it reaches head.seq.",
           auth: "bearer",
           query: listEventsQuery,
           responses: { 200: { description: "Events and the current head", schema: listEventsResponse } },
@@ -99,7 +105,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: RouteContext): vo
       // Events before the join point were made in epochs this device never had keys for, and
       // may predate it as a member at all.
       const after = Math.max(query.after, membership.fromSeq - 1);
-      const events = await storage.listEvents(caucusId, after, query.limit);
+      const events = await storage.listEvents(caucusId, {
+        afterSeq: after,
+        limit: query.limit,
+        maxBytes: pageBytes,
+      });
       const caucus = await storage.getCaucus(caucusId);
       if (!caucus) throw notFound();
       const response: z.infer<typeof listEventsResponse> = {

@@ -45,7 +45,11 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: RouteContext): v
       if (!ed25519PublicKey(body.invitePublicKey)) {
         throw new ServerError("invalid_request", "invitePublicKey: not an Ed25519 public key");
       }
-      await storage.createInvite({ inviteId: body.inviteId, caucusId, invitePublicKey: body.invitePublicKey });
+      await storage.createInvite({
+        inviteId: body.inviteId,
+        caucusId,
+        invitePublicKey: body.invitePublicKey,
+      });
       const response: z.infer<typeof createInviteResponse> = { inviteId: body.inviteId, caucusId };
       return reply.code(201).send(response);
     },
@@ -76,7 +80,12 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: RouteContext): v
       const invite = await storage.getInvite(inviteId);
       if (!invite) throw new ServerError("invite_invalid", "unknown invite");
       // Checked before "used": only the invite's holder may learn whether it was redeemed.
-      const signed = redeemSigningString(inviteId, body.deviceId, body.authPublicKey, sha256HexOf(keyPackage));
+      const signed = redeemSigningString(
+        inviteId,
+        body.deviceId,
+        body.authPublicKey,
+        sha256HexOf(keyPackage),
+      );
       if (!verifyEd25519(invite.invitePublicKey, signed, body.signature)) {
         throw new ServerError("signature_invalid", "signature by the invite key does not verify", 400);
       }

@@ -47,7 +47,8 @@ export function registerLoginRoutes(app: FastifyInstance, { storage, config }: R
       config: {
         doc: {
           summary: "Exchange a signed nonce for a bearer token",
-          description: "Sign the UTF-8 bytes of loginSigningString(deviceId, nonce) with the device's Ed25519 key.",
+          description:
+            "Sign the UTF-8 bytes of loginSigningString(deviceId, nonce) with the device's Ed25519 key.",
           auth: "none",
           body: sessionRequest,
           responses: { 200: { description: "Session", schema: sessionResponse } },
@@ -71,7 +72,10 @@ export function registerLoginRoutes(app: FastifyInstance, { storage, config }: R
       const token = randomToken();
       const expiresAt = now + config.tokenTtlMs;
       await storage.createSession({ tokenHash: hashToken(token), deviceId: device.deviceId, expiresAt });
-      const response: z.infer<typeof sessionResponse> = { token, expiresAt: new Date(expiresAt).toISOString() };
+      const response: z.infer<typeof sessionResponse> = {
+        token,
+        expiresAt: new Date(expiresAt).toISOString(),
+      };
       return response;
     },
   );

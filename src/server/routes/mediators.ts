@@ -23,8 +23,15 @@ export function registerMediatorRoutes(app: FastifyInstance, { storage }: RouteC
       if (!ed25519PublicKey(body.authPublicKey)) {
         throw new ServerError("invalid_request", "authPublicKey: not an Ed25519 public key");
       }
-      await storage.createDevice({ deviceId: body.deviceId, role: "mediator", authPublicKey: body.authPublicKey });
-      const response: z.infer<typeof registerMediatorResponse> = { deviceId: body.deviceId, role: "mediator" };
+      await storage.createDevice({
+        deviceId: body.deviceId,
+        role: "mediator",
+        authPublicKey: body.authPublicKey,
+      });
+      const response: z.infer<typeof registerMediatorResponse> = {
+        deviceId: body.deviceId,
+        role: "mediator",
+      };
       return reply.code(201).send(response);
     },
   );

@@ -61,9 +61,7 @@ class PushConnection {
   ) {}
 
   start(): void {
-    this.timers.push(
-      setTimeout(() => this.close("authenticate first"), this.deps.authTimeoutMs),
-    );
+    this.timers.push(setTimeout(() => this.close("authenticate first"), this.deps.authTimeoutMs));
     this.socket.on("message", (data, isBinary) => {
       this.handle(data, isBinary).catch((error: unknown) => {
         this.deps.onError(error);

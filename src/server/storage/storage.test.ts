@@ -132,7 +132,8 @@ describe.each(backends)("storage: $name", (backend) => {
     it("makes every mediator device of the channel a joined member from seq 1, epoch 0", async () => {
       const m1 = crypto.randomUUID();
       const m2 = crypto.randomUUID();
-      for (const d of [m1, m2]) await s.createDevice({ deviceId: d, role: "mediator", authPublicKey: randomB64(32) });
+      for (const d of [m1, m2])
+        await s.createDevice({ deviceId: d, role: "mediator", authPublicKey: randomB64(32) });
       const channelId = crypto.randomUUID();
       const caucusId = crypto.randomUUID();
       await s.createChannel({ channelId, mediatorDeviceIds: [m1, m2] });
@@ -155,7 +156,9 @@ describe.each(backends)("storage: $name", (backend) => {
           removed: false,
         });
       }
-      expect(await s.listChannels(m2)).toEqual([{ channelId, mediatorDeviceIds: [m1, m2], caucusIds: [caucusId] }]);
+      expect(await s.listChannels(m2)).toEqual([
+        { channelId, mediatorDeviceIds: [m1, m2], caucusIds: [caucusId] },
+      ]);
       expect(await s.listChannels(crypto.randomUUID())).toEqual([]);
     });
 
@@ -195,7 +198,12 @@ describe.each(backends)("storage: $name", (backend) => {
       const inviteId = crypto.randomUUID();
       await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32) });
       await expect(
-        s.redeemInvite({ inviteId, deviceId: mediator, authPublicKey: randomB64(32), keyPackage: randomB64(10) }),
+        s.redeemInvite({
+          inviteId,
+          deviceId: mediator,
+          authPublicKey: randomB64(32),
+          keyPackage: randomB64(10),
+        }),
       ).rejects.toMatchObject({ code: "device_exists" });
       expect(await s.getInvite(inviteId)).toMatchObject({ used: false });
     });
@@ -230,8 +238,10 @@ describe.each(backends)("storage: $name", (backend) => {
       expect(results.every((r) => !r.duplicate)).toBe(true);
       expect(results[0]!.hash).toBe(linkHash(genesisHash(caucusId), { ...sent[0]!, seq: 1 }));
 
-      const events = await s.listEvents(caucusId, 0, 100);
-      expect(events.map((e) => [e.eventId, e.ciphertext])).toEqual(sent.map((e) => [e.eventId, e.ciphertext]));
+      const events = await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 });
+      expect(events.map((e) => [e.eventId, e.ciphertext])).toEqual(
+        sent.map((e) => [e.eventId, e.ciphertext]),
+      );
       const verified = extendChain(
         { seq: 0, hash: genesisHash(caucusId) },
         events.map((e) => ({ ...e, caucusId })),
@@ -239,8 +249,15 @@ describe.each(backends)("storage: $name", (backend) => {
       expect(verified).toEqual({ ok: true, head: { seq: 3, hash: results[2]!.hash } });
       expect((await s.getCaucus(caucusId))!.head).toEqual({ seq: 3, hash: results[2]!.hash });
 
-      expect((await s.listEvents(caucusId, 1, 1)).map((e) => e.seq)).toEqual([2]);
-      expect(await s.listEvents(caucusId, 3, 10)).toEqual([]);
+      expect(
+        (await s.listEvents(caucusId, { afterSeq: 1, limit: 1, maxBytes: 1e9 })).map((e) => e.seq),
+      ).toEqual([2]);
+      // The byte budget ends a page after the event that reaches it (64-byte ciphertexts here).
+      const budget = async (maxBytes: number) =>
+        (await s.listEvents(caucusId, { afterSeq: 0, limit: 10, maxBytes })).map((e) => e.seq);
+      expect(await budget(100)).toEqual([1, 2]);
+      expect(await budget(1)).toEqual([1]);
+      expect(await s.listEvents(caucusId, { afterSeq: 3, limit: 10, maxBytes: 1e9 })).toEqual([]);
     });
 
     it("keeps seq and chain per caucus", async () => {
@@ -257,7 +274,7 @@ describe.each(backends)("storage: $name", (backend) => {
       const first = await s.appendEvent(e);
       const again = await s.appendEvent({ ...e, ciphertext: randomB64(10) });
       expect(again).toEqual({ seq: first.seq, hash: first.hash, duplicate: true });
-      expect(await s.listEvents(caucusId, 0, 100)).toHaveLength(1);
+      expect(await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 })).toHaveLength(1);
     });
 
     it("refuses an event id another sender already used", async () => {
@@ -268,7 +285,7 @@ describe.each(backends)("storage: $name", (backend) => {
       await expect(s.appendEvent({ ...e, senderDeviceId: party })).rejects.toMatchObject({
         code: "event_id_conflict",
       });
-      expect(await s.listEvents(caucusId, 0, 100)).toHaveLength(2);
+      expect(await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 })).toHaveLength(2);
     });
 
     it("lets the first commit for an epoch win and advances the epoch", async () => {
@@ -276,10 +293,14 @@ describe.each(backends)("storage: $name", (backend) => {
       const commit = event(caucusId, mediator, { kind: "commit", epoch: 0 });
       await s.appendEvent(commit);
       expect((await s.getCaucus(caucusId))!.epoch).toBe(1);
-      await expect(s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 0 }))).rejects.toMatchObject({
+      await expect(
+        s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 0 })),
+      ).rejects.toMatchObject({
         code: "epoch_conflict",
       });
-      await expect(s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 2 }))).rejects.toMatchObject({
+      await expect(
+        s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 2 })),
+      ).rejects.toMatchObject({
         code: "epoch_conflict",
       });
       // A retry of the winning commit is answered as a duplicate, not as a conflict.
@@ -302,9 +323,11 @@ describe.each(backends)("storage: $name", (backend) => {
     it("lets only mediator members commit, and only members send", async () => {
       const { caucusId, mediator } = await caucusWithMediator();
       const { party } = await joinedParty(caucusId, mediator);
-      await expect(s.appendEvent(event(caucusId, party, { kind: "commit", epoch: 1 }))).rejects.toMatchObject({
-        code: "forbidden",
-      });
+      await expect(s.appendEvent(event(caucusId, party, { kind: "commit", epoch: 1 }))).rejects.toMatchObject(
+        {
+          code: "forbidden",
+        },
+      );
       const outsider = await caucusWithMediator();
       await expect(s.appendEvent(event(caucusId, outsider.mediator, { epoch: 1 }))).rejects.toMatchObject({
         code: "not_found",
@@ -408,7 +431,7 @@ describe.each(backends)("storage: $name", (backend) => {
     await s.createSession({ tokenHash: "c".repeat(64), deviceId: party, expiresAt: 5 });
     const snapshot = {
       caucus: await s.getCaucus(caucusId),
-      events: await s.listEvents(caucusId, 0, 100),
+      events: await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 }),
       members: await s.listMembers(caucusId),
       welcome: await s.getWelcome(caucusId, party),
       channels: await s.listChannels(mediator),
@@ -423,7 +446,7 @@ describe.each(backends)("storage: $name", (backend) => {
     s = await db.open();
     expect({
       caucus: await s.getCaucus(caucusId),
-      events: await s.listEvents(caucusId, 0, 100),
+      events: await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 }),
       members: await s.listMembers(caucusId),
       welcome: await s.getWelcome(caucusId, party),
       channels: await s.listChannels(mediator),

@@ -52,8 +52,8 @@ export interface Storage {
    * and then nothing has changed.
    */
   appendEvent(input: AppendEventInput): Promise<AppendEventResult>;
-  /** Events with seq > afterSeq, in seq order, at most `limit`. */
-  listEvents(caucusId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Events with seq > afterSeq, in seq order: at most `limit`, and see EventPage on size. */
+  listEvents(caucusId: string, page: EventPage): Promise<StoredEvent[]>;
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined>;
 
   close(): Promise<void>;
@@ -164,6 +164,16 @@ export interface AppendEventResult {
   seq: number;
   hash: string;
   duplicate: boolean;
+}
+
+export interface EventPage {
+  afterSeq: number;
+  limit: number;
+  /**
+   * Stop once the ciphertext bytes taken reach this (the event that crosses it is included, so a
+   * page always makes progress). Keeps one page of large MLS messages from filling memory.
+   */
+  maxBytes: number;
 }
 
 export interface WelcomeRecord {

@@ -10,6 +10,7 @@ import type {
   ChallengeRecord,
   ChannelRecord,
   DeviceRecord,
+  EventPage,
   InviteRecord,
   MembershipRecord,
   Redemption,
@@ -25,6 +26,14 @@ export type SqliteStorageOptions = { dataDir: string } | { inMemory: true };
 
 /** Opens (creating if needed) `<dataDir>/backchannel.sqlite` and brings its schema up to date. */
 export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
+  try {
+    return Promise.resolve(new SqliteStorage(openDatabase(options)));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function openDatabase(options: SqliteStorageOptions): Database.Database {
   let file = ":memory:";
   if ("dataDir" in options) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
@@ -39,11 +48,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
     migrate(db);
+    return db;
   } catch (error) {
     db.close();
     throw error;
   }
-  return Promise.resolve(new SqliteStorage(db));
 }
 
 interface MembershipRow {
@@ -124,9 +133,7 @@ class SqliteStorage implements Storage {
   constructor(db: Database.Database) {
     this.db = db;
     this.stmt = {
-      insertDevice: db.prepare(
-        "INSERT INTO devices (device_id, role, auth_public_key) VALUES (?, ?, ?)",
-      ),
+      insertDevice: db.prepare("INSERT INTO devices (device_id, role, auth_public_key) VALUES (?, ?, ?)"),
       getDevice: db.prepare("SELECT device_id, role, auth_public_key FROM devices WHERE device_id = ?"),
       insertChallenge: db.prepare(
         "INSERT INTO login_challenges (nonce, device_id, expires_at) VALUES (?, ?, ?)",
@@ -134,12 +141,8 @@ class SqliteStorage implements Storage {
       takeChallenge: db.prepare(
         "DELETE FROM login_challenges WHERE nonce = ? RETURNING nonce, device_id, expires_at",
       ),
-      insertSession: db.prepare(
-        "INSERT INTO sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)",
-      ),
-      getSession: db.prepare(
-        "SELECT token_hash, device_id, expires_at FROM sessions WHERE token_hash = ?",
-      ),
+      insertSession: db.prepare("INSERT INTO sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)"),
+      getSession: db.prepare("SELECT token_hash, device_id, expires_at FROM sessions WHERE token_hash = ?"),
       pruneChallenges: db.prepare("DELETE FROM login_challenges WHERE expires_at < ?"),
       pruneSessions: db.prepare("DELETE FROM sessions WHERE expires_at < ?"),
       insertChannel: db.prepare("INSERT INTO channels (channel_id) VALUES (?)"),
@@ -150,15 +153,11 @@ class SqliteStorage implements Storage {
       channelMediators: db.prepare(
         "SELECT device_id FROM channel_mediators WHERE channel_id = ? ORDER BY rowid",
       ),
-      channelCaucuses: db.prepare(
-        "SELECT caucus_id FROM caucuses WHERE channel_id = ? ORDER BY rowid",
-      ),
+      channelCaucuses: db.prepare("SELECT caucus_id FROM caucuses WHERE channel_id = ? ORDER BY rowid"),
       channelsOfMediator: db.prepare(
         "SELECT channel_id FROM channel_mediators WHERE device_id = ? ORDER BY rowid",
       ),
-      insertCaucus: db.prepare(
-        "INSERT INTO caucuses (caucus_id, channel_id, head_hash) VALUES (?, ?, ?)",
-      ),
+      insertCaucus: db.prepare("INSERT INTO caucuses (caucus_id, channel_id, head_hash) VALUES (?, ?, ?)"),
       insertMediatorMemberships: db.prepare(
         `INSERT INTO memberships (caucus_id, device_id, role, joined, from_seq)
          SELECT ?, device_id, 'mediator', 1, 1 FROM channel_mediators WHERE channel_id = ?`,
@@ -207,9 +206,7 @@ class SqliteStorage implements Storage {
         `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash FROM events
          WHERE caucus_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
       ),
-      getWelcome: db.prepare(
-        "SELECT welcome, seq, hash FROM welcomes WHERE caucus_id = ? AND device_id = ?",
-      ),
+      getWelcome: db.prepare("SELECT welcome, seq, hash FROM welcomes WHERE caucus_id = ? AND device_id = ?"),
     };
   }
 
@@ -230,8 +227,7 @@ class SqliteStorage implements Storage {
   takeChallenge(nonce: string): Promise<ChallengeRecord | undefined> {
     return this.run(() => {
       const r = this.stmt.takeChallenge.get(nonce) as
-        | { nonce: string; device_id: string; expires_at: number }
-        | undefined;
+        { nonce: string; device_id: string; expires_at: number } | undefined;
       return r && { nonce: r.nonce, deviceId: r.device_id, expiresAt: r.expires_at };
     });
   }
@@ -243,8 +239,7 @@ class SqliteStorage implements Storage {
   getSession(tokenHash: string): Promise<SessionRecord | undefined> {
     return this.run(() => {
       const r = this.stmt.getSession.get(tokenHash) as
-        | { token_hash: string; device_id: string; expires_at: number }
-        | undefined;
+        { token_hash: string; device_id: string; expires_at: number } | undefined;
       return r && { tokenHash: r.token_hash, deviceId: r.device_id, expiresAt: r.expires_at };
     });
   }
@@ -279,8 +274,8 @@ class SqliteStorage implements Storage {
     return this.run(() =>
       this.db
         .transaction(() =>
-          (this.stmt.channelsOfMediator.all(mediatorDeviceId) as { channel_id: string }[]).map(
-            (r) => this.readChannel(r.channel_id)!,
+          (this.stmt.channelsOfMediator.all(mediatorDeviceId) as { channel_id: string }[]).map((r) =>
+            this.readChannel(r.channel_id)!,
           ),
         )
         .deferred(),
@@ -337,12 +332,7 @@ class SqliteStorage implements Storage {
           if (invite.used) throw new ServerError("invite_used", "invite already used");
           this.insertDevice({ deviceId: r.deviceId, role: "party", authPublicKey: r.authPublicKey });
           this.stmt.useInvite.run(r.inviteId);
-          this.stmt.insertPendingMembership.run(
-            invite.caucusId,
-            r.deviceId,
-            r.inviteId,
-            bytes(r.keyPackage),
-          );
+          this.stmt.insertPendingMembership.run(invite.caucusId, r.deviceId, r.inviteId, bytes(r.keyPackage));
           return this.readMembership(invite.caucusId, r.deviceId)!;
         })
         .immediate(),
@@ -356,15 +346,11 @@ class SqliteStorage implements Storage {
   }
 
   listMemberships(deviceId: string): Promise<MembershipRecord[]> {
-    return this.run(() =>
-      (this.stmt.membershipsOfDevice.all(deviceId) as MembershipRow[]).map(toMembership),
-    );
+    return this.run(() => (this.stmt.membershipsOfDevice.all(deviceId) as MembershipRow[]).map(toMembership));
   }
 
   listMembers(caucusId: string): Promise<MembershipRecord[]> {
-    return this.run(() =>
-      (this.stmt.membersOfCaucus.all(caucusId) as MembershipRow[]).map(toMembership),
-    );
+    return this.run(() => (this.stmt.membersOfCaucus.all(caucusId) as MembershipRow[]).map(toMembership));
   }
 
   // ── transcript ──
@@ -373,20 +359,25 @@ class SqliteStorage implements Storage {
     return this.run(() => this.db.transaction(() => this.append(input)).immediate());
   }
 
-  listEvents(caucusId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-    return this.run(() =>
-      (this.stmt.listEvents.all(caucusId, afterSeq, limit) as EventRow[]).map(toEvent),
-    );
+  listEvents(caucusId: string, page: EventPage): Promise<StoredEvent[]> {
+    return this.run(() => {
+      const events: StoredEvent[] = [];
+      let taken = 0;
+      const rows = this.stmt.listEvents.iterate(caucusId, page.afterSeq, page.limit) as Iterable<EventRow>;
+      for (const row of rows) {
+        events.push(toEvent(row));
+        taken += row.ciphertext.length;
+        if (taken >= page.maxBytes) break; // leaving the loop ends (and resets) the statement
+      }
+      return events;
+    });
   }
 
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined> {
     return this.run(() => {
       const r = this.stmt.getWelcome.get(caucusId, deviceId) as
-        | { welcome: Buffer; seq: number; hash: string }
-        | undefined;
-      return (
-        r && { caucusId, deviceId, welcome: r.welcome.toString("base64url"), seq: r.seq, hash: r.hash }
-      );
+        { welcome: Buffer; seq: number; hash: string } | undefined;
+      return r && { caucusId, deviceId, welcome: r.welcome.toString("base64url"), seq: r.seq, hash: r.hash };
     });
   }
 
@@ -415,8 +406,7 @@ class SqliteStorage implements Storage {
     // Idempotency comes before the epoch rules: a retried commit must get its original answer,
     // not epoch_conflict against the epoch it itself advanced.
     const existing = this.stmt.findEvent.get(input.caucusId, input.eventId) as
-      | { seq: number; sender_device_id: string; hash: string }
-      | undefined;
+      { seq: number; sender_device_id: string; hash: string } | undefined;
     if (existing) {
       if (existing.sender_device_id !== input.senderDeviceId) {
         throw new ServerError("event_id_conflict", "event id already used in this caucus");
@@ -515,8 +505,7 @@ class SqliteStorage implements Storage {
 
   private readDevice(deviceId: string): DeviceRecord | undefined {
     const r = this.stmt.getDevice.get(deviceId) as
-      | { device_id: string; role: Role; auth_public_key: string }
-      | undefined;
+      { device_id: string; role: Role; auth_public_key: string } | undefined;
     return r && { deviceId: r.device_id, role: r.role, authPublicKey: r.auth_public_key };
   }
 
@@ -540,8 +529,7 @@ class SqliteStorage implements Storage {
 
   private readInvite(inviteId: string): InviteRecord | undefined {
     const r = this.stmt.getInvite.get(inviteId) as
-      | { invite_id: string; caucus_id: string; invite_public_key: string; used: number }
-      | undefined;
+      { invite_id: string; caucus_id: string; invite_public_key: string; used: number } | undefined;
     return (
       r && {
         inviteId: r.invite_id,

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/**
+ * The CLI as users run it: a relay in its own process and one process per command, each device
+ * with its own keystore directory. Three parties with non-ASCII names.
+ */
+const root = resolve(import.meta.dirname, "..");
+const bin = join(root, "bin", "backchannel.js");
+const PASS = "correct horse battery staple";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(home: string | undefined, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: {
+        ...process.env,
+        NO_COLOR: "1",
+        BACKCHANNEL_PASSPHRASE: PASS,
+        ...(home ? { BACKCHANNEL_HOME: home } : {}),
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function json<T = Record<string, unknown>>(home: string, args: string[]): Promise<T> {
+  const r = await cli(home, [...args, "--json"]);
+  if (r.code !== 0) throw new Error(`backchannel ${args.join(" ")} exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+describe("backchannel CLI", () => {
+  let dir: string;
+  let server: ChildProcess;
+  let url: string;
+  const home = (who: string) => join(dir, who);
+  const parties = ["Nord", "Süd", "Ост"];
+
+  beforeAll(async () => {
+    if (!existsSync(join(root, "dist", "cli", "main.js")))
+      execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" });
+    dir = mkdtempSync(join(tmpdir(), "backchannel-cli-"));
+    server = spawn(process.execPath, [bin, "serve", "--port", "0", "--data-dir", join(dir, "relay")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    url = await new Promise<string>((res, rej) => {
+      let err = "";
+      server.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(err);
+        if (m) res(m[1]!);
+      });
+      server.on("exit", () => rej(new Error(`server exited: ${err}`)));
+    });
+  });
+  afterAll(() => {
+    server?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const seqOf = (
+    inbox: { caucuses: { entries: { seq: number; payload?: { body: { type: string } } }[] }[] },
+    type: string,
+  ) => inbox.caucuses[0]!.entries.filter((e) => e.payload?.body.type === type).map((e) => e.seq);
+
+  test("the story across processes: init, channel, invite, join, send, convey, acknowledge, verify", async () => {
+    const init = await json(home("m"), ["mediator", "init", "--server", url, "--name", "Médiatrice"]);
+    expect(init.role).toBe("mediator");
+    expect(statSync(join(home("m"), "device.json")).mode & 0o777).toBe(0o600);
+
+    const channel = await json<{ channelId: string; caucuses: { partyName: string }[] }>(home("m"), [
+      "channel",
+      "create",
+      "--topic",
+      "Waffenruhe — 停火",
+      ...parties.flatMap((p) => ["--party", p]),
+    ]);
+    expect(channel.caucuses.map((c) => c.partyName)).toEqual(parties);
+
+    for (const p of parties) {
+      const inv = await json<{ code: string }>(home("m"), ["channel", "invite", p]);
+      expect(inv.code).toMatch(/^bc1-/);
+      const joined = await json(home(p), ["join", inv.code]);
+      expect(joined.joined).toBe(false);
+    }
+    await json(home("m"), ["inbox"]); // admits all three
+    for (const p of parties) {
+      const who = await json(home(p), ["whoami"]);
+      expect(who.role).toBe("party");
+    }
+
+    const sent = await json<{ seq: number }>(home("Nord"), [
+      "send",
+      "--text",
+      "Wir wollen keine Eskalation.",
+      "--disclosure",
+      "substance",
+      "--timeline",
+      "bis Freitag",
+    ]);
+    const human = await cli(home("Nord"), ["inbox"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(
+      "no commitment · no coordination · no obligation · no guarantees · timeline: bis Freitag",
+    );
+    expect(human.stdout).toContain("“Wir wollen keine Eskalation.”");
+
+    // Substance-only cannot go verbatim: typed error, non-zero exit, nothing conveyed.
+    const refused = await cli(home("m"), [
+      "convey",
+      "--from",
+      "Nord",
+      "--event",
+      String(sent.seq),
+      "--mode",
+      "verbatim",
+      "--json",
+    ]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: "disclosure_substance_only" });
+
+    await json(home("m"), [
+      "convey",
+      "--from",
+      "Nord",
+      "--event",
+      String(sent.seq),
+      "--mode",
+      "substance",
+      "--text",
+      "Nord sucht keine Eskalation.",
+      "--to",
+      "Süd",
+    ]);
+    const sud = await cli(home("Süd"), ["inbox"]);
+    expect(sud.stdout).toContain("conveyed signal from Nord (in substance)");
+    expect(sud.stdout).toContain("timeline: bis Freitag");
+    expect(sud.stdout).not.toContain("Wir wollen keine Eskalation.");
+    const ost = await json<{ caucuses: { entries: unknown[] }[] }>(home("Ост"), ["inbox"]);
+    expect(JSON.stringify(ost)).not.toContain("Eskalation"); // not a target
+
+    const sudInbox = await json<Parameters<typeof seqOf>[0]>(home("Süd"), ["inbox"]);
+    const convSeq = seqOf(sudInbox, "conveyance")[0]!;
+    await json(home("Süd"), ["ack", String(convSeq), "--text", "Erhalten. Keine Zusage."]);
+    const mInbox = await cli(home("m"), ["show", "Süd"]);
+    expect(mInbox.stdout).toContain("acknowledgement");
+    expect(mInbox.stdout).toContain("no commitment");
+
+    const nord = await cli(home("Nord"), ["inbox"]);
+    expect(nord.stdout).toContain("exact words used: “Nord sucht keine Eskalation.”");
+
+    for (const who of ["m", ...parties]) {
+      const v = await json<{ ok: boolean }>(home(who), ["verify"]);
+      expect(v.ok).toBe(true);
+    }
+    const status = await cli(home("m"), ["understanding", "status"]);
+    expect(status.stdout).toContain("No understanding proposed");
+
+    const exported = await json<{ caucuses: { events: { stanceText?: string }[] }[] }>(home("Nord"), [
+      "export",
+    ]);
+    expect(exported.caucuses[0]!.events.some((e) => e.stanceText?.includes("no commitment"))).toBe(true);
+  }, 240_000); // one process per command (~30), each starting Node and deriving its keystore key
+
+  test("failures are typed, with stable codes and exit statuses", async () => {
+    const wrong = await cli(home("m"), ["inbox", "--json"], { BACKCHANNEL_PASSPHRASE: "not the passphrase" });
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stdout)).toMatchObject({ error: "keystore_passphrase" });
+
+    const none = await cli(join(dir, "nobody"), ["inbox", "--json"]);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.stdout)).toMatchObject({ error: "no_device" });
+
+    const usage = await cli(home("m"), ["convey", "--from", "Nord"]);
+    expect(usage.code).toBe(2);
+
+    const unknown = await cli(home("m"), ["frobnicate"]);
+    expect(unknown.code).toBe(2);
+
+    const badCode = await cli(join(dir, "x"), ["join", "bc1-garbage", "--json"]);
+    expect(badCode.code).toBe(1);
+    expect(JSON.parse(badCode.stdout)).toMatchObject({ error: "invite_code_invalid" });
+
+    const partyAsMediator = await cli(home("Nord"), ["channel", "list", "--json"]);
+    expect(JSON.parse(partyAsMediator.stdout)).toMatchObject({ error: "wrong_role" });
+  });
+});
