@@ -1,6 +1,7 @@
 // @ts-check
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
 
 /**
  * Dependencies point one way (DESIGN.md): protocol <- crypto <- sdk <- {cli, web}; protocol <- server.
@@ -8,14 +9,42 @@ import importX from "eslint-plugin-import-x";
  * and protocol must stay pure (no I/O), so it runs unchanged in the browser.
  */
 const zones = [
-  { target: "./src/server", from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/web"], message: "the relay must not import client code" },
-  { target: "./src/protocol", from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/server", "./src/web"], message: "protocol is the bottom layer" },
-  { target: "./src/crypto", from: ["./src/sdk", "./src/cli", "./src/server", "./src/web"], message: "crypto sits below sdk" },
-  { target: "./src/sdk", from: ["./src/cli", "./src/server", "./src/web"], message: "the sdk must not import its users or the relay" },
+  {
+    target: "./src/server",
+    from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/web"],
+    message: "the relay must not import client code",
+  },
+  {
+    target: "./src/protocol",
+    from: ["./src/crypto", "./src/sdk", "./src/cli", "./src/server", "./src/web"],
+    message: "protocol is the bottom layer",
+  },
+  {
+    target: "./src/crypto",
+    from: ["./src/sdk", "./src/cli", "./src/server", "./src/web"],
+    message: "crypto sits below sdk",
+  },
+  {
+    target: "./src/sdk",
+    from: ["./src/cli", "./src/server", "./src/web"],
+    message: "the sdk must not import its users or the relay",
+  },
   { target: "./src/cli", from: ["./src/web"], message: "cli and web are siblings" },
 ];
 
-const ioModules = ["fs", "net", "http", "https", "child_process", "dgram", "tls", "worker_threads", "crypto", "os", "path"];
+const ioModules = [
+  "fs",
+  "net",
+  "http",
+  "https",
+  "child_process",
+  "dgram",
+  "tls",
+  "worker_threads",
+  "crypto",
+  "os",
+  "path",
+];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "artifacts/**", "bin/**", "eslint.config.js"] },
@@ -23,6 +52,9 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { "import-x": importX },
+    // Without a TypeScript-aware resolver, "../sdk/device.js" resolves to nothing and the zones
+    // silently never match (test/architecture.test.ts proves they bite).
+    settings: { "import-x/resolver-next": [createTypeScriptImportResolver()] },
     rules: {
       "import-x/no-restricted-paths": ["error", { zones }],
       "@typescript-eslint/no-floating-promises": "error",
@@ -40,7 +72,9 @@ export default tseslint.config(
             { name: m, message: "protocol is pure: no I/O" },
             { name: `node:${m}`, message: "protocol is pure: no I/O" },
           ]),
-          patterns: [{ group: ["better-sqlite3", "pg", "ws", "fastify", "pino"], message: "protocol is pure: no I/O" }],
+          patterns: [
+            { group: ["better-sqlite3", "pg", "ws", "fastify", "pino"], message: "protocol is pure: no I/O" },
+          ],
         },
       ],
     },
@@ -48,7 +82,17 @@ export default tseslint.config(
   {
     files: ["src/server/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["ts-mls", "ts-mls/*", "@noble/curves*"], message: "the relay never touches MLS or client keys" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["ts-mls", "ts-mls/*", "@noble/curves*"],
+              message: "the relay never touches MLS or client keys",
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -30,7 +30,8 @@ import { startNetwork, type TestNetwork } from "./helpers/network.js";
 const NORTH = "Northland";
 const SOUTH = "Southland";
 const EAST = "Eastland";
-const NONE = "no commitment · no coordination · no obligation · no guarantees · no timeline · no monitoring or enforcement";
+const NONE =
+  "no commitment · no coordination · no obligation · no guarantees · no timeline · no monitoring or enforcement";
 
 let net: TestNetwork;
 let north: Party;
@@ -84,7 +85,11 @@ async function newEntries(p: Party): Promise<TranscriptEntry[]> {
 function receiptsFor(p: Party, sourceEventId: string) {
   return p
     .entries(p.caucusId)
-    .flatMap((e) => (e.payload?.body.type === "receipt" && e.payload.body.sourceEventId === sourceEventId ? [e.payload.body] : []));
+    .flatMap((e) =>
+      e.payload?.body.type === "receipt" && e.payload.body.sourceEventId === sourceEventId
+        ? [e.payload.body]
+        : [],
+    );
 }
 
 /** Syncs everyone so each test starts from quiet caucuses. */
@@ -114,7 +119,9 @@ describe("disclosure (invariant 3)", () => {
           );
     expect(receiptsFor(north, s.eventId)).toEqual([]);
     // The mediator sees it; nobody else ever does.
-    expect(bodies(net.mediator.entries(caucusOf(NORTH)))).toContainEqual(expect.objectContaining({ text: "for the mediator's ears only" }));
+    expect(bodies(net.mediator.entries(caucusOf(NORTH)))).toContainEqual(
+      expect.objectContaining({ text: "for the mediator's ears only" }),
+    );
   });
 
   test("a substance-only signal is never conveyed verbatim; in substance, the others get only the paraphrase", async () => {
@@ -127,7 +134,8 @@ describe("disclosure (invariant 3)", () => {
       "disclosure_substance_only",
     );
     await expectRefused(
-      () => net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", text: original }),
+      () =>
+        net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", text: original }),
       "disclosure_substance_only",
     );
     // In substance, the mediator must use its own words.
@@ -136,10 +144,22 @@ describe("disclosure (invariant 3)", () => {
       "substance_text_required",
     );
 
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "substance", text: paraphrase });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "substance",
+      text: paraphrase,
+    });
     for (const p of [south, east]) {
       const got = bodies(await newEntries(p));
-      expect(got).toEqual([expect.objectContaining({ type: "conveyance", mode: "substance", text: paraphrase, fromParty: NORTH })]);
+      expect(got).toEqual([
+        expect.objectContaining({
+          type: "conveyance",
+          mode: "substance",
+          text: paraphrase,
+          fromParty: NORTH,
+        }),
+      ]);
       expect(JSON.stringify(p.entries(p.caucusId))).not.toContain(original);
     }
   });
@@ -155,14 +175,28 @@ describe("disclosure (invariant 3)", () => {
       "No new strikes from our side for now.",
     ])
       await expectRefused(
-        () => net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", text: altered }),
+        () =>
+          net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", text: altered }),
         "verbatim_altered",
       );
 
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to: [caucusOf(SOUTH)] });
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to: [caucusOf(EAST)], text: original });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+      to: [caucusOf(SOUTH)],
+    });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+      to: [caucusOf(EAST)],
+      text: original,
+    });
     for (const p of [south, east])
-      expect(bodies(await newEntries(p))).toEqual([expect.objectContaining({ type: "conveyance", mode: "verbatim", text: original })]);
+      expect(bodies(await newEntries(p))).toEqual([
+        expect.objectContaining({ type: "conveyance", mode: "verbatim", text: original }),
+      ]);
   });
 
   test("an anonymous signal is conveyed without the party's name and cannot be forced to name it", async () => {
@@ -182,17 +216,26 @@ describe("disclosure (invariant 3)", () => {
         "attribution_anonymous",
       );
 
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to: [caucusOf(SOUTH)] });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+      to: [caucusOf(SOUTH)],
+    });
     const [conveyance] = await newEntries(south);
     expect(conveyance?.payload?.body).toMatchObject({ type: "conveyance", text });
     expect(conveyance?.payload?.body).not.toHaveProperty("fromParty");
     expect(JSON.stringify(conveyance)).not.toContain(NORTH);
-    const shown = stripVTControlCharacters(renderTranscript([conveyance!], { selfDeviceId: south.deviceId, role: "party" }));
+    const shown = stripVTControlCharacters(
+      renderTranscript([conveyance!], { selfDeviceId: south.deviceId, role: "party" }),
+    );
     expect(shown).toContain("from a party");
     expect(shown).not.toContain(NORTH);
 
     await north.sync();
-    expect(receiptsFor(north, s.eventId)).toEqual([expect.objectContaining({ attributedAs: "anonymous", toParties: [SOUTH] })]);
+    expect(receiptsFor(north, s.eventId)).toEqual([
+      expect.objectContaining({ attributedAs: "anonymous", toParties: [SOUTH] }),
+    ]);
   });
 
   test("every conveyance leaves exactly one receipt in the source caucus, with the exact words and every recipient", async () => {
@@ -215,22 +258,51 @@ describe("disclosure (invariant 3)", () => {
       expect.objectContaining({ type: "conveyance", text: "drills may pause" }),
       expect.objectContaining({ type: "conveyance", text: "we can pause the drills" }),
     ]);
-    expect(eastGot).toEqual([expect.objectContaining({ type: "conveyance", text: "we can pause the drills" })]);
+    expect(eastGot).toEqual([
+      expect.objectContaining({ type: "conveyance", text: "we can pause the drills" }),
+    ]);
 
     await north.sync();
     const receipts = receiptsFor(north, s.eventId);
     expect(receipts).toEqual([
-      { type: "receipt", sourceEventId: s.eventId, mode: "substance", text: "drills may pause", attributedAs: "party", toParties: [SOUTH] },
-      { type: "receipt", sourceEventId: s.eventId, mode: "verbatim", text: "we can pause the drills", attributedAs: "party", toParties: [SOUTH, EAST] },
+      {
+        type: "receipt",
+        sourceEventId: s.eventId,
+        mode: "substance",
+        text: "drills may pause",
+        attributedAs: "party",
+        toParties: [SOUTH],
+      },
+      {
+        type: "receipt",
+        sourceEventId: s.eventId,
+        mode: "verbatim",
+        text: "we can pause the drills",
+        attributedAs: "party",
+        toParties: [SOUTH, EAST],
+      },
     ]);
     expect([toOne.receipt, toBoth.receipt].map((r) => r.payload?.body)).toEqual(receipts);
 
     // An acknowledgement conveyed back leaves its receipt in the acknowledging party's caucus.
-    const conveyanceInSouth = south.entries(south.caucusId).filter((e) => e.payload?.body.type === "conveyance").at(-1)!;
+    const conveyanceInSouth = south
+      .entries(south.caucusId)
+      .filter((e) => e.payload?.body.type === "conveyance")
+      .at(-1)!;
     const ack = await south.acknowledge(conveyanceInSouth.eventId, { text: "received; no commitment" });
-    await net.mediator.convey({ from: caucusOf(SOUTH), eventId: ack.eventId, mode: "verbatim", to: [caucusOf(NORTH)] });
+    await net.mediator.convey({
+      from: caucusOf(SOUTH),
+      eventId: ack.eventId,
+      mode: "verbatim",
+      to: [caucusOf(NORTH)],
+    });
     expect(bodies(await newEntries(north))).toEqual([
-      expect.objectContaining({ type: "conveyance", source: "acknowledgement", text: "received; no commitment", fromParty: SOUTH }),
+      expect.objectContaining({
+        type: "conveyance",
+        source: "acknowledgement",
+        text: "received; no commitment",
+        fromParty: SOUTH,
+      }),
     ]);
     await south.sync();
     expect(receiptsFor(south, ack.eventId)).toEqual([
@@ -245,52 +317,112 @@ describe("disclosure (invariant 3)", () => {
       expiresAt: new Date(Date.now() - 60_000).toISOString(),
     });
     await settle();
-    await expectRefused(() => net.mediator.convey({ from: caucusOf(NORTH), eventId: expired.eventId, mode: "verbatim" }), "signal_expired");
+    await expectRefused(
+      () => net.mediator.convey({ from: caucusOf(NORTH), eventId: expired.eventId, mode: "verbatim" }),
+      "signal_expired",
+    );
 
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    const live = await north.send({ text: "this offer stands for an hour", disclosure: "verbatim", expiresAt });
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: live.eventId, mode: "verbatim", to: [caucusOf(EAST)] });
-    expect(bodies(await newEntries(east))).toEqual([expect.objectContaining({ type: "conveyance", expiresAt })]);
+    const live = await north.send({
+      text: "this offer stands for an hour",
+      disclosure: "verbatim",
+      expiresAt,
+    });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: live.eventId,
+      mode: "verbatim",
+      to: [caucusOf(EAST)],
+    });
+    expect(bodies(await newEntries(east))).toEqual([
+      expect.objectContaining({ type: "conveyance", expiresAt }),
+    ]);
   });
 
   test("only a party's signal or acknowledgement is conveyable, and only into the channel's other caucuses", async () => {
     const note = await net.mediator.note(caucusOf(NORTH), "the mediator's own note");
     const s = await north.send({ text: "conveyable", disclosure: "verbatim" });
-    const { receipt } = await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim" });
+    const { receipt } = await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+    });
     await settle();
     for (const eventId of [note.eventId, receipt.eventId, "0190a5f0-0000-7000-8000-000000000000"])
-      await expectRefused(() => net.mediator.convey({ from: caucusOf(NORTH), eventId, mode: "verbatim" }), "source_invalid");
-    for (const to of [[caucusOf(NORTH)], [caucusOf(SOUTH), caucusOf(NORTH)], ["00000000-0000-4000-8000-000000000000"], []])
-      await expectRefused(() => net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to }), "target_invalid");
+      await expectRefused(
+        () => net.mediator.convey({ from: caucusOf(NORTH), eventId, mode: "verbatim" }),
+        "source_invalid",
+      );
+    for (const to of [
+      [caucusOf(NORTH)],
+      [caucusOf(SOUTH), caucusOf(NORTH)],
+      ["00000000-0000-4000-8000-000000000000"],
+      [],
+    ])
+      await expectRefused(
+        () => net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to }),
+        "target_invalid",
+      );
   });
 });
 
 describe("stance (invariant 4): every view shows it", () => {
   const render = (d: Device, e: TranscriptEntry, partyName?: string) =>
-    stripVTControlCharacters(renderTranscript([e], { selfDeviceId: d.deviceId, role: d.role, ...(partyName ? { partyName } : {}) }));
+    stripVTControlCharacters(
+      renderTranscript([e], { selfDeviceId: d.deviceId, role: d.role, ...(partyName ? { partyName } : {}) }),
+    );
 
   test("the CLI rendering of each signal, conveyance and acknowledgement states its stance in plain words", async () => {
-    const s = await north.send({ text: "we could consider a corridor", disclosure: "verbatim", stance: { timeline: "within 48 hours" } });
+    const s = await north.send({
+      text: "we could consider a corridor",
+      disclosure: "verbatim",
+      stance: { timeline: "within 48 hours" },
+    });
     const plain = await north.send({ text: "no escalation planned", disclosure: "verbatim" });
     await settle();
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to: [caucusOf(SOUTH)] });
-    await net.mediator.convey({ from: caucusOf(NORTH), eventId: plain.eventId, mode: "verbatim", to: [caucusOf(SOUTH)] });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+      to: [caucusOf(SOUTH)],
+    });
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: plain.eventId,
+      mode: "verbatim",
+      to: [caucusOf(SOUTH)],
+    });
     const [c1, c2] = (await newEntries(south)).filter((e) => e.payload?.body.type === "conveyance");
     const a1 = await south.acknowledge(c1!.eventId, { text: "noted" });
-    const a2 = await south.acknowledge(c2!.eventId, { stance: { coordination: "through the mediator only" } });
+    const a2 = await south.acknowledge(c2!.eventId, {
+      stance: { coordination: "through the mediator only" },
+    });
     await net.mediator.sync();
 
-    const withTerm = "no commitment · no coordination · no obligation · no guarantees · timeline: within 48 hours · no monitoring or enforcement";
+    const withTerm =
+      "no commitment · no coordination · no obligation · no guarantees · timeline: within 48 hours · no monitoring or enforcement";
     const cases: [string, string, string][] = [
       ["signal, its sender's view", render(north, s), withTerm],
-      ["signal, the mediator's view", render(net.mediator, net.mediator.entries(caucusOf(NORTH)).find((e) => e.eventId === s.eventId)!, NORTH), withTerm],
+      [
+        "signal, the mediator's view",
+        render(
+          net.mediator,
+          net.mediator.entries(caucusOf(NORTH)).find((e) => e.eventId === s.eventId)!,
+          NORTH,
+        ),
+        withTerm,
+      ],
       ["plain signal", render(north, plain), NONE],
       ["conveyance, the recipient's view", render(south, c1!), withTerm],
       ["plain conveyance", render(south, c2!), NONE],
       ["acknowledgement, its sender's view", render(south, a1), NONE],
       [
         "acknowledgement, the mediator's view",
-        render(net.mediator, net.mediator.entries(caucusOf(SOUTH)).find((e) => e.eventId === a2.eventId)!, SOUTH),
+        render(
+          net.mediator,
+          net.mediator.entries(caucusOf(SOUTH)).find((e) => e.eventId === a2.eventId)!,
+          SOUTH,
+        ),
         "no commitment · coordination: through the mediator only · no obligation",
       ],
     ];
@@ -299,10 +431,19 @@ describe("stance (invariant 4): every view shows it", () => {
     }
 
     // And across whole transcripts: one stance line per signal, conveyance and acknowledgement.
-    for (const [d, caucusId] of [[north, north.caucusId], [south, south.caucusId], [net.mediator, caucusOf(NORTH)], [net.mediator, caucusOf(SOUTH)]] as const) {
+    for (const [d, caucusId] of [
+      [north, north.caucusId],
+      [south, south.caucusId],
+      [net.mediator, caucusOf(NORTH)],
+      [net.mediator, caucusOf(SOUTH)],
+    ] as const) {
       const entries = d.entries(caucusId);
-      const stanced = entries.filter((e) => ["signal", "conveyance", "acknowledgement"].includes(e.payload?.body.type ?? ""));
-      const shown = stripVTControlCharacters(renderTranscript(entries, { selfDeviceId: d.deviceId, role: d.role }));
+      const stanced = entries.filter((e) =>
+        ["signal", "conveyance", "acknowledgement"].includes(e.payload?.body.type ?? ""),
+      );
+      const shown = stripVTControlCharacters(
+        renderTranscript(entries, { selfDeviceId: d.deviceId, role: d.role }),
+      );
       expect(stanced.length).toBeGreaterThan(0);
       expect(shown.split("\n").filter((l) => l.trim().startsWith("stance: "))).toHaveLength(stanced.length);
     }
@@ -319,8 +460,17 @@ describe("stance (invariant 4): every view shows it", () => {
       await net.mediator.sync();
       expect(await handler.waitUntilJoined(10_000)).toBe(true);
 
-      const s = await north.send({ text: "a window for talks", disclosure: "verbatim", stance: { guarantees: "none offered yet, but possible" } });
-      await net.mediator.convey({ from: caucusOf(NORTH), eventId: s.eventId, mode: "verbatim", to: [caucusOf(SOUTH)] });
+      const s = await north.send({
+        text: "a window for talks",
+        disclosure: "verbatim",
+        stance: { guarantees: "none offered yet, but possible" },
+      });
+      await net.mediator.convey({
+        from: caucusOf(NORTH),
+        eventId: s.eventId,
+        mode: "verbatim",
+        to: [caucusOf(SOUTH)],
+      });
       const [conveyance] = (await newEntries(handler)).filter((e) => e.payload?.body.type === "conveyance");
       await handler.acknowledge(conveyance!.eventId, { text: "received" });
       await handler.send({ text: "a question back", signalKind: "question", disclosure: "substance" });
@@ -335,7 +485,10 @@ describe("stance (invariant 4): every view shows it", () => {
       registerDeviceCommands(program);
       const quiet = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
       try {
-        await program.parseAsync(["--home", home, "--passphrase-file", passphraseFile, "--json", "export", "--out", out], { from: "user" });
+        await program.parseAsync(
+          ["--home", home, "--passphrase-file", passphraseFile, "--json", "export", "--out", out],
+          { from: "user" },
+        );
       } finally {
         quiet.mockRestore();
       }
@@ -343,8 +496,14 @@ describe("stance (invariant 4): every view shows it", () => {
         caucuses: { events: (TranscriptEntry & { stanceText?: string })[] }[];
       };
       const events = doc.caucuses.flatMap((c) => c.events);
-      const stanced = events.filter((e) => ["signal", "conveyance", "acknowledgement"].includes(e.payload?.body.type ?? ""));
-      expect(stanced.map((e) => e.payload?.body.type).sort()).toEqual(["acknowledgement", "conveyance", "signal"]);
+      const stanced = events.filter((e) =>
+        ["signal", "conveyance", "acknowledgement"].includes(e.payload?.body.type ?? ""),
+      );
+      expect(stanced.map((e) => e.payload?.body.type).sort()).toEqual([
+        "acknowledgement",
+        "conveyance",
+        "signal",
+      ]);
       for (const e of stanced) {
         expect(e.stanceText, e.payload?.body.type).toMatch(/^(no commitment|commitment: )/);
       }
@@ -359,22 +518,31 @@ describe("stance (invariant 4): every view shows it", () => {
 });
 
 /** A party device sending an endorsement body of its own making (what a modified client could do). */
-async function sendRawEndorsement(p: Party, body: Extract<EventBody, { type: "endorsement" }>): Promise<void> {
-  const internals = p as unknown as { sendUnlocked(caucusId: string, body: EventBody): Promise<TranscriptEntry> };
+async function sendRawEndorsement(
+  p: Party,
+  body: Extract<EventBody, { type: "endorsement" }>,
+): Promise<void> {
+  const internals = p as unknown as {
+    sendUnlocked(caucusId: string, body: EventBody): Promise<TranscriptEntry>;
+  };
   await internals.sendUnlocked(p.caucusId, body);
 }
 
 describe("understandings (invariant 4): only when every party endorsed the identical text", () => {
   const status = async (understandingId: string) => {
     await net.mediator.sync();
-    return net.mediator.understandings(net.channel.channelId).find((u) => u.understandingId === understandingId);
+    return net.mediator
+      .understandings(net.channel.channelId)
+      .find((u) => u.understandingId === understandingId);
   };
 
   test("parallel notifications, however alike, make no understanding", async () => {
     const text = "no new strikes";
     const signals = [];
-    for (const p of [north, south, east]) signals.push({ p, s: await p.send({ text, disclosure: "verbatim" }) });
-    for (const { p, s } of signals) await net.mediator.convey({ from: p.caucusId, eventId: s.eventId, mode: "verbatim" });
+    for (const p of [north, south, east])
+      signals.push({ p, s: await p.send({ text, disclosure: "verbatim" }) });
+    for (const { p, s } of signals)
+      await net.mediator.convey({ from: p.caucusId, eventId: s.eventId, mode: "verbatim" });
     await settle();
     const all = net.mediator.understandings(net.channel.channelId);
     expect(all.filter((u) => u.text === text)).toEqual([]);
@@ -385,11 +553,23 @@ describe("understandings (invariant 4): only when every party endorsed the ident
     const text = "Each side refrains from new strikes for 30 days.";
     const id = await net.mediator.proposeUnderstanding(net.channel.channelId, text);
     await north.endorse(id);
-    expect(await status(id)).toEqual({ understandingId: id, text, endorsedBy: [NORTH], pending: [SOUTH, EAST], reached: false });
+    expect(await status(id)).toEqual({
+      understandingId: id,
+      text,
+      endorsedBy: [NORTH],
+      pending: [SOUTH, EAST],
+      reached: false,
+    });
     await south.endorse(id);
     expect(await status(id)).toMatchObject({ endorsedBy: [NORTH, SOUTH], pending: [EAST], reached: false });
     await east.endorse(id);
-    expect(await status(id)).toEqual({ understandingId: id, text, endorsedBy: [NORTH, SOUTH, EAST], pending: [], reached: true });
+    expect(await status(id)).toEqual({
+      understandingId: id,
+      text,
+      endorsedBy: [NORTH, SOUTH, EAST],
+      pending: [],
+      reached: true,
+    });
   });
 
   test("an endorsement of different words does not count, even under the right understanding id", async () => {
@@ -400,25 +580,59 @@ describe("understandings (invariant 4): only when every party endorsed the ident
     await east.sync();
     const other = "Both sides keep this channel open for now.";
     // Other words, hashed honestly.
-    await sendRawEndorsement(south, { type: "endorsement", understandingId: id, text: other, textSha256: sha256HexOf(utf8(other)) });
+    await sendRawEndorsement(south, {
+      type: "endorsement",
+      understandingId: id,
+      text: other,
+      textSha256: sha256HexOf(utf8(other)),
+    });
     // The right words under another text's hash.
-    await sendRawEndorsement(east, { type: "endorsement", understandingId: id, text, textSha256: sha256HexOf(utf8(other)) });
+    await sendRawEndorsement(east, {
+      type: "endorsement",
+      understandingId: id,
+      text,
+      textSha256: sha256HexOf(utf8(other)),
+    });
     // Other words under the right hash.
-    await sendRawEndorsement(east, { type: "endorsement", understandingId: id, text: other, textSha256: sha256HexOf(utf8(text)) });
+    await sendRawEndorsement(east, {
+      type: "endorsement",
+      understandingId: id,
+      text: other,
+      textSha256: sha256HexOf(utf8(text)),
+    });
     expect(await status(id)).toMatchObject({ endorsedBy: [NORTH], pending: [SOUTH, EAST], reached: false });
 
     // Control: the same path with the identical text does count.
-    await sendRawEndorsement(south, { type: "endorsement", understandingId: id, text, textSha256: sha256HexOf(utf8(text)) });
+    await sendRawEndorsement(south, {
+      type: "endorsement",
+      understandingId: id,
+      text,
+      textSha256: sha256HexOf(utf8(text)),
+    });
     expect(await status(id)).toMatchObject({ endorsedBy: [NORTH, SOUTH], reached: false });
   });
 
   test("two different proposals, each endorsed by some of the parties, are neither of them reached", async () => {
-    const first = await net.mediator.proposeUnderstanding(net.channel.channelId, "A humanitarian corridor opens on Monday.");
-    const second = await net.mediator.proposeUnderstanding(net.channel.channelId, "A humanitarian corridor opens on Tuesday.");
+    const first = await net.mediator.proposeUnderstanding(
+      net.channel.channelId,
+      "A humanitarian corridor opens on Monday.",
+    );
+    const second = await net.mediator.proposeUnderstanding(
+      net.channel.channelId,
+      "A humanitarian corridor opens on Tuesday.",
+    );
     await north.endorse(first);
     await south.endorse(first);
     await east.endorse(second);
-    expect(await status(first)).toMatchObject({ endorsedBy: [NORTH, SOUTH], pending: [EAST], reached: false });
-    expect(await status(second)).toMatchObject({ endorsedBy: [EAST], pending: [NORTH, SOUTH], reached: false });
+    expect(await status(first)).toMatchObject({
+      endorsedBy: [NORTH, SOUTH],
+      pending: [EAST],
+      reached: false,
+    });
+    expect(await status(second)).toMatchObject({
+      endorsedBy: [EAST],
+      pending: [NORTH, SOUTH],
+      reached: false,
+    });
   });
 });

@@ -128,7 +128,8 @@ function expectNoLeak(received: readonly Received[], about: string, secrets: Par
   for (const r of received)
     for (const [what, forms] of needles)
       for (const s of forms)
-        if (r.text.includes(s)) expect.fail(`${r.label} (${r.status}) reveals ${what}: ${r.text.slice(0, 300)}`);
+        if (r.text.includes(s))
+          expect.fail(`${r.label} (${r.status}) reveals ${what}: ${r.text.slice(0, 300)}`);
 }
 
 async function raw(
@@ -155,12 +156,16 @@ const bodyOf = (r: Received): string => r.text.slice(r.text.indexOf("\n\n") + 2)
 const jsonOf = (r: Received): unknown => JSON.parse(bodyOf(r));
 
 /** A push socket, authenticated; `barrier` returns once every frame sent before it has arrived. */
-async function openPush(token: string): Promise<{ frames: string[]; barrier(): Promise<void>; close(): void }> {
+async function openPush(
+  token: string,
+): Promise<{ frames: string[]; barrier(): Promise<void>; close(): void }> {
   const ws = new WebSocket(`${net.server.url.replace(/^http/, "ws")}/v1/ws`);
   const frames: string[] = [];
   let waiter: ((frame: string) => void) | undefined;
   ws.on("message", (data: WebSocket.RawData) => {
-    const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8");
+    const text = (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString(
+      "utf8",
+    );
     frames.push(text);
     waiter?.(text);
   });
@@ -221,7 +226,10 @@ async function probe(
   await get(`/v1/caucuses/${own}/events?after=0&limit=1`);
   await get(`/v1/caucuses/${own}/welcome`);
   await get(`/v1/caucuses/${own}/pending`);
-  await post(`/v1/caucuses/${own}/invites`, { inviteId: randomUUID(), invitePublicKey: observer.device.identityPublicKey });
+  await post(`/v1/caucuses/${own}/invites`, {
+    inviteId: randomUUID(),
+    invitePublicKey: observer.device.identityPublicKey,
+  });
   await get(`/v1/caucuses/${own}`);
 
   const errors: Record<string, Record<string, string>> = {};
@@ -237,12 +245,20 @@ async function probe(
     record(
       "POST events",
       name,
-      await post(`/v1/caucuses/${id}/events`, { eventId: uuidv7(), kind: "application", epoch: 1, ciphertext: "AAAA" }),
+      await post(`/v1/caucuses/${id}/events`, {
+        eventId: uuidv7(),
+        kind: "application",
+        epoch: 1,
+        ciphertext: "AAAA",
+      }),
     );
     record(
       "POST invites",
       name,
-      await post(`/v1/caucuses/${id}/invites`, { inviteId: randomUUID(), invitePublicKey: observer.device.identityPublicKey }),
+      await post(`/v1/caucuses/${id}/invites`, {
+        inviteId: randomUUID(),
+        invitePublicKey: observer.device.identityPublicKey,
+      }),
     );
     record("POST channel caucuses", name, await post(`/v1/channels/${id}/caucuses`, {}));
   }
@@ -256,7 +272,9 @@ beforeAll(async () => {
   await admitHandler(SOUTH);
   await admitHandler(EAST);
   // Some traffic in every caucus, one conveyance across, so there is something to leak.
-  const signal = await handlers[NORTH]![0]!.device.send({ text: "not interested in escalating at this stage" });
+  const signal = await handlers[NORTH]![0]!.device.send({
+    text: "not interested in escalating at this stage",
+  });
   await handlers[SOUTH]![0]!.device.send({ text: "we hear you", disclosure: "mediator_only" });
   await net.mediator.sync();
   await net.mediator.convey({
@@ -298,15 +316,25 @@ describe.each([
     for (const id of [foreignDevice, randomUUID()]) {
       const c = await raw(undefined, "POST", "/v1/auth/challenge", { deviceId: id });
       const { nonce } = jsonOf(c) as { nonce: string };
-      const s = await raw(undefined, "POST", "/v1/auth/session", { deviceId: id, nonce, signature: "A".repeat(86) });
-      challenges.push({ status: c.status, keys: Object.keys(jsonOf(c) as object), session: `${s.status}\n${bodyOf(s)}` });
+      const s = await raw(undefined, "POST", "/v1/auth/session", {
+        deviceId: id,
+        nonce,
+        signature: "A".repeat(86),
+      });
+      challenges.push({
+        status: c.status,
+        keys: Object.keys(jsonOf(c) as object),
+        session: `${s.status}\n${bodyOf(s)}`,
+      });
       all.push(c, s);
     }
     expect(challenges[0]).toEqual(challenges[1]);
 
     // What /v1/me says: this device's own caucus, and no channel (it would link the caucuses).
     const meBody = jsonOf(all.find((r) => r.label === "GET /v1/me")!) as { memberships: object[] };
-    expect(meBody.memberships).toEqual([{ caucusId: me.device.caucusId, fromSeq: expect.any(Number), joined: true }]);
+    expect(meBody.memberships).toEqual([
+      { caucusId: me.device.caucusId, fromSeq: expect.any(Number), joined: true },
+    ]);
 
     // No timing field: apart from login's own expiry, no response carries a time.
     for (const r of all.filter((x) => !x.label.includes("/v1/auth/") && !x.label.includes("/openapi.json"))) {
@@ -401,8 +429,16 @@ describe("isolation: a self-registered mediator device", () => {
         ["GET", `/v1/caucuses/${id}/events`, undefined],
         ["GET", `/v1/caucuses/${id}/welcome`, undefined],
         ["GET", `/v1/caucuses/${id}/pending`, undefined],
-        ["POST", `/v1/caucuses/${id}/events`, { eventId: uuidv7(), kind: "commit", epoch: 0, ciphertext: "AAAA" }],
-        ["POST", `/v1/caucuses/${id}/invites`, { inviteId: randomUUID(), invitePublicKey: authKey.publicKey }],
+        [
+          "POST",
+          `/v1/caucuses/${id}/events`,
+          { eventId: uuidv7(), kind: "commit", epoch: 0, ciphertext: "AAAA" },
+        ],
+        [
+          "POST",
+          `/v1/caucuses/${id}/invites`,
+          { inviteId: randomUUID(), invitePublicKey: authKey.publicKey },
+        ],
         ["POST", `/v1/channels/${id}/caucuses`, {}],
       ] as const) {
         const r = await call(method, path, body);
@@ -449,8 +485,15 @@ async function craftRedemption(opts: {
     }),
   );
   const authKey = nodePlatform.generateAuthKey();
-  const signingKey = opts.forgeSignature ? generateIdentityKey().secretKey : fromBase64Url(opts.redeem.inviteSecret);
-  const signed = redeemSigningString(opts.redeem.inviteId, deviceId, authKey.publicKey, sha256HexOf(keys.keyPackage));
+  const signingKey = opts.forgeSignature
+    ? generateIdentityKey().secretKey
+    : fromBase64Url(opts.redeem.inviteSecret);
+  const signed = redeemSigningString(
+    opts.redeem.inviteId,
+    deviceId,
+    authKey.publicKey,
+    sha256HexOf(keys.keyPackage),
+  );
   const response = await raw(undefined, "POST", `/v1/invites/${opts.redeem.inviteId}/redeem`, {
     deviceId,
     authPublicKey: authKey.publicKey,
@@ -460,13 +503,18 @@ async function craftRedemption(opts: {
   return { deviceId, authKey, response };
 }
 
-const handlerIds = (party: string) => net.mediator.handlers(net.caucus[party]!).map((h) => h.deviceId).sort();
+const handlerIds = (party: string) =>
+  net.mediator
+    .handlers(net.caucus[party]!)
+    .map((h) => h.deviceId)
+    .sort();
 
 /** What the relay lets a device see of itself: its memberships. */
 async function membershipsOf(deviceId: string, authKey: { secret: string; publicKey: string }) {
   const token = await new Session(net.server.url, deviceId, authKey, nodePlatform).getToken();
-  return (jsonOf(await raw(token, "GET", "/v1/me")) as { memberships: { caucusId: string; joined: boolean }[] })
-    .memberships;
+  return (
+    jsonOf(await raw(token, "GET", "/v1/me")) as { memberships: { caucusId: string; joined: boolean }[] }
+  ).memberships;
 }
 
 describe("isolation: getting a device into another party's caucus", () => {
@@ -480,7 +528,12 @@ describe("isolation: getting a device into another party's caucus", () => {
     // The other side's handler tries it with its existing device id and a key package it made with the code.
     const north = handlers[NORTH]![0]!.device;
     const invite = decodeInviteCode(used);
-    const r = await craftRedemption({ redeem: invite, certifyWith: invite, caucusId: invite.caucusId, deviceId: north.deviceId });
+    const r = await craftRedemption({
+      redeem: invite,
+      certifyWith: invite,
+      caucusId: invite.caucusId,
+      deviceId: north.deviceId,
+    });
     expect(r.response.status).toBe(409);
     expect(jsonOf(r.response)).toMatchObject({ error: "invite_used" });
 
@@ -495,18 +548,27 @@ describe("isolation: getting a device into another party's caucus", () => {
     const { code } = await net.mediator.invite(net.caucus[SOUTH]!);
     const invite = decodeInviteCode(code);
     const before = handlerIds(SOUTH);
-    const r = await craftRedemption({ redeem: invite, certifyWith: invite, caucusId: invite.caucusId, deviceId: north.deviceId });
+    const r = await craftRedemption({
+      redeem: invite,
+      certifyWith: invite,
+      caucusId: invite.caucusId,
+      deviceId: north.deviceId,
+    });
     expect(r.response.status).toBe(409);
     expect(jsonOf(r.response)).toMatchObject({ error: "device_exists" });
     await net.mediator.sync();
     expect(handlerIds(SOUTH)).toEqual(before);
     const token = await north.session.getToken();
-    expect((jsonOf(await raw(token, "GET", "/v1/me")) as { memberships: { caucusId: string }[] }).memberships).toEqual([
-      expect.objectContaining({ caucusId: net.caucus[NORTH] }),
-    ]);
+    expect(
+      (jsonOf(await raw(token, "GET", "/v1/me")) as { memberships: { caucusId: string }[] }).memberships,
+    ).toEqual([expect.objectContaining({ caucusId: net.caucus[NORTH] })]);
 
     // Nothing was spent: the rightful holder of the code still gets in.
-    const rightful = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform: nodePlatform });
+    const rightful = await Party.join({
+      inviteCode: code,
+      store: new MemoryStateStore(),
+      platform: nodePlatform,
+    });
     await net.mediator.sync();
     expect(await rightful.waitUntilJoined(10_000)).toBe(true);
     expect(handlerIds(SOUTH)).toEqual([...before, rightful.deviceId].sort());
@@ -515,11 +577,18 @@ describe("isolation: getting a device into another party's caucus", () => {
   test("a redemption signed by anything but the invite key is refused, and the invite stays usable", async () => {
     const { code } = await net.mediator.invite(net.caucus[SOUTH]!);
     const invite = decodeInviteCode(code);
-    const forged = await craftRedemption({ redeem: invite, certifyWith: invite, caucusId: invite.caucusId, forgeSignature: true });
+    const forged = await craftRedemption({
+      redeem: invite,
+      certifyWith: invite,
+      caucusId: invite.caucusId,
+      forgeSignature: true,
+    });
     expect(forged.response.status).toBe(400);
     expect(jsonOf(forged.response)).toMatchObject({ error: "signature_invalid" });
     // The forged device was never registered: it cannot even log in.
-    await expect(membershipsOf(forged.deviceId, forged.authKey)).rejects.toMatchObject({ code: "signature_invalid" });
+    await expect(membershipsOf(forged.deviceId, forged.authKey)).rejects.toMatchObject({
+      code: "signature_invalid",
+    });
 
     const control = await craftRedemption({ redeem: invite, certifyWith: invite, caucusId: invite.caucusId });
     expect(control.response.status).toBe(201);
@@ -536,10 +605,18 @@ describe("isolation: getting a device into another party's caucus", () => {
     const before = handlerIds(SOUTH);
     // 1. Fully certified for North (through North's invite), redeemed with a South invite.
     const southInvite1 = decodeInviteCode((await net.mediator.invite(net.caucus[SOUTH]!)).code);
-    const viaNorth = await craftRedemption({ redeem: southInvite1, certifyWith: northInvite, caucusId: net.caucus[NORTH]! });
+    const viaNorth = await craftRedemption({
+      redeem: southInvite1,
+      certifyWith: northInvite,
+      caucusId: net.caucus[NORTH]!,
+    });
     // 2. Certified through South's own invite, but the credential names North's caucus.
     const southInvite2 = decodeInviteCode((await net.mediator.invite(net.caucus[SOUTH]!)).code);
-    const namesNorth = await craftRedemption({ redeem: southInvite2, certifyWith: southInvite2, caucusId: net.caucus[NORTH]! });
+    const namesNorth = await craftRedemption({
+      redeem: southInvite2,
+      certifyWith: southInvite2,
+      caucusId: net.caucus[NORTH]!,
+    });
     // The relay cannot read key packages: both land in South's pending list.
     expect(viaNorth.response.status).toBe(201);
     expect(namesNorth.response.status).toBe(201);
@@ -547,7 +624,9 @@ describe("isolation: getting a device into another party's caucus", () => {
     const pending = jsonOf(await raw(mediatorToken, "GET", `/v1/caucuses/${net.caucus[SOUTH]}/pending`)) as {
       pending: { deviceId: string }[];
     };
-    expect(pending.pending.map((p) => p.deviceId).sort()).toEqual([viaNorth.deviceId, namesNorth.deviceId].sort());
+    expect(pending.pending.map((p) => p.deviceId).sort()).toEqual(
+      [viaNorth.deviceId, namesNorth.deviceId].sort(),
+    );
 
     await net.mediator.sync();
     await net.mediator.sync();
@@ -563,11 +642,16 @@ describe("isolation: getting a device into another party's caucus", () => {
     // key package (the authentication service chains every leaf to this caucus), and nothing is sent.
     const southHead = net.mediator.caucus(net.caucus[SOUTH]!).head;
     const internals = net.mediator as unknown as {
-      commitUnlocked(caucusId: string, change: { add: { deviceId: string; keyPackage: Uint8Array }[] }): Promise<void>;
+      commitUnlocked(
+        caucusId: string,
+        change: { add: { deviceId: string; keyPackage: Uint8Array }[] },
+      ): Promise<void>;
     };
-    const pendingKeyPackage = (jsonOf(await raw(mediatorToken, "GET", `/v1/caucuses/${net.caucus[SOUTH]}/pending`)) as {
-      pending: { deviceId: string; keyPackage: string }[];
-    }).pending.find((p) => p.deviceId === namesNorth.deviceId)!.keyPackage;
+    const pendingKeyPackage = (
+      jsonOf(await raw(mediatorToken, "GET", `/v1/caucuses/${net.caucus[SOUTH]}/pending`)) as {
+        pending: { deviceId: string; keyPackage: string }[];
+      }
+    ).pending.find((p) => p.deviceId === namesNorth.deviceId)!.keyPackage;
     await expect(
       internals.commitUnlocked(net.caucus[SOUTH]!, {
         add: [{ deviceId: namesNorth.deviceId, keyPackage: fromBase64Url(pendingKeyPackage) }],
@@ -588,14 +672,18 @@ describe("isolation: getting a device into another party's caucus", () => {
     expect(ids).not.toContain(namesNorth.deviceId);
   });
 
-  test("no device is a member of two parties' caucuses, on the relay or in any MLS roster", async () => {
+  test("no device is a member of two parties' caucuses, on the relay or in any MLS roster", () => {
     const db = new Database(join(net.dataDir, sqliteFileName), { readonly: true, fileMustExist: true });
     try {
       const rows = db
-        .prepare("SELECT device_id, COUNT(*) AS n FROM memberships WHERE role = 'party' GROUP BY device_id HAVING n > 1")
+        .prepare(
+          "SELECT device_id, COUNT(*) AS n FROM memberships WHERE role = 'party' GROUP BY device_id HAVING n > 1",
+        )
         .all();
       expect(rows).toEqual([]);
-      const parties = db.prepare("SELECT COUNT(DISTINCT device_id) AS n FROM memberships WHERE role = 'party'").get() as {
+      const parties = db
+        .prepare("SELECT COUNT(DISTINCT device_id) AS n FROM memberships WHERE role = 'party'")
+        .get() as {
         n: number;
       };
       expect(parties.n).toBeGreaterThanOrEqual(4);

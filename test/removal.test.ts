@@ -23,6 +23,9 @@ const AFTER_TEXT = "said after the second handler was removed";
 const NOTE_TEXT = "mediator note after the removal";
 const SOUTH_TEXT = "a verbatim signal from the other side";
 
+const frameText = (data: WebSocket.RawData): string =>
+  (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString("utf8");
+
 interface StoredRow {
   seq: number;
   event_id: string;
@@ -35,7 +38,9 @@ function ciphertextsFromDatabase(dataDir: string, caucusId: string, afterSeq: nu
   const db = new Database(join(dataDir, sqliteFileName), { readonly: true, fileMustExist: true });
   try {
     return db
-      .prepare("SELECT seq, event_id, kind, ciphertext FROM events WHERE caucus_id = ? AND seq > ? ORDER BY seq")
+      .prepare(
+        "SELECT seq, event_id, kind, ciphertext FROM events WHERE caucus_id = ? AND seq > ? ORDER BY seq",
+      )
       .all(caucusId, afterSeq) as StoredRow[];
   } finally {
     db.close();
@@ -70,7 +75,9 @@ describe("removal: a removed handler cannot read what is said after its removal"
     const before = await h1.send({ text: BEFORE_TEXT });
     beforeSignalSeq = before.seq;
     await h2.sync();
-    expect(h2.entries(caucus).map((e) => e.payload?.body)).toContainEqual(expect.objectContaining({ text: BEFORE_TEXT }));
+    expect(h2.entries(caucus).map((e) => e.payload?.body)).toContainEqual(
+      expect.objectContaining({ text: BEFORE_TEXT }),
+    );
     h2LastGroup = h2.caucus(caucus).group!;
     h2LastHead = h2.caucus(caucus).head;
     h2EntriesAtRemoval = h2.entries(caucus).length;
@@ -81,7 +88,7 @@ describe("removal: a removed handler cannot read what is said after its removal"
     await new Promise((resolve, reject) => h2Socket.once("open", resolve).once("error", reject));
     const ready = new Promise<void>((resolve) =>
       h2Socket.on("message", (data: WebSocket.RawData) => {
-        const frame = JSON.parse(String(data)) as { type: string };
+        const frame = JSON.parse(frameText(data)) as { type: string };
         h2Frames.push(frame);
         if (frame.type === "ready") resolve();
       }),
@@ -103,7 +110,7 @@ describe("removal: a removed handler cannot read what is said after its removal"
     // A ping answered means every frame pushed before it has arrived (one socket is ordered).
     const pong = new Promise<void>((resolve) =>
       h2Socket.on("message", (data: WebSocket.RawData) => {
-        if ((JSON.parse(String(data)) as { type: string }).type === "pong") resolve();
+        if ((JSON.parse(frameText(data)) as { type: string }).type === "pong") resolve();
       }),
     );
     h2Socket.send(JSON.stringify({ type: "ping" }));
@@ -137,7 +144,9 @@ describe("removal: a removed handler cannot read what is said after its removal"
       ["POST", "events", { eventId: uuidv7(), kind: "application", epoch: 1, ciphertext: "AAAA" }],
     ] as const) {
       const mine = await raw(token, method, `/v1/caucuses/${caucus}/${path}`, body);
-      expect(mine, `${method} ${path}`).toBe(await raw(token, method, `/v1/caucuses/${nowhere}/${path}`, body));
+      expect(mine, `${method} ${path}`).toBe(
+        await raw(token, method, `/v1/caucuses/${nowhere}/${path}`, body),
+      );
       expect(mine).toMatch(/^404 /);
     }
     expect(JSON.parse((await raw(token, "GET", "/v1/me")).slice(4))).toMatchObject({ memberships: [] });
@@ -159,7 +168,9 @@ describe("removal: a removed handler cannot read what is said after its removal"
     // Control: the same attack on a pre-removal event works, so the failures below are the keys, not the method.
     const [beforeRow] = ciphertextsFromDatabase(net.dataDir, caucus, beforeSignalSeq - 1);
     expect(beforeRow?.seq).toBe(beforeSignalSeq);
-    const control = await CaucusGroup.restore(trust, fromBase64Url(h2GroupBeforeSignal)).process(beforeRow!.ciphertext);
+    const control = await CaucusGroup.restore(trust, fromBase64Url(h2GroupBeforeSignal)).process(
+      beforeRow!.ciphertext,
+    );
     expect(control.incoming.kind).toBe("application");
     expect(fromUtf8((control.incoming as { plaintext: Uint8Array }).plaintext)).toContain(BEFORE_TEXT);
 
@@ -179,11 +190,15 @@ describe("removal: a removed handler cannot read what is said after its removal"
         CaucusGroup.restore(trust, fromBase64Url(h2LastGroup)).process(row.ciphertext),
         `event #${row.seq} from the last state`,
       ).rejects.toThrow();
-      await expect(removal.next.process(row.ciphertext), `event #${row.seq} after the commit`).rejects.toThrow();
+      await expect(
+        removal.next.process(row.ciphertext),
+        `event #${row.seq} after the commit`,
+      ).rejects.toThrow();
     }
     // And the words themselves never sit in the database in the clear.
     for (const row of rows)
-      for (const text of [AFTER_TEXT, NOTE_TEXT, SOUTH_TEXT]) expect(row.ciphertext.toString("utf8")).not.toContain(text);
+      for (const text of [AFTER_TEXT, NOTE_TEXT, SOUTH_TEXT])
+        expect(row.ciphertext.toString("utf8")).not.toContain(text);
   });
 
   test("the remaining handler's roster no longer lists it; the others read everything and verify", async () => {

@@ -1,0 +1,117 @@
+import type { Role, StoredEvent } from "../../../protocol/index.js";
+import type {
+  CaucusRecord,
+  ChannelRecord,
+  DeviceRecord,
+  InviteRecord,
+  MembershipRecord,
+} from "../storage.js";
+import type { Statements } from "./statements.js";
+
+/** Row shapes and synchronous reads, shared by the storage methods and the append transaction. */
+
+export interface MembershipRow {
+  caucus_id: string;
+  channel_id: string;
+  device_id: string;
+  role: Role;
+  joined: number;
+  from_seq: number;
+  removed: number;
+  invite_id: string | null;
+  key_package: Buffer | null;
+}
+
+export interface EventRow {
+  seq: number;
+  event_id: string;
+  sender_device_id: string;
+  kind: "commit" | "application";
+  epoch: number;
+  ciphertext: Buffer;
+  hash: string;
+}
+
+export interface CaucusRow {
+  caucus_id: string;
+  channel_id: string;
+  epoch: number;
+  head_seq: number;
+  head_hash: string;
+}
+
+export const toMembership = (r: MembershipRow): MembershipRecord => ({
+  caucusId: r.caucus_id,
+  channelId: r.channel_id,
+  deviceId: r.device_id,
+  role: r.role,
+  joined: r.joined === 1,
+  fromSeq: r.from_seq,
+  removed: r.removed === 1,
+  ...(r.invite_id !== null ? { inviteId: r.invite_id } : {}),
+  ...(r.key_package !== null ? { keyPackage: r.key_package.toString("base64url") } : {}),
+});
+
+export const toEvent = (r: EventRow): StoredEvent => ({
+  seq: r.seq,
+  eventId: r.event_id,
+  senderDeviceId: r.sender_device_id,
+  kind: r.kind,
+  epoch: r.epoch,
+  ciphertext: r.ciphertext.toString("base64url"),
+  hash: r.hash,
+});
+
+export const toCaucus = (r: CaucusRow): CaucusRecord => ({
+  caucusId: r.caucus_id,
+  channelId: r.channel_id,
+  epoch: r.epoch,
+  head: { seq: r.head_seq, hash: r.head_hash },
+});
+
+/** Byte columns hold decoded bytes; the interface speaks base64url. */
+export const bytes = (b64url: string): Buffer => Buffer.from(b64url, "base64url");
+
+export function readDevice(stmt: Statements, deviceId: string): DeviceRecord | undefined {
+  const r = stmt.getDevice.get(deviceId) as
+    { device_id: string; role: Role; auth_public_key: string } | undefined;
+  return r && { deviceId: r.device_id, role: r.role, authPublicKey: r.auth_public_key };
+}
+
+export function readChannel(stmt: Statements, channelId: string): ChannelRecord | undefined {
+  if (!stmt.channelExists.get(channelId)) return undefined;
+  return {
+    channelId,
+    mediatorDeviceIds: (stmt.channelMediators.all(channelId) as { device_id: string }[]).map(
+      (r) => r.device_id,
+    ),
+    caucusIds: (stmt.channelCaucuses.all(channelId) as { caucus_id: string }[]).map((r) => r.caucus_id),
+  };
+}
+
+export function readCaucus(stmt: Statements, caucusId: string): CaucusRecord | undefined {
+  const r = stmt.getCaucus.get(caucusId) as CaucusRow | undefined;
+  return r && toCaucus(r);
+}
+
+export function readInvite(stmt: Statements, inviteId: string): InviteRecord | undefined {
+  const r = stmt.getInvite.get(inviteId) as
+    { invite_id: string; caucus_id: string; invite_public_key: string; used: number } | undefined;
+  return (
+    r && {
+      inviteId: r.invite_id,
+      caucusId: r.caucus_id,
+      invitePublicKey: r.invite_public_key,
+      used: r.used === 1,
+    }
+  );
+}
+
+export function readMembership(
+  stmt: Statements,
+  caucusId: string,
+  deviceId: string,
+): MembershipRecord | undefined {
+  const r = stmt.getMembership.get(caucusId, deviceId) as MembershipRow | undefined;
+  return r && toMembership(r);
+}

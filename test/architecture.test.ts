@@ -1,0 +1,60 @@
+import { describe, expect, test } from "vitest";
+import { ESLint } from "eslint";
+import { resolve } from "node:path";
+
+/**
+ * The dependency direction of DESIGN.md is enforced by lint; these prove the rules bite by linting
+ * small snippets as if they lived in each layer (the text is linted under an existing file's name; nothing is written).
+ */
+const root = resolve(import.meta.dirname, "..");
+const eslint = new ESLint({ cwd: root });
+
+async function ruleIds(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: resolve(root, file) });
+  return (result?.messages ?? []).map((m) => m.ruleId ?? m.message);
+}
+
+describe("architecture rules", () => {
+  test.each([
+    ["src/server/app.ts", 'import { Device } from "../sdk/device.js";\nexport const d = Device;\n'],
+    [
+      "src/server/app.ts",
+      'import { CaucusGroup } from "../crypto/mls/caucus-group.js";\nexport const g = CaucusGroup;\n',
+    ],
+    ["src/server/app.ts", 'import { main } from "../cli/main.js";\nexport const m = main;\n'],
+    ["src/protocol/limits.ts", 'import { Device } from "../sdk/device.js";\nexport const d = Device;\n'],
+    ["src/crypto/identity.ts", 'import { Device } from "../sdk/device.js";\nexport const d = Device;\n'],
+    [
+      "src/sdk/genesis.ts",
+      'import { startServer } from "../server/start-server.js";\nexport const s = startServer;\n',
+    ],
+  ])("%s may not import %s", async (file, code) => {
+    expect(await ruleIds(file, code)).toContain("import-x/no-restricted-paths");
+  });
+
+  test("the relay may not use MLS or client key libraries directly", async () => {
+    expect(
+      await ruleIds("src/server/app.ts", 'import * as m from "ts-mls";\nexport const x = m;\n'),
+    ).toContain("no-restricted-imports");
+  });
+
+  test("protocol stays pure: no I/O modules", async () => {
+    expect(
+      await ruleIds(
+        "src/protocol/limits.ts",
+        'import { readFileSync } from "node:fs";\nexport const r = readFileSync;\n',
+      ),
+    ).toContain("no-restricted-imports");
+  });
+
+  test("allowed directions pass", async () => {
+    for (const file of ["src/sdk/genesis.ts", "src/server/app.ts", "src/crypto/identity.ts"]) {
+      const ids = await ruleIds(
+        file,
+        'import { limits } from "../protocol/limits.js";\nexport const l = limits;\n',
+      );
+      expect(ids).not.toContain("import-x/no-restricted-paths");
+      expect(ids).not.toContain("no-restricted-imports");
+    }
+  });
+});
