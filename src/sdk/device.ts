@@ -330,7 +330,12 @@ export class Device {
       }
       if (page.events.length === 0 || head.seq >= page.head.seq) break;
     }
-    if (head.seq < record.head.seq) return { kind: "gap", expectedSeq: head.seq + 1, gotSeq: head.seq };
+    if (head.seq < record.head.seq)
+      return {
+        kind: "fork",
+        seq: head.seq + 1,
+        detail: `the server's history ends at #${head.seq}, but this device verified events up to #${record.head.seq}`,
+      };
     return undefined;
   }
 

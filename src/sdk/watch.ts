@@ -38,9 +38,21 @@ export async function watch(
   let socket: MinimalSocket | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
+  // Report by cursor, not by what this sync returned: another caller (sync, verify) or a sync that
+  // failed halfway may already have applied entries, and they must still be reported, once.
+  const reported = new Map(device.caucusIds().map((id) => [id, device.caucus(id).head.seq]));
   const syncAndReport = async () => {
-    const changes = await device.sync();
-    for (const [caucusId, added] of changes) onEntries(caucusId, added);
+    try {
+      await device.sync();
+    } finally {
+      for (const caucusId of device.caucusIds()) {
+        const from = reported.get(caucusId) ?? 0;
+        const added = device.entries(caucusId).filter((e) => e.seq > from);
+        if (!added.length) continue;
+        reported.set(caucusId, added[added.length - 1]!.seq);
+        onEntries(caucusId, added);
+      }
+    }
   };
   let backoff = 250;
   const connect = async (): Promise<void> => {
