@@ -148,7 +148,12 @@ const VERIFIED_MAX = 4096;
 
 /** Checks the whole chain of `c` for a leaf whose MLS signature key is `mlsKey`. */
 export function verifyCredential(c: DeviceCredential, mlsKey: Uint8Array, trust: TrustContext): boolean {
-  const key = canonicalJson({ c: { ...c }, mlsKey: toBase64Url(mlsKey), mediatorKey: trust.mediatorKey, caucusId: trust.caucusId });
+  const key = canonicalJson({
+    c: { ...c },
+    mlsKey: toBase64Url(mlsKey),
+    mediatorKey: trust.mediatorKey,
+    caucusId: trust.caucusId,
+  });
   if (verified.has(key)) return true;
   const ok = verifyChain(c, mlsKey, trust);
   if (ok) {
