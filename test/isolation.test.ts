@@ -65,6 +65,8 @@ interface Received {
   label: string;
   status: number;
   text: string;
+  /** Differs from call to call by design (nonces, fresh ids): left out of before/after comparisons. */
+  volatile?: boolean;
 }
 
 let net: TestNetwork;
@@ -99,7 +101,7 @@ function secretsOf(party: string): PartySecrets {
     deviceIds: hs.map((h) => h.device.deviceId),
     identityKeys: hs.map((h) => h.device.identityPublicKey),
     keyPackages: hs.map((h) => h.keyPackage),
-    // The handlers' MLS leaf keys (the mediator's own leaf is shared by every caucus, so not a secret).
+    // The handlers' MLS leaf keys (the mediator's leaves are the mediator's, not this party's).
     mlsKeys: roster.filter((m) => m.credential?.role === "party").map((m) => toBase64Url(m.mlsKey)),
     inviteIds: hs.map((h) => h.inviteId),
   };
@@ -217,8 +219,39 @@ async function probe(
     return r;
   };
 
+  const volatile = (r: Received) => {
+    all.push({ ...r, volatile: true });
+    return r;
+  };
   all.push(await raw(undefined, "GET", "/healthz"), await raw(undefined, "GET", "/openapi.json"));
-  all.push(await raw(undefined, "POST", "/v1/auth/challenge", { deviceId: observer.device.deviceId }));
+  const { nonce } = jsonOf(
+    volatile(await raw(undefined, "POST", "/v1/auth/challenge", { deviceId: observer.device.deviceId })),
+  ) as { nonce: string };
+  volatile(
+    await raw(undefined, "POST", "/v1/auth/session", {
+      deviceId: observer.device.deviceId,
+      nonce,
+      signature: "A".repeat(86),
+    }),
+  );
+  volatile(
+    await raw(undefined, "POST", "/v1/mediators", {
+      deviceId: randomUUID(),
+      authPublicKey: nodePlatform.generateAuthKey().publicKey,
+    }),
+  );
+  volatile(
+    await raw(undefined, "POST", `/v1/invites/${randomUUID()}/redeem`, {
+      deviceId: randomUUID(),
+      authPublicKey: nodePlatform.generateAuthKey().publicKey,
+      keyPackage: "AAAA",
+      signature: "A".repeat(86),
+    }),
+  );
+  const push = await openPush(token);
+  await push.barrier();
+  push.close();
+  all.push(...push.frames.map((text) => ({ label: "GET /v1/ws", status: 101, text })));
   await get("/v1/me");
   await get("/v1/channels");
   await post("/v1/channels", {});
@@ -310,6 +343,18 @@ describe.each([
       expect(byId.channel, route).toBe(byId.nonexistent);
     }
 
+    // Every route the relay documents was called (a new route fails here until it is probed too).
+    const uuids = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+    const called = new Set(all.map((r) => r.label.replace(/\?.*$/, "").replace(uuids, "{}")));
+    const openapi = jsonOf(all.find((r) => r.label === "GET /openapi.json")!) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(openapi.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{[^}]+\}/g, "{}")}`),
+    );
+    expect(documented.length).toBeGreaterThan(10);
+    for (const route of documented) expect(called, route).toContain(route);
+
     // Logging in reveals nothing either: a foreign handler's device id is treated like any unknown id.
     const foreignDevice = handlers[target]![0]!.device.deviceId;
     const challenges = [];
@@ -366,7 +411,7 @@ describe.each([
     const snapshot = async () => {
       const { all } = await probe(me, ids);
       // Only what does not legitimately vary per request (login nonces do).
-      return all.filter((r) => !r.label.includes("/v1/auth/"));
+      return all.filter((r) => !r.volatile);
     };
     const view = (rs: Received[]) => rs.map((r) => `${r.label}\n${r.status}\n${bodyOf(r)}`);
     const before = await snapshot();

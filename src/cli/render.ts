@@ -108,14 +108,20 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
 }
 
 function receiptLines(v: EntryView): string[] {
-  if (v.entry.payload?.body.type === "signal" && v.entry.payload.body.disclosure === "mediator_only")
-    return [pc.dim("not conveyable")];
-  if (!v.receipts.length) return [pc.dim("not conveyed yet")];
+  const body = v.entry.payload?.body;
+  const disclosure = body && "disclosure" in body ? body.disclosure : undefined;
+  if (!v.receipts.length)
+    return [pc.dim(disclosure === "mediator_only" ? "mediator only: not conveyable" : "not conveyed yet")];
+  // Receipts are always shown; one that breaks what the sender allowed is evidence, shown in red.
   return v.receipts.map((r) => {
     const rb = r.payload?.body;
-    return rb?.type === "receipt"
-      ? pc.green(`conveyed to ${rb.toParties.join(", ")} (#${r.seq}): ${quote(rb.text)}`)
-      : "";
+    if (rb?.type !== "receipt") return "";
+    const line = `conveyed to ${rb.toParties.join(", ")} ${rb.mode === "verbatim" ? "verbatim" : "in substance"} (#${r.seq}): ${quote(rb.text)}`;
+    const breach =
+      disclosure === "mediator_only" ||
+      (disclosure === "substance" && rb.mode === "verbatim") ||
+      (body && "attribution" in body && body.attribution === "anonymous" && rb.attributedAs === "party");
+    return breach ? pc.red(`${line} — BEYOND WHAT YOU ALLOWED`) : pc.green(line);
   });
 }
 

@@ -127,13 +127,26 @@ export class Device {
     const all: TranscriptEntry[] = [];
     if (record.removed || !record.group) return all;
     for (;;) {
-      const page = await this.session.withRetry(() =>
-        this.api().request(
-          "GET",
-          `/v1/caucuses/${caucusId}/events?after=${record.head.seq}`,
-          listEventsResponse,
-        ),
-      );
+      let page;
+      try {
+        page = await this.session.withRetry(() =>
+          this.api().request(
+            "GET",
+            `/v1/caucuses/${caucusId}/events?after=${record.head.seq}`,
+            listEventsResponse,
+          ),
+        );
+      } catch (e) {
+        // The relay cuts a removed device off at its remove commit, so the device never sees that
+        // commit: a caucus it had joined answering "not found" means it was removed.
+        if (e instanceof ApiError && e.code === "not_found") {
+          record.removed = true;
+          record.group = undefined;
+          await this.save();
+          return all;
+        }
+        throw e;
+      }
       if (page.head.seq < record.head.seq && !record.problem) {
         record.problem = {
           kind: "fork",

@@ -11,9 +11,13 @@ const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
 
 function caucusTitle(d: Device, caucusId: string): string {
   const r = d.caucus(caucusId);
-  return d instanceof Mediator
-    ? `${r.partyName ?? "?"} — caucus ${caucusId} (“${r.topic ?? ""}”)`
-    : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
+  const title =
+    d instanceof Mediator
+      ? `${r.partyName ?? "?"} — caucus ${caucusId} (“${r.topic ?? ""}”)`
+      : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
+  return r.removed
+    ? `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`
+    : title;
 }
 
 export function registerDeviceCommands(program: Command): void {
