@@ -30,6 +30,11 @@ const zones = [
     message: "the sdk must not import its users or the relay",
   },
   { target: "./src/cli", from: ["./src/web"], message: "cli and web are siblings" },
+  {
+    target: "./src/web",
+    from: ["./src/server", "./src/cli", "./src/sdk/node.ts", "./src/crypto/node"],
+    message: "the web console runs in the browser: no relay, cli or Node-only code",
+  },
 ];
 
 const ioModules = [
@@ -80,6 +85,22 @@ export default tseslint.config(
     },
   },
   {
+    // Vite would stub a Node built-in with an empty module that fails only at run time.
+    files: ["src/web/**/*.{ts,tsx}"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [...ioModules, "ws", "better-sqlite3", "fastify", "pino"].map((name) => ({
+            name,
+            message: "the web console runs in the browser",
+          })),
+          patterns: [{ group: ["node:*"], message: "the web console runs in the browser" }],
+        },
+      ],
+    },
+  },
+  {
     files: ["src/server/**/*.ts"],
     rules: {
       "no-restricted-imports": [
@@ -94,6 +115,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Served verbatim as classic scripts (no TypeScript project to type-check them against).
+    files: ["src/web/public/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
   },
   {
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],

@@ -28,6 +28,14 @@ describe("architecture rules", () => {
       "src/sdk/genesis.ts",
       'import { startServer } from "../server/start-server.js";\nexport const s = startServer;\n',
     ],
+    [
+      "src/web/sdk-probe.ts",
+      'import { startServer } from "../server/start-server.js";\nexport const s = startServer;\n',
+    ],
+    [
+      "src/web/sdk-probe.ts",
+      'import { nodePlatform } from "../sdk/node.js";\nexport const n = nodePlatform;\n',
+    ],
   ])("%s may not import %s", async (file, code) => {
     expect(await ruleIds(file, code)).toContain("import-x/no-restricted-paths");
   });
@@ -42,6 +50,15 @@ describe("architecture rules", () => {
     expect(
       await ruleIds(
         "src/protocol/limits.ts",
+        'import { readFileSync } from "node:fs";\nexport const r = readFileSync;\n',
+      ),
+    ).toContain("no-restricted-imports");
+  });
+
+  test("the web console uses no Node built-ins", async () => {
+    expect(
+      await ruleIds(
+        "src/web/sdk-probe.ts",
         'import { readFileSync } from "node:fs";\nexport const r = readFileSync;\n',
       ),
     ).toContain("no-restricted-imports");

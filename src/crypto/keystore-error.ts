@@ -7,9 +7,15 @@ import { BackchannelError } from "../protocol/errors.js";
  * - keystore_corrupt: the store was damaged or tampered with; asking again will not help.
  * - keystore_missing: no store yet; the device has to be set up (or the path is wrong).
  * - keystore_exists: refusing to overwrite a store holding another identity's keys.
+ * - keystore_unavailable: the storage itself cannot be used (a browser without IndexedDB, a
+ *   private window that refuses it, an upgrade blocked by another tab); retrying later may help.
  */
 export type KeystoreErrorCode =
-  "keystore_passphrase" | "keystore_corrupt" | "keystore_missing" | "keystore_exists";
+  | "keystore_passphrase"
+  | "keystore_corrupt"
+  | "keystore_missing"
+  | "keystore_exists"
+  | "keystore_unavailable";
 
 export class KeystoreError extends BackchannelError {
   declare readonly code: KeystoreErrorCode;

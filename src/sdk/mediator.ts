@@ -69,7 +69,7 @@ export class Mediator extends Device {
     platform: Platform;
   }): Promise<Mediator> {
     const deviceId = crypto.randomUUID();
-    const authKey = opts.platform.generateAuthKey();
+    const authKey = await opts.platform.generateAuthKey();
     const identity = generateIdentityKey();
     await new HttpClient(opts.serverUrl).request("POST", "/v1/mediators", registerMediatorResponse, {
       deviceId,

@@ -4,11 +4,11 @@ import { FileKeystore } from "../crypto/node/file-keystore.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 
-/** Node: login keys via node:crypto. */
-export const nodePlatform: Platform = {
+/** Node: login keys via node:crypto. (`satisfies`, so callers keep the synchronous key generator.) */
+export const nodePlatform = {
   generateAuthKey,
   signAuth: (key, message) => signWithAuthKey(key, message),
-};
+} satisfies Platform;
 
 /** Device state in one passphrase-encrypted file (0600), written atomically. */
 export class FileStateStore implements StateStore {

@@ -61,7 +61,7 @@ export class Party extends Device {
     const invite = decodeInviteCode(opts.inviteCode);
     const serverUrl = opts.serverUrl ?? invite.server;
     const deviceId = crypto.randomUUID();
-    const authKey = opts.platform.generateAuthKey();
+    const authKey = await opts.platform.generateAuthKey();
     const handler = generateIdentityKey();
     const keys = await newDeviceKeys((mlsKey) =>
       certifyPartyDevice({

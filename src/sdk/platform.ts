@@ -8,6 +8,7 @@ export interface AuthKeyPair {
 }
 
 export interface Platform {
-  generateAuthKey(): AuthKeyPair;
+  /** May be async: WebCrypto only generates keys asynchronously. */
+  generateAuthKey(): AuthKeyPair | Promise<AuthKeyPair>;
   signAuth(key: AuthKeyPair, message: Uint8Array): string | Promise<string>;
 }

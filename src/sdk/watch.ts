@@ -1,4 +1,4 @@
-import { parse, serverFrame } from "../protocol/index.js";
+import { parse, serverFrame, type TranscriptProblem } from "../protocol/index.js";
 import type { Device } from "./device.js";
 import type { TranscriptEntry } from "./device-state.js";
 
@@ -32,6 +32,11 @@ export async function watch(
   device: Device,
   onEntries: (caucusId: string, added: TranscriptEntry[]) => void,
   onStatus: (status: "connected" | "reconnecting") => void = () => {},
+  /**
+   * A caucus's transcript problem or removal appeared (or changed). A sync that finds a gap or an
+   * altered event usually adds no entries, so onEntries alone would never tell the caller.
+   */
+  onProblem: (caucusId: string, problem: TranscriptProblem | undefined, removed: boolean) => void = () => {},
 ): Promise<WatchHandle> {
   const Socket = await socketClass();
   let stopped = false;
@@ -41,6 +46,8 @@ export async function watch(
   // Report by cursor, not by what this sync returned: another caller (sync, verify) or a sync that
   // failed halfway may already have applied entries, and they must still be reported, once.
   const reported = new Map(device.caucusIds().map((id) => [id, device.caucus(id).head.seq]));
+  const trouble = (id: string) => JSON.stringify([device.caucus(id).problem ?? null, device.caucus(id).removed]);
+  const troubleReported = new Map(device.caucusIds().map((id) => [id, trouble(id)]));
   const syncAndReport = async () => {
     try {
       await device.sync();
@@ -51,6 +58,13 @@ export async function watch(
         if (!added.length) continue;
         reported.set(caucusId, added[added.length - 1]!.seq);
         onEntries(caucusId, added);
+      }
+      for (const caucusId of device.caucusIds()) {
+        const now = trouble(caucusId);
+        if (now === (troubleReported.get(caucusId) ?? JSON.stringify([null, false]))) continue;
+        troubleReported.set(caucusId, now);
+        const record = device.caucus(caucusId);
+        onProblem(caucusId, record.problem, record.removed);
       }
     }
   };

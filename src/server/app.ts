@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { limits } from "../protocol/index.js";
 import { authenticate } from "./auth.js";
 import { resolveConfig, type AppOptions } from "./config.js";
+import { defaultConsoleDir, registerConsole } from "./console.js";
 import { notFound, toHttpError } from "./errors.js";
 import "./fastify-types.js";
 import { RequestLogController, createLogger } from "./logger.js";
@@ -60,18 +61,19 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     return reply.code(status).send(body);
   });
 
-  // Every route documents itself (OpenAPI); one without a doc is a startup error, not a gap.
-  const documented: DocumentedRoute[] = [];
-  app.addHook("onRoute", (route) => {
-    const doc = route.config?.doc;
-    if (!doc) throw new Error(`route ${String(route.method)} ${route.url} has no OpenAPI doc`);
-    for (const method of [route.method].flat()) documented.push({ method, url: route.url, doc });
-  });
   app.addHook("onClose", () => notifier.close());
 
+  const documented: DocumentedRoute[] = [];
   const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
   void app.register(websocket, { options: { maxPayload: limits.frameBytes } });
   void app.register((scope, _opts, done) => {
+    // Every API route documents itself (OpenAPI); one without a doc is a startup error, not a
+    // gap. (The console's static files, registered in a sibling scope, are not API.)
+    scope.addHook("onRoute", (route) => {
+      const doc = route.config?.doc;
+      if (!doc) throw new Error(`route ${String(route.method)} ${route.url} has no OpenAPI doc`);
+      for (const method of [route.method].flat()) documented.push({ method, url: route.url, doc });
+    });
     registerHealthRoutes(scope, documented);
     registerMediatorRoutes(scope, ctx);
     registerLoginRoutes(scope, ctx);
@@ -82,5 +84,7 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     registerWsRoute(scope, ctx);
     done();
   });
+  const consoleDir = options.consoleDir ?? defaultConsoleDir;
+  if (consoleDir !== false) registerConsole(app, consoleDir);
   return app;
 }

@@ -21,6 +21,8 @@ export interface AppOptions {
   now?: () => number;
   /** Push fan-out; default in-process. */
   notifier?: Notifier;
+  /** The built web console served at `/`; default the repo's dist/web; false: none. */
+  consoleDir?: string | false;
 }
 
 export interface AppConfig {

@@ -1,3 +1,4 @@
+import { consoleBuilt, defaultConsoleDir } from "./console.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
 
 export interface ServeEnv {
@@ -32,6 +33,11 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): {
 export async function serve(env: ServeEnv = process.env): Promise<RunningServer> {
   const server = await startServer(serveOptionsFromEnv(env));
   process.stderr.write(`backchannel relay listening on ${server.url} (data: ${server.dataDir})\n`);
+  process.stderr.write(
+    consoleBuilt(defaultConsoleDir)
+      ? `web console: ${server.url}/\n`
+      : "web console not built (run `npm run build`); the API works without it\n",
+  );
   const stop = (): void => {
     server.close().then(
       () => process.exit(0),

@@ -1,0 +1,122 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "./app.js";
+import { consoleContentSecurityPolicy, defaultConsoleDir } from "./console.js";
+import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
+import type { Storage } from "./storage/storage.js";
+import { injectCall, mediatorWithCaucus } from "./test-helpers.js";
+
+/** The relay serves the built web console from a directory; here a stand-in build in a temp dir. */
+describe("web console serving", () => {
+  let storage: Storage;
+  let dir: string;
+  const apps: FastifyInstance[] = [];
+
+  beforeEach(async () => {
+    storage = await openSqliteStorage({ inMemory: true });
+    dir = await mkdtemp(join(tmpdir(), "backchannel-console-"));
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function build(): Promise<void> {
+    await mkdir(join(dir, "assets"));
+    await writeFile(
+      join(dir, "index.html"),
+      '<!doctype html><script type="module" src="/assets/main-abc.js">',
+    );
+    await writeFile(join(dir, "assets", "main-abc.js"), "console.log('console');");
+    await writeFile(join(dir, ".env"), "SECRET=1");
+  }
+
+  function app(consoleDir: string | false = dir): FastifyInstance {
+    const a = createApp(storage, { logger: false, consoleDir });
+    apps.push(a);
+    return a;
+  }
+
+  it("finds dist/web from the server module, in src/server and dist/server alike", () => {
+    expect(defaultConsoleDir).toBe(join(import.meta.dirname, "..", "..", "dist", "web"));
+  });
+
+  it("serves index.html at / and hashed assets, with the console's security headers", async () => {
+    await build();
+    const a = app();
+    const page = await a.inject({ method: "GET", url: "/" });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(page.body).toContain("/assets/main-abc.js");
+    expect(page.headers).toMatchObject({
+      "content-security-policy": consoleContentSecurityPolicy,
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-cache",
+    });
+    for (const directive of [
+      "script-src 'self'",
+      "connect-src 'self'",
+      "object-src 'none'",
+      "frame-ancestors 'none'",
+    ])
+      expect(consoleContentSecurityPolicy).toContain(directive);
+    expect(consoleContentSecurityPolicy).not.toContain("unsafe-");
+
+    const asset = await a.inject({ method: "GET", url: "/assets/main-abc.js" });
+    expect(asset.statusCode).toBe(200);
+    expect(asset.headers["content-type"]).toMatch(/javascript/);
+    expect(asset.headers["cache-control"]).toContain("immutable");
+    expect(asset.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  it("API routes keep priority; unknown paths, dotfiles and traversal get the JSON not_found", async () => {
+    await build();
+    const call = injectCall(app());
+    expect(await call("GET", "/healthz")).toEqual({ status: 200, body: { ok: true } });
+    const notFound = { status: 404, body: { error: "not_found", message: "not found" } };
+    expect(await call("GET", "/v1/nothing")).toEqual(notFound);
+    expect(await call("GET", "/v1")).toEqual(notFound);
+    expect(await call("POST", "/v1/nothing", {})).toEqual(notFound);
+    expect(await call("GET", "/assets/missing.js")).toEqual(notFound);
+    expect(await call("GET", "/.env")).toEqual(notFound);
+    expect(await call("GET", "/assets/../.env")).toEqual(notFound);
+    expect(await call("GET", "/assets/%2e%2e/.env")).toEqual(notFound);
+    // The API still works next to the console.
+    const { caucusId } = await mediatorWithCaucus(call);
+    expect(caucusId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("the console's routes are not API: the OpenAPI document does not list them", async () => {
+    await build();
+    const { body } = await injectCall(app())("GET", "/openapi.json");
+    const paths = Object.keys((body as { paths: Record<string, unknown> }).paths);
+    expect(paths).toContain("/v1/mediators");
+    expect(paths.filter((p) => !p.startsWith("/v1/") && p !== "/healthz" && p !== "/openapi.json")).toEqual(
+      [],
+    );
+  });
+
+  it("without a build, / says how to build it and the API still works", async () => {
+    const call = injectCall(app(join(dir, "missing")));
+    const res = await call("GET", "/");
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ error: "not_found" });
+    expect((res.body as { message: string }).message).toContain("npm run build");
+    expect(await call("GET", "/v1/nothing")).toEqual({
+      status: 404,
+      body: { error: "not_found", message: "not found" },
+    });
+    expect((await mediatorWithCaucus(call)).caucusId).toBeTruthy();
+  });
+
+  it("consoleDir false serves no console", async () => {
+    await build();
+    const res = await injectCall(app(false))("GET", "/");
+    expect(res).toEqual({ status: 404, body: { error: "not_found", message: "not found" } });
+  });
+});

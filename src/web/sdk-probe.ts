@@ -1,0 +1,26 @@
+import { Mediator, MemoryStateStore, Party, decodeInviteCode, type Device } from "../sdk/index.js";
+import { watch } from "../sdk/watch.js";
+import { IdbStateStore } from "./browser/idb-store.js";
+import { browserPlatform } from "./browser/platform.js";
+
+/**
+ * The browser sdk, exposed on a page of its own so the browser tests (test/web) can drive it
+ * with page.evaluate through the real production bundle. The console page exposes nothing.
+ * `devices` keeps objects alive between evaluate calls.
+ */
+const probe = {
+  browserPlatform,
+  IdbStateStore,
+  MemoryStateStore,
+  Mediator,
+  Party,
+  decodeInviteCode,
+  watch,
+  devices: new Map<string, Device>(),
+};
+
+export type BackchannelProbe = typeof probe;
+/** How tests see the page's window (no global declaration, so the console's code never sees it). */
+export type ProbeWindow = Window & { backchannelProbe: BackchannelProbe };
+
+(window as unknown as ProbeWindow).backchannelProbe = probe;

@@ -1,0 +1,95 @@
+import { useState } from "react";
+import type { ChannelView as Channel, Mediator } from "../../sdk/index.js";
+import { CaucusColumn } from "./caucus-column.js";
+import { useAction } from "./use-device.js";
+
+export function ChannelView({
+  device,
+  channel,
+  refresh,
+}: {
+  device: Mediator;
+  channel: Channel;
+  refresh: () => void;
+}) {
+  return (
+    <section className="channel" aria-labelledby="channel-title">
+      <h2 id="channel-title">“{channel.topic}”</h2>
+      <Understandings device={device} channel={channel} refresh={refresh} />
+      <div
+        className="columns"
+        style={{ gridTemplateColumns: `repeat(${channel.caucuses.length}, minmax(18rem, 1fr))` }}
+      >
+        {channel.caucuses.map((c) => (
+          <CaucusColumn
+            key={c.caucusId}
+            device={device}
+            channel={channel}
+            caucusId={c.caucusId}
+            partyName={c.partyName}
+            refresh={refresh}
+          />
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function Understandings({
+  device,
+  channel,
+  refresh,
+}: {
+  device: Mediator;
+  channel: Channel;
+  refresh: () => void;
+}) {
+  const [text, setText] = useState("");
+  const { busy, error, run } = useAction(refresh);
+  const list = device.understandings(channel.channelId);
+  return (
+    <details className="understandings">
+      <summary>
+        Understandings: {list.filter((u) => u.reached).length} reached
+        {list.length ? ` of ${list.length} proposed` : " — parallel notifications are not an understanding"}
+      </summary>
+      <ul>
+        {list.map((u) => (
+          <li key={u.understandingId} className={u.reached ? "ok" : "pending"}>
+            <strong>{u.reached ? "Reached" : "Not reached"}</strong>: “{u.text}” — endorsed by{" "}
+            {u.endorsedBy.join(", ") || "nobody"}
+            {u.pending.length ? `; waiting for ${u.pending.join(", ")}` : ""}
+          </li>
+        ))}
+      </ul>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(async () => {
+            await device.proposeUnderstanding(channel.channelId, text);
+            setText("");
+          });
+        }}
+      >
+        <label htmlFor="understanding-text">
+          Propose an understanding (every party must endorse these exact words)
+        </label>
+        <textarea
+          id="understanding-text"
+          rows={2}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          required
+        />
+        {error && (
+          <p role="alert" className="problem">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy || !text.trim()}>
+          Propose to every party
+        </button>
+      </form>
+    </details>
+  );
+}

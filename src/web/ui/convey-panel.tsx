@@ -1,0 +1,154 @@
+import { useState } from "react";
+import { allowedModes, type ConveyanceMode } from "../../protocol/index.js";
+import type { EntryView, Mediator } from "../../sdk/index.js";
+import { useAction } from "./use-device.js";
+
+/**
+ * Convey offers only what the sender allowed: verbatim shows the exact words and cannot be edited,
+ * substance opens an editor, mediator-only offers nothing. Before sending it previews what the
+ * recipients will see and what the sender's receipt will say.
+ */
+export function ConveyPanel(props: {
+  device: Mediator;
+  sourceCaucusId: string;
+  sourceParty: string;
+  view: EntryView;
+  targets: { caucusId: string; partyName: string }[];
+  /** The source caucus's transcript is broken: nothing is conveyed from it. */
+  disabled?: boolean;
+  refresh: () => void;
+}) {
+  const { device, view, sourceParty } = props;
+  const body = view.body;
+  const [open, setOpen] = useState(false);
+  const modes =
+    body && (body.type === "signal" || body.type === "acknowledgement") ? allowedModes(body.disclosure) : [];
+  const [mode, setMode] = useState<ConveyanceMode | undefined>(modes[0]);
+  const [paraphrase, setParaphrase] = useState("");
+  const [named, setNamed] = useState(true);
+  const [to, setTo] = useState<string[]>(props.targets.map((t) => t.caucusId));
+  const { busy, error, run } = useAction(props.refresh);
+  if (!body || (body.type !== "signal" && body.type !== "acknowledgement")) return null;
+  if (!modes.length) return <p className="muted no-convey">Mediator only — cannot be conveyed.</p>;
+  const expired =
+    body.type === "signal" && body.expiresAt !== undefined && Date.parse(body.expiresAt) < Date.now();
+  if (expired) return <p className="muted">Expired — can no longer be conveyed.</p>;
+  if (!open)
+    return (
+      <button
+        type="button"
+        disabled={props.disabled}
+        onClick={() => setOpen(true)}
+        aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
+      >
+        Convey…
+      </button>
+    );
+  const exact = body.text ?? "Received.";
+  const text = mode === "verbatim" ? exact : paraphrase.trim();
+  const anonymousOnly = body.attribution === "anonymous";
+  const attribution = anonymousOnly || !named ? "anonymous" : "party";
+  const targetNames = props.targets.filter((t) => to.includes(t.caucusId)).map((t) => t.partyName);
+  const id = `convey-${props.sourceCaucusId}-${view.entry.seq}`;
+  return (
+    <form
+      className="inline-form convey"
+      aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!mode) return;
+        void run(async () => {
+          await device.convey({
+            from: props.sourceCaucusId,
+            eventId: view.entry.eventId,
+            mode,
+            ...(mode === "substance" ? { text } : {}),
+            to,
+            attribution,
+          });
+          setOpen(false);
+          setParaphrase("");
+        });
+      }}
+    >
+      <fieldset>
+        <legend>How to convey it</legend>
+        {modes.map((m) => (
+          <label key={m} className="radio">
+            <input
+              type="radio"
+              name={`${id}-mode`}
+              value={m}
+              checked={mode === m}
+              onChange={() => setMode(m)}
+            />
+            {m === "verbatim" ? "Verbatim (the exact words)" : "In substance (your wording)"}
+          </label>
+        ))}
+      </fieldset>
+      {mode === "verbatim" ? (
+        <>
+          <label htmlFor={`${id}-exact`}>Exact words (cannot be edited)</label>
+          <textarea id={`${id}-exact`} rows={3} value={exact} readOnly />
+        </>
+      ) : (
+        <>
+          <label htmlFor={`${id}-text`}>Wording the recipients will see</label>
+          <textarea
+            id={`${id}-text`}
+            rows={3}
+            value={paraphrase}
+            onChange={(e) => setParaphrase(e.target.value)}
+            required
+          />
+        </>
+      )}
+      <fieldset>
+        <legend>To</legend>
+        {props.targets.map((t) => (
+          <label key={t.caucusId} className="radio">
+            <input
+              type="checkbox"
+              checked={to.includes(t.caucusId)}
+              onChange={(e) =>
+                setTo(e.target.checked ? [...to, t.caucusId] : to.filter((x) => x !== t.caucusId))
+              }
+            />
+            {t.partyName}
+          </label>
+        ))}
+      </fieldset>
+      {anonymousOnly ? (
+        <p className="muted">The sender asked not to be named: it will be conveyed as from “a party”.</p>
+      ) : (
+        <label className="radio">
+          <input type="checkbox" checked={named} onChange={(e) => setNamed(e.target.checked)} />
+          Name {sourceParty} as the source
+        </label>
+      )}
+      <div className="preview" role="group" aria-label="Preview">
+        <p>
+          <strong>{targetNames.join(", ") || "Nobody"} will see:</strong> from{" "}
+          {attribution === "party" ? sourceParty : "a party"}:{" "}
+          {text ? `“${text}”` : <em>(write your wording)</em>}
+        </p>
+        <p>
+          <strong>{sourceParty}'s receipt will say:</strong> conveyed to {targetNames.join(", ") || "—"}{" "}
+          {mode === "verbatim" ? "verbatim" : "in substance"},{" "}
+          {attribution === "party" ? "naming your party" : "as “a party”"}: {text ? `“${text}”` : "…"}
+        </p>
+      </div>
+      {error && (
+        <p role="alert" className="problem">
+          {error}
+        </p>
+      )}
+      <button type="submit" disabled={busy || props.disabled || !text || !to.length}>
+        Convey and post receipt
+      </button>
+      <button type="button" className="secondary" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}

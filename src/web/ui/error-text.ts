@@ -1,0 +1,59 @@
+import { BackchannelError } from "../../protocol/index.js";
+
+/** Every error code a user can meet, as a sentence. Unknown codes fall back to the message. */
+const sentences: Record<string, string> = {
+  invalid_request: "The server refused a malformed request. Please reload and try again.",
+  invalid_json: "The server could not read the request. Please reload and try again.",
+  payload_too_large: "That is too long to send. Shorten the text and try again.",
+  unauthenticated:
+    "This device could not log in to the server. Reload the page; if it persists, the device may have been removed.",
+  token_expired: "The session expired. Please try again.",
+  challenge_invalid: "Logging in failed (the login challenge expired). Please try again.",
+  signature_invalid: "The server refused this device's signature.",
+  forbidden: "This device is not allowed to do that.",
+  not_found: "Not found, or this device has no access to it.",
+  device_exists: "A device with this id already exists. Reload and try again.",
+  invite_used: "This invite code has already been used. Ask the mediator for a new one.",
+  invite_invalid: "This invite code is not valid on this server.",
+  invite_code_invalid: "That is not a complete Backchannel invite code (it starts with bc1-).",
+  epoch_conflict: "Someone changed the caucus at the same moment. Please try again.",
+  stale_epoch: "The caucus changed while sending. Please try again.",
+  event_id_conflict: "That event id is already taken.",
+  not_member: "This device is not a member of that caucus.",
+  rate_limited: "Too many requests. Wait a moment and try again.",
+  internal: "The server had an internal error. Try again later.",
+  server_unreachable: "The server cannot be reached. Check the connection; the console reconnects by itself.",
+  bad_response: "The server answered with something unexpected.",
+  disclosure_mediator_only: "The sender marked this for the mediator only: it cannot be conveyed.",
+  disclosure_substance_only: "The sender allowed this to be conveyed in substance only, not verbatim.",
+  attribution_anonymous: "The sender asked not to be named: it can only be conveyed as from “a party”.",
+  verbatim_altered: "A verbatim conveyance must carry the exact words.",
+  substance_text_required: "Write how you will convey it in substance.",
+  signal_expired: "This signal has expired and can no longer be conveyed.",
+  source_invalid: "Only a party's signal or acknowledgement can be conveyed.",
+  target_invalid: "Choose at least one other party to convey it to.",
+  transcript_broken: "This caucus's transcript failed verification, so sending is disabled.",
+  removed: "This device was removed from the caucus.",
+  not_joined: "The mediator has not admitted this device yet.",
+  roster_untrusted: "The caucus holds a device that could not be certified. Nothing was sent.",
+  parties_too_few: "A channel needs at least two parties.",
+  parties_invalid: "Party names must be non-empty and different from each other.",
+  topic_invalid: "A channel needs a topic.",
+  conveyance_unknown: "That conveyance is not in this caucus.",
+  understanding_unknown: "That understanding was not proposed in this caucus.",
+  member_unknown: "That device is not a handler in this caucus.",
+  keystore_missing: "No device is stored in this browser yet.",
+  keystore_corrupt: "The device stored in this browser cannot be read (it was damaged or its key is gone).",
+  keystore_unavailable:
+    "This browser does not let the console store its keys (IndexedDB is blocked or unavailable).",
+  insecure_context:
+    "The console needs https (or localhost): without it the browser offers no WebCrypto to keep keys safe.",
+};
+
+export function errorText(e: unknown): string {
+  if (e instanceof BackchannelError) return sentences[e.code] ?? e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export const knownErrorCodes = Object.keys(sentences);

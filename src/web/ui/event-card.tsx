@@ -1,0 +1,153 @@
+import type { ReactNode } from "react";
+import type { EntryView } from "../../sdk/index.js";
+import { attributionWords, disclosureWords, formatTime, signalKindWords } from "./words.js";
+
+export interface CardContext {
+  selfDeviceId: string;
+  viewer: "mediator" | "party";
+  partyName?: string;
+  seqOf: (eventId: string) => number | undefined;
+}
+
+function who(v: EntryView, ctx: CardContext): string {
+  const e = v.entry;
+  if (e.senderDeviceId === ctx.selfDeviceId) return "You";
+  if (e.senderRole === "mediator") return "The mediator";
+  return ctx.viewer === "mediator" ? `${ctx.partyName ?? "Party"}'s handler` : "Your party (another handler)";
+}
+
+function Stance({ text }: { text: string | undefined }) {
+  return text ? (
+    <p className="stance">
+      <span className="label">Stance:</span> {text}
+    </p>
+  ) : null;
+}
+
+/** One transcript event: what it is, its words, its stance in plain words, and its state. */
+export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: ReactNode }) {
+  const { view: v, ctx } = props;
+  const b = v.body;
+  const e = v.entry;
+  let title: string;
+  let body: ReactNode = null;
+  let meta: ReactNode = null;
+  let state: ReactNode = null;
+  if (!b) {
+    const m = e.membership;
+    title = "Membership change";
+    body = (
+      <p className="muted">
+        {m?.added.length ? `${m.added.length} device(s) added. ` : ""}
+        {m?.removed.length ? `${m.removed.length} device(s) removed. ` : ""}The caucus was re-keyed.
+      </p>
+    );
+  } else
+    switch (b.type) {
+      case "signal":
+        title = signalKindWords[b.signalKind] + (b.onBehalfOf ? ` on behalf of ${b.onBehalfOf}` : "");
+        body = <blockquote>{b.text}</blockquote>;
+        meta = (
+          <p className="meta">
+            Disclosure: {disclosureWords[b.disclosure]} · Attribution: {attributionWords[b.attribution]}
+            {b.expiresAt ? ` · Expires ${formatTime(b.expiresAt)}` : ""}
+          </p>
+        );
+        state = <Receipts v={v} ctx={ctx} />;
+        break;
+      case "acknowledgement":
+        title = `Acknowledgement of #${ctx.seqOf(b.conveyanceEventId) ?? "?"}`;
+        body = <blockquote>{b.text ?? "Received."}</blockquote>;
+        meta = (
+          <p className="meta">
+            Disclosure: {disclosureWords[b.disclosure]} · Attribution: {attributionWords[b.attribution]}
+          </p>
+        );
+        state = <Receipts v={v} ctx={ctx} />;
+        break;
+      case "conveyance":
+        title = `Conveyed ${b.source === "signal" && b.signalKind ? signalKindWords[b.signalKind].toLowerCase() : b.source} from ${b.fromParty ?? "a party"} (${b.mode === "verbatim" ? "verbatim" : "in substance"})`;
+        body = <blockquote>{b.text}</blockquote>;
+        meta = b.expiresAt ? <p className="meta">Expires {formatTime(b.expiresAt)}</p> : null;
+        state = v.acknowledgements.length ? (
+          <p className="ok">Acknowledged (#{v.acknowledgements.map((a) => a.seq).join(", #")})</p>
+        ) : (
+          <p className="pending">Not acknowledged yet</p>
+        );
+        break;
+      case "receipt":
+        title = `Receipt for #${ctx.seqOf(b.sourceEventId) ?? "?"}`;
+        body = (
+          <>
+            <p>
+              Conveyed to {b.toParties.join(", ")} {b.mode === "verbatim" ? "verbatim" : "in substance"},{" "}
+              {b.attributedAs === "party"
+                ? ctx.viewer === "mediator"
+                  ? `naming ${ctx.partyName ?? "the party"}`
+                  : "naming your party"
+                : "as “a party”"}
+              . Exact words used:
+            </p>
+            <blockquote>{b.text}</blockquote>
+          </>
+        );
+        break;
+      case "channel_info":
+        title = "Channel";
+        body = (
+          <p>
+            “{b.topic}” — this caucus is {b.partyName}'s line to {b.mediatorName}.
+          </p>
+        );
+        break;
+      case "understanding_proposal":
+        title = "Proposed understanding";
+        body = <blockquote>{b.text}</blockquote>;
+        break;
+      case "endorsement":
+        title = "Endorsed understanding";
+        body = <blockquote>{b.text}</blockquote>;
+        break;
+      case "note":
+        title = "Note";
+        body = <blockquote>{b.text}</blockquote>;
+        break;
+    }
+  return (
+    <article className={`event event-${b?.type ?? "membership"}`} aria-label={`#${e.seq} ${title}`}>
+      <header>
+        <span className="seq">#{e.seq}</span> <strong>{title}</strong>{" "}
+        <span className="muted">— {who(v, ctx)}</span>
+      </header>
+      {body}
+      <Stance text={v.stanceText} />
+      {meta}
+      {state}
+      {props.actions}
+    </article>
+  );
+}
+
+function Receipts({ v, ctx }: { v: EntryView; ctx: CardContext }) {
+  const b = v.body;
+  const disclosure = b && "disclosure" in b ? b.disclosure : undefined;
+  if (!v.receipts.length)
+    return (
+      <p className="muted">
+        {disclosure === "mediator_only" ? "Mediator only: not conveyable." : "Not conveyed yet."}
+      </p>
+    );
+  return (
+    <ul className="receipts" aria-label="Receipts">
+      {v.receipts.map((r) =>
+        r.payload?.body.type === "receipt" ? (
+          <li key={r.eventId} className={disclosure === "mediator_only" ? "problem" : "ok"}>
+            Conveyed to {r.payload.body.toParties.join(", ")}{" "}
+            {r.payload.body.mode === "verbatim" ? "verbatim" : "in substance"} (#{r.seq}
+            {ctx.viewer === "party" ? "" : ", receipt posted"}): “{r.payload.body.text}”
+          </li>
+        ) : null,
+      )}
+    </ul>
+  );
+}

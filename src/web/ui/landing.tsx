@@ -1,0 +1,96 @@
+import { useState, type FormEvent } from "react";
+import { Mediator, Party } from "../../sdk/index.js";
+import type { IdbStateStore } from "../browser/idb-store.js";
+import { browserPlatform } from "../browser/platform.js";
+import { errorText } from "./error-text.js";
+
+/** First visit: this browser becomes either the mediator's device or a party handler's. */
+export function Landing(props: {
+  store: IdbStateStore;
+  onMediator: (m: Mediator) => void;
+  onParty: (p: Party) => void;
+}) {
+  const [name, setName] = useState("");
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  const go = async (e: FormEvent, fn: () => Promise<void>) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="landing">
+      <h1>Backchannel</h1>
+      <p className="lede">
+        Secret, indirect, non-binding signalling through a mediator both sides trust. Everything is encrypted
+        in this browser; the server only relays ciphertext.
+      </p>
+      {error && (
+        <p role="alert" className="problem">
+          {error}
+        </p>
+      )}
+      <div className="landing-grid">
+        <form
+          aria-labelledby="join-title"
+          onSubmit={(e) =>
+            void go(e, async () => {
+              const p = await Party.join({
+                inviteCode: code,
+                store: props.store,
+                platform: browserPlatform,
+                serverUrl: window.location.origin,
+              });
+              props.onParty(p);
+            })
+          }
+        >
+          <h2 id="join-title">I handle a party's line</h2>
+          <label htmlFor="invite-code">Invite code from the mediator</label>
+          <textarea
+            id="invite-code"
+            rows={4}
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+            placeholder="bc1-…"
+            required
+          />
+          <button type="submit" disabled={busy || !code.trim()}>
+            Join the caucus
+          </button>
+        </form>
+        <form
+          aria-labelledby="mediator-title"
+          onSubmit={(e) =>
+            void go(e, async () => {
+              const m = await Mediator.create({
+                serverUrl: window.location.origin,
+                name: name.trim(),
+                store: props.store,
+                platform: browserPlatform,
+              });
+              props.onMediator(m);
+            })
+          }
+        >
+          <h2 id="mediator-title">I am the mediator</h2>
+          <label htmlFor="mediator-name">Your name, as parties will see it</label>
+          <input id="mediator-name" value={name} onChange={(e) => setName(e.target.value)} required />
+          <button type="submit" disabled={busy || !name.trim()}>
+            Create mediator device
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}

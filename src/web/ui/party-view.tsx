@@ -1,0 +1,291 @@
+import { useState } from "react";
+import {
+  describeProblem,
+  noStance,
+  signalKind,
+  type Attribution,
+  type Disclosure,
+  type SignalKind,
+  type Stance,
+} from "../../protocol/index.js";
+import { entryViews, type Party } from "../../sdk/index.js";
+import { EventCard, type CardContext } from "./event-card.js";
+import { StatusBadge } from "./status-badge.js";
+import { TranscriptStatus } from "./transcript-status.js";
+import { StanceFields, cleanStance } from "./stance-fields.js";
+import { useAction, useDevice } from "./use-device.js";
+import { disclosureWords, signalKindWords } from "./words.js";
+
+/** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
+export function PartyView({ device }: { device: Party }) {
+  const { refresh, status } = useDevice(device);
+  const joined = device.joined;
+  const record = joined ? device.caucus(device.caucusId) : undefined;
+  const entries = record?.entries ?? [];
+  const views = entryViews(entries);
+  const seqs = new Map(entries.map((e) => [e.eventId, e.seq]));
+  const ctx: CardContext = { selfDeviceId: device.deviceId, viewer: "party", seqOf: (id) => seqs.get(id) };
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <h1>{record?.topic ? `“${record.topic}”` : "Backchannel"}</h1>
+        <p>
+          {record?.partyName ? (
+            <>
+              You speak for <strong>{record.partyName}</strong>
+            </>
+          ) : (
+            "Party handler"
+          )}
+          {record?.mediatorName ? <> · mediator: {record.mediatorName}</> : null}
+        </p>
+        <StatusBadge status={status} />
+      </header>
+      <details className="verify-code">
+        <summary>Verification code</summary>
+        <p>
+          Compare it with the mediator over a channel you trust. A match means the mediator admitted this
+          device's key.
+        </p>
+        <pre aria-label="Verification code">{device.verificationCode()}</pre>
+      </details>
+      {!joined ? (
+        <section aria-live="polite" className="empty">
+          <h2>Waiting for the mediator</h2>
+          <p>
+            Your invite was redeemed. The mediator's console admits this device as soon as it is open; this
+            page updates by itself.
+          </p>
+        </section>
+      ) : (
+        <main className="party-main">
+          <section aria-labelledby="compose-title" className="compose">
+            <h2 id="compose-title">Send a signal to the mediator</h2>
+            <ComposeSignal
+              device={device}
+              refresh={refresh}
+              disabled={!!record?.problem || !!record?.removed}
+            />
+          </section>
+          <section aria-labelledby="transcript-title" className="transcript">
+            <h2 id="transcript-title">Your caucus</h2>
+            <TranscriptStatus
+              problem={record?.problem ? describeProblem(record.problem) : undefined}
+              removed={record?.removed}
+            />
+            {views.length === 0 && <p className="muted">Nothing here yet.</p>}
+            <ol className="events">
+              {views.map((v) => (
+                <li key={v.entry.eventId}>
+                  <EventCard
+                    view={v}
+                    ctx={ctx}
+                    actions={<PartyActions device={device} view={v} refresh={refresh} />}
+                  />
+                </li>
+              ))}
+            </ol>
+          </section>
+        </main>
+      )}
+    </div>
+  );
+}
+
+function ComposeSignal({
+  device,
+  refresh,
+  disabled,
+}: {
+  device: Party;
+  refresh: () => void;
+  disabled: boolean;
+}) {
+  const [kind, setKind] = useState<SignalKind>("notification_of_intent");
+  const [text, setText] = useState("");
+  const [stance, setStance] = useState<Stance>(noStance);
+  const [disclosure, setDisclosure] = useState<Disclosure>("substance");
+  const [attribution, setAttribution] = useState<Attribution>("party");
+  const [expires, setExpires] = useState("");
+  const { busy, error, run } = useAction(refresh);
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          await device.send({
+            signalKind: kind,
+            text,
+            stance: cleanStance(stance),
+            disclosure,
+            attribution,
+            ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
+          });
+          // Back to the clear defaults, so a choice made for one signal is not silently reused.
+          setText("");
+          setStance(noStance);
+          setDisclosure("substance");
+          setAttribution("party");
+          setExpires("");
+        });
+      }}
+    >
+      <label htmlFor="signal-kind">Kind</label>
+      <select id="signal-kind" value={kind} onChange={(e) => setKind(e.target.value as SignalKind)}>
+        {signalKind.options.map((k) => (
+          <option key={k} value={k}>
+            {signalKindWords[k]}
+          </option>
+        ))}
+      </select>
+      <label htmlFor="signal-text">What you want to signal</label>
+      <textarea id="signal-text" rows={4} value={text} onChange={(e) => setText(e.target.value)} required />
+      <StanceFields value={stance} onChange={setStance} idPrefix="signal-stance" />
+      <fieldset>
+        <legend>What the mediator may do with it</legend>
+        {(["verbatim", "substance", "mediator_only"] as const).map((d) => (
+          <label key={d} className="radio">
+            <input
+              type="radio"
+              name="disclosure"
+              value={d}
+              checked={disclosure === d}
+              onChange={() => setDisclosure(d)}
+            />
+            {d === "verbatim"
+              ? "Convey it verbatim (or in substance)"
+              : d === "substance"
+                ? "Convey it in substance only"
+                : "Keep it for the mediator only"}
+          </label>
+        ))}
+      </fieldset>
+      <fieldset>
+        <legend>If conveyed, name the source as</legend>
+        <label className="radio">
+          <input
+            type="radio"
+            name="attribution"
+            value="party"
+            checked={attribution === "party"}
+            onChange={() => setAttribution("party")}
+          />
+          My party
+        </label>
+        <label className="radio">
+          <input
+            type="radio"
+            name="attribution"
+            value="anonymous"
+            checked={attribution === "anonymous"}
+            onChange={() => setAttribution("anonymous")}
+          />
+          “A party” (anonymous)
+        </label>
+      </fieldset>
+      <label htmlFor="signal-expires">Expires (optional)</label>
+      <input
+        id="signal-expires"
+        type="datetime-local"
+        value={expires}
+        onChange={(e) => setExpires(e.target.value)}
+      />
+      <p className="muted">
+        Summary: {signalKindWords[kind].toLowerCase()}, {disclosureWords[disclosure]},{" "}
+        {attribution === "party" ? "named" : "anonymous"}.
+      </p>
+      {error && (
+        <p role="alert" className="problem">
+          {error}
+        </p>
+      )}
+      <button type="submit" disabled={busy || disabled || !text.trim()}>
+        {busy ? "Sending…" : "Send signal"}
+      </button>
+    </form>
+  );
+}
+
+function PartyActions({
+  device,
+  view,
+  refresh,
+}: {
+  device: Party;
+  view: ReturnType<typeof entryViews>[number];
+  refresh: () => void;
+}) {
+  const b = view.body;
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState("");
+  const [stance, setStance] = useState<Stance>(noStance);
+  const { busy, error, run } = useAction(refresh);
+  if (b?.type === "understanding_proposal") {
+    const endorsed = device
+      .entries(device.caucusId)
+      .some(
+        (e) => e.payload?.body.type === "endorsement" && e.payload.body.understandingId === b.understandingId,
+      );
+    return endorsed ? (
+      <p className="ok">You endorsed this exact text.</p>
+    ) : (
+      <div>
+        {error && (
+          <p role="alert" className="problem">
+            {error}
+          </p>
+        )}
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => void run(() => device.endorse(b.understandingId))}
+        >
+          Endorse this exact text
+        </button>
+      </div>
+    );
+  }
+  if (b?.type !== "conveyance" || view.acknowledgements.length) return null;
+  if (!open)
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        Acknowledge…
+      </button>
+    );
+  const id = `ack-${view.entry.seq}`;
+  return (
+    <form
+      className="inline-form"
+      aria-label={`Acknowledge #${view.entry.seq}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run(async () => {
+          await device.acknowledge(view.entry.eventId, { text, stance: cleanStance(stance) });
+          setOpen(false);
+        });
+      }}
+    >
+      <label htmlFor={`${id}-text`}>Your acknowledgement (optional words)</label>
+      <textarea
+        id={`${id}-text`}
+        rows={2}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        placeholder="Received."
+      />
+      <StanceFields value={stance} onChange={setStance} idPrefix={`${id}-stance`} />
+      {error && (
+        <p role="alert" className="problem">
+          {error}
+        </p>
+      )}
+      <button type="submit" disabled={busy}>
+        Send acknowledgement
+      </button>
+      <button type="button" className="secondary" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,42 @@
+import { fileURLToPath } from "node:url";
+import react from "@vitejs/plugin-react";
+import { defineConfig, type Plugin } from "vite";
+
+/**
+ * The web console: src/web is the Vite root, built into dist/web, which `backchannel serve`
+ * serves at `/` (src/server/console.ts). sdk-probe.html is a page for the browser tests
+ * (test/web): it exposes the browser sdk so they can drive it without the UI.
+ */
+const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** Runs src/web/public/zod-jitless.js before the bundle on every page (see that file for why). */
+const zodWithoutEval: Plugin = {
+  name: "backchannel-zod-without-eval",
+  transformIndexHtml: () => [{ tag: "script", attrs: { src: "/zod-jitless.js" }, injectTo: "head" }],
+};
+
+export default defineConfig({
+  root: path("./src/web"),
+  base: "/",
+  plugins: [react(), zodWithoutEval],
+  resolve: {
+    // The browser has WebSocket and WebCrypto: never bundle Node's `ws` or `crypto` (see the shims).
+    alias: [
+      { find: /^ws$/, replacement: path("./src/web/browser/ws-shim.ts") },
+      { find: /^crypto$/, replacement: path("./src/web/browser/crypto-shim.ts") },
+    ],
+  },
+  build: {
+    outDir: path("./dist/web"),
+    emptyOutDir: true,
+    // Every browser new enough for WebCrypto Ed25519 (which the console needs) runs ES2022.
+    target: "es2022",
+    sourcemap: true,
+    rolldownOptions: {
+      input: {
+        main: path("./src/web/index.html"),
+        "sdk-probe": path("./src/web/sdk-probe.html"),
+      },
+    },
+  },
+});
