@@ -46,7 +46,8 @@ export async function watch(
   // Report by cursor, not by what this sync returned: another caller (sync, verify) or a sync that
   // failed halfway may already have applied entries, and they must still be reported, once.
   const reported = new Map(device.caucusIds().map((id) => [id, device.caucus(id).head.seq]));
-  const trouble = (id: string) => JSON.stringify([device.caucus(id).problem ?? null, device.caucus(id).removed]);
+  const trouble = (id: string) =>
+    JSON.stringify([device.caucus(id).problem ?? null, device.caucus(id).removed]);
   const troubleReported = new Map(device.caucusIds().map((id) => [id, trouble(id)]));
   const syncAndReport = async () => {
     try {
