@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
 import type { Platform } from "./platform.js";
@@ -26,6 +27,11 @@ export class FileStateStore implements StateStore {
   async load(): Promise<unknown> {
     this.keystore ??= await FileKeystore.open(this.path, this.passphrase);
     return this.keystore.read();
+  }
+
+  async clear(): Promise<void> {
+    this.keystore = undefined;
+    await rm(this.path, { force: true });
   }
 
   async save(state: unknown): Promise<void> {

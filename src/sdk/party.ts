@@ -16,7 +16,7 @@ import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
 import { Device } from "./device.js";
 import type { DeviceState, TranscriptEntry } from "./device-state.js";
-import { SdkError } from "./errors.js";
+import { ApiError, SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import { decodeInviteCode } from "./invite-code.js";
 import type { Platform } from "./platform.js";
@@ -108,17 +108,24 @@ export class Party extends Device {
     };
     // Saved before redeeming: the invite is one-time, so the keys that used it must not be lost.
     await opts.store.save(state);
-    await new HttpClient(serverUrl).request(
-      "POST",
-      `/v1/invites/${invite.inviteId}/redeem`,
-      redeemInviteResponse,
-      {
-        deviceId,
-        authPublicKey: authKey.publicKey,
-        keyPackage,
-        signature,
-      },
-    );
+    try {
+      await new HttpClient(serverUrl).request(
+        "POST",
+        `/v1/invites/${invite.inviteId}/redeem`,
+        redeemInviteResponse,
+        {
+          deviceId,
+          authPublicKey: authKey.publicKey,
+          keyPackage,
+          signature,
+        },
+      );
+    } catch (e) {
+      // Refused for good (used, unknown, forged): this device will never be admitted, so leave no
+      // half-made device behind. A network failure keeps it: the redeem may have landed.
+      if (e instanceof ApiError && e.status < 500) await opts.store.clear?.();
+      throw e;
+    }
     return new Party(state, opts.store, opts.platform);
   }
 

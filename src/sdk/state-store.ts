@@ -5,6 +5,8 @@
 export interface StateStore {
   load(): Promise<unknown>;
   save(state: unknown): Promise<void>;
+  /** Forgets the device entirely (keys included). */
+  clear?(): Promise<void>;
 }
 
 /** For tests and short-lived demos. Keeps a deep copy, so callers cannot mutate it behind our back. */
@@ -16,6 +18,10 @@ export class MemoryStateStore implements StateStore {
   }
   save(state: unknown): Promise<void> {
     this.value = JSON.stringify(state);
+    return Promise.resolve();
+  }
+  clear(): Promise<void> {
+    this.value = undefined;
     return Promise.resolve();
   }
 }
