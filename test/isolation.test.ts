@@ -136,7 +136,7 @@ function expectNoLeak(received: readonly Received[], about: string, secrets: Par
 
 async function raw(
   token: string | undefined,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT" | "DELETE",
   path: string,
   body?: unknown,
 ): Promise<Received> {
@@ -248,6 +248,13 @@ async function probe(
       signature: "A".repeat(86),
     }),
   );
+  volatile(
+    await raw(undefined, "POST", `/v1/mediator-links/${randomUUID()}/redeem`, {
+      deviceId: randomUUID(),
+      authPublicKey: nodePlatform.generateAuthKey().publicKey,
+      signature: "A".repeat(86),
+    }),
+  );
   const push = await openPush(token);
   await push.barrier();
   push.close();
@@ -264,6 +271,13 @@ async function probe(
     invitePublicKey: observer.device.identityPublicKey,
   });
   await get(`/v1/caucuses/${own}`);
+  // The mediator's own devices (staff): mediator routes, refused before any lookup.
+  await post("/v1/mediator-links", {
+    linkId: randomUUID(),
+    linkPublicKey: observer.device.identityPublicKey,
+  });
+  all.push(await raw(token, "PUT", `/v1/caucuses/${own}/key-package`, { keyPackage: "AAAA" }));
+  all.push(await raw(token, "DELETE", `/v1/mediator-devices/${net.mediator.deviceId}`));
 
   const errors: Record<string, Record<string, string>> = {};
   const record = (route: string, id: string, r: Received) => {
@@ -294,6 +308,12 @@ async function probe(
       }),
     );
     record("POST channel caucuses", name, await post(`/v1/channels/${id}/caucuses`, {}));
+    const put = await raw(token, "PUT", `/v1/caucuses/${id}/key-package`, { keyPackage: "AAAA" });
+    all.push(put);
+    record("PUT key-package", name, put);
+    const remove = await raw(token, "DELETE", `/v1/mediator-devices/${id}`);
+    all.push(remove);
+    record("DELETE mediator device", name, remove);
   }
   return { all, errors };
 }

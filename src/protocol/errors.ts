@@ -19,6 +19,7 @@ export const errorCodes = [
   "stale_epoch",
   "event_id_conflict",
   "not_member",
+  "still_member",
   "rate_limited",
   "internal",
 ] as const;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { eventId, sha256Hex } from "./ids.js";
+import { ed25519Signature, eventId, sha256Hex } from "./ids.js";
 import { limits } from "./limits.js";
 import { stance } from "./stance.js";
 
@@ -47,6 +47,12 @@ export const channelInfoBody = z.strictObject({
   topic: name,
   partyName: name,
   mediatorName: name,
+  /**
+   * The mediator's identity key over (caucus, channel, topic, party name): lets the mediator's other
+   * devices place this caucus in its channel without trusting the relay's grouping. A party learns
+   * nothing from it (it cannot find the channel id from a signature).
+   */
+  channelProof: ed25519Signature.optional(),
 });
 
 export const conveyedSource = z.enum(["signal", "acknowledgement"]);

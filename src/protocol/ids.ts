@@ -12,6 +12,8 @@ export const deviceId = uuid;
 export const channelId = uuid;
 export const caucusId = uuid;
 export const inviteId = uuid;
+/** A one-time link that adds a device to a mediator's staff. */
+export const linkId = uuid;
 
 export const base64url = (maxBytes: number) =>
   z

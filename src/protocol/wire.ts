@@ -8,6 +8,7 @@ import {
   ed25519Signature,
   eventId,
   inviteId,
+  linkId,
   sha256Hex,
 } from "./ids.js";
 import { limits } from "./limits.js";
@@ -72,12 +73,54 @@ export const redeemInviteRequest = z.strictObject({
 });
 export const redeemInviteResponse = z.strictObject({ deviceId, caucusId });
 
-export const pendingDevice = z.strictObject({
+/** A party device that redeemed an invite. */
+export const pendingParty = z.strictObject({
   deviceId,
   inviteId,
   keyPackage: base64url(limits.keyPackageBytes),
 });
+/** One of the mediator's own devices (staff) that uploaded its key package for this caucus. */
+export const pendingMediator = z.strictObject({
+  deviceId,
+  role: z.literal("mediator"),
+  keyPackage: base64url(limits.keyPackageBytes),
+});
+export const pendingDevice = z.union([pendingParty, pendingMediator]);
 export const pendingResponse = z.strictObject({ pending: z.array(pendingDevice) });
+
+// ── the mediator's devices (staff) ──────────────────────────────────────────────────────────────
+/**
+ * An existing mediator device registers a one-time link (its public key only); the new device
+ * redeems it with the link key, which travels in the link code out of band.
+ */
+export const createMediatorLinkRequest = z.strictObject({ linkId, linkPublicKey: ed25519PublicKey });
+export const createMediatorLinkResponse = z.strictObject({ linkId });
+
+/** What the link key signs when a new mediator device redeems it (the server cannot forge it). */
+export const mediatorLinkSigningString = (
+  linkIdValue: string,
+  deviceIdValue: string,
+  authPublicKey: string,
+): string =>
+  `backchannel-mediator-link-v1\nlink:${linkIdValue}\ndevice:${deviceIdValue}\nauth:${authPublicKey}`;
+
+export const redeemMediatorLinkRequest = z.strictObject({
+  deviceId,
+  authPublicKey: ed25519PublicKey,
+  signature: ed25519Signature,
+});
+/** The caucuses the new device waits to join (it uploads one key package for each). */
+export const redeemMediatorLinkResponse = z.strictObject({ deviceId, caucusIds: z.array(caucusId) });
+
+/** A pending mediator device's MLS key package for one caucus (its credential certifies itself). */
+export const uploadKeyPackageRequest = z.strictObject({ keyPackage: base64url(limits.keyPackageBytes) });
+export const uploadKeyPackageResponse = z.strictObject({ caucusId, deviceId });
+
+export const removeMediatorDeviceResponse = z.strictObject({
+  deviceId,
+  /** Caucuses it was still waiting to join; those memberships are dropped. */
+  droppedCaucusIds: z.array(caucusId),
+});
 
 // ── events ─────────────────────────────────────────────────────────────────────────────────────
 export const envelopeKind = z.enum(["commit", "application"]);

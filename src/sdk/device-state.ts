@@ -112,6 +112,25 @@ export const deviceState = z.strictObject({
       signaturePrivateKey: b64,
     })
     .optional(),
+  /**
+   * A mediator device waiting to join caucuses of its mediator's channels (it was linked, or
+   * another of the mediator's devices opened the caucus): its MLS keys per caucus, until the
+   * Welcome arrives. `uploaded`: the key package is with the relay.
+   */
+  mediatorJoinKeys: z
+    .record(
+      z.string(),
+      z.strictObject({
+        keyPackage: b64,
+        initPrivateKey: b64,
+        hpkePrivateKey: b64,
+        signaturePrivateKey: b64,
+        uploaded: z.boolean(),
+      }),
+    )
+    .optional(),
+  /** The mediator's devices this device removed: it never admits them again. */
+  removedMediatorDevices: z.array(deviceId).optional(),
   caucuses: z.record(z.string(), caucusRecord),
   /** Receipts the mediator still owes a source caucus (sent before anything else on next sync). */
   owedReceipts: z.array(owedReceipt).default([]),

@@ -244,6 +244,12 @@ export class Device {
   protected async commitUnlocked(
     caucusId: string,
     change: { add?: { deviceId: string; keyPackage: Uint8Array }[]; removeDeviceIds?: string[] },
+    /**
+     * retry: make the commit again after losing the epoch to another commit (default). Off when
+     * the other commit may already have made the same change (another of the mediator's devices
+     * admitting the same pending device): the caller then looks again.
+     */
+    opts: { retry?: boolean } = {},
   ): Promise<void> {
     const record = this.caucus(caucusId);
     for (let attempt = 0; ; attempt++) {
@@ -283,7 +289,8 @@ export class Device {
       } catch (e) {
         record.pendingCommit = undefined;
         await this.save();
-        if (e instanceof ApiError && e.code === "epoch_conflict" && attempt < 5) continue;
+        if (e instanceof ApiError && e.code === "epoch_conflict" && attempt < 5 && (opts.retry ?? true))
+          continue;
         throw e;
       }
       await this.syncCaucus(caucusId);

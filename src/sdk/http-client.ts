@@ -13,7 +13,7 @@ export class HttpClient {
   ) {}
 
   async request<S extends z.ZodType>(
-    method: "GET" | "POST" | "DELETE",
+    method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     schema: S,
     body?: unknown,

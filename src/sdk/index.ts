@@ -2,6 +2,7 @@ export * from "./device.js";
 export * from "./device-state.js";
 export * from "./errors.js";
 export * from "./invite-code.js";
+export * from "./link-code.js";
 export * from "./mediator.js";
 export * from "./party.js";
 export * from "./platform.js";

@@ -3,8 +3,14 @@ import {
   createCaucusResponse,
   createChannelResponse,
   createInviteResponse,
+  createMediatorLinkResponse,
+  listChannelsResponse,
+  mediatorLinkSigningString,
   pendingResponse,
+  redeemMediatorLinkResponse,
   registerMediatorResponse,
+  removeMediatorDeviceResponse,
+  uploadKeyPackageResponse,
   fromBase64Url,
   toBase64Url,
   utf8,
@@ -13,20 +19,28 @@ import {
   type ConveyanceMode,
   type EventBody,
 } from "../protocol/index.js";
-import { certifyMediatorDevice, signInviteCert, verifyCredential } from "../crypto/mls/credential.js";
+import {
+  certifyMediatorDevice,
+  signChannelProof,
+  signInviteCert,
+  verifyChannelProof,
+  verifyCredential,
+} from "../crypto/mls/credential.js";
 import {
   CaucusGroup,
+  GroupError,
   decodeKeyPackage,
   keyPackageCredential,
   newDeviceKeys,
 } from "../crypto/mls/caucus-group.js";
-import { generateIdentityKey, identityPublicKey } from "../crypto/identity.js";
+import { generateIdentityKey, identityPublicKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
 import { Device } from "./device.js";
 import type { CaucusRecord, DeviceState, TranscriptEntry } from "./device-state.js";
-import { SdkError } from "./errors.js";
+import { ApiError, SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import { encodeInviteCode } from "./invite-code.js";
+import { decodeLinkCode, encodeLinkCode } from "./link-code.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 import { genesis } from "./genesis.js";
@@ -60,7 +74,22 @@ export interface UnderstandingStatus {
   reached: boolean;
 }
 
-/** The mediator's device: opens channels, invites and admits handlers, conveys, proposes. */
+/** One of the mediator's devices (its staff), as the MLS rosters of this device's caucuses show it. */
+export interface MediatorDeviceView {
+  deviceId: string;
+  /** This device. */
+  thisDevice: boolean;
+  /** The caucuses it is a member of (among this device's), with its MLS signature key in each. */
+  caucuses: { caucusId: string; mlsKey: string }[];
+}
+
+/**
+ * The mediator's device: opens channels, invites and admits handlers, conveys, proposes. A mediator
+ * may have several devices (its staff): they share the mediator's identity key (what parties pin),
+ * each has its own device id, login key and MLS keys, and each is a member of every caucus of the
+ * mediator's channels from the commit that added it on. `link()` makes a one-time code for a new
+ * device; `Mediator.joinAsStaff` creates that device from it.
+ */
 export class Mediator extends Device {
   static async create(opts: {
     serverUrl: string;
@@ -90,6 +119,60 @@ export class Mediator extends Device {
       owedReceipts: [],
     };
     await opts.store.save(state);
+    return new Mediator(state, opts.store, opts.platform);
+  }
+
+  /**
+   * Creates a new device of an existing mediator from a link code that one of its devices made
+   * (`link()`). The device joins every caucus of the linking device's channels: it hands in a key
+   * package per caucus on its next sync, one of the mediator's devices adds it by commit, and it
+   * reads each caucus from that commit on (nothing said before it joined).
+   */
+  static async joinAsStaff(opts: {
+    linkCode: string;
+    store: StateStore;
+    platform: Platform;
+    serverUrl?: string;
+  }): Promise<Mediator> {
+    const link = decodeLinkCode(opts.linkCode);
+    const serverUrl = opts.serverUrl ?? link.server;
+    const deviceId = crypto.randomUUID();
+    const authKey = await opts.platform.generateAuthKey();
+    const signature = toBase64Url(
+      sign(
+        fromBase64Url(link.linkSecret),
+        utf8(mediatorLinkSigningString(link.linkId, deviceId, authKey.publicKey)),
+      ),
+    );
+    const state: DeviceState = {
+      v: 1,
+      serverUrl,
+      deviceId,
+      role: "mediator",
+      name: link.mediatorName,
+      authKey,
+      identityKey: { secret: link.mediatorSecret, publicKey: link.mediatorKey },
+      mediatorKey: link.mediatorKey,
+      channels: {},
+      invites: {},
+      caucuses: {},
+      owedReceipts: [],
+    };
+    // Saved before redeeming: the link is one-time, so the keys that used it must not be lost.
+    await opts.store.save(state);
+    try {
+      await new HttpClient(serverUrl).request(
+        "POST",
+        `/v1/mediator-links/${link.linkId}/redeem`,
+        redeemMediatorLinkResponse,
+        { deviceId, authPublicKey: authKey.publicKey, signature },
+      );
+    } catch (e) {
+      // Refused for good (used, unknown, forged): this device will never be one of the mediator's,
+      // so leave no half-made device behind. A network failure keeps it: the redeem may have landed.
+      if (e instanceof ApiError && e.status < 500) await opts.store.clear?.();
+      throw e;
+    }
     return new Mediator(state, opts.store, opts.platform);
   }
 
@@ -203,54 +286,313 @@ export class Mediator extends Device {
   }
 
   /**
-   * Admits every device that redeemed one of our invites: its key package must carry a credential
-   * chained to an invite we issued for that caucus, for the device id that redeemed it.
+   * A one-time code that makes a new device of this mediator (staff): give it, out of band, to the
+   * person setting up that device (`Mediator.joinAsStaff`, or `backchannel mediator join`). It holds
+   * the mediator's identity key, so treat it like that key. The new device joins every channel this
+   * device mediates when it redeems the code, and every channel opened later by any of the
+   * mediator's devices.
    */
-  protected override async beforeSync(): Promise<void> {
-    for (const [caucusId, record] of Object.entries(this.state.caucuses)) {
-      if (record.removed) continue;
-      const { pending } = await this.session.withRetry(() =>
-        this.api().request("GET", `/v1/caucuses/${caucusId}/pending`, pendingResponse),
+  link(): Promise<{ code: string; linkId: string }> {
+    return this.exclusive(async () => {
+      const linkKey = generateIdentityKey();
+      const linkId = crypto.randomUUID();
+      await this.session.withRetry(() =>
+        this.api().request("POST", "/v1/mediator-links", createMediatorLinkResponse, {
+          linkId,
+          linkPublicKey: toBase64Url(linkKey.publicKey),
+        }),
       );
-      const admit: { deviceId: string; keyPackage: Uint8Array; inviteId: string }[] = [];
-      for (const p of pending) {
-        const invite = this.state.invites[p.inviteId];
-        if (!invite || invite.caucusId !== caucusId || invite.admittedDeviceId) continue;
-        const bytes = fromBase64Url(p.keyPackage);
-        let ok = false;
+      const code = encodeLinkCode({
+        v: 1,
+        server: this.state.serverUrl,
+        linkId,
+        linkSecret: toBase64Url(linkKey.secretKey),
+        mediatorSecret: this.state.identityKey.secret,
+        mediatorKey: this.state.mediatorKey,
+        mediatorName: this.state.name,
+      });
+      return { code, linkId };
+    });
+  }
+
+  /**
+   * True once this device is in every caucus the relay says it may join and knows each one's
+   * channel, topic and party (always true for a device that opened its channels itself).
+   */
+  get joined(): boolean {
+    return (
+      Object.keys(this.state.mediatorJoinKeys ?? {}).length === 0 &&
+      Object.values(this.state.caucuses).every((r) => r.removed || this.placed(r.caucusId))
+    );
+  }
+
+  /** Waits (polling) until another of the mediator's devices has added this one everywhere. */
+  async waitUntilJoined(timeoutMs = 30_000, pollMs = 250): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      await this.sync();
+      if (this.joined) return true;
+      if (Date.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  private placed(caucusId: string): boolean {
+    return this.channels().some((c) => c.caucuses.some((x) => x.caucusId === caucusId));
+  }
+
+  protected override async beforeSync(): Promise<void> {
+    await this.joinWaitingCaucuses();
+    await this.admitPending();
+  }
+
+  /**
+   * Caucuses this device may join but is not in yet (it was linked, or another of the mediator's
+   * devices opened them): hands in a key package certified with the mediator's identity key, then
+   * joins from the Welcome once another device has added it.
+   */
+  private async joinWaitingCaucuses(): Promise<void> {
+    const { memberships } = await this.me();
+    const waiting = (this.state.mediatorJoinKeys ??= {});
+    const listed = new Set(memberships.map((m) => m.caucusId));
+    for (const m of memberships) {
+      if (this.state.caucuses[m.caucusId]) continue;
+      let keys = waiting[m.caucusId];
+      if (!m.joined) {
+        if (!keys) {
+          const fresh = await newDeviceKeys((mlsKey) =>
+            certifyMediatorDevice(this.secret, fromBase64Url(this.state.mediatorKey), this.deviceId, mlsKey),
+          );
+          keys = waiting[m.caucusId] = {
+            keyPackage: toBase64Url(fresh.keyPackage),
+            initPrivateKey: toBase64Url(fresh.privatePackage.initPrivateKey),
+            hpkePrivateKey: toBase64Url(fresh.privatePackage.hpkePrivateKey),
+            signaturePrivateKey: toBase64Url(fresh.privatePackage.signaturePrivateKey),
+            uploaded: false,
+          };
+          await this.save();
+        }
+        if (!keys.uploaded) {
+          const keyPackage = keys.keyPackage;
+          await this.session.withRetry(() =>
+            this.api().request("PUT", `/v1/caucuses/${m.caucusId}/key-package`, uploadKeyPackageResponse, {
+              keyPackage,
+            }),
+          );
+          keys.uploaded = true;
+          await this.save();
+        }
+        continue;
+      }
+      // Joined on the relay: with our keys, the Welcome that added us is waiting.
+      if (!keys) continue;
+      const w = await this.fetchWelcome(m.caucusId);
+      if (!w) continue;
+      let group: CaucusGroup;
+      try {
+        group = await CaucusGroup.join(
+          { mediatorKey: this.state.mediatorKey, caucusId: m.caucusId },
+          fromBase64Url(w.welcome),
+          {
+            publicPackage: decodeKeyPackage(fromBase64Url(keys.keyPackage)),
+            privatePackage: {
+              initPrivateKey: fromBase64Url(keys.initPrivateKey),
+              hpkePrivateKey: fromBase64Url(keys.hpkePrivateKey),
+              signaturePrivateKey: fromBase64Url(keys.signaturePrivateKey),
+            },
+          },
+        );
+      } catch (e) {
+        // A Welcome we cannot trust (or read) joins nothing; the other caucuses go on.
+        if (e instanceof GroupError) continue;
+        throw e;
+      }
+      const anchor = { seq: w.seq, hash: w.hash };
+      this.state.caucuses[m.caucusId] = {
+        caucusId: m.caucusId,
+        ...(m.channelId ? { channelId: m.channelId } : {}),
+        mediatorName: this.state.name,
+        group: toBase64Url(group.serialize()),
+        anchor,
+        head: anchor,
+        entries: [],
+        outbox: {},
+        removed: false,
+      };
+      delete waiting[m.caucusId];
+      await this.save();
+    }
+    // Memberships the relay dropped (this device was removed before it joined).
+    for (const caucusId of Object.keys(waiting)) if (!listed.has(caucusId)) delete waiting[caucusId];
+  }
+
+  /**
+   * Admits every device waiting in our caucuses that we can certify: a handler's device whose key
+   * package carries a credential chained to an invite we issued for that caucus, for the device id
+   * that redeemed it; or another device of this mediator whose credential our identity key signed
+   * for its own device id.
+   */
+  private async admitPending(): Promise<void> {
+    for (const caucusId of Object.keys(this.state.caucuses)) {
+      // Another of the mediator's devices may commit at the same moment, even admitting the same
+      // device: after losing the epoch, look again (the roster may already hold it).
+      for (let attempt = 1; ; attempt++) {
         try {
-          const kp = decodeKeyPackage(bytes);
-          const cred = keyPackageCredential(kp);
+          await this.admitInto(caucusId);
+          break;
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          if (e.code === "epoch_conflict" && attempt >= 3) break; // busy: the next sync tries again
+          if ((e.code === "epoch_conflict" || e.code === "invalid_request") && attempt < 3) continue;
+          throw e;
+        }
+      }
+    }
+  }
+
+  private async admitInto(caucusId: string): Promise<void> {
+    const record = this.caucus(caucusId);
+    // A caucus whose transcript failed verification admits nobody until that is resolved.
+    if (record.removed || !record.group || record.problem) return;
+    let pending;
+    try {
+      ({ pending } = await this.session.withRetry(() =>
+        this.api().request("GET", `/v1/caucuses/${caucusId}/pending`, pendingResponse),
+      ));
+    } catch (e) {
+      // Another of the mediator's devices removed this one: the sync of the caucus records it.
+      if (e instanceof ApiError && e.code === "not_found") return;
+      throw e;
+    }
+    if (!pending.length) return;
+    // Until this device knows what the caucus is, it leaves admitting to the device that does.
+    if (!record.topic || !record.partyName) return;
+    await this.syncCaucus(caucusId);
+    if (record.removed || !record.group || record.problem) return;
+    const trust = { mediatorKey: this.state.mediatorKey, caucusId };
+    const members = new Set(
+      CaucusGroup.restore(trust, fromBase64Url(record.group))
+        .roster()
+        .map((m) => m.credential?.deviceId),
+    );
+    const refused = new Set(this.state.removedMediatorDevices ?? []);
+    const admit: { deviceId: string; keyPackage: Uint8Array; inviteId?: string }[] = [];
+    for (const p of pending) {
+      if (members.has(p.deviceId)) continue;
+      const bytes = fromBase64Url(p.keyPackage);
+      let ok = false;
+      try {
+        const kp = decodeKeyPackage(bytes);
+        const cred = keyPackageCredential(kp);
+        if ("inviteId" in p) {
+          const invite = this.state.invites[p.inviteId];
           ok =
+            !!invite &&
+            invite.caucusId === caucusId &&
+            !invite.admittedDeviceId &&
             cred?.role === "party" &&
             cred.deviceId === p.deviceId &&
             cred.inviteId === p.inviteId &&
             cred.inviteKey === invite.inviteKey &&
-            verifyCredential(cred, kp.leafNode.signaturePublicKey, {
-              mediatorKey: this.state.mediatorKey,
-              caucusId,
-            });
-        } catch {
-          ok = false;
+            verifyCredential(cred, kp.leafNode.signaturePublicKey, trust);
+        } else {
+          ok =
+            !refused.has(p.deviceId) &&
+            cred?.role === "mediator" &&
+            cred.deviceId === p.deviceId &&
+            cred.mediatorKey === this.state.mediatorKey &&
+            verifyCredential(cred, kp.leafNode.signaturePublicKey, trust);
         }
-        if (ok) admit.push({ deviceId: p.deviceId, keyPackage: bytes, inviteId: p.inviteId });
+      } catch {
+        ok = false;
       }
-      if (!admit.length) continue;
-      await this.commitUnlocked(caucusId, { add: admit });
-      for (const a of admit) this.state.invites[a.inviteId]!.admittedDeviceId = a.deviceId;
-      await this.save();
-      // New members cannot read what came before them: tell them what this caucus is.
-      await this.sendUnlocked(caucusId, {
-        type: "channel_info",
-        topic: record.topic ?? "",
-        partyName: record.partyName ?? "",
-        mediatorName: this.state.name,
-      });
+      if (ok)
+        admit.push({
+          deviceId: p.deviceId,
+          keyPackage: bytes,
+          ...("inviteId" in p ? { inviteId: p.inviteId } : {}),
+        });
     }
+    if (!admit.length) return;
+    await this.commitUnlocked(caucusId, { add: admit }, { retry: false });
+    for (const a of admit) if (a.inviteId) this.state.invites[a.inviteId]!.admittedDeviceId = a.deviceId;
+    await this.save();
+    // New members cannot read what came before them: tell them what this caucus is.
+    await this.sendUnlocked(caucusId, this.channelInfo(record));
   }
 
-  /** Receipts owed for conveyances already made (a crash between the two sends). */
+  private channelInfo(record: CaucusRecord): EventBody {
+    const topic = record.topic ?? "";
+    const partyName = record.partyName ?? "";
+    return {
+      type: "channel_info",
+      topic,
+      partyName,
+      mediatorName: this.state.name,
+      ...(record.channelId
+        ? {
+            channelProof: signChannelProof(this.secret, {
+              caucusId: record.caucusId,
+              channelId: record.channelId,
+              topic,
+              partyName,
+            }),
+          }
+        : {}),
+    };
+  }
+
+  /**
+   * Caucuses this device joined after they were made learn their topic and party from a
+   * channel_info that another of the mediator's devices posts, and are placed in their channel only
+   * if its proof (by the mediator's identity key) names the channel the relay says they are in.
+   */
+  private async placeJoinedCaucuses(): Promise<void> {
+    const placedNow: string[] = [];
+    for (const record of Object.values(this.state.caucuses)) {
+      if (!record.channelId || this.placed(record.caucusId)) continue;
+      for (const e of record.entries) {
+        const b = e.payload?.body;
+        if (e.senderRole !== "mediator" || b?.type !== "channel_info" || !b.channelProof) continue;
+        const placement = {
+          caucusId: record.caucusId,
+          channelId: record.channelId,
+          topic: b.topic,
+          partyName: b.partyName,
+        };
+        if (!verifyChannelProof(this.state.mediatorKey, placement, b.channelProof)) continue;
+        record.topic = b.topic;
+        record.partyName = b.partyName;
+        record.mediatorName = b.mediatorName;
+      }
+      if (!record.topic || !record.partyName) continue;
+      const channel = (this.state.channels[record.channelId] ??= {
+        channelId: record.channelId,
+        topic: record.topic,
+        caucuses: [],
+      });
+      channel.caucuses.push({ caucusId: record.caucusId, partyName: record.partyName });
+      placedNow.push(record.channelId);
+    }
+    if (!placedNow.length) return;
+    // The relay's order of caucuses (oldest first) is what the device that made them shows too.
+    const { channels } = await this.session.withRetry(() =>
+      this.api().request("GET", "/v1/channels", listChannelsResponse),
+    );
+    for (const channelId of new Set(placedNow)) {
+      const order = channels.find((c) => c.channelId === channelId)?.caucusIds ?? [];
+      const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+      this.state.channels[channelId]!.caucuses.sort((a, b) => rank(a.caucusId) - rank(b.caucusId));
+    }
+    await this.save();
+  }
+
+  /**
+   * Receipts owed for conveyances already made (a crash between the two sends); caucuses joined
+   * since the last sync take their place in their channels.
+   */
   protected override async afterSync(): Promise<void> {
+    await this.placeJoinedCaucuses();
     while (this.state.owedReceipts.length) {
       const owed = this.state.owedReceipts[0]!;
       const record = this.state.caucuses[owed.caucusId];
@@ -409,6 +751,90 @@ export class Mediator extends Device {
       if (!h.some((x) => x.deviceId === deviceId))
         throw new SdkError("member_unknown", `device ${deviceId} is not a handler in this caucus`);
       await this.commitUnlocked(caucusId, { removeDeviceIds: [deviceId] });
+    });
+  }
+
+  /**
+   * This mediator's devices (staff) as the MLS rosters of this device's caucuses list them — the
+   * only source a removed or forged device cannot talk its way into — and this device first.
+   */
+  mediatorDevices(): MediatorDeviceView[] {
+    const byId = new Map<string, MediatorDeviceView>([
+      [this.deviceId, { deviceId: this.deviceId, thisDevice: true, caucuses: [] }],
+    ]);
+    for (const record of Object.values(this.state.caucuses)) {
+      if (record.removed || !record.group) continue;
+      const group = CaucusGroup.restore(
+        { mediatorKey: this.state.mediatorKey, caucusId: record.caucusId },
+        fromBase64Url(record.group),
+      );
+      for (const m of group.roster()) {
+        if (m.credential?.role !== "mediator") continue;
+        const id = m.credential.deviceId;
+        let view = byId.get(id);
+        if (!view) byId.set(id, (view = { deviceId: id, thisDevice: false, caucuses: [] }));
+        view.caucuses.push({ caucusId: record.caucusId, mlsKey: toBase64Url(m.mlsKey) });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /**
+   * Removes another device of this mediator: an MLS remove commit in every caucus it is a member
+   * of (each is re-keyed, so it can read nothing sent afterwards), then the relay drops it from
+   * the mediator's channels and from the caucuses it was still waiting to join. This device must
+   * itself be in each caucus the other one joined; if the relay reports one it is not (yet) in,
+   * it throws removal_incomplete and the rest is already done — sync and try again later.
+   */
+  removeMediatorDevice(deviceId: string): Promise<{ caucusIds: string[] }> {
+    return this.exclusive(async () => {
+      if (deviceId === this.deviceId)
+        throw new SdkError(
+          "cannot_remove_self",
+          "a device cannot remove itself: remove it from another of the mediator's devices",
+        );
+      // From now on this device never admits it again, whatever the relay says.
+      const refused = (this.state.removedMediatorDevices ??= []);
+      if (!refused.includes(deviceId)) refused.push(deviceId);
+      await this.save();
+      const removedFrom: string[] = [];
+      for (let attempt = 0; ; attempt++) {
+        await this.syncUnlocked();
+        for (const record of Object.values(this.state.caucuses)) {
+          if (record.removed || !record.group) continue;
+          const group = CaucusGroup.restore(
+            { mediatorKey: this.state.mediatorKey, caucusId: record.caucusId },
+            fromBase64Url(record.group),
+          );
+          const member = group
+            .roster()
+            .some((m) => m.credential?.role === "mediator" && m.credential.deviceId === deviceId);
+          if (!member) continue;
+          await this.commitUnlocked(record.caucusId, { removeDeviceIds: [deviceId] });
+          removedFrom.push(record.caucusId);
+        }
+        try {
+          await this.session.withRetry(() =>
+            this.api().request("DELETE", `/v1/mediator-devices/${deviceId}`, removeMediatorDeviceResponse),
+          );
+          return { caucusIds: removedFrom };
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          // Gone already (an earlier attempt got this far), or never one of ours.
+          if (e.code === "not_found") {
+            if (removedFrom.length) return { caucusIds: removedFrom };
+            throw new SdkError("member_unknown", `device ${deviceId} is not one of this mediator's devices`);
+          }
+          // Admitted somewhere meanwhile, or a member of a caucus this device has not joined yet.
+          if (e.code === "still_member" && attempt < 2) continue;
+          if (e.code === "still_member")
+            throw new SdkError(
+              "removal_incomplete",
+              "the device is still a member of a caucus this device has not joined yet; sync and try again",
+            );
+          throw e;
+        }
+      }
     });
   }
 

@@ -12,6 +12,7 @@ import {
   limits,
   listEventsResponse,
   loginSigningString,
+  mediatorLinkSigningString,
   meResponse,
   parse,
   redeemSigningString,
@@ -261,6 +262,10 @@ describe("happy path", () => {
         "POST /v1/caucuses/{caucusId}/events",
         "GET /v1/caucuses/{caucusId}/events",
         "GET /v1/caucuses/{caucusId}/welcome",
+        "POST /v1/mediator-links",
+        "POST /v1/mediator-links/{linkId}/redeem",
+        "PUT /v1/caucuses/{caucusId}/key-package",
+        "DELETE /v1/mediator-devices/{deviceId}",
         "GET /v1/ws",
       ].sort(),
     );
@@ -544,6 +549,244 @@ describe("invites", () => {
   });
 });
 
+describe("the mediator's devices (staff)", () => {
+  /** A link made by `token`'s device; `redeem` signs with its key unless told otherwise. */
+  async function makeLink(token: string) {
+    const linkKey = newKey();
+    const linkId = randomUUID();
+    const made = await call(
+      "POST",
+      "/v1/mediator-links",
+      { linkId, linkPublicKey: linkKey.publicKey },
+      token,
+    );
+    expect(made).toEqual({ status: 201, body: { linkId } });
+    const body = (device: TestDevice, key = linkKey, signedId = device.deviceId) => ({
+      deviceId: device.deviceId,
+      authPublicKey: device.publicKey,
+      signature: key.sign(mediatorLinkSigningString(linkId, signedId, device.publicKey)),
+    });
+    const redeem = (device: TestDevice, key = linkKey, signedId = device.deviceId) =>
+      call("POST", `/v1/mediator-links/${linkId}/redeem`, body(device, key, signedId));
+    return { linkId, redeem };
+  }
+
+  it("links a device, which hands in a key package, is listed as pending and welcomed by commit", async () => {
+    const m = await mediatorWithCaucus(call);
+    const { redeem } = await makeLink(m.token);
+    const staff = newDevice();
+    expect(await redeem(staff)).toEqual({
+      status: 201,
+      body: { deviceId: staff.deviceId, caucusIds: [m.caucusId] },
+    });
+    const sToken = await login(call, staff);
+    expect((await call("GET", "/v1/me", undefined, sToken)).body).toEqual({
+      deviceId: staff.deviceId,
+      role: "mediator",
+      memberships: [{ caucusId: m.caucusId, channelId: m.channelId, fromSeq: 0, joined: false }],
+    });
+    // Pending: it reads nothing yet, and the joined device sees it only once it handed in keys.
+    expect(await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, sToken)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect((await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body).toEqual({
+      pending: [],
+    });
+    const keyPackage = randomB64(300);
+    const url = `/v1/caucuses/${m.caucusId}/key-package`;
+    expect(await call("PUT", url, { keyPackage }, sToken)).toEqual({
+      status: 200,
+      body: { caucusId: m.caucusId, deviceId: staff.deviceId },
+    });
+    expect((await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body).toEqual({
+      pending: [{ deviceId: staff.deviceId, role: "mediator", keyPackage }],
+    });
+    const welcome = randomB64(200);
+    const commit = await call(
+      "POST",
+      `/v1/caucuses/${m.caucusId}/events`,
+      {
+        eventId: uuidv7(),
+        kind: "commit",
+        epoch: 0,
+        ciphertext: randomB64(100),
+        welcomes: [{ deviceId: staff.deviceId, welcome }],
+      },
+      m.token,
+    );
+    expect(commit.status).toBe(201);
+    expect(
+      parse(
+        welcomeResponse,
+        (await call("GET", `/v1/caucuses/${m.caucusId}/welcome`, undefined, sToken)).body,
+      ),
+    ).toEqual({ caucusId: m.caucusId, welcome, seq: 1, hash: commit.body.hash });
+    // Joined: it may commit (e.g. remove the first device), and channels it opens include both.
+    expect((await call("GET", "/v1/channels", undefined, sToken)).body).toEqual({
+      channels: [{ channelId: m.channelId, caucusIds: [m.caucusId] }],
+    });
+    const { channelId } = parse(createChannelResponse, (await call("POST", "/v1/channels", {}, sToken)).body);
+    expect((await storage.getChannel(channelId))!.mediatorDeviceIds).toEqual([
+      staff.deviceId,
+      m.device.deviceId,
+    ]);
+    const { caucusId } = parse(
+      createCaucusResponse,
+      (await call("POST", `/v1/channels/${channelId}/caucuses`, {}, sToken)).body,
+    );
+    expect((await call("GET", "/v1/me", undefined, m.token)).body.memberships).toContainEqual({
+      caucusId,
+      channelId,
+      fromSeq: 0,
+      joined: false,
+    });
+    // Already joined: no key package to hand in.
+    expect(await call("PUT", url, { keyPackage }, sToken)).toEqual({ status: 404, body: notFoundBody });
+  });
+
+  it("a link is one-time; a bad signature, unknown link or taken device id changes nothing", async () => {
+    const m = await mediatorWithCaucus(call);
+    const { linkId, redeem } = await makeLink(m.token);
+    const staff = newDevice();
+    // Wrong key, and the right key over another device id.
+    for (const bad of [await redeem(staff, newKey()), await redeem(staff, undefined, randomUUID())])
+      expect(bad).toEqual({
+        status: 400,
+        body: { error: "signature_invalid", message: "signature by the link key does not verify" },
+      });
+    expect(await storage.getDevice(staff.deviceId)).toBeUndefined();
+    const taken = { ...newDevice(), deviceId: m.device.deviceId };
+    expect(await redeem(taken)).toMatchObject({ status: 409, body: { error: "device_exists" } });
+    expect(await storage.getMediatorLink(linkId)).toMatchObject({ used: false });
+
+    expect((await redeem(staff)).status).toBe(201);
+    const second = newDevice();
+    expect(await redeem(second)).toMatchObject({ status: 409, body: { error: "invite_used" } });
+    expect(await storage.getDevice(second.deviceId)).toBeUndefined();
+    expect(await storage.listMediatorDevices(m.device.deviceId)).toEqual([m.device.deviceId, staff.deviceId]);
+    const unknown = await call("POST", `/v1/mediator-links/${randomUUID()}/redeem`, {
+      deviceId: second.deviceId,
+      authPublicKey: second.publicKey,
+      signature: second.sign("x"),
+    });
+    expect(unknown).toMatchObject({ status: 404, body: { error: "invite_invalid" } });
+  });
+
+  it("bad input on the new routes → 400 invalid_request, nothing changed", async () => {
+    const m = await mediatorWithCaucus(call);
+    const key = newKey();
+    for (const body of [
+      {},
+      { linkId: "not-a-uuid", linkPublicKey: key.publicKey },
+      { linkId: randomUUID(), linkPublicKey: "short" },
+      { linkId: randomUUID(), linkPublicKey: key.publicKey, admin: true },
+    ]) {
+      const res = await call("POST", "/v1/mediator-links", body, m.token);
+      expect(res, JSON.stringify(body)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+    const { linkId, redeem } = await makeLink(m.token);
+    const d = newDevice();
+    const good = { deviceId: d.deviceId, authPublicKey: d.publicKey, signature: d.sign("x") };
+    for (const [url, body] of [
+      ["/v1/mediator-links/nope/redeem", good],
+      [`/v1/mediator-links/${linkId}/redeem`, { ...good, keyPackage: "AAAA" }],
+      [`/v1/mediator-links/${linkId}/redeem`, { ...good, deviceId: 7 }],
+      [`/v1/mediator-links/${linkId}/redeem`, { ...good, signature: "A".repeat(85) }],
+      [`/v1/mediator-links/${linkId}/redeem`, { deviceId: d.deviceId, signature: good.signature }],
+    ] as const) {
+      const res = await call("POST", url, body);
+      expect(res, JSON.stringify(body)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+    expect(await storage.getMediatorLink(linkId)).toMatchObject({ used: false });
+
+    const staff = newDevice();
+    expect((await redeem(staff)).status).toBe(201);
+    const sToken = await login(call, staff);
+    for (const [url, body] of [
+      [`/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: "AB" }], // not canonical
+      [`/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: "" }],
+      [`/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: "A".repeat(30_000) }], // over the limit
+      [`/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: "AAAA", extra: 1 }],
+      [`/v1/caucuses/${m.caucusId}/key-package`, {}],
+      ["/v1/caucuses/nope/key-package", { keyPackage: "AAAA" }],
+    ] as const) {
+      const res = await call("PUT", url, body, sToken);
+      expect(res, JSON.stringify(body)).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+    expect((await storage.getMembership(m.caucusId, staff.deviceId))!.keyPackage).toBeUndefined();
+    expect(await call("DELETE", "/v1/mediator-devices/nope", undefined, m.token)).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request" },
+    });
+    // No device removes itself (same answer as for a device that is not ours).
+    expect(await call("DELETE", `/v1/mediator-devices/${m.device.deviceId}`, undefined, m.token)).toEqual({
+      status: 404,
+      body: notFoundBody,
+    });
+    expect(await storage.listMediatorDevices(m.device.deviceId)).toEqual([m.device.deviceId, staff.deviceId]);
+    // Without a token: unauthenticated, before anything else.
+    for (const [method, url] of [
+      ["POST", "/v1/mediator-links"],
+      ["PUT", `/v1/caucuses/${m.caucusId}/key-package`],
+      ["DELETE", `/v1/mediator-devices/${staff.deviceId}`],
+    ] as const) {
+      const res = await call(method, url, method === "DELETE" ? undefined : {});
+      expect(res, url).toMatchObject({ status: 401, body: { error: "unauthenticated" } });
+    }
+  });
+
+  it("removal: still_member while a caucus holds it; then it leaves every channel", async () => {
+    const m = await mediatorWithCaucus(call);
+    const { redeem } = await makeLink(m.token);
+    const staff = newDevice();
+    await redeem(staff);
+    const sToken = await login(call, staff);
+    await call("PUT", `/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: randomB64(50) }, sToken);
+    const events = `/v1/caucuses/${m.caucusId}/events`;
+    const commit = (epoch: number, extra: object) => ({
+      eventId: uuidv7(),
+      kind: "commit",
+      epoch,
+      ciphertext: randomB64(50),
+      ...extra,
+    });
+    await call(
+      "POST",
+      events,
+      commit(0, { welcomes: [{ deviceId: staff.deviceId, welcome: randomB64(50) }] }),
+      m.token,
+    );
+
+    const del = `/v1/mediator-devices/${staff.deviceId}`;
+    expect(await call("DELETE", del, undefined, m.token)).toMatchObject({
+      status: 409,
+      body: { error: "still_member" },
+    });
+    // Neither device may remove itself by commit; the other one can.
+    expect(await call("POST", events, commit(1, { removes: [staff.deviceId] }), sToken)).toMatchObject({
+      status: 400,
+      body: { error: "invalid_request" },
+    });
+    expect((await call("POST", events, commit(1, { removes: [staff.deviceId] }), m.token)).status).toBe(201);
+    expect(await call("DELETE", del, undefined, m.token)).toEqual({
+      status: 200,
+      body: { deviceId: staff.deviceId, droppedCaucusIds: [] },
+    });
+    expect(await call("DELETE", del, undefined, m.token)).toEqual({ status: 404, body: notFoundBody });
+    expect((await call("GET", "/v1/channels", undefined, sToken)).body).toEqual({ channels: [] });
+    expect((await call("GET", "/v1/me", undefined, sToken)).body.memberships).toEqual([]);
+    expect(await call("GET", events, undefined, sToken)).toEqual({ status: 404, body: notFoundBody });
+    // Channels opened afterwards do not include it.
+    const { channelId } = parse(
+      createChannelResponse,
+      (await call("POST", "/v1/channels", {}, m.token)).body,
+    );
+    expect((await storage.getChannel(channelId))!.mediatorDeviceIds).toEqual([m.device.deviceId]);
+  });
+});
+
 describe("authorisation", () => {
   it("a party device calling mediator routes → 403 forbidden, nothing created", async () => {
     const c = await caucusWithParty();
@@ -559,6 +802,16 @@ describe("authorisation", () => {
         t,
       ),
       await call("GET", `/v1/caucuses/${c.caucusId}/pending`, undefined, t),
+      await call(
+        "POST",
+        "/v1/mediator-links",
+        { linkId: randomUUID(), linkPublicKey: newKey().publicKey },
+        t,
+      ),
+      await call("PUT", `/v1/caucuses/${c.caucusId}/key-package`, { keyPackage: randomB64(40) }, t),
+      await call("DELETE", `/v1/mediator-devices/${c.device.deviceId}`, undefined, t),
+      await call("PUT", `/v1/caucuses/${randomUUID()}/key-package`, { keyPackage: randomB64(40) }, t),
+      await call("DELETE", `/v1/mediator-devices/${randomUUID()}`, undefined, t),
       // Same answer whether or not the ids exist: the role check comes first.
       await call("POST", `/v1/channels/${randomUUID()}/caucuses`, {}, t),
       await call("GET", `/v1/caucuses/${randomUUID()}/pending`, undefined, t),
@@ -567,6 +820,7 @@ describe("authorisation", () => {
       expect(a).toEqual({ status: 403, body: { error: "forbidden", message: "mediator devices only" } });
     expect(await storage.listChannels(c.party.deviceId)).toEqual([]);
     expect((await storage.getChannel(c.channelId))!.caucusIds).toEqual([c.caucusId]);
+    expect(await storage.listMediatorDevices(c.device.deviceId)).toEqual([c.device.deviceId]);
   });
 
   it("a party device may not commit → 403 forbidden", async () => {

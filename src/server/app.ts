@@ -16,6 +16,7 @@ import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerInviteRoutes } from "./routes/invites.js";
 import { registerLoginRoutes } from "./routes/login.js";
+import { registerMediatorDeviceRoutes } from "./routes/mediator-devices.js";
 import { registerMediatorRoutes } from "./routes/mediators.js";
 import { registerMeRoutes } from "./routes/me.js";
 import { registerWsRoute } from "./routes/ws.js";
@@ -80,6 +81,7 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     registerMeRoutes(scope, ctx);
     registerChannelRoutes(scope, ctx);
     registerInviteRoutes(scope, ctx);
+    registerMediatorDeviceRoutes(scope, ctx);
     registerEventRoutes(scope, ctx);
     registerWsRoute(scope, ctx);
     done();

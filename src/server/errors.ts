@@ -18,6 +18,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   stale_epoch: 409,
   event_id_conflict: 409,
   not_member: 404,
+  still_member: 409,
   rate_limited: 429,
   internal: 500,
 };

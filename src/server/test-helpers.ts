@@ -55,7 +55,12 @@ export interface Reply {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON
 }
 
-export type Call = (method: "GET" | "POST", url: string, body?: unknown, token?: string) => Promise<Reply>;
+export type Call = (
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  url: string,
+  body?: unknown,
+  token?: string,
+) => Promise<Reply>;
 
 export function injectCall(app: FastifyInstance): Call {
   return async (method, url, body, token) => {

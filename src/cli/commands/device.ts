@@ -4,7 +4,15 @@ import pc from "picocolors";
 import { describeProblem, describeStance } from "../../protocol/index.js";
 import { Mediator, Party, type Device } from "../../sdk/index.js";
 import { nodePlatform } from "../../sdk/node.js";
-import { CliError, homeDir, newStore, openDevice, output, type CommandOptions } from "../context.js";
+import {
+  CliError,
+  homeDir,
+  newStore,
+  openDevice,
+  openMediator,
+  output,
+  type CommandOptions,
+} from "../context.js";
 import { renderTranscript } from "../render.js";
 
 const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
@@ -39,6 +47,93 @@ export function registerDeviceCommands(program: Command): void {
         o,
         { deviceId: m.deviceId, role: m.role, home: homeDir(o), mediatorKey: m.mediatorKey },
         `Mediator device ${m.deviceId} registered with ${m.serverUrl}.\nKeystore: ${homeDir(o)} (encrypted, 0600).\nNext: backchannel channel create --topic "…" --party A --party B`,
+      );
+    });
+
+  mediator
+    .command("link")
+    .description(
+      "make a one-time code that sets up another device of this mediator (staff); it carries the mediator's key",
+    )
+    .action(async (_o, cmd: Command) => {
+      const o = g(cmd);
+      const m = await openMediator(o);
+      const { code, linkId } = await m.link();
+      output(
+        o,
+        { code, linkId },
+        `One-time link code for a new device of ${m.name}. It carries the mediator's identity key: show it once, only to the person setting up that device, over a channel you trust.\n\n${code}\n\nOn the new device: backchannel mediator join <code> --wait 60\nThen run \`backchannel inbox\` here to add it to every caucus.`,
+      );
+    });
+
+  mediator
+    .command("join")
+    .description("create this device as another device of an existing mediator, from its link code")
+    .argument(
+      "<code>",
+      "link code (bc1m-…) from `backchannel mediator link` on one of the mediator's devices",
+    )
+    .option("--server <url>", "relay server URL (default: the one in the code)")
+    .option("--wait <seconds>", "wait this long for another of the mediator's devices to add this one", "0")
+    .action(async (code: string, _o, cmd: Command) => {
+      const o = g(cmd);
+      const m = await Mediator.joinAsStaff({
+        linkCode: code,
+        store: await newStore(o),
+        platform: nodePlatform,
+        ...(o.server ? { serverUrl: String(o.server) } : {}),
+      });
+      const joined =
+        Number(o.wait) > 0 ? await m.waitUntilJoined(Number(o.wait) * 1000) : (await m.sync(), m.joined);
+      const caucuses = m.caucusIds().length;
+      output(
+        o,
+        {
+          deviceId: m.deviceId,
+          role: m.role,
+          home: homeDir(o),
+          mediatorKey: m.mediatorKey,
+          joined,
+          channels: m.channels(),
+        },
+        `Linked: device ${m.deviceId} is now one of ${m.name}'s devices (${m.serverUrl}).\nKeystore: ${homeDir(o)} (encrypted, 0600).\n${joined ? `In ${caucuses} caucus(es) of ${m.channels().length} channel(s); it reads each from now on.` : "Waiting for another of the mediator's devices to add this one: run `backchannel inbox` there, then here."}`,
+      );
+    });
+
+  mediator
+    .command("devices")
+    .description("this mediator's devices (staff), as the caucuses' rosters list them")
+    .action(async (_o, cmd: Command) => {
+      const o = g(cmd);
+      const m = await openMediator(o);
+      await m.sync();
+      const devices = m.mediatorDevices();
+      output(
+        o,
+        { devices },
+        devices
+          .map(
+            (d) =>
+              `${d.deviceId}${d.thisDevice ? pc.bold(" (this device)") : ""} — in ${d.caucuses.length} caucus(es)`,
+          )
+          .join("\n"),
+      );
+    });
+
+  mediator
+    .command("remove-device")
+    .description(
+      "remove another device of this mediator (re-keys every caucus it is in; it can read nothing sent afterwards)",
+    )
+    .argument("<id>", "the device id (see `backchannel mediator devices`)")
+    .action(async (id: string, _o, cmd: Command) => {
+      const o = g(cmd);
+      const m = await openMediator(o);
+      const { caucusIds } = await m.removeMediatorDevice(id);
+      output(
+        o,
+        { removed: id, caucusIds },
+        `Removed device ${id}: ${caucusIds.length} caucus(es) re-keyed; it can read nothing sent from now on.`,
       );
     });
 
@@ -89,6 +184,7 @@ export function registerDeviceCommands(program: Command): void {
           .caucusIds()
           .flatMap((c) => d.handlers(c).map((h) => ({ caucusId: c, party: d.caucus(c).partyName, ...h })));
         info.handlers = handlers;
+        info.mediatorDevices = d.mediatorDevices().map((x) => x.deviceId);
         for (const h of handlers)
           human += `\n${h.party} handler ${h.deviceId}: ${h.verificationCode.replace(/\n/g, " ")}`;
       }
@@ -99,7 +195,7 @@ export function registerDeviceCommands(program: Command): void {
     .command("inbox")
     .alias("sync")
     .description(
-      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers)",
+      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices)",
     )
     .option("--caucus <id or party>", "only this caucus")
     .action(async (_o, cmd: Command) => {

@@ -28,6 +28,7 @@ import { signDomain, verifyDomain } from "../identity.js";
 export const DEVICE_CERT = "backchannel-device-cert-v1";
 export const INVITE_CERT = "backchannel-invite-cert-v1";
 export const INVITE_USE = "backchannel-invite-use-v1";
+export const CHANNEL_PROOF = "backchannel-channel-proof-v1";
 
 export const mediatorCredential = z.strictObject({
   v: z.literal(1),
@@ -197,4 +198,24 @@ function verifyChain(c: DeviceCredential, mlsKey: Uint8Array, trust: TrustContex
       fromBase64Url(c.deviceSig),
     )
   );
+}
+
+/** What a channel_info's proof is over: the caucus, its channel, and the names shown for them. */
+export interface ChannelPlacement {
+  caucusId: string;
+  channelId: string;
+  topic: string;
+  partyName: string;
+}
+
+/**
+ * The mediator's identity key binds a caucus to its channel, so the mediator's other devices
+ * place the caucus (and convey within its channel) without trusting the relay's grouping.
+ */
+export function signChannelProof(mediatorSecret: Uint8Array, placement: ChannelPlacement): string {
+  return toBase64Url(signDomain(mediatorSecret, CHANNEL_PROOF, { ...placement }));
+}
+
+export function verifyChannelProof(mediatorKey: string, placement: ChannelPlacement, proof: string): boolean {
+  return verifyDomain(fromBase64Url(mediatorKey), CHANNEL_PROOF, { ...placement }, fromBase64Url(proof));
 }

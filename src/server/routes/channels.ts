@@ -12,8 +12,12 @@ import {
 import { mediatorOf } from "../auth.js";
 import { notFound } from "../errors.js";
 import { channelParams, type RouteContext } from "./context.js";
+import { publishAll } from "./publish.js";
 
-export function registerChannelRoutes(app: FastifyInstance, { storage, authenticate }: RouteContext): void {
+export function registerChannelRoutes(
+  app: FastifyInstance,
+  { storage, notifier, authenticate }: RouteContext,
+): void {
   app.post(
     "/v1/channels",
     {
@@ -31,7 +35,11 @@ export function registerChannelRoutes(app: FastifyInstance, { storage, authentic
       const mediator = mediatorOf(request);
       parse(createChannelRequest, request.body, "body");
       const channelId = randomUUID();
-      await storage.createChannel({ channelId, mediatorDeviceIds: [mediator.deviceId] });
+      // Every device of this mediator mediates the channel; the others join each caucus by commit.
+      const others = (await storage.listMediatorDevices(mediator.deviceId)).filter(
+        (d) => d !== mediator.deviceId,
+      );
+      await storage.createChannel({ channelId, mediatorDeviceIds: [mediator.deviceId, ...others] });
       const response: z.infer<typeof createChannelResponse> = { channelId };
       return reply.code(201).send(response);
     },
@@ -65,7 +73,10 @@ export function registerChannelRoutes(app: FastifyInstance, { storage, authentic
       preHandler: authenticate,
       config: {
         doc: {
-          summary: "Open a caucus in a channel; its mediator devices are members from seq 1",
+          summary: "Open a caucus in a channel; this device is a member from seq 1",
+          description:
+            "The channel's other mediator devices become pending members: each uploads a key package " +
+            "(PUT /v1/caucuses/{caucusId}/key-package) and a joined mediator device adds it by commit.",
           auth: "mediator",
           body: createCaucusRequest,
           responses: { 201: { description: "Created", schema: createCaucusResponse } },
@@ -79,7 +90,14 @@ export function registerChannelRoutes(app: FastifyInstance, { storage, authentic
       const channel = await storage.getChannel(channelId);
       if (!channel?.mediatorDeviceIds.includes(mediator.deviceId)) throw notFound();
       const caucusId = randomUUID();
-      await storage.createCaucus({ caucusId, channelId });
+      await storage.createCaucus({ caucusId, channelId, creatorDeviceId: mediator.deviceId });
+      await publishAll(
+        notifier,
+        request.log,
+        channel.mediatorDeviceIds
+          .filter((d) => d !== mediator.deviceId)
+          .map((deviceId) => ({ deviceId, frame: { type: "membership", caucusId } })),
+      );
       const response: z.infer<typeof createCaucusResponse> = { caucusId };
       return reply.code(201).send(response);
     },

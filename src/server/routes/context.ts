@@ -1,6 +1,6 @@
 import type { preHandlerAsyncHookHandler } from "fastify";
 import { z } from "zod";
-import { caucusId, channelId, inviteId } from "../../protocol/index.js";
+import { caucusId, channelId, deviceId, inviteId, linkId } from "../../protocol/index.js";
 import type { AppConfig } from "../config.js";
 import type { Notifier } from "../notifier.js";
 import type { Storage } from "../storage/storage.js";
@@ -17,3 +17,5 @@ export interface RouteContext {
 export const caucusParams = z.strictObject({ caucusId });
 export const channelParams = z.strictObject({ channelId });
 export const inviteParams = z.strictObject({ inviteId });
+export const linkParams = z.strictObject({ linkId });
+export const deviceParams = z.strictObject({ deviceId });

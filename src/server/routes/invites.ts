@@ -96,7 +96,7 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: RouteContext): v
         keyPackage: body.keyPackage,
       });
       const mediators = (await storage.listMembers(membership.caucusId)).filter(
-        (m) => m.role === "mediator" && !m.removed,
+        (m) => m.role === "mediator" && m.joined && !m.removed,
       );
       await publishAll(
         notifier,
@@ -117,7 +117,10 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: RouteContext): v
       preHandler: authenticate,
       config: {
         doc: {
-          summary: "Devices that redeemed an invite and wait to be added by a commit",
+          summary: "Devices waiting to be added by a commit",
+          description:
+            "Party devices that redeemed an invite, and this mediator's other devices that uploaded a " +
+            "key package for this caucus (role: mediator).",
           auth: "mediator",
           responses: { 200: { description: "Pending devices", schema: pendingResponse } },
         },
@@ -130,8 +133,11 @@ export function registerInviteRoutes(app: FastifyInstance, ctx: RouteContext): v
       const members = await storage.listMembers(caucusId);
       const response: z.infer<typeof pendingResponse> = { pending: [] };
       for (const m of members) {
-        if (m.joined || m.removed || m.inviteId === undefined || m.keyPackage === undefined) continue;
-        response.pending.push({ deviceId: m.deviceId, inviteId: m.inviteId, keyPackage: m.keyPackage });
+        if (m.joined || m.removed || m.keyPackage === undefined) continue;
+        if (m.role === "mediator")
+          response.pending.push({ deviceId: m.deviceId, role: "mediator", keyPackage: m.keyPackage });
+        else if (m.inviteId !== undefined)
+          response.pending.push({ deviceId: m.deviceId, inviteId: m.inviteId, keyPackage: m.keyPackage });
       }
       return response;
     },

@@ -423,13 +423,268 @@ describe.each(backends)("storage: $name", (backend) => {
     });
   });
 
+  describe("the mediator's devices (staff)", () => {
+    const newMediator = async () => {
+      const d = crypto.randomUUID();
+      await s.createDevice({ deviceId: d, role: "mediator", authPublicKey: randomB64(32) });
+      return d;
+    };
+    const redeem = (linkId: string, deviceId = crypto.randomUUID()) =>
+      s.redeemMediatorLink({ linkId, deviceId, authPublicKey: randomB64(32) });
+    async function linked(by: string) {
+      const linkId = crypto.randomUUID();
+      await s.createMediatorLink({ linkId, linkPublicKey: randomB64(32), createdBy: by });
+      const deviceId = crypto.randomUUID();
+      const { caucusIds } = await redeem(linkId, deviceId);
+      return { deviceId, linkId, caucusIds };
+    }
+
+    it("a mediator device starts as its mediator's only device; a party device belongs to none", async () => {
+      const { mediator, caucusId } = await caucusWithMediator();
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator]);
+      const { party } = await joinedParty(caucusId, mediator);
+      expect(await s.listMediatorDevices(party)).toEqual([]);
+      expect(await s.listMediatorDevices(crypto.randomUUID())).toEqual([]);
+    });
+
+    it("a link is one-time: the device joins the linker's mediator, channels and (pending) caucuses", async () => {
+      const { mediator, channelId, caucusId } = await caucusWithMediator();
+      const second = crypto.randomUUID();
+      await s.createCaucus({ caucusId: second, channelId });
+      const elsewhere = await caucusWithMediator(); // another mediator's channel
+      const linkId = crypto.randomUUID();
+      const link = { linkId, linkPublicKey: randomB64(32), createdBy: mediator };
+      await s.createMediatorLink(link);
+      await s.createMediatorLink(link); // a retry
+      expect(await s.getMediatorLink(linkId)).toEqual({ ...link, used: false });
+
+      const staff = crypto.randomUUID();
+      expect(await redeem(linkId, staff)).toEqual({ caucusIds: [caucusId, second] });
+      expect(await s.getMediatorLink(linkId)).toMatchObject({ used: true });
+      expect(await s.getDevice(staff)).toMatchObject({ role: "mediator" });
+      expect(await s.listMediatorDevices(staff)).toEqual([mediator, staff]);
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator, staff]);
+      expect(await s.listChannels(staff)).toEqual([
+        { channelId, mediatorDeviceIds: [mediator, staff], caucusIds: [caucusId, second] },
+      ]);
+      for (const c of [caucusId, second])
+        expect(await s.getMembership(c, staff)).toEqual({
+          caucusId: c,
+          channelId,
+          deviceId: staff,
+          role: "mediator",
+          joined: false,
+          fromSeq: 0,
+          removed: false,
+        });
+      expect(await s.getMembership(elsewhere.caucusId, staff)).toBeUndefined();
+
+      // Second redemption: refused, nothing registered; retrying the creation now fails too.
+      const other = crypto.randomUUID();
+      await expect(redeem(linkId, other)).rejects.toMatchObject({ code: "invite_used" });
+      expect(await s.getDevice(other)).toBeUndefined();
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator, staff]);
+      await expect(s.createMediatorLink(link)).rejects.toMatchObject({ code: "invite_invalid" });
+
+      // Devices linked later by the new device join the same mediator.
+      const third = await linked(staff);
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator, staff, third.deviceId]);
+      expect(third.caucusIds).toEqual([caucusId, second]);
+    });
+
+    it("refuses an unknown link, a reused link id, a link by a party device, and a taken device id", async () => {
+      const { mediator, caucusId } = await caucusWithMediator();
+      await expect(redeem(crypto.randomUUID())).rejects.toMatchObject({ code: "invite_invalid" });
+      const linkId = crypto.randomUUID();
+      await s.createMediatorLink({ linkId, linkPublicKey: randomB64(32), createdBy: mediator });
+      await expect(
+        s.createMediatorLink({ linkId, linkPublicKey: randomB64(32), createdBy: mediator }),
+      ).rejects.toMatchObject({ code: "invite_invalid", status: 409 });
+      const { party } = await joinedParty(caucusId, mediator);
+      await expect(
+        s.createMediatorLink({ linkId: crypto.randomUUID(), linkPublicKey: randomB64(32), createdBy: party }),
+      ).rejects.toMatchObject({ code: "not_found" });
+      await expect(redeem(linkId, party)).rejects.toMatchObject({ code: "device_exists" });
+      expect(await s.getMediatorLink(linkId)).toMatchObject({ used: false });
+      expect(await s.getDevice(party)).toMatchObject({ role: "party" });
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator]);
+    });
+
+    it("a caucus made by one device: it is joined from seq 1, the channel's other devices wait", async () => {
+      const { mediator, channelId } = await caucusWithMediator();
+      const staff = (await linked(mediator)).deviceId;
+      const caucusId = crypto.randomUUID();
+      await s.createCaucus({ caucusId, channelId, creatorDeviceId: staff });
+      expect(await s.getMembership(caucusId, staff)).toMatchObject({ joined: true, fromSeq: 1 });
+      expect(await s.getMembership(caucusId, mediator)).toMatchObject({ joined: false, fromSeq: 0 });
+      // A creator that does not mediate the channel: nothing is made.
+      const stranger = await newMediator();
+      const refused = crypto.randomUUID();
+      await expect(
+        s.createCaucus({ caucusId: refused, channelId, creatorDeviceId: stranger }),
+      ).rejects.toMatchObject({ code: "not_found" });
+      expect(await s.getCaucus(refused)).toBeUndefined();
+    });
+
+    it("stores a key package only for a pending mediator member; its welcome drops it", async () => {
+      const { mediator, caucusId } = await caucusWithMediator();
+      const staff = (await linked(mediator)).deviceId;
+      const { party: pending } = await pendingParty(caucusId);
+      const stranger = await newMediator();
+      for (const [device, caucus] of [
+        [mediator, caucusId], // joined
+        [pending, caucusId], // a party
+        [stranger, caucusId], // not a member
+        [staff, crypto.randomUUID()], // no such caucus
+      ] as const) {
+        await expect(s.putMediatorKeyPackage(caucus, device, randomB64(40))).rejects.toMatchObject({
+          code: "not_found",
+        });
+      }
+      await s.putMediatorKeyPackage(caucusId, staff, randomB64(40));
+      const keyPackage = randomB64(40);
+      await s.putMediatorKeyPackage(caucusId, staff, keyPackage); // replaces
+      expect(await s.getMembership(caucusId, staff)).toMatchObject({ joined: false, keyPackage });
+      expect((await s.getMembership(caucusId, mediator))!.keyPackage).toBeUndefined();
+
+      const commit = await s.appendEvent(
+        event(caucusId, mediator, {
+          kind: "commit",
+          welcomes: [{ deviceId: staff, welcome: randomB64(50) }],
+        }),
+      );
+      const m = await s.getMembership(caucusId, staff);
+      expect(m).toMatchObject({ joined: true, fromSeq: commit.seq + 1 });
+      expect(m!.keyPackage).toBeUndefined();
+      await expect(s.putMediatorKeyPackage(caucusId, staff, keyPackage)).rejects.toMatchObject({
+        code: "not_found",
+      });
+    });
+
+    it("commits remove a joined mediator device, never the sender; a party still never commits", async () => {
+      const { mediator, caucusId } = await caucusWithMediator();
+      const staff = (await linked(mediator)).deviceId;
+      const waiting = (await linked(mediator)).deviceId;
+      const { party } = await joinedParty(caucusId, mediator);
+      await s.appendEvent(
+        event(caucusId, mediator, {
+          kind: "commit",
+          epoch: 1,
+          welcomes: [{ deviceId: staff, welcome: randomB64(50) }],
+        }),
+      );
+      const before = await s.getCaucus(caucusId);
+      for (const removes of [[staff], [mediator], [waiting]]) {
+        const sender = removes[0] === staff ? party : removes[0] === mediator ? mediator : staff;
+        await expect(
+          s.appendEvent(event(caucusId, sender, { kind: "commit", epoch: 2, removes })),
+        ).rejects.toMatchObject({ code: sender === party ? "forbidden" : "invalid_request" });
+      }
+      // The staff device cannot remove itself either, nor the last other device along with itself.
+      await expect(
+        s.appendEvent(event(caucusId, staff, { kind: "commit", epoch: 2, removes: [mediator, staff] })),
+      ).rejects.toMatchObject({ code: "invalid_request" });
+      expect(await s.getCaucus(caucusId)).toEqual(before);
+
+      await s.appendEvent(event(caucusId, staff, { kind: "commit", epoch: 2, removes: [mediator] }));
+      expect(await s.getMembership(caucusId, mediator)).toMatchObject({ removed: true });
+      await expect(s.appendEvent(event(caucusId, mediator, { epoch: 3 }))).rejects.toMatchObject({
+        code: "not_found",
+      });
+      expect(
+        (await s.listMembers(caucusId)).filter((m) => m.role === "mediator" && m.joined && !m.removed),
+      ).toEqual([expect.objectContaining({ deviceId: staff })]);
+    });
+
+    it("removing a device: only by another current device of the same mediator, once no caucus holds it", async () => {
+      const { mediator, channelId, caucusId } = await caucusWithMediator();
+      const staff = (await linked(mediator)).deviceId;
+      const joinedStaff = (await linked(mediator)).deviceId;
+      await s.putMediatorKeyPackage(caucusId, joinedStaff, randomB64(40));
+      await s.appendEvent(
+        event(caucusId, mediator, {
+          kind: "commit",
+          welcomes: [{ deviceId: joinedStaff, welcome: randomB64(50) }],
+        }),
+      );
+      const unused = crypto.randomUUID();
+      await s.createMediatorLink({ linkId: unused, linkPublicKey: randomB64(32), createdBy: staff });
+      const other = await caucusWithMediator();
+
+      for (const [by, target] of [
+        [staff, staff], // itself
+        [other.mediator, staff], // another mediator's device
+        [staff, other.mediator],
+        [staff, crypto.randomUUID()],
+      ] as const) {
+        await expect(s.removeMediatorDevice({ byDeviceId: by, deviceId: target })).rejects.toMatchObject({
+          code: "not_found",
+        });
+      }
+      await expect(
+        s.removeMediatorDevice({ byDeviceId: staff, deviceId: joinedStaff }),
+      ).rejects.toMatchObject({
+        code: "still_member",
+        status: 409,
+      });
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator, staff, joinedStaff]);
+
+      expect(await s.removeMediatorDevice({ byDeviceId: mediator, deviceId: staff })).toEqual({
+        droppedCaucusIds: [caucusId],
+      });
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator, joinedStaff]);
+      expect(await s.listMediatorDevices(staff)).toEqual([staff]);
+      expect(await s.listChannels(staff)).toEqual([]);
+      expect((await s.getChannel(channelId))!.mediatorDeviceIds).toEqual([mediator, joinedStaff]);
+      expect(await s.getMembership(caucusId, staff)).toMatchObject({ removed: true, joined: false });
+      expect(await s.listMemberships(staff)).toEqual([]);
+      // Its unused link is void; it can no longer act for the mediator.
+      await expect(redeem(unused)).rejects.toMatchObject({ code: "invite_used" });
+      await expect(
+        s.removeMediatorDevice({ byDeviceId: staff, deviceId: joinedStaff }),
+      ).rejects.toMatchObject({
+        code: "not_found",
+      });
+      // Once a commit removed it, the joined one can go too.
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [joinedStaff] }));
+      expect(await s.removeMediatorDevice({ byDeviceId: mediator, deviceId: joinedStaff })).toEqual({
+        droppedCaucusIds: [],
+      });
+      expect(await s.listMediatorDevices(mediator)).toEqual([mediator]);
+    });
+
+    it("new channels are opened with every current device of the mediator", async () => {
+      // What the relay's channel route does with listMediatorDevices; kept here as the contract.
+      const { mediator } = await caucusWithMediator();
+      const staff = (await linked(mediator)).deviceId;
+      const channelId = crypto.randomUUID();
+      await s.createChannel({ channelId, mediatorDeviceIds: await s.listMediatorDevices(staff) });
+      const caucusId = crypto.randomUUID();
+      await s.createCaucus({ caucusId, channelId, creatorDeviceId: staff });
+      const members = (await s.listMembers(caucusId)).map((m) => [m.deviceId, m.joined, m.fromSeq]);
+      expect(members).toHaveLength(2);
+      expect(members).toEqual(
+        expect.arrayContaining([
+          [mediator, false, 0],
+          [staff, true, 1],
+        ]),
+      );
+    });
+  });
+
   it("finds everything again after the database is reopened", async () => {
     const { caucusId, mediator, channelId } = await caucusWithMediator();
     const { party, commit } = await joinedParty(caucusId, mediator);
     const { party: pending, inviteId } = await pendingParty(caucusId);
     const app = await s.appendEvent(event(caucusId, party, { epoch: 1 }));
     await s.createSession({ tokenHash: "c".repeat(64), deviceId: party, expiresAt: 5 });
+    const linkId = crypto.randomUUID();
+    await s.createMediatorLink({ linkId, linkPublicKey: randomB64(32), createdBy: mediator });
+    const staff = crypto.randomUUID();
+    await s.redeemMediatorLink({ linkId, deviceId: staff, authPublicKey: randomB64(32) });
     const snapshot = {
+      link: await s.getMediatorLink(linkId),
+      staff: await s.listMediatorDevices(staff),
       caucus: await s.getCaucus(caucusId),
       events: await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 }),
       members: await s.listMembers(caucusId),
@@ -445,6 +700,8 @@ describe.each(backends)("storage: $name", (backend) => {
     await s.close();
     s = await db.open();
     expect({
+      link: await s.getMediatorLink(linkId),
+      staff: await s.listMediatorDevices(staff),
       caucus: await s.getCaucus(caucusId),
       events: await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 }),
       members: await s.listMembers(caucusId),

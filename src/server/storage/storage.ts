@@ -26,8 +26,13 @@ export interface Storage {
   getChannel(channelId: string): Promise<ChannelRecord | undefined>;
   /** Channels the device mediates, oldest first. */
   listChannels(mediatorDeviceId: string): Promise<ChannelRecord[]>;
-  /** Every mediator device of the channel becomes a joined member from seq 1; epoch starts at 0. */
-  createCaucus(caucus: { caucusId: string; channelId: string }): Promise<void>;
+  /**
+   * Epoch starts at 0. The creator (the device that makes the MLS group) becomes a joined member
+   * from seq 1; the channel's other mediator devices become pending members, to be added by a
+   * commit once they upload a key package. With no creator named, every mediator device of the
+   * channel is joined from seq 1.
+   */
+  createCaucus(caucus: { caucusId: string; channelId: string; creatorDeviceId?: string }): Promise<void>;
   getCaucus(caucusId: string): Promise<CaucusRecord | undefined>;
   /** Idempotent for the same invite; throws invite_invalid (409) if the id names a different one. */
   createInvite(invite: Omit<InviteRecord, "used">): Promise<void>;
@@ -37,6 +42,38 @@ export interface Storage {
    * membership holding its key package. Throws invite_invalid, invite_used or device_exists.
    */
   redeemInvite(redemption: Redemption): Promise<MembershipRecord>;
+
+  // ── the mediator's devices (staff) ──
+  /**
+   * Every current device of the mediator this device belongs to, itself included, oldest first.
+   * A mediator device registered on its own is its own, only device. Empty for a party device.
+   */
+  listMediatorDevices(deviceId: string): Promise<string[]>;
+  /** Idempotent for the same link; throws invite_invalid (409) if the id names a different one. */
+  createMediatorLink(link: Omit<MediatorLinkRecord, "used">): Promise<void>;
+  getMediatorLink(linkId: string): Promise<MediatorLinkRecord | undefined>;
+  /**
+   * One transaction: marks the link used, registers the new device as one of the linking device's
+   * mediator's devices, makes it a mediator of every channel the linking device mediates and a
+   * pending member of each of their caucuses. Throws invite_invalid (unknown link, or its maker
+   * is no longer one of the mediator's devices), invite_used or device_exists.
+   */
+  redeemMediatorLink(redemption: LinkRedemption): Promise<{ caucusIds: string[] }>;
+  /**
+   * Stores the key package of a pending mediator member (replacing an earlier one). Throws
+   * not_found unless the device is a pending, non-removed mediator member of the caucus.
+   */
+  putMediatorKeyPackage(caucusId: string, deviceId: string, keyPackage: string): Promise<void>;
+  /**
+   * One transaction: `deviceId` stops being one of the mediator's devices. It leaves every
+   * channel, its pending memberships are dropped (returned), and links it made and nobody redeemed
+   * are void. Throws not_found unless both are current devices of the same mediator and differ;
+   * still_member if it is still a joined member of a caucus (a commit must remove it first).
+   */
+  removeMediatorDevice(removal: {
+    byDeviceId: string;
+    deviceId: string;
+  }): Promise<{ droppedCaucusIds: string[] }>;
 
   // ── memberships ──
   getMembership(caucusId: string, deviceId: string): Promise<MembershipRecord | undefined>;
@@ -115,20 +152,40 @@ export interface Redemption {
   keyPackage: string;
 }
 
+export interface MediatorLinkRecord {
+  linkId: string;
+  linkPublicKey: string;
+  /** The mediator device that made the link. */
+  createdBy: string;
+  used: boolean;
+}
+
+export interface LinkRedemption {
+  linkId: string;
+  deviceId: string;
+  authPublicKey: string;
+}
+
 export interface MembershipRecord {
   caucusId: string;
   /** Server-side only: a party device is never told its channel. */
   channelId: string;
   deviceId: string;
   role: Role;
-  /** False while a redeemed party device waits for the commit that welcomes it. */
+  /**
+   * False while a device waits for the commit that welcomes it: a party device that redeemed an
+   * invite, or a mediator device added after the caucus was made.
+   */
   joined: boolean;
   /** First seq this device may read; 0 while pending. */
   fromSeq: number;
   removed: boolean;
   /** Party memberships only: the invite redeemed. */
   inviteId?: string;
-  /** Only while pending; dropped once the device is welcomed or removed. */
+  /**
+   * Only while pending; dropped once the device is welcomed or removed. A pending mediator device
+   * has none until it uploads one.
+   */
   keyPackage?: string;
 }
 
@@ -147,7 +204,9 @@ export interface WelcomeDelivery {
  *    (epoch_conflict: the first commit for an epoch wins); on success the epoch advances.
  * 4. seq = head + 1; hash = linkHash(head hash, event) (protocol/transcript.ts).
  * 5. Each welcome targets a pending member of this caucus, which joins from seq + 1.
- * 6. Each remove targets a party member of this caucus, which loses all access.
+ * 6. Each remove targets a joined member of this caucus other than the sender: a party device,
+ *    or another mediator device (the sender stays, so a caucus always keeps a mediator device).
+ *    The removed device loses all access.
  */
 export interface AppendEventInput {
   caucusId: string;

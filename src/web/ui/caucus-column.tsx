@@ -3,6 +3,7 @@ import { describeProblem } from "../../protocol/index.js";
 import { entryViews, type ChannelView, type Mediator } from "../../sdk/index.js";
 import { ConveyPanel } from "./convey-panel.js";
 import { EventCard, type CardContext } from "./event-card.js";
+import { OneTimeCode } from "./one-time-code.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { useAction } from "./use-device.js";
 
@@ -84,7 +85,6 @@ function Handlers({
 }) {
   const handlers = device.handlers(caucusId);
   const [code, setCode] = useState<string>();
-  const [copied, setCopied] = useState(false);
   const { busy, error, run } = useAction(refresh);
   return (
     <div className="handlers">
@@ -118,33 +118,12 @@ function Handlers({
         ))}
       </ul>
       {code ? (
-        <div className="invite-code" role="group" aria-label={`Invite code for ${partyName}`}>
-          <p>
-            <strong>Shown once.</strong> Give it to {partyName}'s designated handler out of band; it pins your
-            key and works once.
-          </p>
-          <textarea
-            readOnly
-            rows={4}
-            value={code}
-            aria-label={`Invite code for ${partyName}`}
-            onFocus={(e) => e.currentTarget.select()}
-          />
-          <button
-            type="button"
-            onClick={() =>
-              void navigator.clipboard.writeText(code).then(
-                () => setCopied(true),
-                () => setCopied(false),
-              )
-            }
-          >
-            {copied ? "Copied" : "Copy"}
-          </button>
-          <button type="button" className="secondary" onClick={() => setCode(undefined)}>
-            Done
-          </button>
-        </div>
+        <OneTimeCode
+          code={code}
+          label={`Invite code for ${partyName}`}
+          note={`Give it to ${partyName}'s designated handler out of band; it pins your key and works once.`}
+          onDone={() => setCode(undefined)}
+        />
       ) : (
         <button
           type="button"
@@ -152,7 +131,6 @@ function Handlers({
           onClick={() =>
             void run(async () => {
               const inv = await device.invite(caucusId);
-              setCopied(false);
               setCode(inv.code);
             })
           }

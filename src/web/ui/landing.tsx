@@ -12,6 +12,7 @@ export function Landing(props: {
 }) {
   const [name, setName] = useState("");
   const [code, setCode] = useState("");
+  const [linkCode, setLinkCode] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
 
@@ -91,6 +92,37 @@ export function Landing(props: {
           </button>
         </form>
       </div>
+      <details className="staff-join">
+        <summary>I am on the mediator's staff (I have a link code)</summary>
+        <form
+          aria-labelledby="staff-title"
+          onSubmit={(e) =>
+            void go(e, async () => {
+              const m = await Mediator.joinAsStaff({
+                linkCode,
+                store: props.store,
+                platform: browserPlatform,
+                serverUrl: window.location.origin,
+              });
+              props.onMediator(m);
+            })
+          }
+        >
+          <h2 id="staff-title">Add this browser as a mediator device</h2>
+          <label htmlFor="link-code">Link code from one of the mediator's devices</label>
+          <textarea
+            id="link-code"
+            rows={3}
+            value={linkCode}
+            onChange={(e) => setLinkCode(e.target.value)}
+            placeholder="bc1m-…"
+            required
+          />
+          <button type="submit" disabled={busy || !linkCode.trim()}>
+            Link this device
+          </button>
+        </form>
+      </details>
     </main>
   );
 }

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import type { Mediator } from "../../sdk/index.js";
 import { ChannelView } from "./channel-view.js";
+import { MediatorDevices } from "./mediator-devices.js";
 import { StatusBadge } from "./status-badge.js";
 import { useAction, useDevice } from "./use-device.js";
 
@@ -35,6 +36,7 @@ export function MediatorConsole({ device }: { device: Mediator }) {
             ))}
           </ul>
           <NewChannel device={device} refresh={refresh} onCreated={setSelected} />
+          <MediatorDevices device={device} refresh={refresh} />
         </nav>
         {current ? (
           <ChannelView key={current.channelId} device={device} channel={current} refresh={refresh} />

@@ -97,11 +97,15 @@ function checkRosterChanges(stmt: Statements, input: AppendEventInput): void {
   }
   for (const deviceId of input.removes) {
     const m = readMembership(stmt, input.caucusId, deviceId);
-    if (!m || m.role !== "party" || m.removed) {
-      throw new ServerError(
-        "invalid_request",
-        `remove ${deviceId}: not a current party member of this caucus`,
-      );
+    // A pending mediator device is in no MLS group yet: it leaves through
+    // DELETE /v1/mediator-devices instead.
+    if (!m || m.removed || (m.role === "mediator" && !m.joined)) {
+      throw new ServerError("invalid_request", `remove ${deviceId}: not a current member of this caucus`);
+    }
+    // MLS forbids a commit removing its own committer; this also means the sender, a mediator
+    // device, always stays, so a caucus can never lose its last mediator device.
+    if (deviceId === input.senderDeviceId) {
+      throw new ServerError("invalid_request", "a device cannot remove itself");
     }
   }
 }

@@ -4,6 +4,7 @@ import type {
   ChannelRecord,
   DeviceRecord,
   InviteRecord,
+  MediatorLinkRecord,
   MembershipRecord,
 } from "../storage.js";
 import type { Statements } from "./statements.js";
@@ -114,4 +115,19 @@ export function readMembership(
 ): MembershipRecord | undefined {
   const r = stmt.getMembership.get(caucusId, deviceId) as MembershipRow | undefined;
   return r && toMembership(r);
+}
+
+export function readLink(stmt: Statements, linkId: string): MediatorLinkRecord | undefined {
+  const r = stmt.getLink.get(linkId) as
+    { link_id: string; link_public_key: string; created_by: string; used: number } | undefined;
+  return (
+    r && { linkId: r.link_id, linkPublicKey: r.link_public_key, createdBy: r.created_by, used: r.used === 1 }
+  );
+}
+
+/** The devices of the mediator `deviceId` belongs to, oldest first; [] if it is no mediator device. */
+export function readMediatorDevices(stmt: Statements, deviceId: string): string[] {
+  const r = stmt.mediatorOf.get(deviceId) as { mediator_id: string } | undefined;
+  if (!r) return [];
+  return (stmt.devicesOfMediator.all(r.mediator_id) as { device_id: string }[]).map((x) => x.device_id);
 }

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { migrate } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
 import { openSqliteStorage, sqliteFileName } from "./sqlite-storage.js";
 
@@ -29,6 +30,25 @@ describe("sqlite storage file", () => {
       );
     } finally {
       db.close();
+    }
+  });
+
+  it("upgrades a version-1 database: each existing mediator device is its own mediator's device", async () => {
+    const dataDir = join(root, "v1");
+    await mkdir(dataDir, { recursive: true });
+    const v1 = new Database(join(dataDir, sqliteFileName));
+    migrate(v1, migrations.slice(0, 1));
+    const insert = v1.prepare("INSERT INTO devices (device_id, role, auth_public_key) VALUES (?, ?, 'k')");
+    insert.run("m1", "mediator");
+    insert.run("p1", "party");
+    v1.close();
+
+    const storage = await openSqliteStorage({ dataDir });
+    try {
+      expect(await storage.listMediatorDevices("m1")).toEqual(["m1"]);
+      expect(await storage.listMediatorDevices("p1")).toEqual([]);
+    } finally {
+      await storage.close();
     }
   });
 

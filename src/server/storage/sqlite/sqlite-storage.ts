@@ -10,6 +10,8 @@ import type {
   DeviceRecord,
   EventPage,
   InviteRecord,
+  LinkRedemption,
+  MediatorLinkRecord,
   MembershipRecord,
   Redemption,
   SessionRecord,
@@ -24,6 +26,8 @@ import {
   readChannel,
   readDevice,
   readInvite,
+  readLink,
+  readMediatorDevices,
   readMembership,
   toEvent,
   toMembership,
@@ -129,13 +133,26 @@ class SqliteStorage implements Storage {
     );
   }
 
-  createCaucus(caucus: { caucusId: string; channelId: string }): Promise<void> {
+  createCaucus(caucus: { caucusId: string; channelId: string; creatorDeviceId?: string }): Promise<void> {
     return this.run(() =>
       this.db
         .transaction(() => {
-          if (!this.stmt.channelExists.get(caucus.channelId)) throw notFound();
+          const channel = readChannel(this.stmt, caucus.channelId);
+          if (!channel) throw notFound();
+          if (
+            caucus.creatorDeviceId !== undefined &&
+            !channel.mediatorDeviceIds.includes(caucus.creatorDeviceId)
+          )
+            throw notFound();
           this.stmt.insertCaucus.run(caucus.caucusId, caucus.channelId, genesisHash(caucus.caucusId));
-          this.stmt.insertMediatorMemberships.run(caucus.caucusId, caucus.channelId);
+          if (caucus.creatorDeviceId === undefined)
+            this.stmt.insertMediatorMemberships.run(caucus.caucusId, caucus.channelId);
+          else
+            this.stmt.insertMediatorMembershipsFor.run({
+              caucus: caucus.caucusId,
+              creator: caucus.creatorDeviceId,
+              channel: caucus.channelId,
+            });
         })
         .immediate(),
     );
@@ -181,6 +198,96 @@ class SqliteStorage implements Storage {
           this.stmt.useInvite.run(r.inviteId);
           this.stmt.insertPendingMembership.run(invite.caucusId, r.deviceId, r.inviteId, bytes(r.keyPackage));
           return readMembership(this.stmt, invite.caucusId, r.deviceId)!;
+        })
+        .immediate(),
+    );
+  }
+
+  // ── the mediator's devices (staff) ──
+
+  listMediatorDevices(deviceId: string): Promise<string[]> {
+    return this.run(() => this.db.transaction(() => readMediatorDevices(this.stmt, deviceId)).deferred());
+  }
+
+  createMediatorLink(link: Omit<MediatorLinkRecord, "used">): Promise<void> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const existing = readLink(this.stmt, link.linkId);
+          if (existing) {
+            const same =
+              existing.linkPublicKey === link.linkPublicKey &&
+              existing.createdBy === link.createdBy &&
+              !existing.used;
+            if (same) return;
+            throw new ServerError("invite_invalid", "link id already in use", 409);
+          }
+          if (readMediatorDevices(this.stmt, link.createdBy).length === 0) throw notFound();
+          this.stmt.insertLink.run(link.linkId, link.linkPublicKey, link.createdBy);
+        })
+        .immediate(),
+    );
+  }
+
+  getMediatorLink(linkId: string): Promise<MediatorLinkRecord | undefined> {
+    return this.run(() => readLink(this.stmt, linkId));
+  }
+
+  redeemMediatorLink(r: LinkRedemption): Promise<{ caucusIds: string[] }> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const link = readLink(this.stmt, r.linkId);
+          if (!link) throw new ServerError("invite_invalid", "unknown link");
+          if (link.used) throw new ServerError("invite_used", "link already used");
+          const mediator = this.stmt.mediatorOf.get(link.createdBy) as { mediator_id: string } | undefined;
+          if (!mediator) throw new ServerError("invite_invalid", "unknown link");
+          this.insertDevice({ deviceId: r.deviceId, role: "mediator", authPublicKey: r.authPublicKey });
+          this.stmt.setMediator.run(mediator.mediator_id, r.deviceId);
+          this.stmt.useLink.run(r.deviceId, r.linkId);
+          const caucusIds: string[] = [];
+          for (const { channel_id } of this.stmt.channelsOfMediator.all(link.createdBy) as {
+            channel_id: string;
+          }[]) {
+            this.stmt.insertChannelMediator.run(channel_id, r.deviceId);
+            for (const caucusId of readChannel(this.stmt, channel_id)!.caucusIds) {
+              this.stmt.insertPendingMediatorMembership.run(caucusId, r.deviceId);
+              caucusIds.push(caucusId);
+            }
+          }
+          return { caucusIds };
+        })
+        .immediate(),
+    );
+  }
+
+  putMediatorKeyPackage(caucusId: string, deviceId: string, keyPackage: string): Promise<void> {
+    return this.run(() => {
+      if (this.stmt.putKeyPackage.run(bytes(keyPackage), caucusId, deviceId).changes !== 1) throw notFound();
+    });
+  }
+
+  removeMediatorDevice(removal: {
+    byDeviceId: string;
+    deviceId: string;
+  }): Promise<{ droppedCaucusIds: string[] }> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const { byDeviceId, deviceId } = removal;
+          if (byDeviceId === deviceId || !readMediatorDevices(this.stmt, byDeviceId).includes(deviceId))
+            throw notFound();
+          const joined = (this.stmt.joinedMemberships.get(deviceId) as { n: number }).n;
+          if (joined > 0)
+            throw new ServerError(
+              "still_member",
+              `the device is still a member of ${joined} caucus(es): a commit must remove it there first`,
+            );
+          this.stmt.detachMediatorDevice.run(deviceId);
+          this.stmt.leaveChannels.run(deviceId);
+          this.stmt.voidLinks.run(deviceId);
+          const dropped = this.stmt.dropPendingMemberships.all(deviceId) as { caucus_id: string }[];
+          return { droppedCaucusIds: dropped.map((d) => d.caucus_id) };
         })
         .immediate(),
     );
@@ -250,5 +357,7 @@ class SqliteStorage implements Storage {
       throw new ServerError("device_exists", "device id already registered");
     }
     this.stmt.insertDevice.run(device.deviceId, device.role, device.authPublicKey);
+    // A mediator device starts out as its own mediator's only device.
+    if (device.role === "mediator") this.stmt.insertMediatorDevice.run(device.deviceId, device.deviceId);
   }
 }

@@ -35,6 +35,45 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO memberships (caucus_id, device_id, role, joined, from_seq)
        SELECT ?, device_id, 'mediator', 1, 1 FROM channel_mediators WHERE channel_id = ?`,
     ),
+    /** The creator joined from seq 1; the channel's other mediator devices pending. */
+    insertMediatorMembershipsFor: db.prepare(
+      `INSERT INTO memberships (caucus_id, device_id, role, joined, from_seq)
+       SELECT :caucus, device_id, 'mediator', device_id = :creator, device_id = :creator
+       FROM channel_mediators WHERE channel_id = :channel`,
+    ),
+    insertPendingMediatorMembership: db.prepare(
+      `INSERT INTO memberships (caucus_id, device_id, role, joined, from_seq) VALUES (?, ?, 'mediator', 0, 0)`,
+    ),
+    putKeyPackage: db.prepare(
+      `UPDATE memberships SET key_package = ?
+       WHERE caucus_id = ? AND device_id = ? AND role = 'mediator' AND joined = 0 AND removed = 0`,
+    ),
+    insertMediatorDevice: db.prepare("INSERT INTO mediator_devices (device_id, mediator_id) VALUES (?, ?)"),
+    mediatorOf: db.prepare("SELECT mediator_id FROM mediator_devices WHERE device_id = ?"),
+    devicesOfMediator: db.prepare(
+      "SELECT device_id FROM mediator_devices WHERE mediator_id = ? ORDER BY rowid",
+    ),
+    setMediator: db.prepare("UPDATE mediator_devices SET mediator_id = ? WHERE device_id = ?"),
+    /** A removed device becomes a mediator of its own, with no channels. */
+    detachMediatorDevice: db.prepare(
+      "UPDATE mediator_devices SET mediator_id = device_id WHERE device_id = ?",
+    ),
+    leaveChannels: db.prepare("DELETE FROM channel_mediators WHERE device_id = ?"),
+    joinedMemberships: db.prepare(
+      "SELECT COUNT(*) AS n FROM memberships WHERE device_id = ? AND joined = 1 AND removed = 0",
+    ),
+    dropPendingMemberships: db.prepare(
+      `UPDATE memberships SET removed = 1, key_package = NULL
+       WHERE device_id = ? AND joined = 0 AND removed = 0 RETURNING caucus_id`,
+    ),
+    insertLink: db.prepare(
+      "INSERT INTO mediator_links (link_id, link_public_key, created_by) VALUES (?, ?, ?)",
+    ),
+    getLink: db.prepare(
+      "SELECT link_id, link_public_key, created_by, used FROM mediator_links WHERE link_id = ?",
+    ),
+    useLink: db.prepare("UPDATE mediator_links SET used = 1, redeemed_by = ? WHERE link_id = ?"),
+    voidLinks: db.prepare("UPDATE mediator_links SET used = 1 WHERE created_by = ? AND used = 0"),
     getCaucus: db.prepare(
       "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = ?",
     ),

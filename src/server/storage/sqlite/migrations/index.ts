@@ -1,5 +1,6 @@
 import { initial } from "./001-initial.js";
+import { mediatorDevices } from "./002-mediator-devices.js";
 import type { Migration } from "./migration.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, mediatorDevices];

@@ -1,0 +1,34 @@
+import { useState } from "react";
+
+/** A code shown once, with a copy button; "Done" hides it for good. */
+export function OneTimeCode(props: { code: string; label: string; note: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="invite-code" role="group" aria-label={props.label}>
+      <p>
+        <strong>Shown once.</strong> {props.note}
+      </p>
+      <textarea
+        readOnly
+        rows={4}
+        value={props.code}
+        aria-label={props.label}
+        onFocus={(e) => e.currentTarget.select()}
+      />
+      <button
+        type="button"
+        onClick={() =>
+          void navigator.clipboard.writeText(props.code).then(
+            () => setCopied(true),
+            () => setCopied(false),
+          )
+        }
+      >
+        {copied ? "Copied" : "Copy"}
+      </button>
+      <button type="button" className="secondary" onClick={props.onDone}>
+        Done
+      </button>
+    </div>
+  );
+}
