@@ -39,6 +39,7 @@ import { Device } from "./device.js";
 import type { CaucusRecord, DeviceState, TranscriptEntry } from "./device-state.js";
 import { ApiError, SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
+import { redeemOnce } from "./redeem-once.js";
 import { encodeInviteCode } from "./invite-code.js";
 import { decodeLinkCode, encodeLinkCode } from "./link-code.js";
 import type { Platform } from "./platform.js";
@@ -158,21 +159,14 @@ export class Mediator extends Device {
       caucuses: {},
       owedReceipts: [],
     };
-    // Saved before redeeming: the link is one-time, so the keys that used it must not be lost.
-    await opts.store.save(state);
-    try {
-      await new HttpClient(serverUrl).request(
+    await redeemOnce(opts.store, state, () =>
+      new HttpClient(serverUrl).request(
         "POST",
         `/v1/mediator-links/${link.linkId}/redeem`,
         redeemMediatorLinkResponse,
         { deviceId, authPublicKey: authKey.publicKey, signature },
-      );
-    } catch (e) {
-      // Refused for good (used, unknown, forged): this device will never be one of the mediator's,
-      // so leave no half-made device behind. A network failure keeps it: the redeem may have landed.
-      if (e instanceof ApiError && e.status < 500) await opts.store.clear?.();
-      throw e;
-    }
+      ),
+    );
     return new Mediator(state, opts.store, opts.platform);
   }
 

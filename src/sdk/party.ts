@@ -16,8 +16,9 @@ import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
 import { Device } from "./device.js";
 import type { DeviceState, TranscriptEntry } from "./device-state.js";
-import { ApiError, SdkError } from "./errors.js";
+import { SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
+import { redeemOnce } from "./redeem-once.js";
 import { decodeInviteCode } from "./invite-code.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
@@ -106,10 +107,8 @@ export class Party extends Device {
       caucuses: {},
       owedReceipts: [],
     };
-    // Saved before redeeming: the invite is one-time, so the keys that used it must not be lost.
-    await opts.store.save(state);
-    try {
-      await new HttpClient(serverUrl).request(
+    await redeemOnce(opts.store, state, () =>
+      new HttpClient(serverUrl).request(
         "POST",
         `/v1/invites/${invite.inviteId}/redeem`,
         redeemInviteResponse,
@@ -119,13 +118,8 @@ export class Party extends Device {
           keyPackage,
           signature,
         },
-      );
-    } catch (e) {
-      // Refused for good (used, unknown, forged): this device will never be admitted, so leave no
-      // half-made device behind. A network failure keeps it: the redeem may have landed.
-      if (e instanceof ApiError && e.status < 500) await opts.store.clear?.();
-      throw e;
-    }
+      ),
+    );
     return new Party(state, opts.store, opts.platform);
   }
 
