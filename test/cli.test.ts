@@ -1,49 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { cli, cliJson, ensureCliBuilt, serveInChild } from "./helpers/cli.js";
 
 /**
  * The CLI as users run it: a relay in its own process and one process per command, each device
  * with its own keystore directory. Three parties with non-ASCII names.
  */
-const root = resolve(import.meta.dirname, "..");
-const bin = join(root, "bin", "backchannel.js");
-const PASS = "correct horse battery staple";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(home: string | undefined, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        BACKCHANNEL_PASSPHRASE: PASS,
-        ...(home ? { BACKCHANNEL_HOME: home } : {}),
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function json<T = Record<string, unknown>>(home: string, args: string[]): Promise<T> {
-  const r = await cli(home, [...args, "--json"]);
-  if (r.code !== 0) throw new Error(`backchannel ${args.join(" ")} exited ${r.code}: ${r.stdout}${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
 describe("backchannel CLI", () => {
   let dir: string;
   let server: ChildProcess;
@@ -52,21 +17,9 @@ describe("backchannel CLI", () => {
   const parties = ["Nord", "Süd", "Ост"];
 
   beforeAll(async () => {
-    if (!existsSync(join(root, "dist", "cli", "main.js")))
-      execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" });
+    ensureCliBuilt();
     dir = mkdtempSync(join(tmpdir(), "backchannel-cli-"));
-    server = spawn(process.execPath, [bin, "serve", "--port", "0", "--data-dir", join(dir, "relay")], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    url = await new Promise<string>((res, rej) => {
-      let err = "";
-      server.stderr!.on("data", (d: Buffer) => {
-        err += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(err);
-        if (m) res(m[1]!);
-      });
-      server.on("exit", () => rej(new Error(`server exited: ${err}`)));
-    });
+    ({ url, process: server } = await serveInChild(join(dir, "relay")));
   });
   afterAll(() => {
     server?.kill("SIGKILL");
@@ -79,11 +32,11 @@ describe("backchannel CLI", () => {
   ) => inbox.caucuses[0]!.entries.filter((e) => e.payload?.body.type === type).map((e) => e.seq);
 
   test("the story across processes: init, channel, invite, join, send, convey, acknowledge, verify", async () => {
-    const init = await json(home("m"), ["mediator", "init", "--server", url, "--name", "Médiatrice"]);
+    const init = await cliJson(home("m"), ["mediator", "init", "--server", url, "--name", "Médiatrice"]);
     expect(init.role).toBe("mediator");
     expect(statSync(join(home("m"), "device.json")).mode & 0o777).toBe(0o600);
 
-    const channel = await json<{ channelId: string; caucuses: { partyName: string }[] }>(home("m"), [
+    const channel = await cliJson<{ channelId: string; caucuses: { partyName: string }[] }>(home("m"), [
       "channel",
       "create",
       "--topic",
@@ -93,18 +46,18 @@ describe("backchannel CLI", () => {
     expect(channel.caucuses.map((c) => c.partyName)).toEqual(parties);
 
     for (const p of parties) {
-      const inv = await json<{ code: string }>(home("m"), ["channel", "invite", p]);
+      const inv = await cliJson<{ code: string }>(home("m"), ["channel", "invite", p]);
       expect(inv.code).toMatch(/^bc1-/);
-      const joined = await json(home(p), ["join", inv.code]);
+      const joined = await cliJson(home(p), ["join", inv.code]);
       expect(joined.joined).toBe(false);
     }
-    await json(home("m"), ["inbox"]); // admits all three
+    await cliJson(home("m"), ["inbox"]); // admits all three
     for (const p of parties) {
-      const who = await json(home(p), ["whoami"]);
+      const who = await cliJson(home(p), ["whoami"]);
       expect(who.role).toBe("party");
     }
 
-    const sent = await json<{ seq: number }>(home("Nord"), [
+    const sent = await cliJson<{ seq: number }>(home("Nord"), [
       "send",
       "--text",
       "Wir wollen keine Eskalation.",
@@ -134,7 +87,7 @@ describe("backchannel CLI", () => {
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ error: "disclosure_substance_only" });
 
-    await json(home("m"), [
+    await cliJson(home("m"), [
       "convey",
       "--from",
       "Nord",
@@ -151,12 +104,12 @@ describe("backchannel CLI", () => {
     expect(sud.stdout).toContain("conveyed signal from Nord (in substance)");
     expect(sud.stdout).toContain("timeline: bis Freitag");
     expect(sud.stdout).not.toContain("Wir wollen keine Eskalation.");
-    const ost = await json<{ caucuses: { entries: unknown[] }[] }>(home("Ост"), ["inbox"]);
+    const ost = await cliJson<{ caucuses: { entries: unknown[] }[] }>(home("Ост"), ["inbox"]);
     expect(JSON.stringify(ost)).not.toContain("Eskalation"); // not a target
 
-    const sudInbox = await json<Parameters<typeof seqOf>[0]>(home("Süd"), ["inbox"]);
+    const sudInbox = await cliJson<Parameters<typeof seqOf>[0]>(home("Süd"), ["inbox"]);
     const convSeq = seqOf(sudInbox, "conveyance")[0]!;
-    await json(home("Süd"), ["ack", String(convSeq), "--text", "Erhalten. Keine Zusage."]);
+    await cliJson(home("Süd"), ["ack", String(convSeq), "--text", "Erhalten. Keine Zusage."]);
     const mInbox = await cli(home("m"), ["show", "Süd"]);
     expect(mInbox.stdout).toContain("acknowledgement");
     expect(mInbox.stdout).toContain("no commitment");
@@ -165,13 +118,13 @@ describe("backchannel CLI", () => {
     expect(nord.stdout).toContain("exact words used: “Nord sucht keine Eskalation.”");
 
     for (const who of ["m", ...parties]) {
-      const v = await json<{ ok: boolean }>(home(who), ["verify"]);
+      const v = await cliJson<{ ok: boolean }>(home(who), ["verify"]);
       expect(v.ok).toBe(true);
     }
     const status = await cli(home("m"), ["understanding", "status"]);
     expect(status.stdout).toContain("No understanding proposed");
 
-    const exported = await json<{ caucuses: { events: { stanceText?: string }[] }[] }>(home("Nord"), [
+    const exported = await cliJson<{ caucuses: { events: { stanceText?: string }[] }[] }>(home("Nord"), [
       "export",
     ]);
     expect(exported.caucuses[0]!.events.some((e) => e.stanceText?.includes("no commitment"))).toBe(true);

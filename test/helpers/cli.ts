@@ -1,0 +1,68 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/** Runs the real `backchannel` CLI, one process per command, as users do. */
+export const repoRoot = resolve(import.meta.dirname, "..", "..");
+const bin = join(repoRoot, "bin", "backchannel.js");
+export const PASSPHRASE = "correct horse battery staple";
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function ensureCliBuilt(): void {
+  if (!existsSync(join(repoRoot, "dist", "cli", "main.js")))
+    execFileSync("npm", ["run", "build"], { cwd: repoRoot, stdio: "ignore" });
+}
+
+/** `home` is the device's keystore directory (BACKCHANNEL_HOME); undefined leaves it unset. */
+export function cli(
+  home: string | undefined,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: {
+        ...process.env,
+        NO_COLOR: "1",
+        BACKCHANNEL_PASSPHRASE: PASSPHRASE,
+        ...(home ? { BACKCHANNEL_HOME: home } : {}),
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Runs with --json and parses the output; a non-zero exit fails with everything it printed. */
+export async function cliJson<T = Record<string, unknown>>(home: string, args: string[]): Promise<T> {
+  const r = await cli(home, [...args, "--json"]);
+  if (r.code !== 0) throw new Error(`backchannel ${args.join(" ")} exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** `backchannel serve` on a free port in its own process; resolves with its URL. */
+export async function serveInChild(dataDir: string): Promise<{ url: string; process: ChildProcess }> {
+  const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--data-dir", dataDir], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const url = await new Promise<string>((res, rej) => {
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) res(m[1]!);
+    });
+    child.on("exit", () => rej(new Error(`server exited: ${err}`)));
+  });
+  return { url, process: child };
+}
