@@ -8,3 +8,4 @@ export * from "./party.js";
 export * from "./platform.js";
 export * from "./state-store.js";
 export * from "./views.js";
+export * from "./conveyance-plan.js";

@@ -1,5 +1,4 @@
 import {
-  checkConveyance,
   createCaucusResponse,
   createChannelResponse,
   createInviteResponse,
@@ -14,7 +13,6 @@ import {
   fromBase64Url,
   toBase64Url,
   utf8,
-  sha256HexOf,
   type Attribution,
   type ConveyanceMode,
   type EventBody,
@@ -46,6 +44,10 @@ import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 import { genesis } from "./genesis.js";
 import { uuidv7 } from "./uuidv7.js";
+import { planConveyance } from "./conveyance-plan.js";
+import { understandingStatus, type UnderstandingStatus } from "./understanding.js";
+
+export type { UnderstandingStatus };
 
 export interface ChannelView {
   channelId: string;
@@ -64,15 +66,6 @@ export interface ConveyOptions {
   text?: string;
   /** Default: as the sender allowed (party if allowed, else anonymous). */
   attribution?: Attribution;
-}
-
-export interface UnderstandingStatus {
-  understandingId: string;
-  text: string;
-  endorsedBy: string[];
-  pending: string[];
-  /** True only when every party endorsed this exact text. */
-  reached: boolean;
 }
 
 /** One of the mediator's devices (its staff), as the MLS rosters of this device's caucuses show it. */
@@ -626,73 +619,14 @@ export class Mediator extends Device {
   convey(opts: ConveyOptions): Promise<{ conveyances: TranscriptEntry[]; receipt: TranscriptEntry }> {
     return this.exclusive(async () => {
       await this.syncUnlocked();
-      const source = this.caucus(opts.from);
-      const entry = source.entries.find((e) => e.eventId === opts.eventId);
-      const body = entry?.payload?.body;
-      if (
-        !entry ||
-        !body ||
-        entry.senderRole !== "party" ||
-        (body.type !== "signal" && body.type !== "acknowledgement")
-      )
-        throw new SdkError("source_invalid", "only a party's signal or acknowledgement can be conveyed");
-      const allowedAttribution: Attribution = body.attribution;
-      const attribution = opts.attribution ?? allowedAttribution;
-      checkConveyance(body.disclosure, opts.mode, body.attribution, attribution);
-      if (body.type === "signal" && body.expiresAt && Date.parse(body.expiresAt) < Date.now())
-        throw new SdkError("signal_expired", "this signal has expired and can no longer be conveyed");
-      const original = body.text ?? "Received.";
-      let text: string;
-      if (opts.mode === "verbatim") {
-        if (opts.text !== undefined && opts.text !== original)
-          throw new SdkError(
-            "verbatim_altered",
-            "a verbatim conveyance carries the exact words; omit the text or give it unchanged",
-          );
-        text = original;
-      } else {
-        if (!opts.text?.trim())
-          throw new SdkError(
-            "substance_text_required",
-            "conveying in substance needs the mediator's own wording",
-          );
-        text = opts.text.trim();
-      }
-      const channel = this.channelOf(opts.from);
-      const targets = opts.to ?? channel.caucuses.map((c) => c.caucusId).filter((id) => id !== opts.from);
-      if (
-        !targets.length ||
-        targets.some((t) => t === opts.from || !channel.caucuses.some((c) => c.caucusId === t))
-      )
-        throw new SdkError("target_invalid", "conveyances go to other caucuses of the same channel");
-      const fromParty = attribution === "party" ? this.partyName(opts.from) : undefined;
-      const receipt = {
-        type: "receipt" as const,
-        sourceEventId: opts.eventId,
-        mode: opts.mode,
-        text,
-        attributedAs: attribution,
-        toParties: targets.map((t) => this.partyName(t)),
-      };
+      const source = this.caucus(opts.from).entries.find((e) => e.eventId === opts.eventId);
+      const { targets, conveyance, receipt } = planConveyance(opts, source, this.channelOf(opts.from));
       // The receipt is owed from the moment the first conveyance may land (survives a crash).
       const receiptId = uuidv7();
       this.state.owedReceipts.push({ caucusId: opts.from, eventId: receiptId, body: receipt });
       await this.save();
       const conveyances: TranscriptEntry[] = [];
-      for (const target of targets) {
-        conveyances.push(
-          await this.sendUnlocked(target, {
-            type: "conveyance",
-            source: body.type,
-            mode: opts.mode,
-            text,
-            ...(body.type === "signal" ? { signalKind: body.signalKind } : {}),
-            stance: body.stance,
-            ...(fromParty ? { fromParty } : {}),
-            ...(body.type === "signal" && body.expiresAt ? { expiresAt: body.expiresAt } : {}),
-          }),
-        );
-      }
+      for (const target of targets) conveyances.push(await this.sendUnlocked(target, conveyance));
       const receiptEntry = await this.sendUnlocked(opts.from, receipt, receiptId);
       this.state.owedReceipts = this.state.owedReceipts.filter((r) => r.eventId !== receiptId);
       await this.save();
@@ -713,29 +647,12 @@ export class Mediator extends Device {
 
   /** An understanding exists only when every party endorsed the identical text. */
   understandings(channelId: string): UnderstandingStatus[] {
-    const channel = this.channel(channelId);
-    const proposals = new Map<string, string>();
-    for (const c of channel.caucuses)
-      for (const e of this.entries(c.caucusId))
-        if (e.payload?.body.type === "understanding_proposal")
-          proposals.set(e.payload.body.understandingId, e.payload.body.text);
-    return [...proposals].map(([understandingId, text]) => {
-      const hash = sha256HexOf(utf8(text));
-      const endorsedBy = channel.caucuses
-        .filter((c) =>
-          this.entries(c.caucusId).some(
-            (e) =>
-              e.senderRole === "party" &&
-              e.payload?.body.type === "endorsement" &&
-              e.payload.body.understandingId === understandingId &&
-              e.payload.body.textSha256 === hash &&
-              e.payload.body.text === text,
-          ),
-        )
-        .map((c) => c.partyName);
-      const pending = channel.caucuses.map((c) => c.partyName).filter((n) => !endorsedBy.includes(n));
-      return { understandingId, text, endorsedBy, pending, reached: pending.length === 0 };
-    });
+    return understandingStatus(
+      this.channel(channelId).caucuses.map((c) => ({
+        partyName: c.partyName,
+        entries: this.entries(c.caucusId),
+      })),
+    );
   }
 
   /** Removes a handler's device: an MLS remove commit re-keys the caucus, the relay drops access. */

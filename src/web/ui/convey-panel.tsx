@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { allowedModes, type ConveyanceMode } from "../../protocol/index.js";
-import type { EntryView, Mediator } from "../../sdk/index.js";
+import { planConveyance, type EntryView, type Mediator } from "../../sdk/index.js";
 import { useAction } from "./use-device.js";
 
 /**
@@ -50,6 +50,26 @@ export function ConveyPanel(props: {
   const attribution = anonymousOnly || !named ? "anonymous" : "party";
   const targetNames = props.targets.filter((t) => to.includes(t.caucusId)).map((t) => t.partyName);
   const id = `convey-${props.sourceCaucusId}-${view.entry.seq}`;
+  // The preview shows the very bodies the sdk will send (or nothing while the input is incomplete).
+  let plan: ReturnType<typeof planConveyance> | undefined;
+  try {
+    plan = mode
+      ? planConveyance(
+          {
+            from: props.sourceCaucusId,
+            eventId: view.entry.eventId,
+            mode,
+            ...(mode === "substance" ? { text } : {}),
+            to,
+            attribution,
+          },
+          view.entry,
+          device.channelOf(props.sourceCaucusId),
+        )
+      : undefined;
+  } catch {
+    plan = undefined;
+  }
   return (
     <form
       className="inline-form convey"
@@ -127,16 +147,33 @@ export function ConveyPanel(props: {
         </label>
       )}
       <div className="preview" role="group" aria-label="Preview">
-        <p>
-          <strong>{targetNames.join(", ") || "Nobody"} will see:</strong> from{" "}
-          {attribution === "party" ? sourceParty : "a party"}:{" "}
-          {text ? `“${text}”` : <em>(write your wording)</em>}
-        </p>
-        <p>
-          <strong>{sourceParty}'s receipt will say:</strong> conveyed to {targetNames.join(", ") || "—"}{" "}
-          {mode === "verbatim" ? "verbatim" : "in substance"},{" "}
-          {attribution === "party" ? "naming your party" : "as “a party”"}: {text ? `“${text}”` : "…"}
-        </p>
+        {plan ? (
+          <>
+            <p>
+              <strong>{plan.receipt.toParties.join(", ")} will see:</strong> from{" "}
+              {plan.conveyance.fromParty ?? "a party"}: “{plan.conveyance.text}”
+            </p>
+            <p>
+              <strong>{sourceParty}'s receipt will say:</strong> conveyed to{" "}
+              {plan.receipt.toParties.join(", ")}{" "}
+              {plan.receipt.mode === "verbatim" ? "verbatim" : "in substance"},{" "}
+              {plan.receipt.attributedAs === "party" ? "naming your party" : "as “a party”"}: “
+              {plan.receipt.text}”
+            </p>
+          </>
+        ) : (
+          <>
+            <p>
+              <strong>{targetNames.join(", ") || "Nobody"} will see:</strong> from{" "}
+              {attribution === "party" ? sourceParty : "a party"}: <em>(write your wording)</em>
+            </p>
+            <p>
+              <strong>{sourceParty}'s receipt will say:</strong> conveyed to {targetNames.join(", ") || "—"}{" "}
+              {mode === "verbatim" ? "verbatim" : "in substance"},{" "}
+              {attribution === "party" ? "naming your party" : "as “a party”"}: …
+            </p>
+          </>
+        )}
       </div>
       {error && (
         <p role="alert" className="problem">

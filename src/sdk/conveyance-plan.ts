@@ -1,0 +1,76 @@
+import { checkConveyance, type Attribution, type EventBody } from "../protocol/index.js";
+import type { TranscriptEntry } from "./device-state.js";
+import { SdkError } from "./errors.js";
+import type { ChannelView, ConveyOptions } from "./mediator.js";
+
+type ConveyanceBody = Extract<EventBody, { type: "conveyance" }>;
+type ReceiptBody = Extract<EventBody, { type: "receipt" }>;
+
+/**
+ * Decides, before anything is sent, exactly what a conveyance says and what its receipt says —
+ * or refuses (invariant 3): only a party's signal or acknowledgement; within its disclosure and
+ * attribution; not expired; verbatim means the exact words; only into other caucuses of the same
+ * channel. Pure, so the console can preview the very same bodies the sdk will send.
+ */
+export function planConveyance(
+  opts: ConveyOptions,
+  source: TranscriptEntry | undefined,
+  channel: ChannelView,
+  now = Date.now(),
+): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody } {
+  const body = source?.payload?.body;
+  if (
+    !source ||
+    !body ||
+    source.senderRole !== "party" ||
+    (body.type !== "signal" && body.type !== "acknowledgement")
+  )
+    throw new SdkError("source_invalid", "only a party's signal or acknowledgement can be conveyed");
+  const attribution: Attribution = opts.attribution ?? body.attribution;
+  checkConveyance(body.disclosure, opts.mode, body.attribution, attribution);
+  if (body.type === "signal" && body.expiresAt && Date.parse(body.expiresAt) < now)
+    throw new SdkError("signal_expired", "this signal has expired and can no longer be conveyed");
+  const original = body.text ?? "Received.";
+  let text: string;
+  if (opts.mode === "verbatim") {
+    if (opts.text !== undefined && opts.text !== original)
+      throw new SdkError(
+        "verbatim_altered",
+        "a verbatim conveyance carries the exact words; omit the text or give it unchanged",
+      );
+    text = original;
+  } else {
+    if (!opts.text?.trim())
+      throw new SdkError(
+        "substance_text_required",
+        "conveying in substance needs the mediator's own wording",
+      );
+    text = opts.text.trim();
+  }
+  const partyName = (caucusId: string) => channel.caucuses.find((c) => c.caucusId === caucusId)?.partyName;
+  const targets = opts.to ?? channel.caucuses.map((c) => c.caucusId).filter((id) => id !== opts.from);
+  if (!partyName(opts.from) || !targets.length || targets.some((t) => t === opts.from || !partyName(t)))
+    throw new SdkError("target_invalid", "conveyances go to other caucuses of the same channel");
+  const fromParty = attribution === "party" ? partyName(opts.from) : undefined;
+  return {
+    targets,
+    conveyance: {
+      type: "conveyance",
+      source: body.type,
+      mode: opts.mode,
+      text,
+      ...(body.type === "signal" ? { signalKind: body.signalKind } : {}),
+      stance: body.stance,
+      ...(fromParty ? { fromParty } : {}),
+      ...(body.type === "signal" && body.expiresAt ? { expiresAt: body.expiresAt } : {}),
+    },
+    receipt: {
+      type: "receipt",
+      sourceEventId: opts.eventId,
+      mode: opts.mode,
+      text,
+      attributedAs: attribution,
+      toParties: targets.map((t) => partyName(t)!),
+    },
+  };
+}
