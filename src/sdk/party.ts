@@ -152,6 +152,10 @@ export class Party extends Device {
   protected override async beforeSync(): Promise<void> {
     const jk = this.state.joinKeys;
     if (!jk) return;
+    // Ask whether the mediator admitted us before asking for the Welcome: polling a Welcome that
+    // does not exist yet only produces 404s (which browsers log as errors).
+    const { memberships } = await this.me();
+    if (!memberships.some((m) => m.caucusId === jk.caucusId && m.joined)) return;
     const w = await this.fetchWelcome(jk.caucusId);
     if (!w) return;
     const group = await CaucusGroup.join(
