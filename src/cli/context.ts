@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -95,3 +96,13 @@ export type { Device };
 
 /** Parsed options of a command (values are strings unless the option is a flag or repeatable). */
 export type CommandOptions = GlobalOptions & Record<string, string | undefined>;
+
+/** A command's own options merged with the global ones (--home, --json, …). */
+export const commandOptions = (cmd: Command): CommandOptions => cmd.optsWithGlobals<CommandOptions>();
+
+/** The caucuses a `--caucus <id or party>` option selects (all when absent). */
+export function selectedCaucuses(d: Device, ref: string | undefined): string[] {
+  return d
+    .caucusIds()
+    .filter((c) => !ref || c === ref || d.caucus(c).partyName?.toLowerCase() === ref.toLowerCase());
+}

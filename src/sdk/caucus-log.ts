@@ -1,5 +1,4 @@
 import {
-  describeProblem,
   eventPayload,
   extendChain,
   fromBase64Url,
@@ -186,5 +185,3 @@ function base(
     ...(membership ? { membership } : {}),
   };
 }
-
-export { describeProblem };

@@ -136,4 +136,3 @@ export const deviceState = z.strictObject({
   owedReceipts: z.array(owedReceipt).default([]),
 });
 export type DeviceState = z.infer<typeof deviceState>;
-export { inviteId };

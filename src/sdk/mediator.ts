@@ -31,7 +31,7 @@ import {
   keyPackageCredential,
   newDeviceKeys,
 } from "../crypto/mls/caucus-group.js";
-import { generateIdentityKey, identityPublicKey, sign } from "../crypto/identity.js";
+import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
 import { Device } from "./device.js";
 import type { CaucusRecord, DeviceState, TranscriptEntry } from "./device-state.js";
@@ -752,10 +752,6 @@ export class Mediator extends Device {
   /** A note for the party (mediator's own words, never conveyed). */
   note(caucusId: string, text: string): Promise<TranscriptEntry> {
     return this.exclusive(() => this.sendUnlocked(caucusId, { type: "note", text }));
-  }
-
-  identityFingerprint(): string {
-    return toBase64Url(identityPublicKey(this.secret));
   }
 }
 

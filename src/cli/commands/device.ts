@@ -11,11 +11,12 @@ import {
   openDevice,
   openMediator,
   output,
-  type CommandOptions,
+  commandOptions,
+  selectedCaucuses,
 } from "../context.js";
 import { renderTranscript } from "../render.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
+const g = commandOptions;
 
 function caucusTitle(d: Device, caucusId: string): string {
   const r = d.caucus(caucusId);
@@ -202,14 +203,7 @@ export function registerDeviceCommands(program: Command): void {
       const o = g(cmd);
       const d = await openDevice(o);
       await d.sync();
-      const ids = d
-        .caucusIds()
-        .filter(
-          (c) =>
-            !o.caucus ||
-            c === o.caucus ||
-            d.caucus(c).partyName?.toLowerCase() === String(o.caucus).toLowerCase(),
-        );
+      const ids = selectedCaucuses(d, o.caucus);
       if (d instanceof Party && !d.joined) {
         output(
           o,
@@ -292,22 +286,14 @@ export function registerDeviceCommands(program: Command): void {
         exportedAt: new Date().toISOString(),
         deviceId: d.deviceId,
         role: d.role,
-        caucuses: d
-          .caucusIds()
-          .filter(
-            (c) =>
-              !o.caucus ||
-              c === o.caucus ||
-              d.caucus(c).partyName?.toLowerCase() === String(o.caucus).toLowerCase(),
-          )
-          .map((c) => ({
-            ...summary(d, c),
-            anchor: d.caucus(c).anchor,
-            events: d.entries(c).map((e) => {
-              const b = e.payload?.body;
-              return { ...e, ...(b && "stance" in b ? { stanceText: describeStance(b.stance) } : {}) };
-            }),
-          })),
+        caucuses: selectedCaucuses(d, o.caucus).map((c) => ({
+          ...summary(d, c),
+          anchor: d.caucus(c).anchor,
+          events: d.entries(c).map((e) => {
+            const b = e.payload?.body;
+            return { ...e, ...(b && "stance" in b ? { stanceText: describeStance(b.stance) } : {}) };
+          }),
+        })),
       };
       const text = `${JSON.stringify(doc, null, 2)}\n`;
       if (o.out) {

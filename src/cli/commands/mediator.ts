@@ -1,11 +1,11 @@
 import { Option, type Command } from "commander";
 import pc from "picocolors";
 import { allowedModes } from "../../protocol/index.js";
-import { CliError, openMediator, output, type CommandOptions } from "../context.js";
+import { CliError, openMediator, output, commandOptions } from "../context.js";
 import { renderTranscript } from "../render.js";
 import { resolveCaucus, resolveChannel, resolveEntry } from "../resolve.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
+const g = commandOptions;
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerMediatorCommands(program: Command): void {

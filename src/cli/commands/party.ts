@@ -1,10 +1,10 @@
 import { Option, type Command } from "commander";
 import { describeStance, signalKind } from "../../protocol/index.js";
-import { openParty, output, type CommandOptions } from "../context.js";
+import { openParty, output, commandOptions } from "../context.js";
 import { resolveEntry } from "../resolve.js";
 import { addStanceOptions, stanceFrom } from "../stance-options.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
+const g = commandOptions;
 
 export function registerPartyCommands(program: Command): void {
   addStanceOptions(

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import pc from "picocolors";
-import { output, CliError, type CommandOptions } from "../context.js";
+import { output, CliError, commandOptions } from "../context.js";
 
-const g = (cmd: Command) => cmd.optsWithGlobals<CommandOptions>();
+const g = commandOptions;
 
 export function registerServerCommands(program: Command): void {
   program
