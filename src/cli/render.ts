@@ -1,22 +1,22 @@
 import pc from "picocolors";
 import { describeProblem, type TranscriptProblem } from "../protocol/index.js";
-import { entryViews, type EntryView, type TranscriptEntry } from "../sdk/index.js";
+import {
+  attributionWords,
+  disclosureWords,
+  entryViews,
+  modeWords,
+  notConveyedWords,
+  receiptWords,
+  signalKindWords,
+  verdictWords,
+  type EntryView,
+  type TranscriptEntry,
+} from "../sdk/index.js";
 
 /**
  * Human rendering of a transcript. Every signal, conveyance and acknowledgement shows its stance
  * in plain words (invariant 4), and a transcript problem is shown first, in red, never hidden.
  */
-const kindWords: Record<string, string> = {
-  notification_of_intent: "notification of intent",
-  reply: "reply",
-  question: "question",
-  personal_message: "personal message",
-};
-const disclosureWords = {
-  verbatim: "may be conveyed verbatim",
-  substance: "substance only",
-  mediator_only: "mediator only",
-};
 
 export interface RenderContext {
   selfDeviceId: string;
@@ -53,17 +53,17 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
   switch (b.type) {
     case "signal":
       return [
-        `${head} · ${pc.bold(kindWords[b.signalKind] ?? b.signalKind)}${b.onBehalfOf ? ` on behalf of ${b.onBehalfOf}` : ""}`,
+        `${head} · ${pc.bold(signalKindWords[b.signalKind].toLowerCase())}${b.onBehalfOf ? ` on behalf of ${b.onBehalfOf}` : ""}`,
         ...indent([
           quote(b.text),
           `stance: ${v.stanceText}`,
-          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${b.attribution === "party" ? "named" : "anonymous (“a party”)"}${b.expiresAt ? ` · expires ${b.expiresAt}` : ""}`,
-          ...receiptLines(v),
+          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${attributionWords[b.attribution]}${b.expiresAt ? ` · expires ${b.expiresAt}` : ""}`,
+          ...receiptLines(v, ctx),
         ]),
       ];
     case "conveyance":
       return [
-        `${head} · ${pc.bold(`conveyed ${b.source}`)} from ${b.fromParty ?? "a party"} (${b.mode === "verbatim" ? "verbatim" : "in substance"})`,
+        `${head} · ${pc.bold(`conveyed ${b.source}`)} from ${b.fromParty ?? "a party"} (${modeWords[b.mode]})`,
         ...indent([
           quote(b.text),
           `stance: ${v.stanceText}`,
@@ -75,7 +75,7 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
       ];
     case "receipt":
       return [
-        `${head} · ${pc.bold("receipt")}: your #${ctx.seqByEventId?.get(b.sourceEventId) ?? "?"} was conveyed to ${b.toParties.join(", ")} ${b.mode === "verbatim" ? "verbatim" : "in substance"}, ${b.attributedAs === "party" ? "naming your party" : "as “a party”"}`,
+        `${head} · ${pc.bold("receipt")} for #${ctx.seqByEventId?.get(b.sourceEventId) ?? "?"}: ${receiptWords(b, ctx.role, ctx.partyName)}`,
         ...indent([`exact words used: ${quote(b.text)}`]),
       ];
     case "acknowledgement":
@@ -84,8 +84,8 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
         ...indent([
           b.text ? quote(b.text) : "(received, no text)",
           `stance: ${v.stanceText}`,
-          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${b.attribution === "party" ? "named" : "anonymous"}`,
-          ...receiptLines(v),
+          `disclosure: ${disclosureWords[b.disclosure]} · attribution: ${attributionWords[b.attribution]}`,
+          ...receiptLines(v, ctx),
         ]),
       ];
     case "channel_info":
@@ -107,21 +107,15 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
   }
 }
 
-function receiptLines(v: EntryView): string[] {
-  const body = v.entry.payload?.body;
-  const disclosure = body && "disclosure" in body ? body.disclosure : undefined;
+function receiptLines(v: EntryView, ctx: RenderContext): string[] {
   if (!v.receipts.length)
-    return [pc.dim(disclosure === "mediator_only" ? "mediator only: not conveyable" : "not conveyed yet")];
+    return [pc.dim(v.conveyability ? notConveyedWords(v.conveyability) : "Not conveyed yet.")];
   // Receipts are always shown; one that breaks what the sender allowed is evidence, shown in red.
-  return v.receipts.map((r) => {
-    const rb = r.payload?.body;
-    if (rb?.type !== "receipt") return "";
-    const line = `conveyed to ${rb.toParties.join(", ")} ${rb.mode === "verbatim" ? "verbatim" : "in substance"} (#${r.seq}): ${quote(rb.text)}`;
-    const breach =
-      disclosure === "mediator_only" ||
-      (disclosure === "substance" && rb.mode === "verbatim") ||
-      (body && "attribution" in body && body.attribution === "anonymous" && rb.attributedAs === "party");
-    return breach ? pc.red(`${line} — BEYOND WHAT YOU ALLOWED`) : pc.green(line);
+  return v.receipts.map(({ entry, receipt, verdict }) => {
+    const line = `${receiptWords(receipt, ctx.role, ctx.partyName)} (#${entry.seq}): ${quote(receipt.text)}`;
+    return verdict.within
+      ? pc.green(line)
+      : pc.red(`${line} — ${verdictWords(verdict, ctx.role).toUpperCase()}`);
   });
 }
 

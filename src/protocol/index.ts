@@ -1,5 +1,4 @@
 export * from "./canonical.js";
-export * from "./disclosure.js";
 export * from "./encoding.js";
 export * from "./errors.js";
 export * from "./events.js";

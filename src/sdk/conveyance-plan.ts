@@ -1,10 +1,10 @@
-import { checkConveyance, type Attribution, type EventBody } from "../protocol/index.js";
+import type { Attribution, EventBody } from "../protocol/index.js";
 import type { TranscriptEntry } from "./device-state.js";
+import { checkConveyance, isConveyable, type ReceiptBody } from "./disclosure-policy.js";
 import { SdkError } from "./errors.js";
 import type { ChannelView, ConveyOptions } from "./mediator.js";
 
 type ConveyanceBody = Extract<EventBody, { type: "conveyance" }>;
-type ReceiptBody = Extract<EventBody, { type: "receipt" }>;
 
 /**
  * Decides, before anything is sent, exactly what a conveyance says and what its receipt says —
@@ -19,17 +19,10 @@ export function planConveyance(
   now = Date.now(),
 ): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody } {
   const body = source?.payload?.body;
-  if (
-    !source ||
-    !body ||
-    source.senderRole !== "party" ||
-    (body.type !== "signal" && body.type !== "acknowledgement")
-  )
+  if (!source || source.senderRole !== "party" || !isConveyable(body))
     throw new SdkError("source_invalid", "only a party's signal or acknowledgement can be conveyed");
   const attribution: Attribution = opts.attribution ?? body.attribution;
-  checkConveyance(body.disclosure, opts.mode, body.attribution, attribution);
-  if (body.type === "signal" && body.expiresAt && Date.parse(body.expiresAt) < now)
-    throw new SdkError("signal_expired", "this signal has expired and can no longer be conveyed");
+  checkConveyance(body, opts.mode, attribution, now);
   const original = body.text ?? "Received.";
   let text: string;
   if (opts.mode === "verbatim") {

@@ -9,3 +9,4 @@ export * from "./platform.js";
 export * from "./state-store.js";
 export * from "./views.js";
 export * from "./conveyance-plan.js";
+export * from "./disclosure-policy.js";

@@ -16,6 +16,7 @@ import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
 import { Device } from "./device.js";
 import type { DeviceState, TranscriptEntry } from "./device-state.js";
+import { acknowledgementDefaults, signalDefaults } from "./disclosure-policy.js";
 import { SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import { redeemOnce } from "./redeem-once.js";
@@ -221,8 +222,8 @@ export class Party extends Device {
           signalKind: input.signalKind ?? "notification_of_intent",
           text: input.text,
           stance: { ...noStance, ...input.stance },
-          disclosure: input.disclosure ?? "substance",
-          attribution: input.attribution ?? "party",
+          disclosure: input.disclosure ?? signalDefaults.disclosure,
+          attribution: input.attribution ?? signalDefaults.attribution,
           ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
           ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
@@ -244,8 +245,8 @@ export class Party extends Device {
         conveyanceEventId,
         ...(input.text?.trim() ? { text: input.text.trim() } : {}),
         stance: { ...noStance, ...input.stance },
-        disclosure: input.disclosure ?? "verbatim",
-        attribution: input.attribution ?? "party",
+        disclosure: input.disclosure ?? acknowledgementDefaults.disclosure,
+        attribution: input.attribution ?? acknowledgementDefaults.attribution,
       });
     });
   }

@@ -1,21 +1,39 @@
 import { describeStance, type EventBody } from "../protocol/index.js";
 import type { TranscriptEntry } from "./device-state.js";
+import {
+  conveyability,
+  isConveyable,
+  receiptVerdict,
+  type Conveyability,
+  type ReceiptBody,
+  type ReceiptVerdict,
+} from "./disclosure-policy.js";
+
+/** A receipt posted for a signal, judged against what its sender allowed. */
+export interface ReceiptView {
+  entry: TranscriptEntry;
+  receipt: ReceiptBody;
+  verdict: ReceiptVerdict;
+}
 
 /**
- * Derived views of a transcript, shared by every renderer (CLI now, web next): which signals were
- * conveyed (their receipts) and which conveyances were acknowledged.
+ * Derived views of a transcript, shared by every renderer (CLI and console): which signals were
+ * conveyed (their receipts, judged by the disclosure policy), what may still be conveyed, and
+ * which conveyances were acknowledged.
  */
 export interface EntryView {
   entry: TranscriptEntry;
   body: EventBody | undefined;
   /** Receipts posted for this signal/acknowledgement (what was said in this party's name). */
-  receipts: TranscriptEntry[];
+  receipts: ReceiptView[];
+  /** For a party's signal or acknowledgement: what the mediator may still do with it. */
+  conveyability: Conveyability | undefined;
   /** Acknowledgements of this conveyance. */
   acknowledgements: TranscriptEntry[];
   stanceText: string | undefined;
 }
 
-export function entryViews(entries: readonly TranscriptEntry[]): EntryView[] {
+export function entryViews(entries: readonly TranscriptEntry[], now = Date.now()): EntryView[] {
   const receipts = new Map<string, TranscriptEntry[]>();
   const acks = new Map<string, TranscriptEntry[]>();
   for (const e of entries) {
@@ -26,10 +44,16 @@ export function entryViews(entries: readonly TranscriptEntry[]): EntryView[] {
   }
   return entries.map((entry) => {
     const body = entry.payload?.body;
+    const conveyable = isConveyable(body) ? body : undefined;
     return {
       entry,
       body,
-      receipts: receipts.get(entry.eventId) ?? [],
+      receipts: (receipts.get(entry.eventId) ?? []).flatMap((r) =>
+        r.payload?.body.type === "receipt" && conveyable
+          ? [{ entry: r, receipt: r.payload.body, verdict: receiptVerdict(conveyable, r.payload.body) }]
+          : [],
+      ),
+      conveyability: conveyable ? conveyability(conveyable, now) : undefined,
       acknowledgements: acks.get(entry.eventId) ?? [],
       stanceText: body && "stance" in body ? describeStance(body.stance) : undefined,
     };

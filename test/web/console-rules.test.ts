@@ -92,7 +92,6 @@ describe("the console's rules, as the screens show them", () => {
     const text = "For the mediator only: our principal is under pressure at home.";
     const card = await signalAtMediator(text, { disclosure: "mediator_only" });
     await seeText(card, "Disclosure: mediator only");
-    await seeText(card, "Mediator only — cannot be conveyed.");
     await seeText(card, "Mediator only: not conveyable.");
     expect(await card.getByRole("button").count()).toBe(0);
     expect(await card.getByRole("form").count()).toBe(0);
@@ -121,7 +120,7 @@ describe("the console's rules, as the screens show them", () => {
     await see(form.getByRole("checkbox", { name: "B", exact: true }));
     const preview = form.getByRole("group", { name: "Preview" });
     await seeText(preview, `B will see: from a party: “${text}”`);
-    await seeText(preview, `A's receipt will say: conveyed to B verbatim, as “a party”: “${text}”`);
+    await seeText(preview, `A's receipt will say: Conveyed to B verbatim, as “a party”: “${text}”`);
     expect(await textOf(preview)).not.toContain("from A");
     await form.getByRole("button", { name: "Cancel" }).click();
 

@@ -118,7 +118,7 @@ describe("the web console plays the acceptance story", () => {
     await seeText(preview, `B will see: from A: “${SUBSTANCE}”`);
     await seeText(
       preview,
-      `A's receipt will say: conveyed to B in substance, naming your party: “${SUBSTANCE}”`,
+      `A's receipt will say: Conveyed to B in substance, naming your party: “${SUBSTANCE}”`,
     );
     await convey.getByRole("button", { name: "Convey and post receipt" }).click();
     await seeText(signalAtM, `Conveyed to B in substance`);
@@ -166,7 +166,7 @@ describe("the web console plays the acceptance story", () => {
     expect(await exact.inputValue()).toBe(ACK);
     const backPreview = back.getByRole("group", { name: "Preview" });
     await seeText(backPreview, `A will see: from B: “${ACK}”`);
-    await seeText(backPreview, `B's receipt will say: conveyed to A verbatim, naming your party: “${ACK}”`);
+    await seeText(backPreview, `B's receipt will say: Conveyed to A verbatim, naming your party: “${ACK}”`);
     await tabTo(m.page, back.getByRole("button", { name: "Convey and post receipt" }));
     await m.page.keyboard.press("Enter");
     await seeText(ackAtM, "Conveyed to A verbatim");

@@ -1,7 +1,6 @@
 import { Option, type Command } from "commander";
 import pc from "picocolors";
-import { allowedModes } from "../../protocol/index.js";
-import { CliError, openMediator, output, commandOptions } from "../context.js";
+import { openMediator, output, commandOptions } from "../context.js";
 import { renderTranscript } from "../render.js";
 import { resolveCaucus, resolveChannel, resolveEntry } from "../resolve.js";
 
@@ -98,18 +97,7 @@ export function registerMediatorCommands(program: Command): void {
       await m.sync();
       const from = resolveCaucus(m, String(o.from), o.channel);
       const entry = resolveEntry(m.entries(from.caucusId), String(o.event));
-      const body = entry.payload?.body;
-      if (
-        body &&
-        (body.type === "signal" || body.type === "acknowledgement") &&
-        !allowedModes(body.disclosure).includes(o.mode as "verbatim")
-      )
-        throw new CliError(
-          body.disclosure === "mediator_only" ? "disclosure_mediator_only" : "disclosure_substance_only",
-          body.disclosure === "mediator_only"
-            ? "that signal is for the mediator only and cannot be conveyed"
-            : "that signal may be conveyed in substance only",
-        );
+      // The sdk refuses what the sender did not allow (the disclosure policy), with the same codes.
       const to = (o.to as unknown as string[]).map((t) => resolveCaucus(m, t, from.channelId).caucusId);
       const r = await m.convey({
         from: from.caucusId,

@@ -1,6 +1,16 @@
 import { useState } from "react";
-import { allowedModes, type ConveyanceMode } from "../../protocol/index.js";
-import { planConveyance, type EntryView, type Mediator } from "../../sdk/index.js";
+import type { ConveyanceMode } from "../../protocol/index.js";
+import {
+  attributedAsWords,
+  isConveyable,
+  modeChoiceWords,
+  modeWords,
+  notConveyedWords,
+  planConveyance,
+  receiptWords,
+  type EntryView,
+  type Mediator,
+} from "../../sdk/index.js";
 import { useAction } from "./use-device.js";
 
 /**
@@ -21,18 +31,17 @@ export function ConveyPanel(props: {
   const { device, view, sourceParty } = props;
   const body = view.body;
   const [open, setOpen] = useState(false);
-  const modes =
-    body && (body.type === "signal" || body.type === "acknowledgement") ? allowedModes(body.disclosure) : [];
+  const c = view.conveyability;
+  const modes = c?.conveyable ? c.modes : [];
   const [mode, setMode] = useState<ConveyanceMode | undefined>(modes[0]);
   const [paraphrase, setParaphrase] = useState("");
   const [named, setNamed] = useState(true);
   const [to, setTo] = useState<string[]>(props.targets.map((t) => t.caucusId));
   const { busy, error, run } = useAction(props.refresh);
-  if (!body || (body.type !== "signal" && body.type !== "acknowledgement")) return null;
-  if (!modes.length) return <p className="muted no-convey">Mediator only — cannot be conveyed.</p>;
-  const expired =
-    body.type === "signal" && body.expiresAt !== undefined && Date.parse(body.expiresAt) < Date.now();
-  if (expired) return <p className="muted">Expired — can no longer be conveyed.</p>;
+  if (!isConveyable(body) || !c) return null;
+  // Without receipts the card already says why nothing can be conveyed; say it once.
+  if (!c.conveyable)
+    return view.receipts.length ? <p className="muted no-convey">{notConveyedWords(c)}</p> : null;
   if (!open)
     return (
       <button
@@ -46,7 +55,7 @@ export function ConveyPanel(props: {
     );
   const exact = body.text ?? "Received.";
   const text = mode === "verbatim" ? exact : paraphrase.trim();
-  const anonymousOnly = body.attribution === "anonymous";
+  const anonymousOnly = c.anonymousOnly;
   const attribution = anonymousOnly || !named ? "anonymous" : "party";
   const targetNames = props.targets.filter((t) => to.includes(t.caucusId)).map((t) => t.partyName);
   const id = `convey-${props.sourceCaucusId}-${view.entry.seq}`;
@@ -102,7 +111,7 @@ export function ConveyPanel(props: {
               checked={mode === m}
               onChange={() => setMode(m)}
             />
-            {m === "verbatim" ? "Verbatim (the exact words)" : "In substance (your wording)"}
+            {modeChoiceWords[m]}
           </label>
         ))}
       </fieldset>
@@ -154,10 +163,7 @@ export function ConveyPanel(props: {
               {plan.conveyance.fromParty ?? "a party"}: “{plan.conveyance.text}”
             </p>
             <p>
-              <strong>{sourceParty}'s receipt will say:</strong> conveyed to{" "}
-              {plan.receipt.toParties.join(", ")}{" "}
-              {plan.receipt.mode === "verbatim" ? "verbatim" : "in substance"},{" "}
-              {plan.receipt.attributedAs === "party" ? "naming your party" : "as “a party”"}: “
+              <strong>{sourceParty}'s receipt will say:</strong> {receiptWords(plan.receipt, "party")}: “
               {plan.receipt.text}”
             </p>
           </>
@@ -168,9 +174,8 @@ export function ConveyPanel(props: {
               {attribution === "party" ? sourceParty : "a party"}: <em>(write your wording)</em>
             </p>
             <p>
-              <strong>{sourceParty}'s receipt will say:</strong> conveyed to {targetNames.join(", ") || "—"}{" "}
-              {mode === "verbatim" ? "verbatim" : "in substance"},{" "}
-              {attribution === "party" ? "naming your party" : "as “a party”"}: …
+              <strong>{sourceParty}'s receipt will say:</strong> Conveyed to {targetNames.join(", ") || "—"}{" "}
+              {mode ? modeWords[mode] : ""}, {attributedAsWords(attribution, "party")}: …
             </p>
           </>
         )}

@@ -1,6 +1,15 @@
 import type { ReactNode } from "react";
-import type { EntryView } from "../../sdk/index.js";
-import { attributionWords, disclosureWords, formatTime, signalKindWords } from "./words.js";
+import {
+  attributionWords,
+  disclosureWords,
+  modeWords,
+  notConveyedWords,
+  receiptWords,
+  signalKindWords,
+  verdictWords,
+  type EntryView,
+} from "../../sdk/index.js";
+import { formatTime } from "./words.js";
 
 export interface CardContext {
   selfDeviceId: string;
@@ -66,7 +75,7 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         state = <Receipts v={v} ctx={ctx} />;
         break;
       case "conveyance":
-        title = `Conveyed ${b.source === "signal" && b.signalKind ? signalKindWords[b.signalKind].toLowerCase() : b.source} from ${b.fromParty ?? "a party"} (${b.mode === "verbatim" ? "verbatim" : "in substance"})`;
+        title = `Conveyed ${b.source === "signal" && b.signalKind ? signalKindWords[b.signalKind].toLowerCase() : b.source} from ${b.fromParty ?? "a party"} (${modeWords[b.mode]})`;
         body = <blockquote>{b.text}</blockquote>;
         meta = b.expiresAt ? <p className="meta">Expires {formatTime(b.expiresAt)}</p> : null;
         state = v.acknowledgements.length ? (
@@ -79,15 +88,7 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         title = `Receipt for #${ctx.seqOf(b.sourceEventId) ?? "?"}`;
         body = (
           <>
-            <p>
-              Conveyed to {b.toParties.join(", ")} {b.mode === "verbatim" ? "verbatim" : "in substance"},{" "}
-              {b.attributedAs === "party"
-                ? ctx.viewer === "mediator"
-                  ? `naming ${ctx.partyName ?? "the party"}`
-                  : "naming your party"
-                : "as “a party”"}
-              . Exact words used:
-            </p>
+            <p>{receiptWords(b, ctx.viewer, ctx.partyName)}. Exact words used:</p>
             <blockquote>{b.text}</blockquote>
           </>
         );
@@ -129,25 +130,20 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
 }
 
 function Receipts({ v, ctx }: { v: EntryView; ctx: CardContext }) {
-  const b = v.body;
-  const disclosure = b && "disclosure" in b ? b.disclosure : undefined;
   if (!v.receipts.length)
     return (
-      <p className="muted">
-        {disclosure === "mediator_only" ? "Mediator only: not conveyable." : "Not conveyed yet."}
-      </p>
+      <p className="muted">{v.conveyability ? notConveyedWords(v.conveyability) : "Not conveyed yet."}</p>
     );
+  // Receipts are always shown; one that breaks what the sender allowed is evidence, shown as a problem.
   return (
     <ul className="receipts" aria-label="Receipts">
-      {v.receipts.map((r) =>
-        r.payload?.body.type === "receipt" ? (
-          <li key={r.eventId} className={disclosure === "mediator_only" ? "problem" : "ok"}>
-            Conveyed to {r.payload.body.toParties.join(", ")}{" "}
-            {r.payload.body.mode === "verbatim" ? "verbatim" : "in substance"} (#{r.seq}
-            {ctx.viewer === "party" ? "" : ", receipt posted"}): “{r.payload.body.text}”
-          </li>
-        ) : null,
-      )}
+      {v.receipts.map(({ entry, receipt, verdict }) => (
+        <li key={entry.eventId} className={verdict.within ? "ok" : "problem"}>
+          {receiptWords(receipt, ctx.viewer, ctx.partyName)} (#{entry.seq}
+          {ctx.viewer === "party" ? "" : ", receipt posted"}): “{receipt.text}”
+          {verdict.within ? null : <strong> — {verdictWords(verdict, ctx.viewer)}</strong>}
+        </li>
+      ))}
     </ul>
   );
 }

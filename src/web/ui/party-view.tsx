@@ -8,13 +8,23 @@ import {
   type SignalKind,
   type Stance,
 } from "../../protocol/index.js";
-import { entryViews, type Party } from "../../sdk/index.js";
+import {
+  attributionChoices,
+  attributionChoiceWords,
+  attributionWords,
+  disclosureChoices,
+  disclosureChoiceWords,
+  disclosureWords,
+  entryViews,
+  signalDefaults,
+  signalKindWords,
+  type Party,
+} from "../../sdk/index.js";
 import { EventCard, type CardContext } from "./event-card.js";
 import { StatusBadge } from "./status-badge.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { StanceFields, cleanStance } from "./stance-fields.js";
 import { useAction, useDevice } from "./use-device.js";
-import { disclosureWords, signalKindWords } from "./words.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
@@ -105,8 +115,8 @@ function ComposeSignal({
   const [kind, setKind] = useState<SignalKind>("notification_of_intent");
   const [text, setText] = useState("");
   const [stance, setStance] = useState<Stance>(noStance);
-  const [disclosure, setDisclosure] = useState<Disclosure>("substance");
-  const [attribution, setAttribution] = useState<Attribution>("party");
+  const [disclosure, setDisclosure] = useState<Disclosure>(signalDefaults.disclosure);
+  const [attribution, setAttribution] = useState<Attribution>(signalDefaults.attribution);
   const [expires, setExpires] = useState("");
   const { busy, error, run } = useAction(refresh);
   return (
@@ -125,8 +135,8 @@ function ComposeSignal({
           // Back to the clear defaults, so a choice made for one signal is not silently reused.
           setText("");
           setStance(noStance);
-          setDisclosure("substance");
-          setAttribution("party");
+          setDisclosure(signalDefaults.disclosure);
+          setAttribution(signalDefaults.attribution);
           setExpires("");
         });
       }}
@@ -144,7 +154,7 @@ function ComposeSignal({
       <StanceFields value={stance} onChange={setStance} idPrefix="signal-stance" />
       <fieldset>
         <legend>What the mediator may do with it</legend>
-        {(["verbatim", "substance", "mediator_only"] as const).map((d) => (
+        {disclosureChoices.map((d) => (
           <label key={d} className="radio">
             <input
               type="radio"
@@ -153,36 +163,24 @@ function ComposeSignal({
               checked={disclosure === d}
               onChange={() => setDisclosure(d)}
             />
-            {d === "verbatim"
-              ? "Convey it verbatim (or in substance)"
-              : d === "substance"
-                ? "Convey it in substance only"
-                : "Keep it for the mediator only"}
+            {disclosureChoiceWords[d]}
           </label>
         ))}
       </fieldset>
       <fieldset>
         <legend>If conveyed, name the source as</legend>
-        <label className="radio">
-          <input
-            type="radio"
-            name="attribution"
-            value="party"
-            checked={attribution === "party"}
-            onChange={() => setAttribution("party")}
-          />
-          My party
-        </label>
-        <label className="radio">
-          <input
-            type="radio"
-            name="attribution"
-            value="anonymous"
-            checked={attribution === "anonymous"}
-            onChange={() => setAttribution("anonymous")}
-          />
-          “A party” (anonymous)
-        </label>
+        {attributionChoices.map((a) => (
+          <label key={a} className="radio">
+            <input
+              type="radio"
+              name="attribution"
+              value={a}
+              checked={attribution === a}
+              onChange={() => setAttribution(a)}
+            />
+            {attributionChoiceWords[a]}
+          </label>
+        ))}
       </fieldset>
       <label htmlFor="signal-expires">Expires (optional)</label>
       <input
@@ -193,7 +191,7 @@ function ComposeSignal({
       />
       <p className="muted">
         Summary: {signalKindWords[kind].toLowerCase()}, {disclosureWords[disclosure]},{" "}
-        {attribution === "party" ? "named" : "anonymous"}.
+        {attributionWords[attribution]}.
       </p>
       {error && (
         <p role="alert" className="problem">
