@@ -4,7 +4,7 @@ import importX from "eslint-plugin-import-x";
 import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
 
 /**
- * Dependencies point one way (DESIGN.md): protocol <- crypto <- sdk <- {cli, web}; protocol <- server.
+ * Dependencies point one way (docs/design.md): protocol <- crypto <- sdk <- {cli, web}; protocol <- server.
  * The relay must never import crypto, sdk or cli code (it would be a step towards holding keys),
  * and protocol must stay pure (no I/O), so it runs unchanged in the browser.
  */

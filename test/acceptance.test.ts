@@ -6,7 +6,7 @@ import type { Party } from "../src/sdk/index.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 
 /**
- * DESIGN.md's acceptance story through the sdk: a real relay on a real port, one sdk client per
+ * docs/design.md's acceptance story through the sdk: a real relay on a real port, one sdk client per
  * device — the mediator, A's handler and two of B's handlers (B's line has more than one person).
  */
 describe("acceptance story", () => {

@@ -3,7 +3,7 @@ import { ESLint } from "eslint";
 import { resolve } from "node:path";
 
 /**
- * The dependency direction of DESIGN.md is enforced by lint; these prove the rules bite by linting
+ * The dependency direction of docs/design.md is enforced by lint; these prove the rules bite by linting
  * small snippets as if they lived in each layer (the text is linted under an existing file's name; nothing is written).
  */
 const root = resolve(import.meta.dirname, "..");

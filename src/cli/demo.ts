@@ -16,7 +16,7 @@ import { Mediator, Party, SdkError, type TranscriptEntry } from "../sdk/index.js
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
 import { startServer } from "../server/start-server.js";
 
-/** DESIGN.md's acceptance story, played by separate sdk clients over real sockets. */
+/** docs/design.md's acceptance story, played by separate sdk clients over real sockets. */
 export const A_TEXT = "We are not interested in escalating at this stage.";
 export const SUBSTANCE_TEXT = "Party A has indicated that it does not seek further escalation at this time.";
 export const B_ACK_TEXT = "Received. No commitment, no coordination, no ceasefire.";

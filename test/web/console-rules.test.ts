@@ -26,7 +26,7 @@ import {
 } from "./harness.js";
 
 /**
- * The console enforces what the sender allowed (DESIGN.md invariant 3) and never shows a broken
+ * The console enforces what the sender allowed (docs/design.md, invariant 3) and never shows a broken
  * transcript as normal (invariant 5); every rejection reads as a sentence.
  */
 describe("the console's rules, as the screens show them", () => {

@@ -24,7 +24,7 @@ import {
 import { launchBrowser, openContext, screenshot, startConsoleServer, type ConsoleServer } from "./harness.js";
 
 /**
- * DESIGN.md's acceptance story, played by three people in three separate browsers — the mediator,
+ * docs/design.md's acceptance story, played by three people in three separate browsers — the mediator,
  * A's handler and B's handler — through the console's screens alone, against a real relay on
  * SQLite. Every assertion is about what a screen shows.
  */

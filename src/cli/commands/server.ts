@@ -28,7 +28,7 @@ export function registerServerCommands(program: Command): void {
   program
     .command("demo")
     .description(
-      "play DESIGN.md's acceptance story on a temporary server, narrating and checking every invariant",
+      "play docs/design.md's acceptance story on a temporary server, narrating and checking invariants 1-5",
     )
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
