@@ -3,6 +3,7 @@ import { PassThrough } from "node:stream";
 import { A_TEXT, B_ACK_TEXT, SUBSTANCE_TEXT, serverPlaintextLeaks } from "../src/cli/demo.js";
 import { describeStance, noStance } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
+import { storedStateOf } from "./helpers/internals.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 
 /**
@@ -127,7 +128,7 @@ describe("acceptance story", () => {
       expect(reports.length).toBeGreaterThan(0);
       for (const r of reports) expect(r, JSON.stringify(r.problem)).toMatchObject({ ok: true });
     }
-    const stateOf = (p: Party) => JSON.stringify((p as unknown as { state: unknown }).state);
+    const stateOf = (p: Party) => JSON.stringify(storedStateOf(p));
     const aIds = [a.deviceId, a.identityPublicKey, net.caucus.A!];
     const bIds = [b1.deviceId, b2.deviceId, b1.identityPublicKey, b2.identityPublicKey, net.caucus.B!];
     for (const b of [b1, b2]) for (const id of aIds) expect(stateOf(b)).not.toContain(id);

@@ -25,6 +25,7 @@ import {
 } from "../src/protocol/index.js";
 import { Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
+import { coreOf, sendEvent } from "./helpers/internals.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 
 const NORTH = "Northland";
@@ -522,10 +523,7 @@ async function sendRawEndorsement(
   p: Party,
   body: Extract<EventBody, { type: "endorsement" }>,
 ): Promise<void> {
-  const internals = p as unknown as {
-    sendUnlocked(caucusId: string, body: EventBody): Promise<TranscriptEntry>;
-  };
-  await internals.sendUnlocked(p.caucusId, body);
+  await sendEvent(coreOf(p), p.caucusId, body);
 }
 
 describe("understandings (invariant 4): only when every party endorsed the identical text", () => {

@@ -23,14 +23,9 @@ import {
   toHex,
   utf8,
 } from "../src/protocol/index.js";
-import {
-  ApiError,
-  MemoryStateStore,
-  Party,
-  decodeInviteCode,
-  deviceState,
-  type InviteCode,
-} from "../src/sdk/index.js";
+import { ApiError, MemoryStateStore, Party, decodeInviteCode, type InviteCode } from "../src/sdk/index.js";
+import { deviceState } from "../src/sdk/device-state.js";
+import { commitChange, coreOf, groupOf } from "./helpers/internals.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { Session } from "../src/sdk/session.js";
 import { uuidv7 } from "../src/sdk/uuidv7.js";
@@ -90,10 +85,9 @@ async function admitHandler(party: string): Promise<Handler> {
 
 function secretsOf(party: string): PartySecrets {
   const caucusId = net.caucus[party]!;
-  const record = net.mediator.caucus(caucusId);
   const roster = CaucusGroup.restore(
     { mediatorKey: net.mediator.mediatorKey, caucusId },
-    fromBase64Url(record.group!),
+    fromBase64Url(groupOf(net.mediator, caucusId)!),
   ).roster();
   const hs = handlers[party]!;
   return {
@@ -706,19 +700,13 @@ describe("isolation: getting a device into another party's caucus", () => {
     // A second wall: even told to skip its admission check, the mediator's MLS group refuses the
     // key package (the authentication service chains every leaf to this caucus), and nothing is sent.
     const southHead = net.mediator.caucus(net.caucus[SOUTH]!).head;
-    const internals = net.mediator as unknown as {
-      commitUnlocked(
-        caucusId: string,
-        change: { add: { deviceId: string; keyPackage: Uint8Array }[] },
-      ): Promise<void>;
-    };
     const pendingKeyPackage = (
       jsonOf(await raw(mediatorToken, "GET", `/v1/caucuses/${net.caucus[SOUTH]}/pending`)) as {
         pending: { deviceId: string; keyPackage: string }[];
       }
     ).pending.find((p) => p.deviceId === namesNorth.deviceId)!.keyPackage;
     await expect(
-      internals.commitUnlocked(net.caucus[SOUTH]!, {
+      commitChange(coreOf(net.mediator), net.caucus[SOUTH]!, {
         add: [{ deviceId: namesNorth.deviceId, keyPackage: fromBase64Url(pendingKeyPackage) }],
       }),
     ).rejects.toThrow();
@@ -730,7 +718,7 @@ describe("isolation: getting a device into another party's caucus", () => {
     await south.sync();
     const roster = CaucusGroup.restore(
       { mediatorKey: south.mediatorKey, caucusId: south.caucusId },
-      fromBase64Url(south.caucus(south.caucusId).group!),
+      fromBase64Url(groupOf(south, south.caucusId)!),
     ).roster();
     const ids = roster.map((m) => m.credential?.deviceId);
     expect(ids).not.toContain(viaNorth.deviceId);

@@ -15,14 +15,9 @@ import { CaucusGroup, newDeviceKeys } from "../src/crypto/mls/caucus-group.js";
 import { certifyMediatorDevice } from "../src/crypto/mls/credential.js";
 import { generateIdentityKey, sign } from "../src/crypto/identity.js";
 import { fromBase64Url, mediatorLinkSigningString, toBase64Url, utf8 } from "../src/protocol/index.js";
-import {
-  Mediator,
-  MemoryStateStore,
-  Party,
-  decodeLinkCode,
-  encodeLinkCode,
-  type TranscriptEntry,
-} from "../src/sdk/index.js";
+import { Mediator, MemoryStateStore, Party, type TranscriptEntry } from "../src/sdk/index.js";
+import { decodeLinkCode, encodeLinkCode } from "../src/sdk/link-code.js";
+import { groupOf } from "./helpers/internals.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { Session } from "../src/sdk/session.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
@@ -159,7 +154,7 @@ describe("the mediator's devices (staff)", () => {
     expect(row).toBeDefined();
     const trust = { mediatorKey: staff.mediatorKey, caucusId: northCaucus };
     await expect(
-      CaucusGroup.restore(trust, fromBase64Url(staff.caucus(northCaucus).group!)).process(row!.ciphertext),
+      CaucusGroup.restore(trust, fromBase64Url(groupOf(staff, northCaucus)!)).process(row!.ciphertext),
     ).rejects.toThrow();
   });
 
@@ -461,7 +456,7 @@ describe("the mediator's devices (staff)", () => {
       expect(everything).not.toContain(secret);
     const roster = CaucusGroup.restore(
       { mediatorKey: north.mediatorKey, caucusId: net.caucus[NORTH]! },
-      fromBase64Url(north.caucus(net.caucus[NORTH]!).group!),
+      fromBase64Url(groupOf(north, net.caucus[NORTH]!)!),
     ).roster();
     expect(roster.map((m) => [m.credential?.role, m.credential?.deviceId]).sort()).toEqual(
       [
@@ -507,7 +502,7 @@ describe("the mediator's devices (staff)", () => {
 
     beforeAll(async () => {
       await staff.sync();
-      lastGroups = Object.fromEntries(staff.caucusIds().map((id) => [id, staff.caucus(id).group!]));
+      lastGroups = Object.fromEntries(staff.caucusIds().map((id) => [id, groupOf(staff, id)!]));
       lastHeads = Object.fromEntries(staff.caucusIds().map((id) => [id, staff.caucus(id).head.seq]));
       entriesAtRemoval = Object.fromEntries(staff.caucusIds().map((id) => [id, staff.entries(id).length]));
       const { caucusIds } = await first.removeMediatorDevice(staff.deviceId);
@@ -589,7 +584,7 @@ describe("the mediator's devices (staff)", () => {
       for (const party of [north, south]) {
         const roster = CaucusGroup.restore(
           { mediatorKey: party.mediatorKey, caucusId: party.caucusId },
-          fromBase64Url(party.caucus(party.caucusId).group!),
+          fromBase64Url(groupOf(party, party.caucusId)!),
         ).roster();
         expect(roster.map((m) => m.credential?.deviceId)).not.toContain(staff.deviceId);
       }

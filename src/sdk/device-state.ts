@@ -67,6 +67,15 @@ export const caucusRecord = z.strictObject({
 });
 export type CaucusRecord = z.infer<typeof caucusRecord>;
 
+/** A device's MLS keys between handing in its key package and receiving its Welcome. */
+const storedJoinKeys = z.strictObject({
+  keyPackage: b64,
+  initPrivateKey: b64,
+  hpkePrivateKey: b64,
+  signaturePrivateKey: b64,
+});
+export type StoredJoinKeys = z.infer<typeof storedJoinKeys>;
+
 export const owedReceipt = z.strictObject({
   caucusId,
   eventId,
@@ -103,32 +112,13 @@ export const deviceState = z.strictObject({
     }),
   ),
   /** A party device between redeeming its invite and receiving its Welcome. */
-  joinKeys: z
-    .strictObject({
-      caucusId,
-      keyPackage: b64,
-      initPrivateKey: b64,
-      hpkePrivateKey: b64,
-      signaturePrivateKey: b64,
-    })
-    .optional(),
+  joinKeys: storedJoinKeys.extend({ caucusId }).optional(),
   /**
    * A mediator device waiting to join caucuses of its mediator's channels (it was linked, or
    * another of the mediator's devices opened the caucus): its MLS keys per caucus, until the
    * Welcome arrives. `uploaded`: the key package is with the relay.
    */
-  mediatorJoinKeys: z
-    .record(
-      z.string(),
-      z.strictObject({
-        keyPackage: b64,
-        initPrivateKey: b64,
-        hpkePrivateKey: b64,
-        signaturePrivateKey: b64,
-        uploaded: z.boolean(),
-      }),
-    )
-    .optional(),
+  mediatorJoinKeys: z.record(z.string(), storedJoinKeys.extend({ uploaded: z.boolean() })).optional(),
   /** The mediator's devices this device removed: it never admits them again. */
   removedMediatorDevices: z.array(deviceId).optional(),
   caucuses: z.record(z.string(), caucusRecord),

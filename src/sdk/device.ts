@@ -1,86 +1,77 @@
-import {
-  appendEventResponse,
-  eventPayload,
-  extendChain,
-  fromBase64Url,
-  listEventsResponse,
-  meResponse,
-  parse,
-  toBase64Url,
-  utf8,
-  welcomeResponse,
-  canonicalJson,
-  type AppendEventRequest,
-  type EventBody,
-  type EventPayload,
-  type TranscriptProblem,
-} from "../protocol/index.js";
-import { CaucusGroup, decodeKeyPackage } from "../crypto/mls/caucus-group.js";
-import { applyEvents } from "./caucus-log.js";
-import { deviceState, type CaucusRecord, type DeviceState, type TranscriptEntry } from "./device-state.js";
-import { ApiError, SdkError } from "./errors.js";
-import type { Platform } from "./platform.js";
-import { Session } from "./session.js";
+import { parse } from "../protocol/index.js";
+import type { CaucusView } from "./core/caucus.js";
+import { DeviceCore } from "./core/device-core.js";
+import { syncAll, verifyAll, type VerifyReport } from "./core/transcript-sync.js";
+import { deviceState, type DeviceState, type TranscriptEntry } from "./device-state.js";
+import type { AuthKeyPair, Platform } from "./platform.js";
+import type { Session } from "./session.js";
 import type { StateStore } from "./state-store.js";
-import { uuidv7 } from "./uuidv7.js";
 
-export interface VerifyReport {
-  caucusId: string;
-  ok: boolean;
-  events: number;
-  head: { seq: number; hash: string };
-  problem?: TranscriptProblem;
+export type { VerifyReport };
+
+/** What every device shows: who it is and its caucuses. Immutable; a new object only on change. */
+export interface DeviceSnapshot {
+  readonly deviceId: string;
+  readonly role: "mediator" | "party";
+  readonly name: string;
+  readonly serverUrl: string;
+  /** Admitted everywhere it is waiting to be (see each role's `joined`). */
+  readonly joined: boolean;
+  readonly caucuses: readonly CaucusView[];
 }
 
 /**
- * One device: its keys, its caucuses and their verified transcripts. Every operation runs under
- * one lock, so group state and transcripts are changed by one thing at a time, and the state is
- * saved before anything that could leave it inconsistent if the process died (an encrypted
- * message is saved in the outbox before it is posted, a commit's next state before it is sent).
+ * One device, either role: its keys, its caucuses and their verified transcripts. The lifecycle
+ * is the same for both roles: create (or join from a one-time code), open from its store, sync
+ * until joined, then act; each role adds its hooks around sync.
+ *
+ * Readers get immutable snapshots (`caucus()`, `getSnapshot()`), never the stored record, and can
+ * `subscribe` to be told when they change (made for React's useSyncExternalStore).
  */
-export class Device {
-  protected lock: Promise<unknown> = Promise.resolve();
-  readonly session: Session;
+export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
+  private snap: { version: number; value: S } | undefined;
 
-  protected constructor(
-    protected state: DeviceState,
-    protected readonly store: StateStore,
-    protected readonly platform: Platform,
-  ) {
-    this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform);
+  protected constructor(protected readonly core: DeviceCore) {
+    core.hooks = { beforeSync: () => this.beforeSync(), afterSync: () => this.afterSync() };
   }
 
-  protected static async loadState(store: StateStore): Promise<DeviceState> {
-    return parse(deviceState, await store.load(), "device state");
+  protected static async loadCore(store: StateStore, platform: Platform): Promise<DeviceCore> {
+    return new DeviceCore(parse(deviceState, await store.load(), "device state"), store, platform);
   }
 
   get deviceId(): string {
-    return this.state.deviceId;
+    return this.core.state.deviceId;
   }
   get role(): "mediator" | "party" {
-    return this.state.role;
+    return this.core.state.role;
   }
   get name(): string {
-    return this.state.name;
+    return this.core.state.name;
   }
   get serverUrl(): string {
-    return this.state.serverUrl;
+    return this.core.state.serverUrl;
   }
   get mediatorKey(): string {
-    return this.state.mediatorKey;
+    return this.core.state.mediatorKey;
   }
   get identityPublicKey(): string {
-    return this.state.identityKey.publicKey;
+    return this.core.state.identityKey.publicKey;
   }
+  /** The login session (live updates use its token). */
+  get session(): Session {
+    return this.core.session;
+  }
+
+  /** True once the device is a member of every caucus it is waiting to join. */
+  abstract get joined(): boolean;
 
   caucusIds(): string[] {
-    return Object.keys(this.state.caucuses);
+    return this.core.caucusIds();
   }
 
-  caucus(caucusId: string): CaucusRecord {
-    const c = this.state.caucuses[caucusId];
-    if (!c) throw new SdkError("caucus_unknown", `this device is not in caucus ${caucusId}`);
-    return c;
+  /** A snapshot of one caucus; throws caucus_unknown for a caucus this device is not in. */
+  caucus(caucusId: string): CaucusView {
+    return this.core.caucus(caucusId).view();
   }
 
   /** Decrypted, verified events of a caucus, in order. */
@@ -88,290 +79,85 @@ export class Device {
     return this.caucus(caucusId).entries;
   }
 
-  protected async save(): Promise<void> {
-    await this.store.save(this.state);
-  }
-
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => undefined);
-    return run;
-  }
-
-  protected api() {
-    return this.session.http;
-  }
-
   /** Fetches and verifies everything new in every caucus. Returns the new entries per caucus. */
   sync(): Promise<Map<string, TranscriptEntry[]>> {
-    return this.exclusive(() => this.syncUnlocked());
-  }
-
-  protected async syncUnlocked(): Promise<Map<string, TranscriptEntry[]>> {
-    const out = new Map<string, TranscriptEntry[]>();
-    await this.beforeSync();
-    for (const caucusId of Object.keys(this.state.caucuses)) {
-      const added = await this.syncCaucus(caucusId);
-      if (added.length) out.set(caucusId, added);
-    }
-    await this.afterSync();
-    return out;
-  }
-
-  /** Hooks for subclasses: join a pending group, admit pending devices, flush owed receipts. */
-  protected async beforeSync(): Promise<void> {}
-  protected async afterSync(): Promise<void> {}
-
-  protected async syncCaucus(caucusId: string): Promise<TranscriptEntry[]> {
-    const record = this.caucus(caucusId);
-    const all: TranscriptEntry[] = [];
-    if (record.removed || !record.group) return all;
-    for (;;) {
-      let page;
-      try {
-        page = await this.session.withRetry(() =>
-          this.api().request(
-            "GET",
-            `/v1/caucuses/${caucusId}/events?after=${record.head.seq}`,
-            listEventsResponse,
-          ),
-        );
-      } catch (e) {
-        // The relay cuts a removed device off at its remove commit, so the device never sees that
-        // commit: a caucus it had joined answering "not found" means it was removed.
-        if (e instanceof ApiError && e.code === "not_found") {
-          record.removed = true;
-          record.group = undefined;
-          await this.save();
-          return all;
-        }
-        throw e;
-      }
-      if (page.head.seq < record.head.seq && !record.problem) {
-        record.problem = {
-          kind: "fork",
-          seq: record.head.seq,
-          detail: `the server's head (#${page.head.seq}) is behind events this device already verified`,
-        };
-      }
-      const { added, problem } = await applyEvents(
-        record,
-        page.events,
-        { deviceId: this.deviceId },
-        { mediatorKey: this.state.mediatorKey },
-      );
-      all.push(...added);
-      // Same length, different head: the server rewrote events this device already verified.
-      // Caught here, not only by verify(), so nothing is encrypted onto a chain we never saw.
-      if (!record.problem && record.head.seq === page.head.seq && record.head.hash !== page.head.hash) {
-        record.problem = (await this.rescan(record)) ?? {
-          kind: "fork",
-          seq: record.head.seq,
-          detail: `the server's head #${page.head.seq} is not the event this device verified (history was rewritten)`,
-        };
-      }
-      await this.save();
-      if (problem || record.removed || page.events.length === 0 || record.head.seq >= page.head.seq) break;
-    }
-    return all;
-  }
-
-  protected assertUsable(record: CaucusRecord): CaucusGroup {
-    if (record.removed) throw new SdkError("removed", "this device was removed from the caucus");
-    if (record.problem)
-      throw new SdkError(
-        "transcript_broken",
-        "the caucus transcript failed verification; refusing to send until it is resolved",
-      );
-    if (!record.group)
-      throw new SdkError(
-        "not_joined",
-        "this device has not joined the caucus yet (waiting for the mediator to admit it)",
-      );
-    const group = CaucusGroup.restore(
-      { mediatorKey: this.state.mediatorKey, caucusId: record.caucusId },
-      fromBase64Url(record.group),
-    );
-    group.assertRosterTrusted();
-    return group;
-  }
-
-  /** Encrypts and posts one event into a caucus; retries on a stale epoch. Returns its entry. */
-  protected async sendUnlocked(
-    caucusId: string,
-    body: EventBody,
-    eventIdValue = uuidv7(),
-  ): Promise<TranscriptEntry> {
-    const record = this.caucus(caucusId);
-    for (let attempt = 0; ; attempt++) {
-      await this.syncCaucus(caucusId);
-      const group = this.assertUsable(record);
-      const payload: EventPayload = parse(
-        eventPayload,
-        { v: 1, eventId: eventIdValue, caucusId, sentAt: new Date().toISOString(), seen: record.head, body },
-        "event",
-      );
-      const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));
-      record.group = toBase64Url(next.serialize());
-      record.outbox[eventIdValue] = payload;
-      await this.save();
-      const request: AppendEventRequest = {
-        eventId: eventIdValue,
-        kind: "application",
-        epoch,
-        ciphertext: toBase64Url(ciphertext),
-      };
-      try {
-        await this.session.withRetry(() =>
-          this.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
-        );
-      } catch (e) {
-        if (e instanceof ApiError && e.code === "stale_epoch" && attempt < 5) continue;
-        throw e;
-      }
-      await this.syncCaucus(caucusId);
-      const entry = record.entries.find((x) => x.eventId === eventIdValue);
-      if (!entry)
-        throw new SdkError(
-          "send_unconfirmed",
-          "the server acknowledged the event but it is not in the transcript",
-        );
-      return entry;
-    }
-  }
-
-  /** Posts a commit made from the current group; the next group is kept until the relay accepts it. */
-  protected async commitUnlocked(
-    caucusId: string,
-    change: { add?: { deviceId: string; keyPackage: Uint8Array }[]; removeDeviceIds?: string[] },
-    /**
-     * retry: make the commit again after losing the epoch to another commit (default). Off when
-     * the other commit may already have made the same change (another of the mediator's devices
-     * admitting the same pending device): the caller then looks again.
-     */
-    opts: { retry?: boolean } = {},
-  ): Promise<void> {
-    const record = this.caucus(caucusId);
-    for (let attempt = 0; ; attempt++) {
-      await this.syncCaucus(caucusId);
-      const group = this.assertUsable(record);
-      const pending = await group.commit({
-        add: change.add?.map((a) => decodeKeyPackage(a.keyPackage)),
-        removeDeviceIds: change.removeDeviceIds,
-      });
-      const eventIdValue = uuidv7();
-      record.pendingCommit = {
-        eventId: eventIdValue,
-        next: toBase64Url(pending.next.serialize()),
-        added: change.add?.map((a) => a.deviceId) ?? [],
-        removed: change.removeDeviceIds ?? [],
-      };
-      await this.save();
-      const request: AppendEventRequest = {
-        eventId: eventIdValue,
-        kind: "commit",
-        epoch: pending.epoch,
-        ciphertext: toBase64Url(pending.commit),
-        ...(change.add?.length && pending.welcome
-          ? {
-              welcomes: change.add.map((a) => ({
-                deviceId: a.deviceId,
-                welcome: toBase64Url(pending.welcome!),
-              })),
-            }
-          : {}),
-        ...(change.removeDeviceIds?.length ? { removes: change.removeDeviceIds } : {}),
-      };
-      try {
-        await this.session.withRetry(() =>
-          this.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
-        );
-      } catch (e) {
-        record.pendingCommit = undefined;
-        await this.save();
-        if (e instanceof ApiError && e.code === "epoch_conflict" && attempt < 5 && (opts.retry ?? true))
-          continue;
-        throw e;
-      }
-      await this.syncCaucus(caucusId);
-      return;
-    }
+    return this.core.exclusive(() => syncAll(this.core));
   }
 
   /**
-   * Re-reads the whole transcript from the server and checks it against what this device verified
+   * Re-reads every transcript from the server and checks it against what this device verified
    * before: a changed, missing, extra or reordered event is reported.
    */
   verify(): Promise<VerifyReport[]> {
-    return this.exclusive(async () => {
-      await this.syncUnlocked();
-      const reports: VerifyReport[] = [];
-      for (const record of Object.values(this.state.caucuses)) {
-        reports.push(await this.verifyCaucus(record));
-      }
-      await this.save();
-      return reports;
-    });
+    return this.core.exclusive(() => verifyAll(this.core));
   }
 
-  private async verifyCaucus(record: CaucusRecord): Promise<VerifyReport> {
-    if (!record.problem && !record.removed && record.group) {
-      const problem = await this.rescan(record);
-      if (problem) record.problem = problem;
+  /** Waits (polling) until the device has joined, or the timeout passes. */
+  async waitUntilJoined(timeoutMs = 30_000, pollMs = 250): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      await this.sync();
+      if (this.joined) return true;
+      if (Date.now() >= end) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  /** Tells `listener` whenever snapshots may have changed; returns the unsubscribe function. */
+  readonly subscribe = (listener: () => void): (() => void) => this.core.subscribe(listener);
+
+  /** The device's current snapshot: the same object until something changed. */
+  readonly getSnapshot = (): S => {
+    if (this.snap?.version === this.core.version) return this.snap.value;
+    const next = this.buildSnapshot();
+    const value = this.snap && sameShallow(this.snap.value, next) ? this.snap.value : next;
+    this.snap = { version: this.core.version, value };
+    return value;
+  };
+
+  protected abstract buildSnapshot(): S;
+
+  protected baseSnapshot(): DeviceSnapshot {
     return {
-      caucusId: record.caucusId,
-      ok: !record.problem,
-      events: record.entries.length,
-      head: record.head,
-      ...(record.problem ? { problem: record.problem } : {}),
+      deviceId: this.deviceId,
+      role: this.role,
+      name: this.name,
+      serverUrl: this.serverUrl,
+      joined: this.joined,
+      caucuses: Object.freeze(this.core.caucuses().map((c) => c.view())),
     };
   }
 
-  /** Re-reads the caucus from this device's anchor; returns the first difference from what it verified. */
-  private async rescan(record: CaucusRecord): Promise<TranscriptProblem | undefined> {
-    let head = record.anchor;
-    const known = new Map(record.entries.map((e) => [e.seq, e]));
-    for (;;) {
-      const page = await this.session.withRetry(() =>
-        this.api().request(
-          "GET",
-          `/v1/caucuses/${record.caucusId}/events?after=${head.seq}`,
-          listEventsResponse,
-        ),
-      );
-      for (const e of page.events) {
-        const r = extendChain(head, [{ ...e, caucusId: record.caucusId }]);
-        if (!r.ok) return r.problem;
-        const mine = known.get(e.seq);
-        if (mine && (mine.hash !== e.hash || mine.eventId !== e.eventId))
-          return { kind: "altered", seq: e.seq, eventId: e.eventId };
-        head = r.head;
-      }
-      if (page.events.length === 0 || head.seq >= page.head.seq) break;
-    }
-    if (head.seq < record.head.seq)
-      return {
-        kind: "fork",
-        seq: head.seq + 1,
-        detail: `the server's history ends at #${head.seq}, but this device verified events up to #${record.head.seq}`,
-      };
-    return undefined;
+  /** Hooks for each role: join a waiting group, admit pending devices, flush owed receipts. */
+  protected beforeSync(): Promise<void> {
+    return Promise.resolve();
   }
+  protected afterSync(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
-  /** Server-side membership as this device sees it (used to find welcomes and new caucuses). */
-  protected async me() {
-    return this.session.withRetry(() => this.api().request("GET", "/v1/me", meResponse));
-  }
+/** Equal when every field is the same value, or an array of the same values. */
+export function sameShallow<T extends object>(a: T, b: T): boolean {
+  const keys = Object.keys(a) as (keyof T)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) return true;
+    return Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => v === y[i]);
+  });
+}
 
-  protected async fetchWelcome(caucusId: string) {
-    try {
-      return await this.session.withRetry(() =>
-        this.api().request("GET", `/v1/caucuses/${caucusId}/welcome`, welcomeResponse),
-      );
-    } catch (e) {
-      if (e instanceof ApiError && e.code === "not_found") return undefined;
-      throw e;
-    }
-  }
+/** The state of a device that has just been made: no channels, invites or caucuses yet. */
+export function newDeviceState(init: {
+  serverUrl: string;
+  deviceId: string;
+  role: "mediator" | "party";
+  name: string;
+  authKey: AuthKeyPair;
+  identityKey: { secret: string; publicKey: string };
+  mediatorKey: string;
+}): DeviceState {
+  return { v: 1, ...init, channels: {}, invites: {}, caucuses: {}, owedReceipts: [] };
 }

@@ -1,12 +1,68 @@
-export * from "./device.js";
-export * from "./device-state.js";
-export * from "./errors.js";
-export * from "./invite-code.js";
-export * from "./link-code.js";
-export * from "./mediator.js";
-export * from "./party.js";
-export * from "./platform.js";
-export * from "./state-store.js";
-export * from "./views.js";
-export * from "./conveyance-plan.js";
-export * from "./disclosure-policy.js";
+/**
+ * The sdk's public surface (`backchannel/sdk`): devices of both roles, their snapshots, the
+ * disclosure policy and its words, live updates, and the errors with their code unions. Runtime
+ * adapters live in `backchannel/sdk/node` and `backchannel/sdk/browser`. Stored device state, MLS
+ * state and the device core are not part of it.
+ */
+export { Device, type DeviceSnapshot, type VerifyReport } from "./device.js";
+export {
+  Mediator,
+  type ChannelSnapshot,
+  type ChannelView,
+  type ConveyOptions,
+  type MediatorDeviceView,
+  type MediatorSnapshot,
+} from "./mediator/mediator.js";
+export { Party, type AcknowledgementInput, type PartySnapshot, type SignalInput } from "./party.js";
+export { openDevice } from "./open-device.js";
+export type { CaucusView, HandlerView, RosterMediatorDevice } from "./core/caucus.js";
+export type { Head, TranscriptEntry } from "./device-state.js";
+export { planConveyance } from "./mediator/conveyance-plan.js";
+export {
+  acknowledgementDefaults,
+  allowedModes,
+  attributedAsWords,
+  attributionChoices,
+  attributionChoiceWords,
+  attributionWords,
+  breachWords,
+  checkConveyance,
+  conveyability,
+  conveyanceModeChoices,
+  disclosureChoices,
+  disclosureChoiceWords,
+  disclosureWords,
+  isConveyable,
+  isExpired,
+  modeChoiceWords,
+  modeWords,
+  notConveyedWords,
+  receiptVerdict,
+  receiptWords,
+  signalDefaults,
+  signalKindWords,
+  verdictWords,
+  type Breach,
+  type Conveyability,
+  type ConveyableBody,
+  type ReceiptBody,
+  type ReceiptVerdict,
+} from "./disclosure-policy.js";
+export { entryViews, findEntry, type EntryView, type ReceiptView } from "./views.js";
+export type { UnderstandingStatus } from "./understanding.js";
+export { watch, type WatchHandle } from "./watch.js";
+export { decodeInviteCode, type InviteCode } from "./invite-code.js";
+export { MemoryStateStore, type StateStore } from "./state-store.js";
+export type { AuthKeyPair, Platform } from "./platform.js";
+export {
+  ApiError,
+  SdkError,
+  TransportError,
+  type BackchannelErrorCode,
+  type BrowserSupportErrorCode,
+  type SdkErrorCode,
+  type TransportErrorCode,
+} from "./errors.js";
+export { BackchannelError } from "../protocol/index.js";
+export type { GroupErrorCode } from "../crypto/mls/caucus-group.js";
+export type { KeystoreErrorCode } from "../crypto/keystore-error.js";

@@ -9,13 +9,18 @@ import {
   type Disclosure,
   type SignalKind,
   type Stance,
+  noStance,
 } from "../protocol/index.js";
 import { certifyPartyDevice } from "../crypto/mls/credential.js";
-import { CaucusGroup, decodeKeyPackage, newDeviceKeys } from "../crypto/mls/caucus-group.js";
+import { newDeviceKeys } from "../crypto/mls/caucus-group.js";
 import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
-import { Device } from "./device.js";
-import type { DeviceState, TranscriptEntry } from "./device-state.js";
+import type { CaucusView } from "./core/caucus.js";
+import { DeviceCore, storedJoinKeys } from "./core/device-core.js";
+import { sendEvent } from "./core/outbound.js";
+import { syncAll } from "./core/transcript-sync.js";
+import { Device, newDeviceState, type DeviceSnapshot } from "./device.js";
+import type { TranscriptEntry } from "./device-state.js";
 import { acknowledgementDefaults, signalDefaults } from "./disclosure-policy.js";
 import { SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
@@ -23,7 +28,6 @@ import { redeemOnce } from "./redeem-once.js";
 import { decodeInviteCode } from "./invite-code.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
-import { noStance } from "../protocol/stance.js";
 
 export interface SignalInput {
   signalKind?: SignalKind;
@@ -50,8 +54,19 @@ export interface AcknowledgementInput {
   attribution?: Attribution;
 }
 
+/** A party handler's device, as its renderers see it. */
+export interface PartySnapshot extends DeviceSnapshot {
+  readonly role: "party";
+  /** Its one caucus, once the mediator admitted this device. */
+  readonly caucus: CaucusView | undefined;
+  /** What the handler compares with the mediator out of band. */
+  readonly verificationCode: string;
+}
+
 /** A party handler's device: one caucus with the mediator. */
-export class Party extends Device {
+export class Party extends Device<PartySnapshot> {
+  private code: string | undefined;
+
   /** Redeems an invite code: makes this device's keys, certifies them, and asks to be admitted. */
   static async join(opts: {
     inviteCode: string;
@@ -80,33 +95,24 @@ export class Party extends Device {
         mlsKey,
       }),
     );
-    const keyPackage = toBase64Url(keys.keyPackage);
+    const joinKeys = storedJoinKeys(keys);
     const signature = toBase64Url(
       sign(
         fromBase64Url(invite.inviteSecret),
         utf8(redeemSigningString(invite.inviteId, deviceId, authKey.publicKey, sha256HexOf(keys.keyPackage))),
       ),
     );
-    const state: DeviceState = {
-      v: 1,
-      serverUrl,
-      deviceId,
-      role: "party",
-      name: opts.name ?? "handler",
-      authKey,
-      identityKey: { secret: toBase64Url(handler.secretKey), publicKey: toBase64Url(handler.publicKey) },
-      mediatorKey: invite.mediatorKey,
-      channels: {},
-      invites: {},
-      joinKeys: {
-        caucusId: invite.caucusId,
-        keyPackage,
-        initPrivateKey: toBase64Url(keys.privatePackage.initPrivateKey),
-        hpkePrivateKey: toBase64Url(keys.privatePackage.hpkePrivateKey),
-        signaturePrivateKey: toBase64Url(keys.privatePackage.signaturePrivateKey),
-      },
-      caucuses: {},
-      owedReceipts: [],
+    const state = {
+      ...newDeviceState({
+        serverUrl,
+        deviceId,
+        role: "party",
+        name: opts.name ?? "handler",
+        authKey,
+        identityKey: { secret: toBase64Url(handler.secretKey), publicKey: toBase64Url(handler.publicKey) },
+        mediatorKey: invite.mediatorKey,
+      }),
+      joinKeys: { caucusId: invite.caucusId, ...joinKeys },
     };
     await redeemOnce(opts.store, state, () =>
       new HttpClient(serverUrl).request(
@@ -116,78 +122,64 @@ export class Party extends Device {
         {
           deviceId,
           authPublicKey: authKey.publicKey,
-          keyPackage,
+          keyPackage: joinKeys.keyPackage,
           signature,
         },
       ),
     );
-    return new Party(state, opts.store, opts.platform);
+    return new Party(new DeviceCore(state, opts.store, opts.platform));
   }
 
   static async open(store: StateStore, platform: Platform): Promise<Party> {
-    const state = await Device.loadState(store);
-    if (state.role !== "party")
+    const core = await Device.loadCore(store, platform);
+    if (core.state.role !== "party")
       throw new SdkError("wrong_role", "this device is a mediator's, not a party handler's");
-    return new Party(state, store, platform);
+    return new Party(core);
   }
 
   get caucusId(): string {
-    const id = this.state.joinKeys?.caucusId ?? Object.keys(this.state.caucuses)[0];
+    const id = this.core.state.joinKeys?.caucusId ?? this.core.caucusIds()[0];
     if (!id) throw new SdkError("not_joined", "this device has no caucus");
     return id;
   }
 
   get joined(): boolean {
-    return !this.state.joinKeys && Object.keys(this.state.caucuses).length > 0;
+    return !this.core.state.joinKeys && this.core.caucusIds().length > 0;
   }
 
   /** Code to compare with the mediator's screen (out of band) to rule out a substituted key. */
   verificationCode(): string {
-    return verificationCode(
-      fromBase64Url(this.state.mediatorKey),
-      fromBase64Url(this.state.identityKey.publicKey),
-    );
+    return (this.code ??= verificationCode(
+      fromBase64Url(this.core.state.mediatorKey),
+      fromBase64Url(this.core.state.identityKey.publicKey),
+    ));
+  }
+
+  protected buildSnapshot(): PartySnapshot {
+    return {
+      ...this.baseSnapshot(),
+      role: "party",
+      caucus: this.joined ? this.caucus(this.caucusId) : undefined,
+      verificationCode: this.verificationCode(),
+    };
   }
 
   /** Joins the MLS group once the mediator has admitted this device. */
   protected override async beforeSync(): Promise<void> {
-    const jk = this.state.joinKeys;
+    const jk = this.core.state.joinKeys;
     if (!jk) return;
     // Ask whether the mediator admitted us before asking for the Welcome: polling a Welcome that
     // does not exist yet only produces 404s (which browsers log as errors).
-    const { memberships } = await this.me();
+    const { memberships } = await this.core.me();
     if (!memberships.some((m) => m.caucusId === jk.caucusId && m.joined)) return;
-    const w = await this.fetchWelcome(jk.caucusId);
-    if (!w) return;
-    const group = await CaucusGroup.join(
-      { mediatorKey: this.state.mediatorKey, caucusId: jk.caucusId },
-      fromBase64Url(w.welcome),
-      {
-        publicPackage: decodeKeyPackage(fromBase64Url(jk.keyPackage)),
-        privatePackage: {
-          initPrivateKey: fromBase64Url(jk.initPrivateKey),
-          hpkePrivateKey: fromBase64Url(jk.hpkePrivateKey),
-          signaturePrivateKey: fromBase64Url(jk.signaturePrivateKey),
-        },
-      },
-    );
-    const anchor = { seq: w.seq, hash: w.hash };
-    this.state.caucuses[jk.caucusId] = {
-      caucusId: jk.caucusId,
-      group: toBase64Url(group.serialize()),
-      anchor,
-      head: anchor,
-      entries: [],
-      outbox: {},
-      removed: false,
-    };
-    this.state.joinKeys = undefined;
-    await this.save();
+    if (!(await this.core.joinFromWelcome(jk.caucusId, jk, {}))) return;
+    this.core.state.joinKeys = undefined;
+    await this.core.save();
   }
 
   protected override async afterSync(): Promise<void> {
     // Channel info from the mediator names this caucus's topic and party for display.
-    for (const record of Object.values(this.state.caucuses)) {
+    for (const { record } of this.core.caucuses()) {
       for (const e of record.entries) {
         const b = e.payload?.body;
         if (e.senderRole === "mediator" && b?.type === "channel_info") {
@@ -197,25 +189,15 @@ export class Party extends Device {
         }
       }
     }
-    await this.save();
-  }
-
-  /** Waits (polling) until the mediator has admitted this device, or the timeout passes. */
-  async waitUntilJoined(timeoutMs = 30_000, pollMs = 250): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      await this.sync();
-      if (this.joined) return true;
-      if (Date.now() >= end) return false;
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
+    await this.core.save();
   }
 
   /** Sends a signal into this party's caucus. Defaults: stance none, disclosure substance, attribution party. */
   send(input: SignalInput): Promise<TranscriptEntry> {
-    return this.exclusive(async () => {
-      await this.syncUnlocked(); // joins first if the mediator admitted this device meanwhile
-      return this.sendUnlocked(
+    return this.core.exclusive(async () => {
+      await syncAll(this.core); // joins first if the mediator admitted this device meanwhile
+      return sendEvent(
+        this.core,
         this.caucusId,
         {
           type: "signal",
@@ -235,12 +217,12 @@ export class Party extends Device {
 
   /** Acknowledges a conveyance received in this caucus, with its own (default: none) stance. */
   acknowledge(conveyanceEventId: string, input: AcknowledgementInput = {}): Promise<TranscriptEntry> {
-    return this.exclusive(async () => {
-      await this.syncUnlocked();
-      const target = this.caucus(this.caucusId).entries.find((e) => e.eventId === conveyanceEventId);
+    return this.core.exclusive(async () => {
+      await syncAll(this.core);
+      const target = this.entries(this.caucusId).find((e) => e.eventId === conveyanceEventId);
       if (target?.payload?.body.type !== "conveyance" || target.senderRole !== "mediator")
         throw new SdkError("conveyance_unknown", "there is no conveyance with that id in this caucus");
-      return this.sendUnlocked(this.caucusId, {
+      return sendEvent(this.core, this.caucusId, {
         type: "acknowledgement",
         conveyanceEventId,
         ...(input.text?.trim() ? { text: input.text.trim() } : {}),
@@ -253,9 +235,9 @@ export class Party extends Device {
 
   /** Endorses the exact text of an understanding the mediator proposed. */
   endorse(understandingId: string): Promise<TranscriptEntry> {
-    return this.exclusive(async () => {
-      await this.syncUnlocked();
-      const proposal = this.caucus(this.caucusId).entries.find(
+    return this.core.exclusive(async () => {
+      await syncAll(this.core);
+      const proposal = this.entries(this.caucusId).find(
         (e) =>
           e.senderRole === "mediator" &&
           e.payload?.body.type === "understanding_proposal" &&
@@ -267,7 +249,7 @@ export class Party extends Device {
           "understanding_unknown",
           "no understanding with that id was proposed in this caucus",
         );
-      return this.sendUnlocked(this.caucusId, {
+      return sendEvent(this.core, this.caucusId, {
         type: "endorsement",
         understandingId,
         text: body.text,

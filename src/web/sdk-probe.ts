@@ -1,7 +1,5 @@
-import { Mediator, MemoryStateStore, Party, decodeInviteCode, type Device } from "../sdk/index.js";
-import { watch } from "../sdk/watch.js";
-import { IdbStateStore } from "./browser/idb-store.js";
-import { browserPlatform } from "./browser/platform.js";
+import { browserPlatform, IdbStateStore } from "../sdk/browser.js";
+import { Mediator, MemoryStateStore, Party, decodeInviteCode, watch, type Device } from "../sdk/index.js";
 
 /**
  * The browser sdk, exposed on a page of its own so the browser tests (test/web) can drive it

@@ -35,7 +35,24 @@ import {
 import { pad, unpad } from "./padding.js";
 import { cipherSuite } from "./suite.js";
 
-export class GroupError extends BackchannelError {}
+export type GroupErrorCode =
+  | "group_state_invalid"
+  | "key_package_invalid"
+  | "member_unknown"
+  | "message_invalid"
+  | "message_rejected"
+  | "roster_untrusted"
+  | "sender_unknown"
+  | "welcome_invalid";
+
+/** The MLS layer refused a message, a Welcome, a key package or a roster. */
+export class GroupError extends BackchannelError {
+  declare readonly code: GroupErrorCode;
+
+  constructor(code: GroupErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 /**
  * Old epoch keys are kept only as long as needed: the relay refuses application messages from a

@@ -1,8 +1,6 @@
 import { useEffect, useState } from "react";
-import { Mediator, Party } from "../../sdk/index.js";
-import { IdbStateStore } from "../browser/idb-store.js";
-import { browserPlatform } from "../browser/platform.js";
-import { subtle } from "../browser/subtle.js";
+import { assertSecureContext, browserPlatform, IdbStateStore } from "../../sdk/browser.js";
+import { Mediator, openDevice, type Party } from "../../sdk/index.js";
 import { errorText } from "./error-text.js";
 import { Landing } from "./landing.js";
 import { MediatorConsole } from "./mediator-console.js";
@@ -23,12 +21,10 @@ export function App() {
   useEffect(() => {
     void (async () => {
       try {
-        subtle(); // throws a clear error on plain http, before anything needs WebCrypto
+        assertSecureContext(); // a clear error on plain http, before anything needs WebCrypto
         if (!(await store.exists())) return setLoaded({ kind: "none" });
-        const state = (await store.load()) as { role?: string };
-        if (state.role === "mediator")
-          setLoaded({ kind: "mediator", device: await Mediator.open(store, browserPlatform) });
-        else setLoaded({ kind: "party", device: await Party.open(store, browserPlatform) });
+        const device = await openDevice(store, browserPlatform);
+        setLoaded(device instanceof Mediator ? { kind: "mediator", device } : { kind: "party", device });
       } catch (e) {
         setLoaded({ kind: "error", message: errorText(e) });
       }

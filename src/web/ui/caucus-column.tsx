@@ -1,6 +1,11 @@
 import { useState } from "react";
-import { describeProblem } from "../../protocol/index.js";
-import { entryViews, type ChannelView, type Mediator } from "../../sdk/index.js";
+import {
+  isConveyable,
+  type CaucusView,
+  type ChannelSnapshot,
+  type HandlerView,
+  type Mediator,
+} from "../../sdk/index.js";
 import { ConveyPanel } from "./convey-panel.js";
 import { EventCard, type CardContext } from "./event-card.js";
 import { OneTimeCode } from "./one-time-code.js";
@@ -10,15 +15,12 @@ import { useAction } from "./use-device.js";
 /** One party's caucus in the mediator's console. */
 export function CaucusColumn(props: {
   device: Mediator;
-  channel: ChannelView;
-  caucusId: string;
-  partyName: string;
-  refresh: () => void;
+  channel: ChannelSnapshot;
+  caucus: CaucusView & { partyName: string };
 }) {
-  const { device, caucusId, partyName, refresh } = props;
-  const record = device.caucus(caucusId);
-  const views = entryViews(record.entries);
-  const seqs = new Map(record.entries.map((e) => [e.eventId, e.seq]));
+  const { device, caucus } = props;
+  const { caucusId, partyName, views } = caucus;
+  const seqs = new Map(caucus.entries.map((e) => [e.eventId, e.seq]));
   const ctx: CardContext = {
     selfDeviceId: device.deviceId,
     viewer: "mediator",
@@ -27,15 +29,12 @@ export function CaucusColumn(props: {
   };
   const others = props.channel.caucuses.filter((c) => c.caucusId !== caucusId);
   // A broken or lost transcript is never built on: no conveying from it, no notes into it.
-  const broken = !!record.problem || !!record.removed;
+  const broken = !!caucus.problem || caucus.removed;
   return (
     <section className="caucus" aria-label={`Caucus ${partyName}`}>
       <h3>{partyName}</h3>
-      <TranscriptStatus
-        problem={record.problem ? describeProblem(record.problem) : undefined}
-        removed={record.removed}
-      />
-      <Handlers device={device} caucusId={caucusId} partyName={partyName} refresh={refresh} />
+      <TranscriptStatus problem={caucus.problemText} removed={caucus.removed} />
+      <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />
       {views.length === 0 && <p className="muted">No events yet. Invite {partyName}'s handler to begin.</p>}
       <ol className="events">
         {views.map((v) => (
@@ -44,8 +43,7 @@ export function CaucusColumn(props: {
               view={v}
               ctx={ctx}
               actions={
-                v.entry.senderRole === "party" &&
-                (v.body?.type === "signal" || v.body?.type === "acknowledgement") ? (
+                v.entry.senderRole === "party" && isConveyable(v.body) ? (
                   <ConveyPanel
                     device={device}
                     sourceCaucusId={caucusId}
@@ -53,7 +51,6 @@ export function CaucusColumn(props: {
                     view={v}
                     targets={others}
                     disabled={broken}
-                    refresh={refresh}
                   />
                 ) : null
               }
@@ -61,13 +58,7 @@ export function CaucusColumn(props: {
           </li>
         ))}
       </ol>
-      <NoteForm
-        device={device}
-        caucusId={caucusId}
-        partyName={partyName}
-        disabled={broken}
-        refresh={refresh}
-      />
+      <NoteForm device={device} caucusId={caucusId} partyName={partyName} disabled={broken} />
     </section>
   );
 }
@@ -76,16 +67,15 @@ function Handlers({
   device,
   caucusId,
   partyName,
-  refresh,
+  handlers,
 }: {
   device: Mediator;
   caucusId: string;
   partyName: string;
-  refresh: () => void;
+  handlers: readonly HandlerView[];
 }) {
-  const handlers = device.handlers(caucusId);
   const [code, setCode] = useState<string>();
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   return (
     <div className="handlers">
       <h4>Handlers ({handlers.length})</h4>
@@ -152,16 +142,14 @@ function NoteForm({
   caucusId,
   partyName,
   disabled,
-  refresh,
 }: {
   device: Mediator;
   caucusId: string;
   partyName: string;
   disabled: boolean;
-  refresh: () => void;
 }) {
   const [text, setText] = useState("");
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   const id = `note-${caucusId}`;
   return (
     <form

@@ -1,52 +1,29 @@
 import { useState } from "react";
-import type { ChannelView as Channel, Mediator } from "../../sdk/index.js";
+import type { ChannelSnapshot, Mediator } from "../../sdk/index.js";
 import { CaucusColumn } from "./caucus-column.js";
 import { useAction } from "./use-device.js";
 
-export function ChannelView({
-  device,
-  channel,
-  refresh,
-}: {
-  device: Mediator;
-  channel: Channel;
-  refresh: () => void;
-}) {
+export function ChannelView({ device, channel }: { device: Mediator; channel: ChannelSnapshot }) {
   return (
     <section className="channel" aria-labelledby="channel-title">
       <h2 id="channel-title">“{channel.topic}”</h2>
-      <Understandings device={device} channel={channel} refresh={refresh} />
+      <Understandings device={device} channel={channel} />
       <div
         className="columns"
         style={{ gridTemplateColumns: `repeat(${channel.caucuses.length}, minmax(18rem, 1fr))` }}
       >
         {channel.caucuses.map((c) => (
-          <CaucusColumn
-            key={c.caucusId}
-            device={device}
-            channel={channel}
-            caucusId={c.caucusId}
-            partyName={c.partyName}
-            refresh={refresh}
-          />
+          <CaucusColumn key={c.caucusId} device={device} channel={channel} caucus={c} />
         ))}
       </div>
     </section>
   );
 }
 
-function Understandings({
-  device,
-  channel,
-  refresh,
-}: {
-  device: Mediator;
-  channel: Channel;
-  refresh: () => void;
-}) {
+function Understandings({ device, channel }: { device: Mediator; channel: ChannelSnapshot }) {
   const [text, setText] = useState("");
-  const { busy, error, run } = useAction(refresh);
-  const list = device.understandings(channel.channelId);
+  const { busy, error, run } = useAction();
+  const list = channel.understandings;
   return (
     <details className="understandings">
       <summary>

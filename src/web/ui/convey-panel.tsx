@@ -23,10 +23,9 @@ export function ConveyPanel(props: {
   sourceCaucusId: string;
   sourceParty: string;
   view: EntryView;
-  targets: { caucusId: string; partyName: string }[];
+  targets: readonly { caucusId: string; partyName: string }[];
   /** The source caucus's transcript is broken: nothing is conveyed from it. */
   disabled?: boolean;
-  refresh: () => void;
 }) {
   const { device, view, sourceParty } = props;
   const body = view.body;
@@ -37,7 +36,7 @@ export function ConveyPanel(props: {
   const [paraphrase, setParaphrase] = useState("");
   const [named, setNamed] = useState(true);
   const [to, setTo] = useState<string[]>(props.targets.map((t) => t.caucusId));
-  const { busy, error, run } = useAction(props.refresh);
+  const { busy, error, run } = useAction();
   if (!isConveyable(body) || !c) return null;
   // Without receipts the card already says why nothing can be conveyed; say it once.
   if (!c.conveyable)

@@ -1,7 +1,10 @@
-import { BackchannelError } from "../../protocol/index.js";
+import { BackchannelError, type BackchannelErrorCode } from "../../sdk/index.js";
 
-/** Every error code a user can meet, as a sentence. Unknown codes fall back to the message. */
-const sentences: Record<string, string> = {
+/**
+ * Every error code a user can meet, as a sentence: the type makes the list complete at compile
+ * time. A code this console does not know (a newer relay's) falls back to the error's message.
+ */
+const sentences: Record<BackchannelErrorCode, string> = {
   invalid_request: "The server refused a malformed request. Please reload and try again.",
   invalid_json: "The server could not read the request. Please reload and try again.",
   payload_too_large: "That is too long to send. Shorten the text and try again.",
@@ -40,6 +43,19 @@ const sentences: Record<string, string> = {
   removed: "This device was removed from the caucus.",
   not_joined: "The mediator has not admitted this device yet.",
   roster_untrusted: "The caucus holds a device that could not be certified. Nothing was sent.",
+  group_state_invalid: "This device's stored state for the caucus cannot be read. Nothing was changed.",
+  key_package_invalid: "A device's keys could not be read, so it was not admitted.",
+  message_invalid: "A message in this caucus could not be read.",
+  message_rejected: "A message in this caucus was refused: it does not come from a certified member.",
+  sender_unknown: "A message came from a device that is not a member of this caucus.",
+  welcome_invalid: "The invitation to join the caucus could not be trusted, so this device did not join it.",
+  caucus_unknown: "This device is not in that caucus.",
+  channel_unknown: "This device does not know that channel.",
+  wrong_role: "This device belongs to the other role (mediator or party handler).",
+  send_unconfirmed:
+    "The server took the message but it did not appear in the transcript. Check the transcript.",
+  keystore_passphrase: "The passphrase does not open this device's keystore.",
+  keystore_exists: "A device is already stored here; it was not overwritten.",
   parties_too_few: "A channel needs at least two parties.",
   parties_invalid: "Party names must be non-empty and different from each other.",
   topic_invalid: "A channel needs a topic.",
@@ -55,7 +71,8 @@ const sentences: Record<string, string> = {
 };
 
 export function errorText(e: unknown): string {
-  if (e instanceof BackchannelError) return sentences[e.code] ?? e.message;
+  if (e instanceof BackchannelError)
+    return Object.hasOwn(sentences, e.code) ? sentences[e.code as BackchannelErrorCode] : e.message;
   if (e instanceof Error) return e.message;
   return String(e);
 }

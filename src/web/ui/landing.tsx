@@ -1,7 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Mediator, Party } from "../../sdk/index.js";
-import type { IdbStateStore } from "../browser/idb-store.js";
-import { browserPlatform } from "../browser/platform.js";
+import { browserPlatform, type IdbStateStore } from "../../sdk/browser.js";
 import { errorText } from "./error-text.js";
 
 /** First visit: this browser becomes either the mediator's device or a party handler's. */

@@ -7,15 +7,15 @@ import { useAction, useDevice } from "./use-device.js";
 
 /** The mediator's console: channels on the left, the chosen channel's caucuses side by side. */
 export function MediatorConsole({ device }: { device: Mediator }) {
-  const { refresh, status } = useDevice(device);
-  const channels = device.channels();
+  const { snapshot, status } = useDevice(device);
+  const channels = snapshot.channels;
   const [selected, setSelected] = useState<string | undefined>(channels[0]?.channelId);
   const current = channels.find((c) => c.channelId === selected) ?? channels[0];
   return (
     <div className="app mediator">
       <header className="topbar">
         <h1>Backchannel — mediator console</h1>
-        <p>{device.name}</p>
+        <p>{snapshot.name}</p>
         <StatusBadge status={status} />
       </header>
       <div className="console">
@@ -35,11 +35,11 @@ export function MediatorConsole({ device }: { device: Mediator }) {
               </li>
             ))}
           </ul>
-          <NewChannel device={device} refresh={refresh} onCreated={setSelected} />
-          <MediatorDevices device={device} refresh={refresh} />
+          <NewChannel device={device} onCreated={setSelected} />
+          <MediatorDevices device={device} devices={snapshot.mediatorDevices} />
         </nav>
         {current ? (
-          <ChannelView key={current.channelId} device={device} channel={current} refresh={refresh} />
+          <ChannelView key={current.channelId} device={device} channel={current} />
         ) : (
           <section className="empty">
             <h2>Open a channel</h2>
@@ -54,18 +54,10 @@ export function MediatorConsole({ device }: { device: Mediator }) {
   );
 }
 
-function NewChannel({
-  device,
-  refresh,
-  onCreated,
-}: {
-  device: Mediator;
-  refresh: () => void;
-  onCreated: (id: string) => void;
-}) {
+function NewChannel({ device, onCreated }: { device: Mediator; onCreated: (id: string) => void }) {
   const [topic, setTopic] = useState("");
   const [parties, setParties] = useState("");
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   return (
     <form
       aria-labelledby="new-channel-title"

@@ -1,13 +1,18 @@
 import { useState } from "react";
-import type { Mediator } from "../../sdk/index.js";
+import type { Mediator, MediatorDeviceView } from "../../sdk/index.js";
 import { OneTimeCode } from "./one-time-code.js";
 import { useAction } from "./use-device.js";
 
 /** The mediator's own devices (its staff): link another one, or remove one (re-keys its caucuses). */
-export function MediatorDevices({ device, refresh }: { device: Mediator; refresh: () => void }) {
-  const devices = device.mediatorDevices();
+export function MediatorDevices({
+  device,
+  devices,
+}: {
+  device: Mediator;
+  devices: readonly MediatorDeviceView[];
+}) {
   const [code, setCode] = useState<string>();
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   return (
     <section aria-labelledby="mediator-devices-title" className="mediator-devices">
       <h2 id="mediator-devices-title">Mediator devices ({Math.max(devices.length, 1)})</h2>

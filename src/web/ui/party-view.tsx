@@ -1,6 +1,5 @@
 import { useState } from "react";
 import {
-  describeProblem,
   noStance,
   signalKind,
   type Attribution,
@@ -15,9 +14,9 @@ import {
   disclosureChoices,
   disclosureChoiceWords,
   disclosureWords,
-  entryViews,
   signalDefaults,
   signalKindWords,
+  type EntryView,
   type Party,
 } from "../../sdk/index.js";
 import { EventCard, type CardContext } from "./event-card.js";
@@ -28,11 +27,10 @@ import { useAction, useDevice } from "./use-device.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
-  const { refresh, status } = useDevice(device);
-  const joined = device.joined;
-  const record = joined ? device.caucus(device.caucusId) : undefined;
+  const { snapshot, status } = useDevice(device);
+  const { joined, caucus: record } = snapshot;
   const entries = record?.entries ?? [];
-  const views = entryViews(entries);
+  const views = record?.views ?? [];
   const seqs = new Map(entries.map((e) => [e.eventId, e.seq]));
   const ctx: CardContext = { selfDeviceId: device.deviceId, viewer: "party", seqOf: (id) => seqs.get(id) };
 
@@ -58,7 +56,7 @@ export function PartyView({ device }: { device: Party }) {
           Compare it with the mediator over a channel you trust. A match means the mediator admitted this
           device's key.
         </p>
-        <pre aria-label="Verification code">{device.verificationCode()}</pre>
+        <pre aria-label="Verification code">{snapshot.verificationCode}</pre>
       </details>
       {!joined ? (
         <section aria-live="polite" className="empty">
@@ -72,18 +70,11 @@ export function PartyView({ device }: { device: Party }) {
         <main className="party-main">
           <section aria-labelledby="compose-title" className="compose">
             <h2 id="compose-title">Send a signal to the mediator</h2>
-            <ComposeSignal
-              device={device}
-              refresh={refresh}
-              disabled={!!record?.problem || !!record?.removed}
-            />
+            <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
           </section>
           <section aria-labelledby="transcript-title" className="transcript">
             <h2 id="transcript-title">Your caucus</h2>
-            <TranscriptStatus
-              problem={record?.problem ? describeProblem(record.problem) : undefined}
-              removed={record?.removed}
-            />
+            <TranscriptStatus problem={record?.problemText} removed={record?.removed} />
             {views.length === 0 && <p className="muted">Nothing here yet.</p>}
             <ol className="events">
               {views.map((v) => (
@@ -91,7 +82,7 @@ export function PartyView({ device }: { device: Party }) {
                   <EventCard
                     view={v}
                     ctx={ctx}
-                    actions={<PartyActions device={device} view={v} refresh={refresh} />}
+                    actions={<PartyActions device={device} view={v} entries={entries} />}
                   />
                 </li>
               ))}
@@ -103,22 +94,14 @@ export function PartyView({ device }: { device: Party }) {
   );
 }
 
-function ComposeSignal({
-  device,
-  refresh,
-  disabled,
-}: {
-  device: Party;
-  refresh: () => void;
-  disabled: boolean;
-}) {
+function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean }) {
   const [kind, setKind] = useState<SignalKind>("notification_of_intent");
   const [text, setText] = useState("");
   const [stance, setStance] = useState<Stance>(noStance);
   const [disclosure, setDisclosure] = useState<Disclosure>(signalDefaults.disclosure);
   const [attribution, setAttribution] = useState<Attribution>(signalDefaults.attribution);
   const [expires, setExpires] = useState("");
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   return (
     <form
       onSubmit={(e) => {
@@ -208,23 +191,21 @@ function ComposeSignal({
 function PartyActions({
   device,
   view,
-  refresh,
+  entries,
 }: {
   device: Party;
-  view: ReturnType<typeof entryViews>[number];
-  refresh: () => void;
+  view: EntryView;
+  entries: readonly EntryView["entry"][];
 }) {
   const b = view.body;
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
   const [stance, setStance] = useState<Stance>(noStance);
-  const { busy, error, run } = useAction(refresh);
+  const { busy, error, run } = useAction();
   if (b?.type === "understanding_proposal") {
-    const endorsed = device
-      .entries(device.caucusId)
-      .some(
-        (e) => e.payload?.body.type === "endorsement" && e.payload.body.understandingId === b.understandingId,
-      );
+    const endorsed = entries.some(
+      (e) => e.payload?.body.type === "endorsement" && e.payload.body.understandingId === b.understandingId,
+    );
     return endorsed ? (
       <p className="ok">You endorsed this exact text.</p>
     ) : (

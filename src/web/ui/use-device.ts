@@ -1,26 +1,27 @@
-import { useCallback, useEffect, useState } from "react";
-import type { Device } from "../../sdk/index.js";
-import { watch, type WatchHandle } from "../../sdk/watch.js";
+import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { watch, type Device, type DeviceSnapshot, type WatchHandle } from "../../sdk/index.js";
 import { errorText } from "./error-text.js";
 
 export type ConnectionStatus = "connecting" | "connected" | "reconnecting";
 
 /**
- * Keeps a device live: a WebSocket tells it when to sync (it syncs from its own cursor, so a
- * reconnect after a server restart resumes exactly where it was), and every change re-renders.
+ * Keeps a device live and renders its snapshots: a WebSocket tells it when to sync (it syncs from
+ * its own cursor, so a reconnect after a server restart resumes exactly where it was), and the
+ * device's snapshot, immutable and unchanged until something changed, drives every render. No
+ * crypto runs while rendering: the sdk computed everything a snapshot shows when it changed.
  */
-export function useDevice(device: Device) {
-  const [, setTick] = useState(0);
+export function useDevice<S extends DeviceSnapshot>(
+  device: Device<S>,
+): { snapshot: S; status: ConnectionStatus } {
+  const snapshot = useSyncExternalStore(device.subscribe, device.getSnapshot);
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
-  const refresh = useCallback(() => setTick((t) => t + 1), []);
   useEffect(() => {
     let handle: WatchHandle | undefined;
     let cancelled = false;
     void watch(
       device,
-      () => refresh(),
+      () => undefined,
       (s) => setStatus(s),
-      () => refresh(),
     ).then((h) => {
       if (cancelled) h.stop();
       else handle = h;
@@ -29,29 +30,25 @@ export function useDevice(device: Device) {
       cancelled = true;
       handle?.stop();
     };
-  }, [device, refresh]);
-  return { refresh, status };
+  }, [device]);
+  return { snapshot, status };
 }
 
-/** Runs one user action: shows it busy, then its error as a sentence, and re-renders. */
-export function useAction(refresh: () => void) {
+/** Runs one user action: shows it busy, then its error as a sentence. The snapshot re-renders. */
+export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
-  const run = useCallback(
-    async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-      setBusy(true);
-      setError(undefined);
-      try {
-        return await fn();
-      } catch (e) {
-        setError(errorText(e));
-        return undefined;
-      } finally {
-        setBusy(false);
-        refresh();
-      }
-    },
-    [refresh],
-  );
+  const run = useCallback(async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      return await fn();
+    } catch (e) {
+      setError(errorText(e));
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
   return { busy, error, run, setError };
 }

@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { KeystoreError } from "../../crypto/keystore-error.js";
+import { KeystoreError } from "../keystore-error.js";
 import { fromUtf8 } from "../../protocol/index.js";
-import type { StateStore } from "../../sdk/state-store.js";
 import { subtle } from "./subtle.js";
 
 /**
@@ -41,7 +40,7 @@ type SealedState = z.infer<typeof sealedState>;
 const corrupt = (message: string, cause?: unknown) =>
   new KeystoreError("keystore_corrupt", message, cause === undefined ? undefined : { cause });
 
-export class IdbStateStore implements StateStore {
+export class IdbKeystore {
   private db: Promise<IDBDatabase> | undefined;
   private key: KeyRecord | undefined;
   // One operation at a time: a slow encryption must not let an older state overwrite a newer one.

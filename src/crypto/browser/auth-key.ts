@@ -1,7 +1,12 @@
-import { pkcs8ToSeed, seedToPkcs8 } from "../../crypto/auth-key-format.js";
+import { pkcs8ToSeed, seedToPkcs8 } from "../auth-key-format.js";
 import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
-import type { AuthKeyPair, Platform } from "../../sdk/platform.js";
 import { subtle } from "./subtle.js";
+
+/** A login key pair as device state keeps it: raw seed and raw public key, base64url. */
+interface AuthKeyPair {
+  secret: string;
+  publicKey: string;
+}
 
 const ED25519 = { name: "Ed25519" } as const;
 
@@ -11,14 +16,14 @@ const ED25519 = { name: "Ed25519" } as const;
  * The pair is generated extractable only to read the seed out for the device state, which the
  * store then keeps encrypted; signing imports a fresh non-extractable key each time.
  */
-async function generateAuthKey(): Promise<AuthKeyPair> {
+export async function generateAuthKey(): Promise<AuthKeyPair> {
   const pair = await subtle().generateKey(ED25519, true, ["sign", "verify"]);
   const pkcs8 = new Uint8Array(await subtle().exportKey("pkcs8", pair.privateKey));
   const publicKey = new Uint8Array(await subtle().exportKey("raw", pair.publicKey));
   return { secret: toBase64Url(pkcs8ToSeed(pkcs8)), publicKey: toBase64Url(publicKey) };
 }
 
-async function signAuth(key: AuthKeyPair, message: Uint8Array): Promise<string> {
+export async function signWithAuthKey(key: AuthKeyPair, message: Uint8Array): Promise<string> {
   const privateKey = await subtle().importKey(
     "pkcs8",
     seedToPkcs8(fromBase64Url(key.secret)),
@@ -30,5 +35,3 @@ async function signAuth(key: AuthKeyPair, message: Uint8Array): Promise<string> 
   const signature = await subtle().sign(ED25519, privateKey, new Uint8Array(message));
   return toBase64Url(new Uint8Array(signature));
 }
-
-export const browserPlatform: Platform = { generateAuthKey, signAuth };

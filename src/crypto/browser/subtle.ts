@@ -1,7 +1,13 @@
 import { BackchannelError } from "../../protocol/index.js";
 
 /** The browser cannot do what the console needs; the code says what, the message how to fix it. */
-export class BrowserSupportError extends BackchannelError {}
+export class BrowserSupportError extends BackchannelError {
+  declare readonly code: "insecure_context";
+
+  constructor(code: "insecure_context", message: string) {
+    super(code, message);
+  }
+}
 
 /**
  * WebCrypto exists only in secure contexts: a console opened over plain http from anywhere but

@@ -1,8 +1,21 @@
-import type { Attribution, EventBody } from "../protocol/index.js";
-import type { TranscriptEntry } from "./device-state.js";
-import { checkConveyance, isConveyable, type ReceiptBody } from "./disclosure-policy.js";
-import { SdkError } from "./errors.js";
-import type { ChannelView, ConveyOptions } from "./mediator.js";
+import type { Attribution, ConveyanceMode, EventBody } from "../../protocol/index.js";
+import type { TranscriptEntry } from "../device-state.js";
+import { checkConveyance, isConveyable, type ReceiptBody } from "../disclosure-policy.js";
+import { SdkError } from "../errors.js";
+import type { ChannelView } from "./channels.js";
+
+export interface ConveyOptions {
+  /** The caucus the signal (or acknowledgement) was said in, and its event id. */
+  from: string;
+  eventId: string;
+  /** Target caucuses; default: every other caucus of the channel. */
+  to?: string[];
+  mode: ConveyanceMode;
+  /** Required for substance (the mediator's paraphrase); must be omitted or exact for verbatim. */
+  text?: string;
+  /** Default: as the sender allowed (party if allowed, else anonymous). */
+  attribution?: Attribution;
+}
 
 type ConveyanceBody = Extract<EventBody, { type: "conveyance" }>;
 

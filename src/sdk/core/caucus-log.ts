@@ -7,11 +7,11 @@ import {
   partyOnlyTypes,
   safeParse,
   type StoredEvent,
-  toBase64Url,
   type TranscriptProblem,
-} from "../protocol/index.js";
-import { CaucusGroup, GroupError } from "../crypto/mls/caucus-group.js";
-import type { CaucusRecord, TranscriptEntry } from "./device-state.js";
+} from "../../protocol/index.js";
+import { CaucusGroup, GroupError } from "../../crypto/mls/caucus-group.js";
+import type { CaucusRecord, TranscriptEntry } from "../device-state.js";
+import type { Caucus } from "./caucus.js";
 
 /**
  * Applies one page of server events to a caucus record, in order: chain check first (nothing
@@ -19,21 +19,16 @@ import type { CaucusRecord, TranscriptEntry } from "./device-state.js";
  * the encrypted content to its envelope. The first problem stops the caucus and is kept.
  */
 export async function applyEvents(
-  record: CaucusRecord,
+  caucus: Caucus,
   events: readonly StoredEvent[],
   self: { deviceId: string },
-  trust: { mediatorKey: string },
 ): Promise<{ added: TranscriptEntry[]; problem?: TranscriptProblem }> {
+  const record = caucus.record;
   const added: TranscriptEntry[] = [];
   if (record.problem) return { added, problem: record.problem };
-  let group = record.group
-    ? CaucusGroup.restore(
-        { mediatorKey: trust.mediatorKey, caucusId: record.caucusId },
-        fromBase64Url(record.group),
-      )
-    : undefined;
+  let group = caucus.group();
   const fail = (problem: TranscriptProblem) => {
-    if (group) record.group = toBase64Url(group.serialize());
+    if (group) caucus.setGroup(group);
     record.problem = problem;
     return { added, problem };
   };
@@ -67,8 +62,7 @@ export async function applyEvents(
         if (r.incoming.kind !== "commit" || r.incoming.committer.deviceId !== e.senderDeviceId)
           return fail({ kind: "fork", seq: e.seq, detail: "commit sender does not match its envelope" });
         if (r.incoming.removedSelf) {
-          record.removed = true;
-          record.group = undefined;
+          caucus.markRemoved();
           added.push(base(e, "mediator", { added: [], removed: [self.deviceId] }));
           record.entries.push(added[added.length - 1]!);
           record.head = { seq: e.seq, hash: e.hash };
@@ -139,7 +133,7 @@ export async function applyEvents(
     added.push(entry);
     record.head = { seq: e.seq, hash: e.hash };
   }
-  record.group = group ? toBase64Url(group.serialize()) : undefined;
+  if (group !== caucus.group()) caucus.setGroup(group);
   return { added };
 }
 

@@ -1,0 +1,25 @@
+/**
+ * The sdk's browser adapters (`backchannel/sdk/browser`), beside the Node ones in ./node.ts: the
+ * login key on WebCrypto Ed25519, and device state in IndexedDB encrypted under a non-extractable
+ * WebCrypto key. Everything else in the sdk runs unchanged in both.
+ */
+import { generateAuthKey, signWithAuthKey } from "../crypto/browser/auth-key.js";
+import { IdbKeystore } from "../crypto/browser/idb-keystore.js";
+import { BrowserSupportError, subtle } from "../crypto/browser/subtle.js";
+import type { Platform } from "./platform.js";
+import type { StateStore } from "./state-store.js";
+
+export const browserPlatform: Platform = { generateAuthKey, signAuth: signWithAuthKey };
+
+/** One device per browser profile (or per `name`), kept in IndexedDB. */
+export class IdbStateStore extends IdbKeystore implements StateStore {}
+
+/**
+ * Throws BrowserSupportError("insecure_context") where the browser withholds WebCrypto (plain
+ * http anywhere but localhost), so a page can say so before anything needs it.
+ */
+export function assertSecureContext(): void {
+  subtle();
+}
+
+export { BrowserSupportError };

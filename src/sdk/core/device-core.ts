@@ -1,0 +1,175 @@
+import { fromBase64Url, meResponse, toBase64Url, welcomeResponse } from "../../protocol/index.js";
+import { CaucusGroup, decodeKeyPackage, type NewDeviceKeys } from "../../crypto/mls/caucus-group.js";
+import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.js";
+import { ApiError, SdkError } from "../errors.js";
+import type { Platform } from "../platform.js";
+import { Session } from "../session.js";
+import type { StateStore } from "../state-store.js";
+import { Caucus } from "./caucus.js";
+
+/** What a role adds around every sync: join waiting groups, admit devices, flush owed receipts. */
+export interface SyncHooks {
+  beforeSync(): Promise<void>;
+  afterSync(): Promise<void>;
+}
+
+/**
+ * The inside of one device, shared by both roles and by the sdk's modules (never exported from
+ * the sdk's surface): its stored state, its caucuses, one lock, and change notification.
+ *
+ * Every operation runs under `exclusive`, so group state and transcripts are changed by one thing
+ * at a time, and the state is saved before anything that could leave it inconsistent if the
+ * process died (an encrypted message is in the outbox before it is posted, a commit's next state
+ * is kept before it is sent). Every save tells subscribers that snapshots may have changed.
+ */
+export class DeviceCore {
+  readonly session: Session;
+  hooks: SyncHooks = { beforeSync: () => Promise.resolve(), afterSync: () => Promise.resolve() };
+  /** Bumped on every change; snapshots are rebuilt only when it moved. */
+  version = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+  private readonly objects = new Map<string, Caucus>();
+
+  constructor(
+    readonly state: DeviceState,
+    private readonly store: StateStore,
+    readonly platform: Platform,
+  ) {
+    this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform);
+  }
+
+  get deviceId(): string {
+    return this.state.deviceId;
+  }
+
+  /** The identity key's secret half: the mediator's (shared by its devices) or the handler's. */
+  get identitySecret(): Uint8Array {
+    return fromBase64Url(this.state.identityKey.secret);
+  }
+
+  api() {
+    return this.session.http;
+  }
+
+  caucusIds(): string[] {
+    return Object.keys(this.state.caucuses);
+  }
+
+  hasCaucus(caucusId: string): boolean {
+    return Object.hasOwn(this.state.caucuses, caucusId);
+  }
+
+  caucus(caucusId: string): Caucus {
+    const record = Object.hasOwn(this.state.caucuses, caucusId) ? this.state.caucuses[caucusId] : undefined;
+    if (!record) throw new SdkError("caucus_unknown", `this device is not in caucus ${caucusId}`);
+    let c = this.objects.get(caucusId);
+    if (!c || c.record !== record)
+      this.objects.set(caucusId, (c = new Caucus(record, this.state.mediatorKey)));
+    return c;
+  }
+
+  caucuses(): Caucus[] {
+    return this.caucusIds().map((id) => this.caucus(id));
+  }
+
+  addCaucus(record: CaucusRecord, group?: CaucusGroup): Caucus {
+    this.state.caucuses[record.caucusId] = record;
+    const c = this.caucus(record.caucusId);
+    if (group) c.setGroup(group);
+    return c;
+  }
+
+  async save(): Promise<void> {
+    await this.store.save(this.state);
+    this.changed();
+  }
+
+  changed(): void {
+    this.version++;
+    for (const l of this.listeners) l();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    // Whatever happened (even a failure halfway), views may have changed.
+    void run.then(
+      () => this.changed(),
+      () => this.changed(),
+    );
+    return run;
+  }
+
+  /** Server-side membership as this device sees it (used to find welcomes and new caucuses). */
+  me() {
+    return this.session.withRetry(() => this.api().request("GET", "/v1/me", meResponse));
+  }
+
+  async fetchWelcome(caucusId: string) {
+    try {
+      return await this.session.withRetry(() =>
+        this.api().request("GET", `/v1/caucuses/${caucusId}/welcome`, welcomeResponse),
+      );
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "not_found") return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Joins a caucus from the Welcome that added this device (both roles: a handler's device after
+   * the mediator admitted it, a mediator device after another of the mediator's devices did).
+   * Returns undefined while there is no Welcome yet. A Welcome that cannot be trusted or read
+   * throws GroupError and joins nothing.
+   */
+  async joinFromWelcome(
+    caucusId: string,
+    keys: StoredJoinKeys,
+    place: Pick<CaucusRecord, "channelId" | "mediatorName">,
+  ): Promise<Caucus | undefined> {
+    const w = await this.fetchWelcome(caucusId);
+    if (!w) return undefined;
+    const group = await CaucusGroup.join(
+      { mediatorKey: this.state.mediatorKey, caucusId },
+      fromBase64Url(w.welcome),
+      {
+        publicPackage: decodeKeyPackage(fromBase64Url(keys.keyPackage)),
+        privatePackage: {
+          initPrivateKey: fromBase64Url(keys.initPrivateKey),
+          hpkePrivateKey: fromBase64Url(keys.hpkePrivateKey),
+          signaturePrivateKey: fromBase64Url(keys.signaturePrivateKey),
+        },
+      },
+    );
+    const anchor = { seq: w.seq, hash: w.hash };
+    return this.addCaucus(
+      {
+        caucusId,
+        ...(place.channelId ? { channelId: place.channelId } : {}),
+        ...(place.mediatorName ? { mediatorName: place.mediatorName } : {}),
+        anchor,
+        head: anchor,
+        entries: [],
+        outbox: {},
+        removed: false,
+      },
+      group,
+    );
+  }
+}
+
+/** The keys a device keeps between handing in its key package and receiving its Welcome. */
+export function storedJoinKeys(fresh: NewDeviceKeys): StoredJoinKeys {
+  return {
+    keyPackage: toBase64Url(fresh.keyPackage),
+    initPrivateKey: toBase64Url(fresh.privatePackage.initPrivateKey),
+    hpkePrivateKey: toBase64Url(fresh.privatePackage.hpkePrivateKey),
+    signaturePrivateKey: toBase64Url(fresh.privatePackage.signaturePrivateKey),
+  };
+}

@@ -1,0 +1,132 @@
+import {
+  appendEventResponse,
+  canonicalJson,
+  eventPayload,
+  parse,
+  toBase64Url,
+  utf8,
+  type AppendEventRequest,
+  type EventBody,
+  type EventPayload,
+} from "../../protocol/index.js";
+import { decodeKeyPackage } from "../../crypto/mls/caucus-group.js";
+import type { TranscriptEntry } from "../device-state.js";
+import { ApiError, SdkError } from "../errors.js";
+import { uuidv7 } from "../uuidv7.js";
+import type { DeviceCore } from "./device-core.js";
+import { syncCaucus } from "./transcript-sync.js";
+
+function postEvent(core: DeviceCore, caucusId: string, request: AppendEventRequest) {
+  return core.session.withRetry(() =>
+    core.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
+  );
+}
+
+/**
+ * Encrypts and posts one event into a caucus (the caller holds the lock); retries on a stale
+ * epoch. The payload carries the chain head this device verified (invariant 5), and is kept in
+ * the outbox before it is posted: MLS does not let a sender decrypt its own message.
+ */
+export async function sendEvent(
+  core: DeviceCore,
+  caucusId: string,
+  body: EventBody,
+  eventIdValue = uuidv7(),
+): Promise<TranscriptEntry> {
+  const caucus = core.caucus(caucusId);
+  const record = caucus.record;
+  for (let attempt = 0; ; attempt++) {
+    await syncCaucus(core, caucusId);
+    const group = caucus.usableGroup();
+    const payload: EventPayload = parse(
+      eventPayload,
+      { v: 1, eventId: eventIdValue, caucusId, sentAt: new Date().toISOString(), seen: record.head, body },
+      "event",
+    );
+    const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));
+    caucus.setGroup(next);
+    record.outbox[eventIdValue] = payload;
+    await core.save();
+    try {
+      await postEvent(core, caucusId, {
+        eventId: eventIdValue,
+        kind: "application",
+        epoch,
+        ciphertext: toBase64Url(ciphertext),
+      });
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "stale_epoch" && attempt < 5) continue;
+      throw e;
+    }
+    await syncCaucus(core, caucusId);
+    const entry = record.entries.find((x) => x.eventId === eventIdValue);
+    if (!entry)
+      throw new SdkError(
+        "send_unconfirmed",
+        "the server acknowledged the event but it is not in the transcript",
+      );
+    return entry;
+  }
+}
+
+export interface MembershipChange {
+  add?: { deviceId: string; keyPackage: Uint8Array }[];
+  removeDeviceIds?: string[];
+}
+
+/**
+ * Posts a commit made from the current group (the caller holds the lock); the next group is kept
+ * until the relay accepts it. retry: make the commit again after losing the epoch to another
+ * commit (default). Off when the other commit may already have made the same change (another of
+ * the mediator's devices admitting the same pending device): the caller then looks again.
+ */
+export async function commitChange(
+  core: DeviceCore,
+  caucusId: string,
+  change: MembershipChange,
+  opts: { retry?: boolean } = {},
+): Promise<void> {
+  const caucus = core.caucus(caucusId);
+  const record = caucus.record;
+  for (let attempt = 0; ; attempt++) {
+    await syncCaucus(core, caucusId);
+    const group = caucus.usableGroup();
+    const pending = await group.commit({
+      add: change.add?.map((a) => decodeKeyPackage(a.keyPackage)),
+      removeDeviceIds: change.removeDeviceIds,
+    });
+    const eventIdValue = uuidv7();
+    record.pendingCommit = {
+      eventId: eventIdValue,
+      next: toBase64Url(pending.next.serialize()),
+      added: change.add?.map((a) => a.deviceId) ?? [],
+      removed: change.removeDeviceIds ?? [],
+    };
+    await core.save();
+    try {
+      await postEvent(core, caucusId, {
+        eventId: eventIdValue,
+        kind: "commit",
+        epoch: pending.epoch,
+        ciphertext: toBase64Url(pending.commit),
+        ...(change.add?.length && pending.welcome
+          ? {
+              welcomes: change.add.map((a) => ({
+                deviceId: a.deviceId,
+                welcome: toBase64Url(pending.welcome!),
+              })),
+            }
+          : {}),
+        ...(change.removeDeviceIds?.length ? { removes: change.removeDeviceIds } : {}),
+      });
+    } catch (e) {
+      record.pendingCommit = undefined;
+      await core.save();
+      if (e instanceof ApiError && e.code === "epoch_conflict" && attempt < 5 && (opts.retry ?? true))
+        continue;
+      throw e;
+    }
+    await syncCaucus(core, caucusId);
+    return;
+  }
+}

@@ -1,0 +1,162 @@
+import {
+  createCaucusResponse,
+  createChannelResponse,
+  createInviteResponse,
+  fromBase64Url,
+  toBase64Url,
+} from "../../protocol/index.js";
+import { certifyMediatorDevice, signInviteCert } from "../../crypto/mls/credential.js";
+import { CaucusGroup, newDeviceKeys } from "../../crypto/mls/caucus-group.js";
+import { generateIdentityKey } from "../../crypto/identity.js";
+import type { DeviceCore } from "../core/device-core.js";
+import { commitChange, sendEvent } from "../core/outbound.js";
+import type { TranscriptEntry } from "../device-state.js";
+import { SdkError } from "../errors.js";
+import { genesis } from "../genesis.js";
+import { encodeInviteCode } from "../invite-code.js";
+import { uuidv7 } from "../uuidv7.js";
+
+/** A channel as the mediator's device knows it: its topic and one caucus per party. */
+export interface ChannelView {
+  channelId: string;
+  topic: string;
+  caucuses: { caucusId: string; partyName: string }[];
+}
+
+export function channels(core: DeviceCore): ChannelView[] {
+  return Object.values(core.state.channels);
+}
+
+export function channelById(core: DeviceCore, channelId: string): ChannelView {
+  const c = Object.hasOwn(core.state.channels, channelId) ? core.state.channels[channelId] : undefined;
+  if (!c) throw new SdkError("channel_unknown", `no channel ${channelId} on this device`);
+  return c;
+}
+
+export function channelOf(core: DeviceCore, caucusId: string): ChannelView {
+  const c = channels(core).find((ch) => ch.caucuses.some((x) => x.caucusId === caucusId));
+  if (!c) throw new SdkError("caucus_unknown", `no caucus ${caucusId} on this device`);
+  return c;
+}
+
+/** Fresh MLS keys for this device, certified by the mediator's identity key. */
+export function mediatorDeviceKeys(core: DeviceCore) {
+  return newDeviceKeys((mlsKey) =>
+    certifyMediatorDevice(core.identitySecret, fromBase64Url(core.state.mediatorKey), core.deviceId, mlsKey),
+  );
+}
+
+/** Opens a channel with one caucus (and one MLS group) per party (the caller holds the lock). */
+export async function createChannel(
+  core: DeviceCore,
+  opts: { topic: string; parties: string[] },
+): Promise<ChannelView> {
+  const names = opts.parties.map((p) => p.trim());
+  if (names.length < 2) throw new SdkError("parties_too_few", "a channel needs at least two parties");
+  if (new Set(names.map((n) => n.toLowerCase())).size !== names.length || names.some((n) => !n))
+    throw new SdkError("parties_invalid", "party names must be non-empty and distinct");
+  if (!opts.topic.trim()) throw new SdkError("topic_invalid", "a channel needs a topic");
+  const { channelId } = await core.session.withRetry(() =>
+    core.api().request("POST", "/v1/channels", createChannelResponse, {}),
+  );
+  const view: ChannelView = { channelId, topic: opts.topic.trim(), caucuses: [] };
+  for (const partyName of names) {
+    const { caucusId } = await core.session.withRetry(() =>
+      core.api().request("POST", `/v1/channels/${channelId}/caucuses`, createCaucusResponse, {}),
+    );
+    const group = await CaucusGroup.create(
+      { mediatorKey: core.state.mediatorKey, caucusId },
+      await mediatorDeviceKeys(core),
+    );
+    const g = genesis(caucusId);
+    core.addCaucus(
+      {
+        caucusId,
+        channelId,
+        partyName,
+        topic: view.topic,
+        mediatorName: core.state.name,
+        anchor: g,
+        head: g,
+        entries: [],
+        outbox: {},
+        removed: false,
+      },
+      group,
+    );
+    view.caucuses.push({ caucusId, partyName });
+  }
+  core.state.channels[channelId] = view;
+  await core.save();
+  return view;
+}
+
+/** A one-time invite code for a party's designated handler (the caller holds the lock). */
+export async function invite(
+  core: DeviceCore,
+  caucusId: string,
+): Promise<{ code: string; inviteId: string }> {
+  core.caucus(caucusId);
+  const inviteKey = generateIdentityKey();
+  const inviteId = crypto.randomUUID();
+  const inviteKeyB64 = toBase64Url(inviteKey.publicKey);
+  const inviteCert = signInviteCert(core.identitySecret, { inviteId, inviteKey: inviteKeyB64, caucusId });
+  await core.session.withRetry(() =>
+    core.api().request("POST", `/v1/caucuses/${caucusId}/invites`, createInviteResponse, {
+      inviteId,
+      invitePublicKey: inviteKeyB64,
+    }),
+  );
+  core.state.invites[inviteId] = {
+    inviteId,
+    caucusId,
+    inviteKey: inviteKeyB64,
+    createdAt: new Date().toISOString(),
+  };
+  await core.save();
+  const code = encodeInviteCode({
+    v: 1,
+    server: core.state.serverUrl,
+    caucusId,
+    inviteId,
+    inviteSecret: toBase64Url(inviteKey.secretKey),
+    inviteKey: inviteKeyB64,
+    inviteCert,
+    mediatorKey: core.state.mediatorKey,
+  });
+  return { code, inviteId };
+}
+
+/** Proposes an understanding's exact text to every party of a channel (the caller holds the lock). */
+export async function proposeUnderstanding(
+  core: DeviceCore,
+  channelId: string,
+  text: string,
+): Promise<string> {
+  const channel = channelById(core, channelId);
+  const understandingId = uuidv7();
+  for (const c of channel.caucuses)
+    await sendEvent(core, c.caucusId, { type: "understanding_proposal", understandingId, text });
+  return understandingId;
+}
+
+/** Removes a handler's device: an MLS remove commit re-keys the caucus, the relay drops access. */
+export async function removeHandlerDevice(
+  core: DeviceCore,
+  caucusId: string,
+  deviceId: string,
+): Promise<void> {
+  if (
+    !core
+      .caucus(caucusId)
+      .view()
+      .handlers.some((x) => x.deviceId === deviceId)
+  )
+    throw new SdkError("member_unknown", `device ${deviceId} is not a handler in this caucus`);
+  await commitChange(core, caucusId, { removeDeviceIds: [deviceId] });
+}
+
+/** A note for the party: the mediator's own words, never conveyed. */
+export function note(core: DeviceCore, caucusId: string, text: string): Promise<TranscriptEntry> {
+  return sendEvent(core, caucusId, { type: "note", text });
+}

@@ -1,0 +1,269 @@
+import {
+  fromBase64Url,
+  mediatorLinkSigningString,
+  redeemMediatorLinkResponse,
+  registerMediatorResponse,
+  toBase64Url,
+  utf8,
+} from "../../protocol/index.js";
+import { generateIdentityKey, sign } from "../../crypto/identity.js";
+import type { CaucusView } from "../core/caucus.js";
+import { DeviceCore } from "../core/device-core.js";
+import { Device, newDeviceState, type DeviceSnapshot } from "../device.js";
+import type { TranscriptEntry } from "../device-state.js";
+import { SdkError } from "../errors.js";
+import { HttpClient } from "../http-client.js";
+import { decodeLinkCode } from "../link-code.js";
+import type { Platform } from "../platform.js";
+import { redeemOnce } from "../redeem-once.js";
+import type { StateStore } from "../state-store.js";
+import { understandingStatus, type UnderstandingStatus } from "../understanding.js";
+import { admitPending } from "./admission.js";
+import * as channels from "./channels.js";
+import type { ChannelView } from "./channels.js";
+import { convey, flushOwedReceipts } from "./conveyance.js";
+import type { ConveyOptions } from "./conveyance-plan.js";
+import * as staff from "./staff.js";
+import type { MediatorDeviceView } from "./staff.js";
+
+/** A channel as the mediator's console shows it: its caucuses' snapshots and its understandings. */
+export interface ChannelSnapshot {
+  readonly channelId: string;
+  readonly topic: string;
+  readonly caucuses: readonly (CaucusView & { readonly partyName: string })[];
+  readonly understandings: readonly UnderstandingStatus[];
+}
+
+export interface MediatorSnapshot extends DeviceSnapshot {
+  readonly role: "mediator";
+  readonly channels: readonly ChannelSnapshot[];
+  readonly mediatorDevices: readonly MediatorDeviceView[];
+}
+
+/**
+ * The mediator's device: opens channels, invites and admits handlers, conveys, proposes. A mediator
+ * may have several devices (its staff): `link()` makes a one-time code for a new device, and
+ * `Mediator.joinAsStaff` creates that device from it. The work is done by the modules beside
+ * this file (channels, admission, staff, conveyance); this class is their public face.
+ */
+export class Mediator extends Device<MediatorSnapshot> {
+  private channelSnaps = new Map<string, { parts: readonly unknown[]; snap: ChannelSnapshot }>();
+  private devicesSnap: { parts: readonly unknown[]; snap: readonly MediatorDeviceView[] } | undefined;
+
+  static async create(opts: {
+    serverUrl: string;
+    name: string;
+    store: StateStore;
+    platform: Platform;
+  }): Promise<Mediator> {
+    const deviceId = crypto.randomUUID();
+    const authKey = await opts.platform.generateAuthKey();
+    const identity = generateIdentityKey();
+    await new HttpClient(opts.serverUrl).request("POST", "/v1/mediators", registerMediatorResponse, {
+      deviceId,
+      authPublicKey: authKey.publicKey,
+    });
+    const state = newDeviceState({
+      serverUrl: opts.serverUrl,
+      deviceId,
+      role: "mediator",
+      name: opts.name,
+      authKey,
+      identityKey: { secret: toBase64Url(identity.secretKey), publicKey: toBase64Url(identity.publicKey) },
+      mediatorKey: toBase64Url(identity.publicKey),
+    });
+    await opts.store.save(state);
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform));
+  }
+
+  /**
+   * Creates a new device of an existing mediator from a link code that one of its devices made
+   * (`link()`). The device joins every caucus of the linking device's channels: it hands in a key
+   * package per caucus on its next sync, one of the mediator's devices adds it by commit, and it
+   * reads each caucus from that commit on (nothing said before it joined).
+   */
+  static async joinAsStaff(opts: {
+    linkCode: string;
+    store: StateStore;
+    platform: Platform;
+    serverUrl?: string;
+  }): Promise<Mediator> {
+    const link = decodeLinkCode(opts.linkCode);
+    const serverUrl = opts.serverUrl ?? link.server;
+    const deviceId = crypto.randomUUID();
+    const authKey = await opts.platform.generateAuthKey();
+    const signature = toBase64Url(
+      sign(
+        fromBase64Url(link.linkSecret),
+        utf8(mediatorLinkSigningString(link.linkId, deviceId, authKey.publicKey)),
+      ),
+    );
+    const state = newDeviceState({
+      serverUrl,
+      deviceId,
+      role: "mediator",
+      name: link.mediatorName,
+      authKey,
+      identityKey: { secret: link.mediatorSecret, publicKey: link.mediatorKey },
+      mediatorKey: link.mediatorKey,
+    });
+    await redeemOnce(opts.store, state, () =>
+      new HttpClient(serverUrl).request(
+        "POST",
+        `/v1/mediator-links/${link.linkId}/redeem`,
+        redeemMediatorLinkResponse,
+        { deviceId, authPublicKey: authKey.publicKey, signature },
+      ),
+    );
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform));
+  }
+
+  static async open(store: StateStore, platform: Platform): Promise<Mediator> {
+    const core = await Device.loadCore(store, platform);
+    if (core.state.role !== "mediator")
+      throw new SdkError("wrong_role", "this device is a party handler's, not a mediator's");
+    return new Mediator(core);
+  }
+
+  channels(): ChannelView[] {
+    return channels.channels(this.core);
+  }
+
+  channel(channelId: string): ChannelView {
+    return channels.channelById(this.core, channelId);
+  }
+
+  channelOf(caucusId: string): ChannelView {
+    return channels.channelOf(this.core, caucusId);
+  }
+
+  partyName(caucusId: string): string {
+    return this.channelOf(caucusId).caucuses.find((x) => x.caucusId === caucusId)!.partyName;
+  }
+
+  /**
+   * True once this device is in every caucus the relay says it may join and knows each one's
+   * channel, topic and party (always true for a device that opened its channels itself).
+   */
+  get joined(): boolean {
+    return (
+      Object.keys(this.core.state.mediatorJoinKeys ?? {}).length === 0 &&
+      this.core.caucuses().every((c) => c.record.removed || staff.isPlaced(this.core, c.caucusId))
+    );
+  }
+
+  /** Opens a channel with one caucus (and one MLS group) per party. */
+  createChannel(opts: { topic: string; parties: string[] }): Promise<ChannelView> {
+    return this.core.exclusive(() => channels.createChannel(this.core, opts));
+  }
+
+  /** A one-time invite code for a party's designated handler, to be given out of band. */
+  invite(caucusId: string): Promise<{ code: string; inviteId: string }> {
+    return this.core.exclusive(() => channels.invite(this.core, caucusId));
+  }
+
+  /**
+   * A one-time code that makes a new device of this mediator (staff): give it, out of band, to the
+   * person setting up that device (`Mediator.joinAsStaff`, or `backchannel mediator join`). It holds
+   * the mediator's identity key, so treat it like that key.
+   */
+  link(): Promise<{ code: string; linkId: string }> {
+    return this.core.exclusive(() => staff.link(this.core));
+  }
+
+  /** Handler devices of a caucus (as the MLS roster says), for the mediator's eyes only. */
+  handlers(caucusId: string): CaucusView["handlers"] {
+    return this.caucus(caucusId).handlers;
+  }
+
+  /**
+   * Conveys a signal or acknowledgement into other caucuses, enforcing what its sender allowed,
+   * then posts the receipt (the exact words used, and how they were attributed) into the source.
+   */
+  convey(opts: ConveyOptions): Promise<{ conveyances: TranscriptEntry[]; receipt: TranscriptEntry }> {
+    return this.core.exclusive(() => convey(this.core, opts));
+  }
+
+  /** Proposes an understanding's exact text to every party of a channel. */
+  proposeUnderstanding(channelId: string, text: string): Promise<string> {
+    return this.core.exclusive(() => channels.proposeUnderstanding(this.core, channelId, text));
+  }
+
+  /** An understanding exists only when every party endorsed the identical text. */
+  understandings(channelId: string): UnderstandingStatus[] {
+    return understandingStatus(
+      this.channel(channelId).caucuses.map((c) => ({
+        partyName: c.partyName,
+        entries: this.entries(c.caucusId),
+      })),
+    );
+  }
+
+  /** Removes a handler's device: an MLS remove commit re-keys the caucus, the relay drops access. */
+  removeDevice(caucusId: string, deviceId: string): Promise<void> {
+    return this.core.exclusive(() => channels.removeHandlerDevice(this.core, caucusId, deviceId));
+  }
+
+  /** This mediator's devices (staff) as the MLS rosters list them, this device first. */
+  mediatorDevices(): MediatorDeviceView[] {
+    return staff.mediatorDevices(this.core);
+  }
+
+  /** Removes another device of this mediator from every caucus it is in (each is re-keyed). */
+  removeMediatorDevice(deviceId: string): Promise<{ caucusIds: string[] }> {
+    return this.core.exclusive(() => staff.removeMediatorDevice(this.core, deviceId));
+  }
+
+  /** A note for the party (mediator's own words, never conveyed). */
+  note(caucusId: string, text: string): Promise<TranscriptEntry> {
+    return this.core.exclusive(() => channels.note(this.core, caucusId, text));
+  }
+
+  protected override async beforeSync(): Promise<void> {
+    await staff.joinWaitingCaucuses(this.core);
+    await admitPending(this.core);
+  }
+
+  /** Caucuses joined since the last sync take their place; receipts still owed go out. */
+  protected override async afterSync(): Promise<void> {
+    await staff.placeJoinedCaucuses(this.core);
+    await flushOwedReceipts(this.core);
+  }
+
+  protected buildSnapshot(): MediatorSnapshot {
+    return {
+      ...this.baseSnapshot(),
+      role: "mediator",
+      channels: Object.freeze(this.channels().map((c) => this.channelSnapshot(c))),
+      mediatorDevices: this.mediatorDevicesSnapshot(),
+    };
+  }
+
+  private mediatorDevicesSnapshot(): readonly MediatorDeviceView[] {
+    const parts = this.caucusIds().map((id) => this.caucus(id));
+    if (!sameParts(this.devicesSnap?.parts, parts))
+      this.devicesSnap = { parts, snap: Object.freeze(this.mediatorDevices()) };
+    return this.devicesSnap!.snap;
+  }
+
+  /** Rebuilt only when one of its caucuses changed, so an unchanged channel keeps its identity. */
+  private channelSnapshot(channel: ChannelView): ChannelSnapshot {
+    const caucuses = channel.caucuses.map((c) => ({ ...this.caucus(c.caucusId), partyName: c.partyName }));
+    const parts = [channel.topic, ...channel.caucuses.map((c) => this.caucus(c.caucusId))];
+    const cached = this.channelSnaps.get(channel.channelId);
+    if (cached && sameParts(cached.parts, parts)) return cached.snap;
+    const snap: ChannelSnapshot = Object.freeze({
+      channelId: channel.channelId,
+      topic: channel.topic,
+      caucuses: Object.freeze(caucuses),
+      understandings: Object.freeze(this.understandings(channel.channelId)),
+    });
+    this.channelSnaps.set(channel.channelId, { parts, snap });
+    return snap;
+  }
+}
+
+const sameParts = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
+  !!a && a.length === b.length && a.every((p, i) => p === b[i]);
+
+export type { ChannelView, ConveyOptions, MediatorDeviceView };
