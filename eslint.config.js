@@ -35,6 +35,19 @@ const zones = [
     from: ["./src/server", "./src/cli", "./src/sdk/node.ts", "./src/crypto/node"],
     message: "the web console runs in the browser: no relay, cli or Node-only code",
   },
+  // The sdk's users see its chosen surface (package.json "exports"), never its insides.
+  {
+    target: ["./src/cli", "./src/web"],
+    from: "./src/sdk",
+    except: ["./index.ts", "./node.ts", "./browser.ts"],
+    message: "use the sdk's surface: sdk/index.ts, sdk/node.ts (cli) or sdk/browser.ts (web)",
+  },
+  { target: "./src/cli", from: "./src/sdk/browser.ts", message: "the cli runs on Node: use sdk/node.ts" },
+  {
+    target: "./src/web",
+    from: "./src/crypto",
+    message: "the console gets its crypto through the sdk (sdk/browser.ts), never directly",
+  },
 ];
 
 const ioModules = [

@@ -36,6 +36,23 @@ describe("architecture rules", () => {
       "src/web/sdk-probe.ts",
       'import { nodePlatform } from "../sdk/node.js";\nexport const n = nodePlatform;\n',
     ],
+    // The sdk's users see its surface only; the console gets crypto through the sdk.
+    [
+      "src/web/sdk-probe.ts",
+      'import { DeviceCore } from "../sdk/core/device-core.js";\nexport const d = DeviceCore;\n',
+    ],
+    [
+      "src/cli/render.ts",
+      'import { deviceState } from "../sdk/device-state.js";\nexport const d = deviceState;\n',
+    ],
+    [
+      "src/cli/render.ts",
+      'import { browserPlatform } from "../sdk/browser.js";\nexport const b = browserPlatform;\n',
+    ],
+    [
+      "src/web/sdk-probe.ts",
+      'import { verificationCode } from "../crypto/verification-code.js";\nexport const v = verificationCode;\n',
+    ],
   ])("%s may not import %s", async (file, code) => {
     expect(await ruleIds(file, code)).toContain("import-x/no-restricted-paths");
   });
@@ -62,6 +79,18 @@ describe("architecture rules", () => {
         'import { readFileSync } from "node:fs";\nexport const r = readFileSync;\n',
       ),
     ).toContain("no-restricted-imports");
+  });
+
+  test("the sdk's surface is open to its users", async () => {
+    for (const [file, entry] of [
+      ["src/cli/render.ts", "node"],
+      ["src/web/sdk-probe.ts", "browser"],
+    ] as const) {
+      for (const mod of ["index", entry]) {
+        const ids = await ruleIds(file, `import * as s from "../sdk/${mod}.js";\nexport const x = s;\n`);
+        expect(ids).not.toContain("import-x/no-restricted-paths");
+      }
+    }
   });
 
   test("allowed directions pass", async () => {

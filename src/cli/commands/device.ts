@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import pc from "picocolors";
 import { describeProblem, describeStance } from "../../protocol/index.js";
-import { Mediator, Party, type Device } from "../../sdk/index.js";
+import { Mediator, Party, watch, type Device } from "../../sdk/index.js";
 import { nodePlatform } from "../../sdk/node.js";
 import {
   CliError,
@@ -230,7 +230,6 @@ export function registerDeviceCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const o = g(cmd);
       const d = await openDevice(o);
-      const { watch } = await import("../../sdk/watch.js");
       const handle = await watch(
         d,
         (caucusId, added) => {
