@@ -1,32 +1,8 @@
-import { Command, CommanderError } from "commander";
+import { CommanderError } from "@commander-js/extra-typings";
 import pc from "picocolors";
 import { BackchannelError } from "../protocol/index.js";
-import { registerDeviceCommands } from "./commands/device.js";
-import { registerMediatorCommands } from "./commands/mediator.js";
-import { registerPartyCommands } from "./commands/party.js";
-import { registerServerCommands } from "./commands/server.js";
 import { CliError } from "./context.js";
-
-/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem, 4 demo check failed. */
-export function buildProgram(): Command {
-  const program = new Command("backchannel")
-    .description(
-      "Backchannel: secret, indirect, non-binding signalling between parties, through a mediator both trust",
-    )
-    .option("--home <dir>", "device keystore directory (env BACKCHANNEL_HOME, default ~/.backchannel)")
-    .option(
-      "--passphrase-file <file>",
-      "read the keystore passphrase from a file (or set BACKCHANNEL_PASSPHRASE)",
-    )
-    .option("--json", "machine-readable output")
-    .showHelpAfterError()
-    .exitOverride();
-  registerServerCommands(program);
-  registerDeviceCommands(program);
-  registerMediatorCommands(program);
-  registerPartyCommands(program);
-  return program;
-}
+import { buildProgram } from "./program.js";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
