@@ -28,6 +28,6 @@ export function caucusSummary(d: Device, caucusId: string) {
   };
 }
 
-/** Exit status 3, a transcript did not verify. */
+/** Exit status 3, the same for `inbox` and `verify`: a transcript did not verify. */
 export const transcriptProblem = (): CliError =>
   new CliError("transcript_problem", "a transcript failed verification", 3);

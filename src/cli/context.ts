@@ -11,6 +11,8 @@ export class CliError extends BackchannelError {
     code: string,
     message: string,
     readonly exitCode = 1,
+    /** The command's own --json document already carries this error: print nothing more. */
+    readonly inJsonOutput = false,
   ) {
     super(code, message);
   }
@@ -87,6 +89,16 @@ export async function openParty(opts: GlobalOptions): Promise<Party> {
 /** Prints `human` for people, or `data` as JSON with --json. */
 export function output(opts: GlobalOptions, data: unknown, human: string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
+}
+
+/**
+ * Prints a result that is also a failure (a report that found a transcript problem), then fails
+ * with `error`'s exit code. With --json, stdout stays one JSON document: the result with `error`
+ * and `message` beside it, and main() adds no second one. People also get the error on stderr.
+ */
+export function outputFailure(opts: GlobalOptions, data: object, human: string, error: CliError): never {
+  output(opts, { ...data, error: error.code, message: error.message }, human);
+  throw new CliError(error.code, error.message, error.exitCode, true);
 }
 
 export type { Device };

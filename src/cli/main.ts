@@ -14,8 +14,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const code = e instanceof BackchannelError ? e.code : "internal";
     const message = e instanceof Error ? e.message : String(e);
-    if (json) process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
-    else process.stderr.write(`${pc.red("error")} ${pc.dim(`[${code}]`)} ${message}\n`);
+    if (json) {
+      // One JSON document on stdout, always: a command that already printed its result with the
+      // error in it (inbox, verify on a transcript problem) gets no second one.
+      if (!(e instanceof CliError && e.inJsonOutput))
+        process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
+    } else process.stderr.write(`${pc.red("error")} ${pc.dim(`[${code}]`)} ${message}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }
 }

@@ -40,7 +40,7 @@ const commands: ((program: Program) => void)[] = [
   registerEndorseCommand,
 ];
 
-/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem, 4 demo check failed. */
+/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem (inbox, verify), 4 demo check failed. */
 export function buildProgram(): Program {
   const program = rootCommand();
   for (const register of commands) register(program);

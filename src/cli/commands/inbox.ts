@@ -1,7 +1,7 @@
 import pc from "picocolors";
 import { Party } from "../../sdk/index.js";
-import { caucusSummary, caucusTitle } from "../caucus-summary.js";
-import { openDevice, output, selectedCaucuses } from "../context.js";
+import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
+import { openDevice, output, outputFailure, selectedCaucuses } from "../context.js";
 import type { Program } from "../global-options.js";
 import { renderTranscript } from "../render.js";
 
@@ -10,7 +10,7 @@ export function registerInboxCommand(program: Program): void {
     .command("inbox")
     .alias("sync")
     .description(
-      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices)",
+      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices); exits 3 on a transcript problem",
     )
     .option("--caucus <id or party>", "only this caucus")
     .action(async (_o, cmd) => {
@@ -34,6 +34,8 @@ export function registerInboxCommand(program: Program): void {
               `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
           )
           .join("\n\n") || "No caucuses yet.";
+      // As `verify` does: a script must not take a broken transcript for a quiet one.
+      if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
       output(o, data, human);
     });
 }

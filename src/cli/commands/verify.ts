@@ -1,14 +1,14 @@
 import pc from "picocolors";
 import { describeProblem } from "../../protocol/index.js";
 import { caucusTitle, transcriptProblem } from "../caucus-summary.js";
-import { openDevice, output } from "../context.js";
+import { openDevice, output, outputFailure } from "../context.js";
 import type { Program } from "../global-options.js";
 
 export function registerVerifyCommand(program: Program): void {
   program
     .command("verify")
     .description(
-      "re-read every transcript from the server and check its hash chain against what this device verified before",
+      "re-read every transcript from the server and check its hash chain against what this device verified before; exits 3 on a transcript problem",
     )
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
@@ -26,7 +26,7 @@ export function registerVerifyCommand(program: Program): void {
               : pc.red(`✘ ${caucusTitle(d, r.caucusId)}: ${r.problem ? describeProblem(r.problem) : "?"}`),
           )
           .join("\n") || "No caucuses to verify.";
+      if (!ok) outputFailure(o, data, human, transcriptProblem());
       output(o, data, human);
-      if (!ok) throw transcriptProblem();
     });
 }
