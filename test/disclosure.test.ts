@@ -12,9 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
-import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { registerDeviceCommands } from "../src/cli/commands/device.js";
+import { buildProgram } from "../src/cli/program.js";
 import { renderTranscript } from "../src/cli/render.js";
 import {
   BackchannelError,
@@ -478,12 +477,7 @@ describe("stance (invariant 4): every view shows it", () => {
 
       // The CLI's own export command, run in-process against this device's keystore.
       const out = join(home, "export.json");
-      const program = new Command("backchannel")
-        .option("--home <dir>")
-        .option("--passphrase-file <file>")
-        .option("--json")
-        .exitOverride();
-      registerDeviceCommands(program);
+      const program = buildProgram();
       const quiet = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
       try {
         await program.parseAsync(

@@ -1,38 +1,37 @@
-import type { Command } from "commander";
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { BackchannelError } from "../protocol/index.js";
 import { Mediator, Party, type Device } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
-
-/** Options every command understands. */
-export interface GlobalOptions {
-  home?: string;
-  passphraseFile?: string;
-  json?: boolean;
-}
+import type { GlobalOptions } from "./global-options.js";
 
 export class CliError extends BackchannelError {
   constructor(
     code: string,
     message: string,
     readonly exitCode = 1,
+    /** The command's own --json document already carries this error: print nothing more. */
+    readonly inJsonOutput = false,
   ) {
     super(code, message);
   }
 }
 
+/** --home, else BACKCHANNEL_HOME, else ~/.backchannel (the option's env and default). */
 export function homeDir(opts: GlobalOptions): string {
-  return opts.home ?? process.env.BACKCHANNEL_HOME ?? join(homedir(), ".backchannel");
+  return opts.home;
 }
 
 export function devicePath(opts: GlobalOptions): string {
   return join(homeDir(opts), "device.json");
 }
 
-/** The keystore passphrase: a file, the environment, or a prompt on a terminal — never an argument. */
+/**
+ * The keystore passphrase: a file, the environment, or a prompt on a terminal — never an argument
+ * (so it has no `Option.env()`: that would also accept it on the command line). The only place
+ * the CLI reads BACKCHANNEL_PASSPHRASE.
+ */
 export async function passphrase(opts: GlobalOptions, confirm = false): Promise<string> {
   if (opts.passphraseFile) return readFileSync(opts.passphraseFile, "utf8").replace(/\r?\n$/, "");
   const env = process.env.BACKCHANNEL_PASSPHRASE;
@@ -92,13 +91,17 @@ export function output(opts: GlobalOptions, data: unknown, human: string): void 
   process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
 }
 
+/**
+ * Prints a result that is also a failure (a report that found a transcript problem), then fails
+ * with `error`'s exit code. With --json, stdout stays one JSON document: the result with `error`
+ * and `message` beside it, and main() adds no second one. People also get the error on stderr.
+ */
+export function outputFailure(opts: GlobalOptions, data: object, human: string, error: CliError): never {
+  output(opts, { ...data, error: error.code, message: error.message }, human);
+  throw new CliError(error.code, error.message, error.exitCode, true);
+}
+
 export type { Device };
-
-/** Parsed options of a command (values are strings unless the option is a flag or repeatable). */
-export type CommandOptions = GlobalOptions & Record<string, string | undefined>;
-
-/** A command's own options merged with the global ones (--home, --json, …). */
-export const commandOptions = (cmd: Command): CommandOptions => cmd.optsWithGlobals<CommandOptions>();
 
 /** The caucuses a `--caucus <id or party>` option selects (all when absent). */
 export function selectedCaucuses(d: Device, ref: string | undefined): string[] {

@@ -1,32 +1,8 @@
-import { Command, CommanderError } from "commander";
+import { CommanderError } from "@commander-js/extra-typings";
 import pc from "picocolors";
 import { BackchannelError } from "../protocol/index.js";
-import { registerDeviceCommands } from "./commands/device.js";
-import { registerMediatorCommands } from "./commands/mediator.js";
-import { registerPartyCommands } from "./commands/party.js";
-import { registerServerCommands } from "./commands/server.js";
 import { CliError } from "./context.js";
-
-/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem, 4 demo check failed. */
-export function buildProgram(): Command {
-  const program = new Command("backchannel")
-    .description(
-      "Backchannel: secret, indirect, non-binding signalling between parties, through a mediator both trust",
-    )
-    .option("--home <dir>", "device keystore directory (env BACKCHANNEL_HOME, default ~/.backchannel)")
-    .option(
-      "--passphrase-file <file>",
-      "read the keystore passphrase from a file (or set BACKCHANNEL_PASSPHRASE)",
-    )
-    .option("--json", "machine-readable output")
-    .showHelpAfterError()
-    .exitOverride();
-  registerServerCommands(program);
-  registerDeviceCommands(program);
-  registerMediatorCommands(program);
-  registerPartyCommands(program);
-  return program;
-}
+import { buildProgram } from "./program.js";
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -38,8 +14,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const code = e instanceof BackchannelError ? e.code : "internal";
     const message = e instanceof Error ? e.message : String(e);
-    if (json) process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
-    else process.stderr.write(`${pc.red("error")} ${pc.dim(`[${code}]`)} ${message}\n`);
+    if (json) {
+      // One JSON document on stdout, always: a command that already printed its result with the
+      // error in it (inbox, verify on a transcript problem) gets no second one.
+      if (!(e instanceof CliError && e.inJsonOutput))
+        process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
+    } else process.stderr.write(`${pc.red("error")} ${pc.dim(`[${code}]`)} ${message}\n`);
     return e instanceof CliError ? e.exitCode : 1;
   }
 }

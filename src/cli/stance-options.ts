@@ -1,18 +1,22 @@
-import { Option, type Command } from "commander";
-import { stanceTerms, type Stance } from "../protocol/index.js";
+import { Option, type Command, type OptionValues } from "@commander-js/extra-typings";
+import { stanceTerms, type Stance, type StanceTerm } from "../protocol/index.js";
 
 /** --commitment, --coordination, … each "none" unless the sender states its own words. */
-export function addStanceOptions(cmd: Command): Command {
+export function addStanceOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(cmd: Command<Args, Opts, Globals>): Command<Args, Opts & Record<StanceTerm, string>, Globals> {
   for (const term of stanceTerms)
     cmd.addOption(
       new Option(`--${term} <words>`, `what is offered on ${term}, in your words`).default("none"),
     );
-  return cmd;
+  // The options are added in a loop over the one list of terms, which the typings cannot follow.
+  return cmd as Command<Args, Opts & Record<StanceTerm, string>, Globals>;
 }
 
-export function stanceFrom(opts: Record<string, unknown>): Stance {
+export function stanceFrom(opts: Record<StanceTerm, string>): Stance {
   const out = {} as Stance;
-  for (const term of stanceTerms)
-    out[term] = typeof opts[term] === "string" && opts[term].trim() ? opts[term].trim() : "none";
+  for (const term of stanceTerms) out[term] = opts[term].trim() || "none";
   return out;
 }

@@ -1,0 +1,33 @@
+import pc from "picocolors";
+import { describeProblem } from "../protocol/index.js";
+import { Mediator, type Device } from "../sdk/index.js";
+import { CliError } from "./context.js";
+
+/** A caucus as its device sees it: the heading of `inbox` and `verify`. */
+export function caucusTitle(d: Device, caucusId: string): string {
+  const r = d.caucus(caucusId);
+  const title =
+    d instanceof Mediator
+      ? `${r.partyName ?? "?"} — caucus ${caucusId} (“${r.topic ?? ""}”)`
+      : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
+  return r.removed
+    ? `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`
+    : title;
+}
+
+/** A caucus in `inbox --json` and `export`: its head, and its transcript problem in words if any. */
+export function caucusSummary(d: Device, caucusId: string) {
+  const r = d.caucus(caucusId);
+  return {
+    caucusId,
+    partyName: r.partyName,
+    topic: r.topic,
+    head: r.head,
+    verified: !r.problem,
+    ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
+  };
+}
+
+/** Exit status 3, the same for `inbox` and `verify`: a transcript did not verify. */
+export const transcriptProblem = (): CliError =>
+  new CliError("transcript_problem", "a transcript failed verification", 3);

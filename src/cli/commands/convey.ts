@@ -1,0 +1,45 @@
+import { attribution } from "../../protocol/index.js";
+import { openMediator, output } from "../context.js";
+import { conveyanceModeOption } from "../disclosure-options.js";
+import type { Program } from "../global-options.js";
+import { collect } from "../repeatable.js";
+import { resolveCaucus, resolveEntry } from "../resolve.js";
+
+export function registerConveyCommand(program: Program): void {
+  program
+    .command("convey")
+    .description(
+      "carry a party's signal (or acknowledgement) to the other caucus(es), as its sender allowed; posts the receipt",
+    )
+    .requiredOption("--from <party>", "the caucus it was said in (party name or caucus id)")
+    .requiredOption("--event <ref>", "the signal: its #number in that caucus, or its id")
+    .addOption(conveyanceModeOption())
+    .option("--text <words>", "your wording (required for substance)")
+    .option("--to <party>", "target caucus (repeatable; default: every other party)", collect, [])
+    .option("--anonymous", "attribute it to “a party” instead of naming the sender")
+    .option("--channel <id or topic>", "which channel, if you have several")
+    .action(async (_o, cmd) => {
+      const o = cmd.optsWithGlobals();
+      const m = await openMediator(o);
+      await m.sync();
+      const from = resolveCaucus(m, o.from, o.channel);
+      const entry = resolveEntry(m.entries(from.caucusId), o.event);
+      // The sdk refuses what the sender did not allow (the disclosure policy), with the same codes.
+      const to = o.to.map((t) => resolveCaucus(m, t, from.channelId).caucusId);
+      const r = await m.convey({
+        from: from.caucusId,
+        eventId: entry.eventId,
+        mode: o.mode,
+        ...(o.text ? { text: o.text } : {}),
+        ...(to.length ? { to } : {}),
+        // Without --anonymous the sdk decides (it keeps an anonymous sender anonymous).
+        ...(o.anonymous ? { attribution: attribution.enum.anonymous } : {}),
+      });
+      const rb = r.receipt.payload?.body;
+      output(
+        o,
+        r,
+        `Conveyed #${entry.seq} from ${from.partyName} to ${rb?.type === "receipt" ? rb.toParties.join(", ") : "?"} (${o.mode}).\nReceipt #${r.receipt.seq} posted in ${from.partyName}'s caucus with the exact words used.`,
+      );
+    });
+}

@@ -1,0 +1,41 @@
+import pc from "picocolors";
+import { Party } from "../../sdk/index.js";
+import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
+import { openDevice, output, outputFailure, selectedCaucuses } from "../context.js";
+import type { Program } from "../global-options.js";
+import { renderTranscript } from "../render.js";
+
+export function registerInboxCommand(program: Program): void {
+  program
+    .command("inbox")
+    .alias("sync")
+    .description(
+      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices); exits 3 on a transcript problem",
+    )
+    .option("--caucus <id or party>", "only this caucus")
+    .action(async (_o, cmd) => {
+      const o = cmd.optsWithGlobals();
+      const d = await openDevice(o);
+      await d.sync();
+      const ids = selectedCaucuses(d, o.caucus);
+      if (d instanceof Party && !d.joined) {
+        output(
+          o,
+          { joined: false, caucuses: [] },
+          "Not admitted yet: the mediator has to run `backchannel inbox` (or be online) to admit this device.",
+        );
+        return;
+      }
+      const data = { caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })) };
+      const human =
+        ids
+          .map(
+            (c) =>
+              `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
+          )
+          .join("\n\n") || "No caucuses yet.";
+      // As `verify` does: a script must not take a broken transcript for a quiet one.
+      if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
+      output(o, data, human);
+    });
+}

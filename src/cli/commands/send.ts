@@ -1,0 +1,36 @@
+import { describeStance } from "../../protocol/index.js";
+import { signalDefaults } from "../../sdk/index.js";
+import { openParty, output } from "../context.js";
+import { attributionOf, disclosureOption, signalKindOption } from "../disclosure-options.js";
+import type { Program } from "../global-options.js";
+import { addStanceOptions, stanceFrom } from "../stance-options.js";
+
+export function registerSendCommand(program: Program): void {
+  addStanceOptions(
+    program
+      .command("send")
+      .description(
+        "send a signal to the mediator in your party's caucus (non-binding unless you say otherwise)",
+      )
+      .requiredOption("--text <words>", "what you say")
+      .addOption(signalKindOption())
+      .addOption(disclosureOption(signalDefaults.disclosure))
+      .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
+      .option("--expires <iso-time>", "after this time it may no longer be conveyed")
+      .option("--on-behalf-of <principal>", "say it on behalf of your principal (a personal message)"),
+  ).action(async (_o, cmd) => {
+    const o = cmd.optsWithGlobals();
+    const p = await openParty(o);
+    const e = await p.send({
+      text: o.text,
+      signalKind: o.kind,
+      disclosure: o.disclosure,
+      attribution: attributionOf(o.anonymous),
+      stance: stanceFrom(o),
+      ...(o.expires ? { expiresAt: new Date(o.expires).toISOString() } : {}),
+      ...(o.onBehalfOf ? { onBehalfOf: o.onBehalfOf } : {}),
+    });
+    const b = e.payload?.body;
+    output(o, e, `Sent signal #${e.seq}.\nstance: ${b && "stance" in b ? describeStance(b.stance) : "?"}`);
+  });
+}

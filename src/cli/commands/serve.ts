@@ -1,0 +1,29 @@
+import { Option } from "@commander-js/extra-typings";
+import type { Program } from "../global-options.js";
+
+export function registerServeCommand(program: Program): void {
+  program
+    .command("serve")
+    .description("run the relay server (SQLite, in --data-dir)")
+    .addOption(new Option("--port <port>", "port (default 7700)").env("BACKCHANNEL_PORT"))
+    .addOption(new Option("--host <host>", "interface (default 127.0.0.1)").env("BACKCHANNEL_HOST"))
+    .addOption(
+      new Option("--data-dir <dir>", "data directory (default ./backchannel-data)").env(
+        "BACKCHANNEL_DATA_DIR",
+      ),
+    )
+    .action(async (o) => {
+      const { serve } = await import("../../server/main.js");
+      // The relay reads its settings from an environment; the options (which already fall back
+      // to the same variables) win over it.
+      const server = await serve({
+        ...process.env,
+        ...(o.port ? { BACKCHANNEL_PORT: o.port } : {}),
+        ...(o.host ? { BACKCHANNEL_HOST: o.host } : {}),
+        ...(o.dataDir ? { BACKCHANNEL_DATA_DIR: o.dataDir } : {}),
+      });
+      process.stderr.write(
+        `Next, in another terminal:\n  export BACKCHANNEL_PASSPHRASE=…   # unlocks your device keystore\n  npx backchannel mediator init --server ${server.url} --name "Your name"\n  npx backchannel channel create --topic "…" --party A --party B\nOr watch the whole story: npm run demo\n`,
+      );
+    });
+}

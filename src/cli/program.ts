@@ -1,0 +1,48 @@
+import { registerAcknowledgeCommand } from "./commands/acknowledge.js";
+import { registerChannelCommand } from "./commands/channel.js";
+import { registerConveyCommand } from "./commands/convey.js";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerEndorseCommand } from "./commands/endorse.js";
+import { registerExportCommand } from "./commands/export.js";
+import { registerInboxCommand } from "./commands/inbox.js";
+import { registerJoinCommand } from "./commands/join.js";
+import { registerMediatorCommand } from "./commands/mediator.js";
+import { registerNoteCommand } from "./commands/note.js";
+import { registerRemoveCommand } from "./commands/remove.js";
+import { registerSendCommand } from "./commands/send.js";
+import { registerServeCommand } from "./commands/serve.js";
+import { registerShowCommand } from "./commands/show.js";
+import { registerUnderstandingCommand } from "./commands/understanding.js";
+import { registerVerifyCommand } from "./commands/verify.js";
+import { registerWatchCommand } from "./commands/watch.js";
+import { registerWhoamiCommand } from "./commands/whoami.js";
+import { rootCommand, type Program } from "./global-options.js";
+
+/** Every command, in the order `--help` lists them: operator, any device, mediator, handler. */
+const commands: ((program: Program) => void)[] = [
+  registerServeCommand,
+  registerDemoCommand,
+  registerMediatorCommand,
+  registerJoinCommand,
+  registerWhoamiCommand,
+  registerInboxCommand,
+  registerWatchCommand,
+  registerVerifyCommand,
+  registerExportCommand,
+  registerChannelCommand,
+  registerConveyCommand,
+  registerNoteCommand,
+  registerUnderstandingCommand,
+  registerRemoveCommand,
+  registerShowCommand,
+  registerSendCommand,
+  registerAcknowledgeCommand,
+  registerEndorseCommand,
+];
+
+/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem (inbox, verify), 4 demo check failed. */
+export function buildProgram(): Program {
+  const program = rootCommand();
+  for (const register of commands) register(program);
+  return program;
+}
