@@ -248,14 +248,21 @@ export class Mediator extends Device<MediatorSnapshot> {
 
   /** Rebuilt only when one of its caucuses changed, so an unchanged channel keeps its identity. */
   private channelSnapshot(channel: ChannelView): ChannelSnapshot {
-    const caucuses = channel.caucuses.map((c) => ({ ...this.caucus(c.caucusId), partyName: c.partyName }));
-    const parts = [channel.topic, ...channel.caucuses.map((c) => this.caucus(c.caucusId))];
+    const views = channel.caucuses.map((c) => this.caucus(c.caucusId));
+    const parts = [channel.topic, ...views];
     const cached = this.channelSnaps.get(channel.channelId);
     if (cached && sameParts(cached.parts, parts)) return cached.snap;
     const snap: ChannelSnapshot = Object.freeze({
       channelId: channel.channelId,
       topic: channel.topic,
-      caucuses: Object.freeze(caucuses),
+      // A caucus placed in a channel always knows its party (see staff.placeJoinedCaucuses).
+      caucuses: Object.freeze(
+        views.map((v, i) =>
+          v.partyName
+            ? (v as CaucusView & { partyName: string })
+            : Object.freeze({ ...v, partyName: channel.caucuses[i]!.partyName }),
+        ),
+      ),
       understandings: Object.freeze(this.understandings(channel.channelId)),
     });
     this.channelSnaps.set(channel.channelId, { parts, snap });
