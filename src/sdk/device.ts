@@ -1,14 +1,10 @@
 import {
-  appendEventResponse,
   eventPayload,
   extendChain,
   fromBase64Url,
-  listEventsResponse,
-  meResponse,
   parse,
   toBase64Url,
   utf8,
-  welcomeResponse,
   canonicalJson,
   type AppendEventRequest,
   type EventBody,
@@ -130,11 +126,7 @@ export class Device {
       let page;
       try {
         page = await this.session.withRetry(() =>
-          this.api().request(
-            "GET",
-            `/v1/caucuses/${caucusId}/events?after=${record.head.seq}`,
-            listEventsResponse,
-          ),
+          this.api().call("listEvents", { params: { caucusId }, query: { after: record.head.seq } }),
         );
       } catch (e) {
         // The relay cuts a removed device off at its remove commit, so the device never sees that
@@ -223,7 +215,7 @@ export class Device {
       };
       try {
         await this.session.withRetry(() =>
-          this.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
+          this.api().call("appendEvent", { params: { caucusId }, body: request }),
         );
       } catch (e) {
         if (e instanceof ApiError && e.code === "stale_epoch" && attempt < 5) continue;
@@ -284,7 +276,7 @@ export class Device {
       };
       try {
         await this.session.withRetry(() =>
-          this.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
+          this.api().call("appendEvent", { params: { caucusId }, body: request }),
         );
       } catch (e) {
         record.pendingCommit = undefined;
@@ -334,11 +326,7 @@ export class Device {
     const known = new Map(record.entries.map((e) => [e.seq, e]));
     for (;;) {
       const page = await this.session.withRetry(() =>
-        this.api().request(
-          "GET",
-          `/v1/caucuses/${record.caucusId}/events?after=${head.seq}`,
-          listEventsResponse,
-        ),
+        this.api().call("listEvents", { params: { caucusId: record.caucusId }, query: { after: head.seq } }),
       );
       for (const e of page.events) {
         const r = extendChain(head, [{ ...e, caucusId: record.caucusId }]);
@@ -361,14 +349,12 @@ export class Device {
 
   /** Server-side membership as this device sees it (used to find welcomes and new caucuses). */
   protected async me() {
-    return this.session.withRetry(() => this.api().request("GET", "/v1/me", meResponse));
+    return this.session.withRetry(() => this.api().call("getMe"));
   }
 
   protected async fetchWelcome(caucusId: string) {
     try {
-      return await this.session.withRetry(() =>
-        this.api().request("GET", `/v1/caucuses/${caucusId}/welcome`, welcomeResponse),
-      );
+      return await this.session.withRetry(() => this.api().call("getWelcome", { params: { caucusId } }));
     } catch (e) {
       if (e instanceof ApiError && e.code === "not_found") return undefined;
       throw e;

@@ -1,15 +1,5 @@
 import {
-  createCaucusResponse,
-  createChannelResponse,
-  createInviteResponse,
-  createMediatorLinkResponse,
-  listChannelsResponse,
   mediatorLinkSigningString,
-  pendingResponse,
-  redeemMediatorLinkResponse,
-  registerMediatorResponse,
-  removeMediatorDeviceResponse,
-  uploadKeyPackageResponse,
   fromBase64Url,
   toBase64Url,
   utf8,
@@ -94,9 +84,8 @@ export class Mediator extends Device {
     const deviceId = crypto.randomUUID();
     const authKey = await opts.platform.generateAuthKey();
     const identity = generateIdentityKey();
-    await new HttpClient(opts.serverUrl).request("POST", "/v1/mediators", registerMediatorResponse, {
-      deviceId,
-      authPublicKey: authKey.publicKey,
+    await new HttpClient(opts.serverUrl).call("registerMediator", {
+      body: { deviceId, authPublicKey: authKey.publicKey },
     });
     const state: DeviceState = {
       v: 1,
@@ -153,12 +142,10 @@ export class Mediator extends Device {
       owedReceipts: [],
     };
     await redeemOnce(opts.store, state, () =>
-      new HttpClient(serverUrl).request(
-        "POST",
-        `/v1/mediator-links/${link.linkId}/redeem`,
-        redeemMediatorLinkResponse,
-        { deviceId, authPublicKey: authKey.publicKey, signature },
-      ),
+      new HttpClient(serverUrl).call("redeemMediatorLink", {
+        params: { linkId: link.linkId },
+        body: { deviceId, authPublicKey: authKey.publicKey, signature },
+      }),
     );
     return new Mediator(state, opts.store, opts.platform);
   }
@@ -203,12 +190,12 @@ export class Mediator extends Device {
         throw new SdkError("parties_invalid", "party names must be non-empty and distinct");
       if (!opts.topic.trim()) throw new SdkError("topic_invalid", "a channel needs a topic");
       const { channelId } = await this.session.withRetry(() =>
-        this.api().request("POST", "/v1/channels", createChannelResponse, {}),
+        this.api().call("createChannel", { body: {} }),
       );
       const view: ChannelView = { channelId, topic: opts.topic.trim(), caucuses: [] };
       for (const partyName of names) {
         const { caucusId } = await this.session.withRetry(() =>
-          this.api().request("POST", `/v1/channels/${channelId}/caucuses`, createCaucusResponse, {}),
+          this.api().call("createCaucus", { params: { channelId }, body: {} }),
         );
         const trust = { mediatorKey: this.state.mediatorKey, caucusId };
         const keys = await newDeviceKeys((mlsKey) =>
@@ -246,9 +233,9 @@ export class Mediator extends Device {
       const inviteKeyB64 = toBase64Url(inviteKey.publicKey);
       const inviteCert = signInviteCert(this.secret, { inviteId, inviteKey: inviteKeyB64, caucusId });
       await this.session.withRetry(() =>
-        this.api().request("POST", `/v1/caucuses/${caucusId}/invites`, createInviteResponse, {
-          inviteId,
-          invitePublicKey: inviteKeyB64,
+        this.api().call("createInvite", {
+          params: { caucusId },
+          body: { inviteId, invitePublicKey: inviteKeyB64 },
         }),
       );
       this.state.invites[inviteId] = {
@@ -284,9 +271,8 @@ export class Mediator extends Device {
       const linkKey = generateIdentityKey();
       const linkId = crypto.randomUUID();
       await this.session.withRetry(() =>
-        this.api().request("POST", "/v1/mediator-links", createMediatorLinkResponse, {
-          linkId,
-          linkPublicKey: toBase64Url(linkKey.publicKey),
+        this.api().call("createMediatorLink", {
+          body: { linkId, linkPublicKey: toBase64Url(linkKey.publicKey) },
         }),
       );
       const code = encodeLinkCode({
@@ -362,9 +348,7 @@ export class Mediator extends Device {
         if (!keys.uploaded) {
           const keyPackage = keys.keyPackage;
           await this.session.withRetry(() =>
-            this.api().request("PUT", `/v1/caucuses/${m.caucusId}/key-package`, uploadKeyPackageResponse, {
-              keyPackage,
-            }),
+            this.api().call("uploadKeyPackage", { params: { caucusId: m.caucusId }, body: { keyPackage } }),
           );
           keys.uploaded = true;
           await this.save();
@@ -444,7 +428,7 @@ export class Mediator extends Device {
     let pending;
     try {
       ({ pending } = await this.session.withRetry(() =>
-        this.api().request("GET", `/v1/caucuses/${caucusId}/pending`, pendingResponse),
+        this.api().call("listPending", { params: { caucusId } }),
       ));
     } catch (e) {
       // Another of the mediator's devices removed this one: the sync of the caucus records it.
@@ -563,9 +547,7 @@ export class Mediator extends Device {
     }
     if (!placedNow.length) return;
     // The relay's order of caucuses (oldest first) is what the device that made them shows too.
-    const { channels } = await this.session.withRetry(() =>
-      this.api().request("GET", "/v1/channels", listChannelsResponse),
-    );
+    const { channels } = await this.session.withRetry(() => this.api().call("listChannels"));
     for (const channelId of new Set(placedNow)) {
       const order = channels.find((c) => c.channelId === channelId)?.caucusIds ?? [];
       const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
@@ -726,7 +708,7 @@ export class Mediator extends Device {
         }
         try {
           await this.session.withRetry(() =>
-            this.api().request("DELETE", `/v1/mediator-devices/${deviceId}`, removeMediatorDeviceResponse),
+            this.api().call("removeMediatorDevice", { params: { deviceId } }),
           );
           return { caucusIds: removedFrom };
         } catch (e) {

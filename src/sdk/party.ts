@@ -1,6 +1,5 @@
 import {
   fromBase64Url,
-  redeemInviteResponse,
   redeemSigningString,
   sha256HexOf,
   toBase64Url,
@@ -108,17 +107,15 @@ export class Party extends Device {
       owedReceipts: [],
     };
     await redeemOnce(opts.store, state, () =>
-      new HttpClient(serverUrl).request(
-        "POST",
-        `/v1/invites/${invite.inviteId}/redeem`,
-        redeemInviteResponse,
-        {
+      new HttpClient(serverUrl).call("redeemInvite", {
+        params: { inviteId: invite.inviteId },
+        body: {
           deviceId,
           authPublicKey: authKey.publicKey,
           keyPackage,
           signature,
         },
-      ),
+      }),
     );
     return new Party(state, opts.store, opts.platform);
   }
