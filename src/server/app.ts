@@ -86,9 +86,14 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
       if (route.config?.operationId === undefined && route.url !== pushSocket.path)
         throw new Error(`route ${String(route.method)} ${route.url} is not in the route table`);
     });
-    registerRoutes(scope, handlers, ctx.authenticate);
-    registerWsRoute(scope, ctx);
-    done();
+    try {
+      registerRoutes(scope, handlers, ctx.authenticate);
+      registerWsRoute(scope, ctx);
+      done();
+    } catch (error) {
+      // Startup fails with the hook's message (a plugin that throws instead only times out).
+      done(error as Error);
+    }
   });
   const consoleDir = options.consoleDir ?? defaultConsoleDir;
   if (consoleDir !== false) registerConsole(app, consoleDir);
