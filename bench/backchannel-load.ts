@@ -1,4 +1,4 @@
-import { fromBase64Url, listEventsResponse } from "../src/protocol/index.js";
+import { fromBase64Url } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { runLoad } from "./load.js";
@@ -93,11 +93,10 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
 
 /** Size of the handler's own (warm-up) signals as the relay holds them. */
 async function ownCiphertextBytes(party: Party): Promise<number> {
-  const page = await party.session.http.request(
-    "GET",
-    `/v1/caucuses/${party.caucusId}/events?after=0`,
-    listEventsResponse,
-  );
+  const page = await party.session.http.call("listEvents", {
+    params: { caucusId: party.caucusId },
+    query: { after: 0 },
+  });
   const sizes = page.events
     .filter((e) => e.kind === "application" && e.senderDeviceId === party.deviceId)
     .map((e) => fromBase64Url(e.ciphertext).length);

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendEventResponse, listEventsResponse } from "../src/protocol/index.js";
 import { Mediator, MemoryStateStore, Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { uuidv7 } from "../src/sdk/uuidv7.js";
@@ -189,11 +188,10 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
 
     await relay.start();
     // Durable though never acknowledged: the fifth send is on the restarted relay, once.
-    const stored = await mediator.session.http.request(
-      "GET",
-      `/v1/caucuses/${caucusA}/events?after=0`,
-      listEventsResponse,
-    );
+    const stored = await mediator.session.http.call("listEvents", {
+      params: { caucusId: caucusA },
+      query: { after: 0 },
+    });
     expect(stored.events.filter((e) => streamIds.includes(e.eventId)).map((e) => e.eventId)).toEqual(
       streamIds.slice(0, 5),
     );
@@ -236,17 +234,15 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
     const headBefore = (await mediator.sync(), mediator.caucus(caucusA).head);
 
     // The relay's idempotency: same id, whatever the body, gets the original position back.
-    const answer = await sender.session.http.request(
-      "POST",
-      `/v1/caucuses/${caucusA}/events`,
-      appendEventResponse,
-      {
+    const answer = await sender.session.http.call("appendEvent", {
+      params: { caucusId: caucusA },
+      body: {
         eventId: first.eventId,
         kind: "application",
         epoch: first.epoch,
         ciphertext: randomBytes(64).toString("base64url"),
       },
-    );
+    });
     expect(answer).toEqual({ seq: first.seq, hash: first.hash, duplicate: true });
 
     // The sdk's retry of the same send returns the stored event.

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { extendChain, listEventsResponse } from "../src/protocol/index.js";
+import { extendChain } from "../src/protocol/index.js";
 import { Party, SdkError, type Device, type TranscriptEntry, type VerifyReport } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
@@ -130,11 +130,10 @@ describe("transcript tampering in the relay's database is reported by the device
       db.rehashFrom(caucusA, target.seq);
 
       // From the server's side the chain is whole: the hash chain alone cannot catch this.
-      const page = await net.mediator.session.http.request(
-        "GET",
-        `/v1/caucuses/${caucusA}/events?after=${seen[2]!.seq}`,
-        listEventsResponse,
-      );
+      const page = await net.mediator.session.http.call("listEvents", {
+        params: { caucusId: caucusA },
+        query: { after: seen[2]!.seq },
+      });
       expect(
         extendChain(
           net.mediator.caucus(caucusA).head,

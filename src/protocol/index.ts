@@ -5,6 +5,7 @@ export * from "./events.js";
 export * from "./ids.js";
 export * from "./limits.js";
 export * from "./parse.js";
+export * from "./routes.js";
 export * from "./stance.js";
 export * from "./transcript.js";
 export * from "./wire.js";

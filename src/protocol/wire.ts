@@ -195,3 +195,8 @@ export type ServerFrame = z.infer<typeof serverFrame>;
 export type ClientFrame = z.infer<typeof clientFrame>;
 
 export const errorResponse = z.strictObject({ error: z.string(), message: z.string() });
+
+// ── the relay itself ────────────────────────────────────────────────────────────────────────────
+export const healthResponse = z.strictObject({ ok: z.literal(true) });
+/** The served OpenAPI document: its shape is OpenAPI's, so only the version field is ours to check. */
+export const openApiDocument = z.looseObject({ openapi: z.string() });

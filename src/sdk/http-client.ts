@@ -1,10 +1,35 @@
 import type { z } from "zod";
-import { parse, errorResponse, ValidationError } from "../protocol/index.js";
+import {
+  errorResponse,
+  fillPath,
+  parse,
+  routes,
+  ValidationError,
+  type OperationId,
+  type RouteSpec,
+  type Routes,
+} from "../protocol/index.js";
 import { ApiError, TransportError } from "./errors.js";
 
+/** What a call of one operation sends; each part is there only if the route table has it. */
+export type CallInput<R extends RouteSpec> = (R["params"] extends z.ZodType
+  ? { params: z.input<R["params"]> }
+  : { params?: never }) &
+  // The query schema coerces strings; callers think in its output (numbers), all optional.
+  (R["query"] extends z.ZodType ? { query?: Partial<z.output<R["query"]>> } : { query?: never }) &
+  (R["body"] extends z.ZodType ? { body: z.input<R["body"]> } : { body?: never });
+
+/** The input may be left out when the operation takes none. */
+type CallArgs<R extends RouteSpec> =
+  Record<string, never> extends CallInput<R> ? [input?: CallInput<R>] : [input: CallInput<R>];
+
+export type CallResult<K extends OperationId> = z.output<Routes[K]["response"]>;
+
 /**
- * Thin typed HTTP client: every response body is validated with the shared schema before use,
- * so a hostile or broken server cannot hand the sdk a value of the wrong shape.
+ * Typed HTTP client for the relay, built from the route table (protocol/routes.ts): the URL, the
+ * method and whether a token goes along all come from the table. Every response body is validated
+ * with the table's schema before use, so a hostile or broken server cannot hand the sdk a value
+ * of the wrong shape.
  */
 export class HttpClient {
   constructor(
@@ -12,20 +37,30 @@ export class HttpClient {
     private readonly getToken?: () => Promise<string>,
   ) {}
 
-  async request<S extends z.ZodType>(
-    method: "GET" | "POST" | "PUT" | "DELETE",
-    path: string,
-    schema: S,
-    body?: unknown,
-    opts: { auth?: boolean } = {},
-  ): Promise<z.output<S>> {
+  async call<K extends OperationId>(operationId: K, ...[input]: CallArgs<Routes[K]>): Promise<CallResult<K>> {
+    const spec: RouteSpec = routes[operationId];
+    const {
+      params = {},
+      query = {},
+      body,
+    } = (input ?? {}) as {
+      params?: Record<string, string>;
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+    };
+    // Ids are validated by the server, but a value with a "/" or "?" must not re-route the request.
+    const path = fillPath(spec.path, (name) => encodeURIComponent(params[name] ?? ""));
+    const url = new URL(path, this.baseUrl);
+    for (const [name, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (opts.auth !== false && this.getToken) headers.authorization = `Bearer ${await this.getToken()}`;
+    if (spec.auth !== "none" && this.getToken) headers.authorization = `Bearer ${await this.getToken()}`;
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method,
+      res = await fetch(url, {
+        method: spec.method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
@@ -49,7 +84,7 @@ export class HttpClient {
       throw new TransportError("bad_response", `server answered ${res.status}`);
     }
     try {
-      return parse(schema, json, `response to ${method} ${path.split("?")[0]}`);
+      return parse(spec.response, json, `response to ${spec.method} ${path}`) as CallResult<K>;
     } catch (e) {
       if (e instanceof ValidationError) throw new TransportError("bad_response", e.message);
       throw e;

@@ -1,6 +1,5 @@
 import {
   fromBase64Url,
-  redeemInviteResponse,
   redeemSigningString,
   sha256HexOf,
   toBase64Url,
@@ -115,17 +114,15 @@ export class Party extends Device<PartySnapshot> {
       joinKeys: { caucusId: invite.caucusId, ...joinKeys },
     };
     await redeemOnce(opts.store, state, () =>
-      new HttpClient(serverUrl).request(
-        "POST",
-        `/v1/invites/${invite.inviteId}/redeem`,
-        redeemInviteResponse,
-        {
+      new HttpClient(serverUrl).call("redeemInvite", {
+        params: { inviteId: invite.inviteId },
+        body: {
           deviceId,
           authPublicKey: authKey.publicKey,
           keyPackage: joinKeys.keyPackage,
           signature,
         },
-      ),
+      }),
     );
     return new Party(new DeviceCore(state, opts.store, opts.platform));
   }

@@ -1,4 +1,4 @@
-import { challengeResponse, loginSigningString, sessionResponse, utf8 } from "../protocol/index.js";
+import { loginSigningString, utf8 } from "../protocol/index.js";
 import { ApiError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
@@ -39,14 +39,10 @@ export class Session {
   }
 
   private async login(): Promise<string> {
-    const { nonce } = await this.anon.request("POST", "/v1/auth/challenge", challengeResponse, {
-      deviceId: this.deviceId,
-    });
+    const { nonce } = await this.anon.call("createChallenge", { body: { deviceId: this.deviceId } });
     const signature = await this.platform.signAuth(this.key, utf8(loginSigningString(this.deviceId, nonce)));
-    const s = await this.anon.request("POST", "/v1/auth/session", sessionResponse, {
-      deviceId: this.deviceId,
-      nonce,
-      signature,
+    const s = await this.anon.call("createSession", {
+      body: { deviceId: this.deviceId, nonce, signature },
     });
     this.token = { value: s.token, expiresAt: Date.parse(s.expiresAt) };
     return s.token;

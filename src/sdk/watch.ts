@@ -1,4 +1,4 @@
-import { parse, serverFrame, type TranscriptProblem } from "../protocol/index.js";
+import { parse, pushSocket, serverFrame, type TranscriptProblem } from "../protocol/index.js";
 import type { Device } from "./device.js";
 import type { TranscriptEntry } from "./device-state.js";
 
@@ -74,7 +74,7 @@ export async function watch(
     if (stopped) return;
     try {
       const token = await device.session.getToken();
-      const url = new URL("/v1/ws", device.serverUrl);
+      const url = new URL(pushSocket.path, device.serverUrl);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
       socket = new Socket(url.toString());
       socket.onopen = () => socket?.send(JSON.stringify({ type: "auth", token }));

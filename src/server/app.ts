@@ -1,7 +1,7 @@
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { pino } from "pino";
-import { limits } from "../protocol/index.js";
+import { limits, pushSocket } from "../protocol/index.js";
 import { authenticate } from "./auth.js";
 import { resolveConfig, type AppOptions } from "./config.js";
 import { defaultConsoleDir, registerConsole } from "./console.js";
@@ -9,16 +9,16 @@ import { notFound, toHttpError } from "./errors.js";
 import "./fastify-types.js";
 import { RequestLogController, createLogger } from "./logger.js";
 import { InProcessNotifier } from "./notifier.js";
-import type { DocumentedRoute } from "./openapi.js";
-import { registerChannelRoutes } from "./routes/channels.js";
+import { channelRoutes } from "./routes/channels.js";
 import type { RouteContext } from "./routes/context.js";
-import { registerEventRoutes } from "./routes/events.js";
-import { registerHealthRoutes } from "./routes/health.js";
-import { registerInviteRoutes } from "./routes/invites.js";
-import { registerLoginRoutes } from "./routes/login.js";
-import { registerMediatorDeviceRoutes } from "./routes/mediator-devices.js";
-import { registerMediatorRoutes } from "./routes/mediators.js";
-import { registerMeRoutes } from "./routes/me.js";
+import { eventRoutes } from "./routes/events.js";
+import { relayRoutes } from "./routes/relay.js";
+import { inviteRoutes } from "./routes/invites.js";
+import { loginRoutes } from "./routes/login.js";
+import { mediatorDeviceRoutes } from "./routes/mediator-devices.js";
+import { mediatorRoutes } from "./routes/mediators.js";
+import { meRoutes } from "./routes/me.js";
+import { registerRoutes, type RouteHandlers } from "./routes/register-route.js";
 import { registerWsRoute } from "./routes/ws.js";
 import type { Storage } from "./storage/storage.js";
 
@@ -64,27 +64,36 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
 
   app.addHook("onClose", () => notifier.close());
 
-  const documented: DocumentedRoute[] = [];
   const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
+  // One handler per operation of the route table (protocol/routes.ts): leaving one out does not
+  // compile, and the table drives each route's validation.
+  const handlers: RouteHandlers = {
+    ...relayRoutes(),
+    ...mediatorRoutes(ctx),
+    ...loginRoutes(ctx),
+    ...meRoutes(ctx),
+    ...channelRoutes(ctx),
+    ...inviteRoutes(ctx),
+    ...mediatorDeviceRoutes(ctx),
+    ...eventRoutes(ctx),
+  };
   void app.register(websocket, { options: { maxPayload: limits.frameBytes } });
   void app.register((scope, _opts, done) => {
-    // Every API route documents itself (OpenAPI); one without a doc is a startup error, not a
-    // gap. (The console's static files, registered in a sibling scope, are not API.)
+    // An API route written by hand, outside the table, would be served but undocumented and
+    // unknown to the sdk: refuse to start. (The console's static files, registered in a sibling
+    // scope, are not API; the push socket is not an HTTP operation.)
     scope.addHook("onRoute", (route) => {
-      const doc = route.config?.doc;
-      if (!doc) throw new Error(`route ${String(route.method)} ${route.url} has no OpenAPI doc`);
-      for (const method of [route.method].flat()) documented.push({ method, url: route.url, doc });
+      if (route.config?.operationId === undefined && route.url !== pushSocket.path)
+        throw new Error(`route ${String(route.method)} ${route.url} is not in the route table`);
     });
-    registerHealthRoutes(scope, documented);
-    registerMediatorRoutes(scope, ctx);
-    registerLoginRoutes(scope, ctx);
-    registerMeRoutes(scope, ctx);
-    registerChannelRoutes(scope, ctx);
-    registerInviteRoutes(scope, ctx);
-    registerMediatorDeviceRoutes(scope, ctx);
-    registerEventRoutes(scope, ctx);
-    registerWsRoute(scope, ctx);
-    done();
+    try {
+      registerRoutes(scope, handlers, ctx.authenticate);
+      registerWsRoute(scope, ctx);
+      done();
+    } catch (error) {
+      // Startup fails with the hook's message (a plugin that throws instead only times out).
+      done(error as Error);
+    }
   });
   const consoleDir = options.consoleDir ?? defaultConsoleDir;
   if (consoleDir !== false) registerConsole(app, consoleDir);

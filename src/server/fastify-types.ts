@@ -1,5 +1,4 @@
-import type { Role } from "../protocol/index.js";
-import type { RouteDoc } from "./openapi.js";
+import type { OperationId, Role } from "../protocol/index.js";
 
 /** The authenticated device a request acts as; set by `authenticate` (auth.ts). */
 export interface AuthenticatedDevice {
@@ -12,7 +11,7 @@ declare module "fastify" {
     device: AuthenticatedDevice | null;
   }
   interface FastifyContextConfig {
-    /** Every route carries its OpenAPI description; app.ts refuses a route without one. */
-    doc?: RouteDoc;
+    /** The route-table entry an API route serves; app.ts refuses an API route without one. */
+    operationId?: OperationId;
   }
 }

@@ -1,97 +1,121 @@
 import { z } from "zod";
+import {
+  errorResponse,
+  pushSocket,
+  routeTags,
+  routes,
+  type OperationId,
+  type RouteSpec,
+} from "../protocol/index.js";
 import * as wire from "../protocol/wire.js";
-
-export interface RouteDoc {
-  summary: string;
-  /** "mediator": a bearer token of a mediator device (a party device gets 403). */
-  auth: "none" | "bearer" | "mediator";
-  body?: z.ZodType;
-  query?: z.ZodType;
-  /** Success responses by status; error responses are the same everywhere and added for all. */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
-  /** Extra prose, e.g. the frames a WebSocket route speaks. */
-  description?: string;
-}
-
-export interface DocumentedRoute {
-  method: string;
-  url: string;
-  doc: RouteDoc;
-}
 
 type JsonSchema = Record<string, unknown>;
 
-/** Every zod schema exported by wire.ts is a component, named after its export. */
-const componentNames = new Map<z.ZodType, string>(
-  Object.entries(wire as Record<string, unknown>).flatMap(([name, value]) =>
-    value instanceof z.ZodType ? [[value, name.charAt(0).toUpperCase() + name.slice(1)] as const] : [],
-  ),
-);
+const componentPath = "#/components/schemas/";
 
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" });
-  return rest;
+/**
+ * Every zod schema exported by wire.ts may be a component, named after its export; the document
+ * keeps only those its operations reach, so generators in other languages get no dead types.
+ * Registering them all lets zod write a `$ref` wherever one nests in another (StoredEvent in
+ * ListEventsResponse), instead of inlining a copy.
+ */
+const registry = z.registry<{ id: string }>();
+for (const [name, value] of Object.entries(wire)) {
+  if (value instanceof z.ZodType) registry.add(value, { id: name.charAt(0).toUpperCase() + name.slice(1) });
 }
 
-function schemaRef(schema: z.ZodType, io: "input" | "output"): JsonSchema {
-  const name = componentNames.get(schema);
-  return name ? { $ref: `#/components/schemas/${name}` } : jsonSchema(schema, io);
+const ref = (schema: z.ZodType): JsonSchema => {
+  const id = registry.get(schema)?.id;
+  if (!id) throw new Error("a route's body or response schema must be exported by protocol/wire.ts");
+  return { $ref: `${componentPath}${id}` };
+};
+
+/** zod's JSON Schema minus the keys that describe a standalone file, not an embedded schema. */
+function embedded(schema: JsonSchema): JsonSchema {
+  const { $schema: _dialect, $id: _id, ...rest } = schema;
+  return rest;
 }
 
 const json = (schema: JsonSchema) => ({ "application/json": { schema } });
 
-function parameters(route: DocumentedRoute): JsonSchema[] {
-  const path = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
-    name: m[1],
-    in: "path",
-    required: true,
-    schema: { type: "string", format: "uuid" },
-  }));
-  const query: JsonSchema[] = [];
-  if (route.doc.query) {
-    const q = jsonSchema(route.doc.query, "input") as {
+/** Path and query parameters, one per property of the route's params and query schemas. */
+function parameters(spec: RouteSpec): JsonSchema[] {
+  const from = (where: "path" | "query", schema: z.ZodObject | undefined): JsonSchema[] => {
+    if (!schema) return [];
+    // Query strings are coerced and defaulted on the way in: document what a client may send.
+    const { properties = {}, required = [] } = z.toJSONSchema(schema, { io: "input" }) as {
       properties?: Record<string, JsonSchema>;
       required?: string[];
     };
-    for (const [name, schema] of Object.entries(q.properties ?? {})) {
-      query.push({ name, in: "query", required: q.required?.includes(name) ?? false, schema });
-    }
-  }
-  return [...path, ...query];
+    return Object.entries(properties).map(([name, s]) => ({
+      name,
+      in: where,
+      required: where === "path" || required.includes(name),
+      schema: s,
+    }));
+  };
+  return [...from("path", spec.params), ...from("query", spec.query)];
 }
 
-function operation(route: DocumentedRoute): JsonSchema {
-  const { doc } = route;
+const authNote: Record<RouteSpec["auth"], string> = {
+  none: "",
+  bearer: "",
+  mediator: "Mediator devices only: a party device gets 403 forbidden.",
+};
+
+function operation(operationId: OperationId, spec: RouteSpec): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
-  for (const [status, r] of Object.entries(doc.responses)) {
-    responses[status] = {
-      description: r.description,
-      ...(r.schema ? { content: json(schemaRef(r.schema, "output")) } : {}),
-    };
+  for (const { status, description } of spec.statuses) {
+    responses[status] = { description, content: json(ref(spec.response)) };
   }
-  const error = { content: json(schemaRef(wire.errorResponse, "output")) };
+  const error = { content: json(ref(errorResponse)) };
   responses["4XX"] = { description: "Rejected: `error` is a stable code", ...error };
   responses["500"] = { description: "Internal error (no details)", ...error };
-  const params = parameters(route);
+  const description = [spec.description, authNote[spec.auth]].filter(Boolean).join("\n\n");
+  const params = parameters(spec);
   return {
-    summary: doc.summary,
-    ...(doc.description ? { description: doc.description } : {}),
-    security: doc.auth === "none" ? [] : [{ bearer: [] }],
+    operationId,
+    summary: spec.summary,
+    ...(description ? { description } : {}),
+    tags: [spec.tag],
+    security: spec.auth === "none" ? [] : [{ bearer: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(doc.body ? { requestBody: { required: true, content: json(schemaRef(doc.body, "input")) } } : {}),
+    ...(spec.body ? { requestBody: { required: true, content: json(ref(spec.body)) } } : {}),
     responses,
   };
 }
 
-/** OpenAPI 3.1 for the routes given, with bodies generated from the wire.ts zod schemas. */
-export function buildOpenApi(routes: readonly DocumentedRoute[], version: string): JsonSchema {
-  const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const route of routes) {
-    const path = route.url.replace(/:([A-Za-z]+)/g, "{$1}");
-    (paths[path] ??= {})[route.method.toLowerCase()] = operation(route);
+/** The component names a JSON value refers to. */
+const refsIn = (value: unknown): string[] =>
+  [...JSON.stringify(value).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
+
+/** The components the paths reach, directly or through other components, and no others. */
+function reachableComponents(paths: unknown): Record<string, JsonSchema> {
+  const all = z.toJSONSchema(registry, {
+    io: "output",
+    unrepresentable: "any",
+    uri: (id) => `${componentPath}${id}`,
+  }).schemas;
+  const kept: Record<string, JsonSchema> = {};
+  const queue = refsIn(paths);
+  for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+    if (kept[name] || !all[name]) continue;
+    kept[name] = embedded(all[name] as JsonSchema);
+    queue.push(...refsIn(kept[name]));
   }
-  const schemas: Record<string, JsonSchema> = {};
-  for (const [schema, name] of componentNames) schemas[name] = jsonSchema(schema, "output");
+  return Object.fromEntries(Object.entries(kept).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export interface OpenApiDocument extends JsonSchema {
+  openapi: string;
+}
+
+/** The served document without `servers`, which depends on the request (see routes/relay.ts). */
+export function buildOpenApi(version: string): OpenApiDocument {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const [operationId, spec] of Object.entries(routes) as [OperationId, RouteSpec][]) {
+    (paths[spec.path] ??= {})[spec.method.toLowerCase()] = operation(operationId, spec);
+  }
   return {
     openapi: "3.1.0",
     info: {
@@ -99,12 +123,23 @@ export function buildOpenApi(routes: readonly DocumentedRoute[], version: string
       version,
       description:
         "Untrusted relay: stores and relays MLS ciphertext for caucuses. Bytes are base64url. " +
-        'Every rejection is `{ "error": "<stable code>", "message": "…" }`.',
+        'Every rejection is `{ "error": "<stable code>", "message": "…" }`.\n\n' +
+        `## ${pushSocket.summary}\n\n\`GET ${pushSocket.path}\` upgrades to a WebSocket (OpenAPI ` +
+        `cannot describe its frames). ${pushSocket.description}`,
+      // No licence has been chosen: the code is not licensed for use by others.
+      license: { name: "Proprietary (no licence granted)", identifier: "LicenseRef-Proprietary" },
     },
+    tags: Object.entries(routeTags).map(([name, description]) => ({ name, description })),
     paths,
     components: {
-      schemas,
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: reachableComponents(paths),
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "A token from POST /v1/auth/session",
+        },
+      },
     },
   };
 }

@@ -1,4 +1,4 @@
-import { fromBase64Url, meResponse, toBase64Url, welcomeResponse } from "../../protocol/index.js";
+import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
 import { CaucusGroup, decodeKeyPackage, type NewDeviceKeys } from "../../crypto/mls/caucus-group.js";
 import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
@@ -108,14 +108,12 @@ export class DeviceCore {
 
   /** Server-side membership as this device sees it (used to find welcomes and new caucuses). */
   me() {
-    return this.session.withRetry(() => this.api().request("GET", "/v1/me", meResponse));
+    return this.session.withRetry(() => this.api().call("getMe"));
   }
 
   async fetchWelcome(caucusId: string) {
     try {
-      return await this.session.withRetry(() =>
-        this.api().request("GET", `/v1/caucuses/${caucusId}/welcome`, welcomeResponse),
-      );
+      return await this.session.withRetry(() => this.api().call("getWelcome", { params: { caucusId } }));
     } catch (e) {
       if (e instanceof ApiError && e.code === "not_found") return undefined;
       throw e;

@@ -1,5 +1,4 @@
 import {
-  appendEventResponse,
   canonicalJson,
   eventPayload,
   parse,
@@ -18,7 +17,7 @@ import { syncCaucus } from "./transcript-sync.js";
 
 function postEvent(core: DeviceCore, caucusId: string, request: AppendEventRequest) {
   return core.session.withRetry(() =>
-    core.api().request("POST", `/v1/caucuses/${caucusId}/events`, appendEventResponse, request),
+    core.api().call("appendEvent", { params: { caucusId }, body: request }),
   );
 }
 

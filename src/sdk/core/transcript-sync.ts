@@ -1,4 +1,4 @@
-import { extendChain, listEventsResponse, type TranscriptProblem } from "../../protocol/index.js";
+import { extendChain, type TranscriptProblem } from "../../protocol/index.js";
 import type { Head, TranscriptEntry } from "../device-state.js";
 import { ApiError } from "../errors.js";
 import type { Caucus } from "./caucus.js";
@@ -27,7 +27,7 @@ export async function syncAll(core: DeviceCore): Promise<Map<string, TranscriptE
 
 function eventsAfter(core: DeviceCore, caucusId: string, seq: number) {
   return core.session.withRetry(() =>
-    core.api().request("GET", `/v1/caucuses/${caucusId}/events?after=${seq}`, listEventsResponse),
+    core.api().call("listEvents", { params: { caucusId }, query: { after: seq } }),
   );
 }
 

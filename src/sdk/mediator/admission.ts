@@ -1,4 +1,4 @@
-import { fromBase64Url, pendingResponse, type EventBody } from "../../protocol/index.js";
+import { fromBase64Url, type EventBody } from "../../protocol/index.js";
 import { signChannelProof, verifyCredential } from "../../crypto/mls/credential.js";
 import { decodeKeyPackage, keyPackageCredential } from "../../crypto/mls/caucus-group.js";
 import type { DeviceCore } from "../core/device-core.js";
@@ -39,7 +39,7 @@ async function admitInto(core: DeviceCore, caucusId: string): Promise<void> {
   let pending;
   try {
     ({ pending } = await core.session.withRetry(() =>
-      core.api().request("GET", `/v1/caucuses/${caucusId}/pending`, pendingResponse),
+      core.api().call("listPending", { params: { caucusId } }),
     ));
   } catch (e) {
     // Another of the mediator's devices removed this one: the sync of the caucus records it.

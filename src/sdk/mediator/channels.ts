@@ -1,10 +1,4 @@
-import {
-  createCaucusResponse,
-  createChannelResponse,
-  createInviteResponse,
-  fromBase64Url,
-  toBase64Url,
-} from "../../protocol/index.js";
+import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
 import { certifyMediatorDevice, signInviteCert } from "../../crypto/mls/credential.js";
 import { CaucusGroup, newDeviceKeys } from "../../crypto/mls/caucus-group.js";
 import { generateIdentityKey } from "../../crypto/identity.js";
@@ -56,13 +50,11 @@ export async function createChannel(
   if (new Set(names.map((n) => n.toLowerCase())).size !== names.length || names.some((n) => !n))
     throw new SdkError("parties_invalid", "party names must be non-empty and distinct");
   if (!opts.topic.trim()) throw new SdkError("topic_invalid", "a channel needs a topic");
-  const { channelId } = await core.session.withRetry(() =>
-    core.api().request("POST", "/v1/channels", createChannelResponse, {}),
-  );
+  const { channelId } = await core.session.withRetry(() => core.api().call("createChannel", { body: {} }));
   const view: ChannelView = { channelId, topic: opts.topic.trim(), caucuses: [] };
   for (const partyName of names) {
     const { caucusId } = await core.session.withRetry(() =>
-      core.api().request("POST", `/v1/channels/${channelId}/caucuses`, createCaucusResponse, {}),
+      core.api().call("createCaucus", { params: { channelId }, body: {} }),
     );
     const group = await CaucusGroup.create(
       { mediatorKey: core.state.mediatorKey, caucusId },
@@ -102,9 +94,9 @@ export async function invite(
   const inviteKeyB64 = toBase64Url(inviteKey.publicKey);
   const inviteCert = signInviteCert(core.identitySecret, { inviteId, inviteKey: inviteKeyB64, caucusId });
   await core.session.withRetry(() =>
-    core.api().request("POST", `/v1/caucuses/${caucusId}/invites`, createInviteResponse, {
-      inviteId,
-      invitePublicKey: inviteKeyB64,
+    core.api().call("createInvite", {
+      params: { caucusId },
+      body: { inviteId, invitePublicKey: inviteKeyB64 },
     }),
   );
   core.state.invites[inviteId] = {

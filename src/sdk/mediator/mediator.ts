@@ -1,11 +1,4 @@
-import {
-  fromBase64Url,
-  mediatorLinkSigningString,
-  redeemMediatorLinkResponse,
-  registerMediatorResponse,
-  toBase64Url,
-  utf8,
-} from "../../protocol/index.js";
+import { fromBase64Url, mediatorLinkSigningString, toBase64Url, utf8 } from "../../protocol/index.js";
 import { generateIdentityKey, sign } from "../../crypto/identity.js";
 import type { CaucusView } from "../core/caucus.js";
 import { DeviceCore } from "../core/device-core.js";
@@ -59,9 +52,8 @@ export class Mediator extends Device<MediatorSnapshot> {
     const deviceId = crypto.randomUUID();
     const authKey = await opts.platform.generateAuthKey();
     const identity = generateIdentityKey();
-    await new HttpClient(opts.serverUrl).request("POST", "/v1/mediators", registerMediatorResponse, {
-      deviceId,
-      authPublicKey: authKey.publicKey,
+    await new HttpClient(opts.serverUrl).call("registerMediator", {
+      body: { deviceId, authPublicKey: authKey.publicKey },
     });
     const state = newDeviceState({
       serverUrl: opts.serverUrl,
@@ -108,12 +100,10 @@ export class Mediator extends Device<MediatorSnapshot> {
       mediatorKey: link.mediatorKey,
     });
     await redeemOnce(opts.store, state, () =>
-      new HttpClient(serverUrl).request(
-        "POST",
-        `/v1/mediator-links/${link.linkId}/redeem`,
-        redeemMediatorLinkResponse,
-        { deviceId, authPublicKey: authKey.publicKey, signature },
-      ),
+      new HttpClient(serverUrl).call("redeemMediatorLink", {
+        params: { linkId: link.linkId },
+        body: { deviceId, authPublicKey: authKey.publicKey, signature },
+      }),
     );
     return new Mediator(new DeviceCore(state, opts.store, opts.platform));
   }

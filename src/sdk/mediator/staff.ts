@@ -1,10 +1,4 @@
-import {
-  createMediatorLinkResponse,
-  listChannelsResponse,
-  removeMediatorDeviceResponse,
-  toBase64Url,
-  uploadKeyPackageResponse,
-} from "../../protocol/index.js";
+import { toBase64Url } from "../../protocol/index.js";
 import { verifyChannelProof } from "../../crypto/mls/credential.js";
 import { GroupError } from "../../crypto/mls/caucus-group.js";
 import { generateIdentityKey } from "../../crypto/identity.js";
@@ -36,9 +30,8 @@ export async function link(core: DeviceCore): Promise<{ code: string; linkId: st
   const linkKey = generateIdentityKey();
   const linkId = crypto.randomUUID();
   await core.session.withRetry(() =>
-    core.api().request("POST", "/v1/mediator-links", createMediatorLinkResponse, {
-      linkId,
-      linkPublicKey: toBase64Url(linkKey.publicKey),
+    core.api().call("createMediatorLink", {
+      body: { linkId, linkPublicKey: toBase64Url(linkKey.publicKey) },
     }),
   );
   const code = encodeLinkCode({
@@ -77,9 +70,7 @@ export async function joinWaitingCaucuses(core: DeviceCore): Promise<void> {
       if (!keys.uploaded) {
         const keyPackage = keys.keyPackage;
         await core.session.withRetry(() =>
-          core.api().request("PUT", `/v1/caucuses/${m.caucusId}/key-package`, uploadKeyPackageResponse, {
-            keyPackage,
-          }),
+          core.api().call("uploadKeyPackage", { params: { caucusId: m.caucusId }, body: { keyPackage } }),
         );
         keys.uploaded = true;
         await core.save();
@@ -140,9 +131,7 @@ export async function placeJoinedCaucuses(core: DeviceCore): Promise<void> {
   }
   if (!placedNow.length) return;
   // The relay's order of caucuses (oldest first) is what the device that made them shows too.
-  const { channels } = await core.session.withRetry(() =>
-    core.api().request("GET", "/v1/channels", listChannelsResponse),
-  );
+  const { channels } = await core.session.withRetry(() => core.api().call("listChannels"));
   for (const channelId of new Set(placedNow)) {
     const order = channels.find((c) => c.channelId === channelId)?.caucusIds ?? [];
     const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
@@ -204,9 +193,7 @@ export async function removeMediatorDevice(
       removedFrom.push(view.caucusId);
     }
     try {
-      await core.session.withRetry(() =>
-        core.api().request("DELETE", `/v1/mediator-devices/${deviceId}`, removeMediatorDeviceResponse),
-      );
+      await core.session.withRetry(() => core.api().call("removeMediatorDevice", { params: { deviceId } }));
       return { caucusIds: removedFrom };
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;

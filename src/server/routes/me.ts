@@ -1,26 +1,11 @@
-import type { FastifyInstance } from "fastify";
-import type { z } from "zod";
-import { meResponse } from "../../protocol/index.js";
-import { deviceOf } from "../auth.js";
 import type { RouteContext } from "./context.js";
+import type { RouteHandlers } from "./register-route.js";
 
-export function registerMeRoutes(app: FastifyInstance, { storage, authenticate }: RouteContext): void {
-  app.get(
-    "/v1/me",
-    {
-      preHandler: authenticate,
-      config: {
-        doc: {
-          summary: "This device and its caucus memberships",
-          auth: "bearer",
-          responses: { 200: { description: "Device", schema: meResponse } },
-        },
-      },
-    },
-    async (request) => {
-      const device = deviceOf(request);
+export function meRoutes({ storage }: RouteContext): RouteHandlers<"getMe"> {
+  return {
+    async getMe({ device }) {
       const memberships = await storage.listMemberships(device.deviceId);
-      const response: z.infer<typeof meResponse> = {
+      return {
         deviceId: device.deviceId,
         role: device.role,
         memberships: memberships.map((m) => ({
@@ -31,7 +16,6 @@ export function registerMeRoutes(app: FastifyInstance, { storage, authenticate }
           joined: m.joined,
         })),
       };
-      return response;
     },
-  );
+  };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { RawData, WebSocket } from "ws";
-import { clientFrame, safeParse, type ServerFrame } from "../../protocol/index.js";
+import { clientFrame, pushSocket, safeParse, type ServerFrame } from "../../protocol/index.js";
 import { deviceForToken } from "../auth.js";
 import { toHttpError } from "../errors.js";
 import type { RouteContext } from "./context.js";
@@ -8,37 +8,17 @@ import type { RouteContext } from "./context.js";
 /** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
 export const closeUnauthenticated = 4401;
 
-const description = `WebSocket push. The first frame must be {"type":"auth","token":"<bearer token>"} within
-10 s, else the socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then it pushes
-{"type":"event","caucusId","seq"} (fetch from your cursor) and {"type":"membership","caucusId"}.
-{"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
-closes (4401) when the token expires. Frame schemas: components ClientFrame and ServerFrame.`;
-
 export function registerWsRoute(app: FastifyInstance, { storage, notifier, config }: RouteContext): void {
-  app.get(
-    "/v1/ws",
-    {
-      websocket: true,
-      config: {
-        doc: {
-          summary: "Push channel (WebSocket)",
-          description,
-          auth: "none",
-          responses: { 101: { description: "Switching protocols" } },
-        },
-      },
-    },
-    (socket, request) => {
-      const connection = new PushConnection(socket, {
-        authenticate: (token) => deviceForToken(storage, config, token),
-        subscribe: (deviceId, onFrame) => notifier.subscribe(deviceId, onFrame),
-        now: config.now,
-        authTimeoutMs: config.wsAuthTimeoutMs,
-        onError: (error) => request.log.warn({ err: error }, "websocket handler failed"),
-      });
-      connection.start();
-    },
-  );
+  app.get(pushSocket.path, { websocket: true }, (socket, request) => {
+    const connection = new PushConnection(socket, {
+      authenticate: (token) => deviceForToken(storage, config, token),
+      subscribe: (deviceId, onFrame) => notifier.subscribe(deviceId, onFrame),
+      now: config.now,
+      authTimeoutMs: config.wsAuthTimeoutMs,
+      onError: (error) => request.log.warn({ err: error }, "websocket handler failed"),
+    });
+    connection.start();
+  });
 }
 
 interface PushDeps {
