@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 
@@ -135,6 +135,18 @@ describe("docs/design.md stays true of the code", () => {
     expect(words.filter((w) => !usedIn(src, w))).toEqual([]);
     expect(usedIn(src, "flux capacitor")).toBe(false);
     expect(usedIn("const channelInfo = 1", "channel info")).toBe(true);
+  });
+
+  test("every file it names exists (paths under src/ may leave out the src/)", () => {
+    const named = [...design.matchAll(/`([\w./-]+\.(?:ts|tsx|js|json|md))`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(10);
+    const everyFile = new Set([...filesUnder("src", textFiles), ...filesUnder("test", textFiles)]);
+    const exists = (path: string) =>
+      everyFile.has(path) ||
+      everyFile.has(`src/${path}`) ||
+      [...everyFile].some((f) => f.endsWith(`/${path}`)) ||
+      existsSync(join(root, path));
+    expect([...new Set(named)].filter((path) => !exists(path))).toEqual([]);
   });
 
   test("nothing cites the absent DESIGN.md, and the README points to the design", () => {

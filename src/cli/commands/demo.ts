@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import { CliError, output } from "../context.js";
+import { CliError, output, outputFailure } from "../context.js";
 import type { Program } from "../global-options.js";
 
 export function registerDemoCommand(program: Program): void {
@@ -16,14 +16,14 @@ export function registerDemoCommand(program: Program): void {
         ...(process.env.BACKCHANNEL_DATA_DIR ? { dataDir: process.env.BACKCHANNEL_DATA_DIR } : {}),
         say: o.json ? () => {} : (line) => process.stdout.write(`${line}\n`),
       });
-      output(
+      if (result.ok)
+        return output(o, result, pc.green(pc.bold(`\nAll ${result.checks.length} checks passed.`)));
+      // One JSON document either way: the result with the error in it.
+      outputFailure(
         o,
         result,
-        result.ok
-          ? pc.green(pc.bold(`\nAll ${result.checks.length} checks passed.`))
-          : pc.red(pc.bold("\nSome checks FAILED.")),
+        pc.red(pc.bold("\nSome checks FAILED.")),
+        new CliError("demo_failed", `${result.checks.filter((c) => !c.ok).length} check(s) failed`, 4),
       );
-      if (!result.ok)
-        throw new CliError("demo_failed", `${result.checks.filter((c) => !c.ok).length} check(s) failed`, 4);
     });
 }
