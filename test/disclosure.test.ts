@@ -282,7 +282,7 @@ describe("disclosure (invariant 3)", () => {
         toParties: [SOUTH, EAST],
       },
     ]);
-    expect([toOne.receipt, toBoth.receipt].map((r) => r.payload?.body)).toEqual(receipts);
+    expect([toOne.receipt, toBoth.receipt].map((r) => r!.payload?.body)).toEqual(receipts);
 
     // An acknowledgement conveyed back leaves its receipt in the acknowledging party's caucus.
     const conveyanceInSouth = south
@@ -348,7 +348,7 @@ describe("disclosure (invariant 3)", () => {
       mode: "verbatim",
     });
     await settle();
-    for (const eventId of [note.eventId, receipt.eventId, "0190a5f0-0000-7000-8000-000000000000"])
+    for (const eventId of [note.eventId, receipt!.eventId, "0190a5f0-0000-7000-8000-000000000000"])
       await expectRefused(
         () => net.mediator.convey({ from: caucusOf(NORTH), eventId, mode: "verbatim" }),
         "source_invalid",

@@ -172,11 +172,11 @@ describe("the mediator's devices (staff)", () => {
       text: SUBSTANCE,
     });
     expect(conveyances).toHaveLength(1);
-    expect(receipt.senderDeviceId).toBe(staff.deviceId);
+    expect(receipt!.senderDeviceId).toBe(staff.deviceId);
 
     // North sees the receipt with the exact words, from "the mediator".
     await north.sync();
-    const northReceipt = north.entries(net.caucus[NORTH]!).find((e) => e.eventId === receipt.eventId);
+    const northReceipt = north.entries(net.caucus[NORTH]!).find((e) => e.eventId === receipt!.eventId);
     expect(northReceipt?.senderRole).toBe("mediator");
     expect(northReceipt?.payload?.body).toMatchObject({
       type: "receipt",
@@ -204,7 +204,7 @@ describe("the mediator's devices (staff)", () => {
       payload: { body: { type: "conveyance", source: "acknowledgement", text: "Received. No commitment." } },
     });
     await staff.sync();
-    expect(staff.entries(net.caucus[SOUTH]!).find((e) => e.eventId === back.receipt.eventId)).toMatchObject({
+    expect(staff.entries(net.caucus[SOUTH]!).find((e) => e.eventId === back.receipt!.eventId)).toMatchObject({
       senderDeviceId: first.deviceId,
       payload: { body: { type: "receipt" } },
     });

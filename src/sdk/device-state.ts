@@ -2,6 +2,8 @@ import { z } from "zod";
 import {
   caucusId,
   channelId,
+  conveyanceBody,
+  receiptBody,
   deviceId,
   ed25519PublicKey,
   eventId,
@@ -82,6 +84,32 @@ export const owedReceipt = z.strictObject({
   body: z.unknown(),
 });
 
+/**
+ * A conveyance the mediator started: one event id per target, chosen before anything is sent (so
+ * retries are idempotent), and which targets it is in the verified transcript of. A receipt names
+ * only delivered targets; `receiptDue` is a receipt being posted (its id chosen before it is sent).
+ */
+export const pendingConveyance = z.strictObject({
+  id: eventId,
+  sourceCaucusId: caucusId,
+  sourceEventId: eventId,
+  conveyance: conveyanceBody,
+  receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true }),
+  targets: z.array(
+    z.strictObject({
+      caucusId,
+      partyName: z.string(),
+      eventId,
+      delivered: z.boolean(),
+      receipted: z.boolean(),
+      /** Why the last attempt did not land (an error code), for the mediator's eyes. */
+      lastError: z.string().optional(),
+    }),
+  ),
+  receiptDue: z.strictObject({ eventId, caucusIds: z.array(caucusId) }).optional(),
+});
+export type PendingConveyance = z.infer<typeof pendingConveyance>;
+
 export const deviceState = z.strictObject({
   v: z.literal(1),
   serverUrl: z.string().url(),
@@ -122,7 +150,12 @@ export const deviceState = z.strictObject({
   /** The mediator's devices this device removed: it never admits them again. */
   removedMediatorDevices: z.array(deviceId).optional(),
   caucuses: z.record(z.string(), caucusRecord),
-  /** Receipts the mediator still owes a source caucus (sent before anything else on next sync). */
+  /**
+   * Receipts owed by an earlier version, which wrote the receipt before conveying: still flushed,
+   * never written any more.
+   */
   owedReceipts: z.array(owedReceipt).default([]),
+  /** Conveyances not yet delivered to every target, or not yet receipted. */
+  pendingConveyances: z.array(pendingConveyance).default([]),
 });
 export type DeviceState = z.infer<typeof deviceState>;

@@ -159,5 +159,13 @@ export function newDeviceState(init: {
   identityKey: { secret: string; publicKey: string };
   mediatorKey: string;
 }): DeviceState {
-  return { v: 1, ...init, channels: {}, invites: {}, caucuses: {}, owedReceipts: [] };
+  return {
+    v: 1,
+    ...init,
+    channels: {},
+    invites: {},
+    caucuses: {},
+    owedReceipts: [],
+    pendingConveyances: [],
+  };
 }

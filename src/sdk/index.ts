@@ -10,8 +10,10 @@ export {
   type ChannelSnapshot,
   type ChannelView,
   type ConveyOptions,
+  type ConveyResult,
   type MediatorDeviceView,
   type MediatorSnapshot,
+  type PendingConveyanceView,
 } from "./mediator/mediator.js";
 export { Party, type AcknowledgementInput, type PartySnapshot, type SignalInput } from "./party.js";
 export { openDevice } from "./open-device.js";

@@ -5,6 +5,7 @@ import { Mediator, MemoryStateStore, Party, type ChannelView } from "../../src/s
 import { nodePlatform } from "../../src/sdk/node.js";
 import type { AppOptions } from "../../src/server/config.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
+import { startHostileRelay, type HostileRelay } from "./hostile-relay.js";
 
 /**
  * A real relay on a real port with real sdk clients, one per device (like atproto's TestNetwork).
@@ -21,27 +22,53 @@ export interface TestNetwork {
   handlers: Record<string, Party[]>;
   /** Another handler for a party: invited, joined and admitted. */
   addHandler(party: string): Promise<Party>;
+  /**
+   * With `hostile: true`, each device talks to the relay through its own hostile proxy (see
+   * hostile-relay.ts), so a test can lie to one device while the others see the truth.
+   */
+  relayOf(device: Mediator | Party): HostileRelay;
   close(): Promise<void>;
 }
 
 export async function startNetwork(
-  opts: { parties?: string[]; handlersPerParty?: number; topic?: string; logger?: AppOptions["logger"] } = {},
+  opts: {
+    parties?: string[];
+    handlersPerParty?: number;
+    topic?: string;
+    logger?: AppOptions["logger"];
+    hostile?: boolean;
+  } = {},
 ): Promise<TestNetwork> {
   const parties = opts.parties ?? ["A", "B"];
   const dataDir = mkdtempSync(join(tmpdir(), "backchannel-test-"));
   const server = await startServer({ port: 0, dataDir, logger: opts.logger ?? false });
+  const relays = new Map<Mediator | Party, HostileRelay>();
+  const proxyUrl = async (): Promise<{ url: string; relay?: HostileRelay }> => {
+    if (!opts.hostile) return { url: server.url };
+    const relay = await startHostileRelay(server.url);
+    return { url: relay.url, relay };
+  };
+  const mediatorLink = await proxyUrl();
   const mediator = await Mediator.create({
-    serverUrl: server.url,
+    serverUrl: mediatorLink.url,
     name: "Mediator",
     store: new MemoryStateStore(),
     platform: nodePlatform,
   });
+  if (mediatorLink.relay) relays.set(mediator, mediatorLink.relay);
   const channel = await mediator.createChannel({ topic: opts.topic ?? "no new strikes", parties });
   const caucus = Object.fromEntries(channel.caucuses.map((c) => [c.partyName, c.caucusId]));
   const handlers: Record<string, Party[]> = Object.fromEntries(parties.map((p) => [p, []]));
   const addHandler = async (party: string): Promise<Party> => {
     const { code } = await mediator.invite(caucus[party]!);
-    const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform: nodePlatform });
+    const link = await proxyUrl();
+    const p = await Party.join({
+      inviteCode: code,
+      store: new MemoryStateStore(),
+      platform: nodePlatform,
+      serverUrl: link.url,
+    });
+    if (link.relay) relays.set(p, link.relay);
     await mediator.sync();
     if (!(await p.waitUntilJoined(10_000))) throw new Error(`handler of ${party} was not admitted`);
     handlers[party]!.push(p);
@@ -59,7 +86,13 @@ export async function startNetwork(
     caucus,
     handlers,
     addHandler,
+    relayOf(device) {
+      const relay = relays.get(device);
+      if (!relay) throw new Error("this network was started without hostile relays (hostile: true)");
+      return relay;
+    },
     async close() {
+      for (const relay of relays.values()) await relay.close();
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

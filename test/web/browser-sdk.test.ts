@@ -380,7 +380,7 @@ describe("browser sdk in Chromium, production bundle", () => {
           (e: { code?: string }) => e.code,
         );
         const r = await m.convey({ from, eventId, mode: "substance", text });
-        return { body, verbatim, receipt: r.receipt.payload?.body };
+        return { body, verbatim, receipt: r.receipt?.payload?.body };
       },
       { from: caucus.A!, eventId: signal.eventId, text: SUBSTANCE },
     );

@@ -1,5 +1,5 @@
 import { attribution } from "../../protocol/index.js";
-import { openMediator, output } from "../context.js";
+import { CliError, openMediator, output, outputFailure } from "../context.js";
 import { conveyanceModeOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
 import { collect } from "../repeatable.js";
@@ -35,11 +35,25 @@ export function registerConveyCommand(program: Program): void {
         // Without --anonymous the sdk decides (it keeps an anonymous sender anonymous).
         ...(o.anonymous ? { attribution: attribution.enum.anonymous } : {}),
       });
-      const rb = r.receipt.payload?.body;
-      output(
+      const rb = r.receipt?.payload?.body;
+      const lines = [
+        rb?.type === "receipt"
+          ? `Conveyed #${entry.seq} from ${from.partyName} to ${rb.toParties.join(", ")} (${o.mode}).\nReceipt #${r.receipt!.seq} posted in ${from.partyName}'s caucus with the exact words used, naming only where it landed.`
+          : `Conveyed #${entry.seq} from ${from.partyName} nowhere yet: no receipt was posted.`,
+        ...r.undelivered.map(
+          (u) =>
+            `Not delivered to ${u.partyName} (${u.error ?? "unknown"}): it stays pending and is retried on every sync.`,
+        ),
+      ];
+      if (!r.undelivered.length) return output(o, r, lines.join("\n"));
+      outputFailure(
         o,
         r,
-        `Conveyed #${entry.seq} from ${from.partyName} to ${rb?.type === "receipt" ? rb.toParties.join(", ") : "?"} (${o.mode}).\nReceipt #${r.receipt.seq} posted in ${from.partyName}'s caucus with the exact words used.`,
+        lines.join("\n"),
+        new CliError(
+          "conveyance_incomplete",
+          `not delivered to ${r.undelivered.map((u) => u.partyName).join(", ")} yet; the receipt names only where it landed`,
+        ),
       );
     });
 }

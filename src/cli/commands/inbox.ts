@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import { Party } from "../../sdk/index.js";
+import { Mediator, Party } from "../../sdk/index.js";
 import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
 import { openDevice, output, outputFailure, selectedCaucuses } from "../context.js";
 import type { Program } from "../global-options.js";
@@ -26,14 +26,25 @@ export function registerInboxCommand(program: Program): void {
         );
         return;
       }
-      const data = { caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })) };
+      // A conveyance that has not reached every target is the mediator's to know about.
+      const pending = d instanceof Mediator ? d.getSnapshot().pendingConveyances : [];
+      const data = {
+        caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })),
+        ...(d instanceof Mediator ? { pendingConveyances: pending } : {}),
+      };
+      const pendingLines = pending.map((p) =>
+        pc.yellow(
+          `Not yet delivered: “${p.text}” from ${p.sourceParty}${p.undelivered.length ? ` — waiting for ${p.undelivered.join(", ")}` : ""}${p.unreceipted.length ? ` — receipt for ${p.unreceipted.join(", ")} not posted yet` : ""} (retried on every sync)`,
+        ),
+      );
       const human =
-        ids
-          .map(
-            (c) =>
-              `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
-          )
-          .join("\n\n") || "No caucuses yet.";
+        [...pendingLines, ""].slice(pendingLines.length ? 0 : 1).join("\n") +
+          ids
+            .map(
+              (c) =>
+                `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
+            )
+            .join("\n\n") || "No caucuses yet.";
       // As `verify` does: a script must not take a broken transcript for a quiet one.
       if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
       output(o, data, human);

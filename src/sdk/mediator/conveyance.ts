@@ -1,37 +1,149 @@
 import type { EventBody } from "../../protocol/index.js";
 import type { DeviceCore } from "../core/device-core.js";
 import { sendEvent } from "../core/outbound.js";
-import { syncAll } from "../core/transcript-sync.js";
-import type { TranscriptEntry } from "../device-state.js";
+import { syncAll, syncCaucus } from "../core/transcript-sync.js";
+import type { PendingConveyance, TranscriptEntry } from "../device-state.js";
 import { uuidv7 } from "../uuidv7.js";
 import { channelOf } from "./channels.js";
 import { planConveyance, type ConveyOptions } from "./conveyance-plan.js";
 
-/**
- * Conveys a signal or acknowledgement into other caucuses, enforcing what its sender allowed,
- * then posts the receipt (the exact words used, and how they were attributed) into the source
- * (the caller holds the lock).
- */
-export async function convey(
-  core: DeviceCore,
-  opts: ConveyOptions,
-): Promise<{ conveyances: TranscriptEntry[]; receipt: TranscriptEntry }> {
-  await syncAll(core);
-  const source = core.caucus(opts.from).record.entries.find((e) => e.eventId === opts.eventId);
-  const { targets, conveyance, receipt } = planConveyance(opts, source, channelOf(core, opts.from));
-  // The receipt is owed from the moment the first conveyance may land (survives a crash).
-  const receiptId = uuidv7();
-  core.state.owedReceipts.push({ caucusId: opts.from, eventId: receiptId, body: receipt });
-  await core.save();
-  const conveyances: TranscriptEntry[] = [];
-  for (const target of targets) conveyances.push(await sendEvent(core, target, conveyance));
-  const receiptEntry = await sendEvent(core, opts.from, receipt, receiptId);
-  core.state.owedReceipts = core.state.owedReceipts.filter((r) => r.eventId !== receiptId);
-  await core.save();
-  return { conveyances, receipt: receiptEntry };
+/** A target the conveyance has not reached (yet): shown to the mediator, retried on every sync. */
+export interface Undelivered {
+  caucusId: string;
+  partyName: string;
+  /** The code of the last failure. */
+  error: string | undefined;
 }
 
-/** Receipts owed for conveyances already made (a crash between the two sends) go out first. */
+export interface ConveyResult {
+  /** The conveyances now in the verified transcripts of their target caucuses. */
+  conveyances: TranscriptEntry[];
+  /** The receipt posted into the source caucus, naming exactly those targets (none if nothing landed). */
+  receipt: TranscriptEntry | undefined;
+  undelivered: Undelivered[];
+}
+
+/**
+ * Conveys a signal or acknowledgement into other caucuses, enforcing what its sender allowed, then
+ * posts the receipt (the exact words used, and how they were attributed) into the source — naming
+ * only the targets whose conveyance is in this device's verified transcript of their caucus. A
+ * target the relay refuses, or a line that fails, is left pending: shown to the mediator, retried
+ * on every sync, and receipted when it lands (the caller holds the lock).
+ */
+export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<ConveyResult> {
+  await syncAll(core);
+  const source = core.caucus(opts.from).record.entries.find((e) => e.eventId === opts.eventId);
+  const channel = channelOf(core, opts.from);
+  const plan = planConveyance(opts, source, channel);
+  const partyName = (id: string) => channel.caucuses.find((c) => c.caucusId === id)!.partyName;
+  // Every id is chosen and kept before anything is sent: after a crash or a lost answer, the same
+  // events are sent again and the relay stores each once.
+  const pending: PendingConveyance = {
+    id: uuidv7(),
+    sourceCaucusId: opts.from,
+    sourceEventId: opts.eventId,
+    conveyance: plan.conveyance,
+    receipt: { mode: plan.receipt.mode, text: plan.receipt.text, attributedAs: plan.receipt.attributedAs },
+    targets: plan.targets.map((caucusId) => ({
+      caucusId,
+      partyName: partyName(caucusId),
+      eventId: uuidv7(),
+      delivered: false,
+      receipted: false,
+    })),
+  };
+  core.state.pendingConveyances.push(pending);
+  await core.save();
+  return advance(core, pending);
+}
+
+/** Resumes every conveyance still pending (on each sync); never throws, the next sync tries again. */
+export async function resumeConveyances(core: DeviceCore): Promise<void> {
+  for (const pending of [...core.state.pendingConveyances]) {
+    try {
+      await advance(core, pending);
+    } catch {
+      // Recorded on the pending conveyance where it matters; the mediator sees it as pending.
+    }
+  }
+}
+
+async function advance(core: DeviceCore, pending: PendingConveyance): Promise<ConveyResult> {
+  const conveyances: TranscriptEntry[] = [];
+  for (const target of pending.targets) {
+    if (target.delivered) continue;
+    const entry = await deliver(core, target.caucusId, pending.conveyance, target.eventId);
+    if ("error" in entry) {
+      target.lastError = entry.error;
+    } else {
+      target.delivered = true;
+      delete target.lastError;
+      conveyances.push(entry.entry);
+    }
+    await core.save();
+  }
+  let receipt: TranscriptEntry | undefined;
+  const due = pending.targets.filter((t) => t.delivered && !t.receipted).map((t) => t.caucusId);
+  if (!pending.receiptDue && due.length) {
+    pending.receiptDue = { eventId: uuidv7(), caucusIds: due };
+    await core.save();
+  }
+  if (pending.receiptDue) {
+    const { eventId, caucusIds } = pending.receiptDue;
+    const body: EventBody = {
+      type: "receipt",
+      sourceEventId: pending.sourceEventId,
+      ...pending.receipt,
+      toParties: caucusIds.map((id) => pending.targets.find((t) => t.caucusId === id)!.partyName),
+    };
+    const posted = await deliver(core, pending.sourceCaucusId, body, eventId);
+    if ("entry" in posted) {
+      receipt = posted.entry;
+      for (const t of pending.targets) if (caucusIds.includes(t.caucusId)) t.receipted = true;
+      pending.receiptDue = undefined;
+    }
+  }
+  if (pending.targets.every((t) => t.delivered && t.receipted) && !pending.receiptDue)
+    core.state.pendingConveyances = core.state.pendingConveyances.filter((p) => p.id !== pending.id);
+  await core.save();
+  return {
+    conveyances,
+    receipt,
+    undelivered: pending.targets
+      .filter((t) => !t.delivered)
+      .map((t) => ({ caucusId: t.caucusId, partyName: t.partyName, error: t.lastError })),
+  };
+}
+
+/**
+ * Sends one event with a fixed id, and reports it delivered only once it is in this device's
+ * verified transcript: after a failure, the transcript is read again, since the answer may have
+ * been lost after the relay stored it.
+ */
+async function deliver(
+  core: DeviceCore,
+  caucusId: string,
+  body: EventBody,
+  eventId: string,
+): Promise<{ entry: TranscriptEntry } | { error: string }> {
+  const found = () => core.caucus(caucusId).record.entries.find((e) => e.eventId === eventId);
+  const already = found();
+  if (already) return { entry: already };
+  try {
+    return { entry: await sendEvent(core, caucusId, body, eventId) };
+  } catch (e) {
+    const error = (e as { code?: unknown }).code;
+    try {
+      await syncCaucus(core, caucusId);
+    } catch {
+      // The relay is unreachable: not delivered, as far as this device can tell.
+    }
+    const landed = found();
+    return landed ? { entry: landed } : { error: typeof error === "string" ? error : "internal" };
+  }
+}
+
+/** Receipts owed under an earlier version (receipt first, then conveyances) still go out. */
 export async function flushOwedReceipts(core: DeviceCore): Promise<void> {
   while (core.state.owedReceipts.length) {
     const owed = core.state.owedReceipts[0]!;

@@ -14,7 +14,7 @@ import { understandingStatus, type UnderstandingStatus } from "../understanding.
 import { admitPending } from "./admission.js";
 import * as channels from "./channels.js";
 import type { ChannelView } from "./channels.js";
-import { convey, flushOwedReceipts } from "./conveyance.js";
+import { convey, flushOwedReceipts, resumeConveyances, type ConveyResult } from "./conveyance.js";
 import type { ConveyOptions } from "./conveyance-plan.js";
 import * as staff from "./staff.js";
 import type { MediatorDeviceView } from "./staff.js";
@@ -27,10 +27,26 @@ export interface ChannelSnapshot {
   readonly understandings: readonly UnderstandingStatus[];
 }
 
+/** A conveyance that has not reached every target yet, or whose receipt is not posted yet. */
+export interface PendingConveyanceView {
+  readonly id: string;
+  readonly sourceCaucusId: string;
+  readonly sourceParty: string;
+  readonly sourceEventId: string;
+  readonly text: string;
+  /** Parties it has not reached (yet); it is retried on every sync. */
+  readonly undelivered: readonly string[];
+  /** Parties it reached whose receipt is not yet in the source caucus. */
+  readonly unreceipted: readonly string[];
+  /** The last failure per undelivered party (an error code). */
+  readonly errors: Readonly<Record<string, string>>;
+}
+
 export interface MediatorSnapshot extends DeviceSnapshot {
   readonly role: "mediator";
   readonly channels: readonly ChannelSnapshot[];
   readonly mediatorDevices: readonly MediatorDeviceView[];
+  readonly pendingConveyances: readonly PendingConveyanceView[];
 }
 
 /**
@@ -42,6 +58,7 @@ export interface MediatorSnapshot extends DeviceSnapshot {
 export class Mediator extends Device<MediatorSnapshot> {
   private channelSnaps = new Map<string, { parts: readonly unknown[]; snap: ChannelSnapshot }>();
   private devicesSnap: { parts: readonly unknown[]; snap: readonly MediatorDeviceView[] } | undefined;
+  private pendingSnap: { key: string; snap: readonly PendingConveyanceView[] } | undefined;
 
   static async create(opts: {
     serverUrl: string;
@@ -168,9 +185,11 @@ export class Mediator extends Device<MediatorSnapshot> {
 
   /**
    * Conveys a signal or acknowledgement into other caucuses, enforcing what its sender allowed,
-   * then posts the receipt (the exact words used, and how they were attributed) into the source.
+   * then posts the receipt (the exact words used, and how they were attributed) into the source,
+   * naming only the targets it landed in. `undelivered` lists the others: they stay pending, are
+   * retried on every sync, and are receipted when they land.
    */
-  convey(opts: ConveyOptions): Promise<{ conveyances: TranscriptEntry[]; receipt: TranscriptEntry }> {
+  convey(opts: ConveyOptions): Promise<ConveyResult> {
     return this.core.exclusive(() => convey(this.core, opts));
   }
 
@@ -218,6 +237,7 @@ export class Mediator extends Device<MediatorSnapshot> {
   protected override async afterSync(): Promise<void> {
     await staff.placeJoinedCaucuses(this.core);
     await flushOwedReceipts(this.core);
+    await resumeConveyances(this.core);
   }
 
   protected buildSnapshot(): MediatorSnapshot {
@@ -226,7 +246,34 @@ export class Mediator extends Device<MediatorSnapshot> {
       role: "mediator",
       channels: Object.freeze(this.channels().map((c) => this.channelSnapshot(c))),
       mediatorDevices: this.mediatorDevicesSnapshot(),
+      pendingConveyances: this.pendingConveyancesSnapshot(),
     };
+  }
+
+  private pendingConveyancesSnapshot(): readonly PendingConveyanceView[] {
+    const pending = this.core.state.pendingConveyances;
+    const key = JSON.stringify(pending);
+    if (this.pendingSnap?.key !== key)
+      this.pendingSnap = {
+        key,
+        snap: Object.freeze(
+          pending.map((p) =>
+            Object.freeze({
+              id: p.id,
+              sourceCaucusId: p.sourceCaucusId,
+              sourceParty: this.caucus(p.sourceCaucusId).partyName ?? "",
+              sourceEventId: p.sourceEventId,
+              text: p.conveyance.text,
+              undelivered: p.targets.filter((t) => !t.delivered).map((t) => t.partyName),
+              unreceipted: p.targets.filter((t) => t.delivered && !t.receipted).map((t) => t.partyName),
+              errors: Object.fromEntries(
+                p.targets.flatMap((t) => (!t.delivered && t.lastError ? [[t.partyName, t.lastError]] : [])),
+              ),
+            }),
+          ),
+        ),
+      };
+    return this.pendingSnap.snap;
   }
 
   private mediatorDevicesSnapshot(): readonly MediatorDeviceView[] {
@@ -263,4 +310,4 @@ export class Mediator extends Device<MediatorSnapshot> {
 const sameParts = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
   !!a && a.length === b.length && a.every((p, i) => p === b[i]);
 
-export type { ChannelView, ConveyOptions, MediatorDeviceView };
+export type { ChannelView, ConveyOptions, ConveyResult, MediatorDeviceView };

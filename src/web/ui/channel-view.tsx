@@ -1,12 +1,38 @@
 import { useState } from "react";
-import type { ChannelSnapshot, Mediator } from "../../sdk/index.js";
+import type { ChannelSnapshot, Mediator, PendingConveyanceView } from "../../sdk/index.js";
 import { CaucusColumn } from "./caucus-column.js";
 import { useAction } from "./use-device.js";
 
-export function ChannelView({ device, channel }: { device: Mediator; channel: ChannelSnapshot }) {
+export function ChannelView({
+  device,
+  channel,
+  pending,
+}: {
+  device: Mediator;
+  channel: ChannelSnapshot;
+  pending: readonly PendingConveyanceView[];
+}) {
+  const mine = pending.filter((p) => channel.caucuses.some((c) => c.caucusId === p.sourceCaucusId));
   return (
     <section className="channel" aria-labelledby="channel-title">
       <h2 id="channel-title">“{channel.topic}”</h2>
+      {mine.length > 0 && (
+        <section className="pending-conveyances" aria-label="Conveyances not yet delivered">
+          <h3>Not yet delivered</h3>
+          <ul>
+            {mine.map((p) => (
+              <li key={p.id} className="pending">
+                “{p.text}” from {p.sourceParty}
+                {p.undelivered.length
+                  ? ` — waiting for ${p.undelivered.map((n) => (p.errors[n] ? `${n} (${p.errors[n]})` : n)).join(", ")}`
+                  : ""}
+                {p.unreceipted.length ? ` — receipt for ${p.unreceipted.join(", ")} not posted yet` : ""}.
+                Retried on every sync; the receipt names only where it landed.
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <Understandings device={device} channel={channel} />
       <div
         className="columns"

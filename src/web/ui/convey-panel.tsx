@@ -37,20 +37,28 @@ export function ConveyPanel(props: {
   const [named, setNamed] = useState(true);
   const [to, setTo] = useState<string[]>(props.targets.map((t) => t.caucusId));
   const { busy, error, run } = useAction();
+  const [notice, setNotice] = useState<string>();
   if (!isConveyable(body) || !c) return null;
   // Without receipts the card already says why nothing can be conveyed; say it once.
   if (!c.conveyable)
     return view.receipts.length ? <p className="muted no-convey">{notConveyedWords(c)}</p> : null;
   if (!open)
     return (
-      <button
-        type="button"
-        disabled={props.disabled}
-        onClick={() => setOpen(true)}
-        aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
-      >
-        Convey…
-      </button>
+      <>
+        {notice && (
+          <p role="status" className="pending">
+            {notice}
+          </p>
+        )}
+        <button
+          type="button"
+          disabled={props.disabled}
+          onClick={() => setOpen(true)}
+          aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
+        >
+          Convey…
+        </button>
+      </>
     );
   const exact = body.text ?? "Received.";
   const text = mode === "verbatim" ? exact : paraphrase.trim();
@@ -86,7 +94,7 @@ export function ConveyPanel(props: {
         e.preventDefault();
         if (!mode) return;
         void run(async () => {
-          await device.convey({
+          const result = await device.convey({
             from: props.sourceCaucusId,
             eventId: view.entry.eventId,
             mode,
@@ -96,6 +104,11 @@ export function ConveyPanel(props: {
           });
           setOpen(false);
           setParaphrase("");
+          setNotice(
+            result.undelivered.length
+              ? `Not delivered to ${result.undelivered.map((u) => u.partyName).join(", ")} yet: it is retried automatically, and ${sourceParty}'s receipt names only where it landed.`
+              : undefined,
+          );
         });
       }}
     >
