@@ -122,7 +122,7 @@ describe("transcript tampering in the relay's database is reported by the device
       await expectRefusesToSend(net.mediator, a);
     });
 
-    it("an altered event the device has not seen, with the server's hash chain recomputed, fails MLS decryption", async () => {
+    it("an altered event the device has not seen, with the server's hash chain recomputed, fails MLS decryption and is caught by the next sender's view", async () => {
       const seen = await verifiedHistory();
       const unseen = await sendSignals(a, 2, "unseen");
       const target = unseen[0]!;
@@ -142,17 +142,19 @@ describe("transcript tampering in the relay's database is reported by the device
       ).toMatchObject({ ok: true });
 
       await net.mediator.sync();
-      expect(net.mediator.caucus(caucusA).problem).toMatchObject({
-        kind: "undecryptable",
-        seq: target.seq,
-        eventId: target.eventId,
-      });
-      // Nothing from the altered event on is shown as normal.
+      // An unreadable message alone could be its sender's doing (issue 7, item 5): it is skipped,
+      // attributed to its sender, never shown as content. The next message carries the chain head
+      // its sender saw, which the altered event no longer matches: that only the relay can cause.
+      const skipped = net.mediator.entries(caucusA).find((e) => e.seq === target.seq);
+      expect(skipped).toMatchObject({ senderDeviceId: a.deviceId, skipped: { reason: "unreadable" } });
+      expect(skipped?.payload).toBeUndefined();
+      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ kind: "fork", seq: target.seq + 1 });
+      // Nothing after the altered event is shown as normal.
       const shown = net.mediator.entries(caucusA).map((e) => e.seq);
-      expect(Math.max(...shown)).toBe(seen[2]!.seq);
+      expect(Math.max(...shown)).toBe(target.seq);
       expect(reportFor(await net.mediator.verify(), caucusA)).toMatchObject({
         ok: false,
-        problem: { kind: "undecryptable", seq: target.seq },
+        problem: { kind: "fork", seq: target.seq + 1 },
       });
       // The sender verified the original chain: the relay's head no longer matches it, and the
       // re-read locates the first changed event.
@@ -173,18 +175,19 @@ describe("transcript tampering in the relay's database is reported by the device
       db.rehashFrom(caucusA, target.seq);
 
       await net.mediator.sync();
-      // MLS refuses the replayed generation (undecryptable); were it decrypted, its payload's id
-      // would not match the envelope (fork). Either way it is reported and not shown.
-      expect(net.mediator.caucus(caucusA).problem).toMatchObject({ seq: target.seq });
-      expect(["undecryptable", "fork"]).toContain(net.mediator.caucus(caucusA).problem?.kind);
-      expect(net.mediator.entries(caucusA).map((e) => e.eventId)).not.toContain(target.eventId);
+      // MLS refuses the replayed generation. A reader cannot tell a relay's replay from a member
+      // posting garbage, so it skips the message with a warning naming its sender and never shows
+      // the replayed content; the sender, who knows what it sent, reports the alteration.
+      const skipped = net.mediator.entries(caucusA).find((e) => e.eventId === target.eventId);
+      expect(skipped).toMatchObject({ senderDeviceId: a.deviceId, skipped: { reason: "unreadable" } });
+      expect(skipped?.payload).toBeUndefined();
       await a.sync();
       expect(a.caucus(caucusA).problem).toEqual({
         kind: "altered",
         seq: target.seq,
         eventId: target.eventId,
       });
-      await expectRefusesToSend(net.mediator, a);
+      await expectRefusesToSend(a);
     });
   });
 

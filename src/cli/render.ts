@@ -8,6 +8,7 @@ import {
   notConveyedWords,
   receiptWords,
   signalKindWords,
+  skippedWords,
   verdictWords,
   type EntryView,
   type TranscriptEntry,
@@ -40,6 +41,7 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
   const e = v.entry;
   const head = `${pc.dim(`#${e.seq}`)} ${who(e, ctx)}`;
   const b = v.body;
+  if (e.skipped) return [`${head} ${pc.yellow(`· WARNING: ${skippedWords(e.skipped, who(e, ctx))}`)}`];
   if (!b) {
     const m = e.membership;
     const parts = [

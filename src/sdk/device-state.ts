@@ -45,6 +45,13 @@ export const transcriptEntry = z.strictObject({
   payload: eventPayload.optional(),
   /** Membership change (commit events only): device ids added and removed. */
   membership: z.strictObject({ added: z.array(deviceId), removed: z.array(deviceId) }).optional(),
+  /**
+   * A member's message this device could not accept: kept in the chain, attributed to its sender
+   * (senderDeviceId), shown as a warning, never as content.
+   */
+  skipped: z
+    .strictObject({ reason: z.enum(["unreadable", "malformed", "unauthorised"]), detail: z.string() })
+    .optional(),
 });
 export type TranscriptEntry = z.infer<typeof transcriptEntry>;
 

@@ -188,6 +188,19 @@ export function verdictWords(verdict: ReceiptVerdict, viewer: "mediator" | "part
   return `Beyond ${whose}: ${verdict.breaches.map((b) => breachWords[b]).join("; ")}.`;
 }
 
+/** A member's message this device skipped, in words: whose, and why it is not shown. */
+export function skippedWords(
+  skipped: { reason: "unreadable" | "malformed" | "unauthorised"; detail: string },
+  sender: string,
+): string {
+  const why = {
+    unreadable: "could not be decrypted",
+    malformed: "is not a valid message",
+    unauthorised: "is not something its sender may send",
+  }[skipped.reason];
+  return `A message from ${sender} ${why}, so it was skipped (${skipped.detail}). The caucus goes on; ask the sender if something is missing.`;
+}
+
 /** How a receipt says the source was named, from the viewer's side. */
 export function attributedAsWords(
   attributedAs: Attribution,

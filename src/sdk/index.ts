@@ -43,6 +43,7 @@ export {
   receiptWords,
   signalDefaults,
   signalKindWords,
+  skippedWords,
   verdictWords,
   type Breach,
   type Conveyability,

@@ -6,6 +6,7 @@ import {
   mediatorOnlyTypes,
   partyOnlyTypes,
   safeParse,
+  type EventPayload,
   type StoredEvent,
   type TranscriptProblem,
 } from "../../protocol/index.js";
@@ -32,6 +33,14 @@ export async function applyEvents(
     record.problem = problem;
     return { added, problem };
   };
+  // A member's unreadable, malformed or unauthorised message is its sender's doing, not the
+  // relay's: it is kept in the transcript as skipped, attributed to its sender and shown as a
+  // warning, and the caucus goes on (issue 7, item 5). Only what only the relay could cause
+  // (a gap, an altered hash, a fork) stops the caucus.
+  const skip = (e: StoredEvent, reason: SkipReason, detail: string): TranscriptEntry => ({
+    ...base(e, group ? ownRole(group, e.senderDeviceId) : "party"),
+    skipped: { reason, detail },
+  });
   for (const e of events) {
     const link = extendChain(record.head, [{ ...e, caucusId: record.caucusId }]);
     if (!link.ok) return fail(link.problem);
@@ -81,52 +90,16 @@ export async function applyEvents(
         entry = { ...base(e, ownRole(group, self.deviceId)), payload: own };
         delete record.outbox[e.eventId];
       } else {
-        let r;
-        try {
-          r = await group.process(fromBase64Url(e.ciphertext));
-        } catch (err) {
-          const detail = err instanceof GroupError ? err.message : String(err);
-          return fail({ kind: "undecryptable", seq: e.seq, eventId: e.eventId, detail });
+        const read = await readApplication(group, e, record.caucusId);
+        if ("next" in read) group = read.next;
+        if ("skipped" in read) entry = skip(e, read.skipped, read.detail);
+        else if ("problem" in read) return fail(read.problem);
+        else {
+          // Invariant 5: the sender's view of the chain must be ours too, or the server forked us.
+          const seenProblem = checkSeen(record, read.payload.seen, e.seq);
+          if (seenProblem) return fail(seenProblem);
+          entry = { ...base(e, read.role), payload: read.payload };
         }
-        group = r.next;
-        if (r.incoming.kind !== "application")
-          return fail({ kind: "fork", seq: e.seq, detail: "envelope says application, content is a commit" });
-        const sender = r.incoming.sender;
-        let json: unknown;
-        try {
-          json = JSON.parse(fromUtf8(r.incoming.plaintext));
-        } catch {
-          return fail({
-            kind: "undecryptable",
-            seq: e.seq,
-            eventId: e.eventId,
-            detail: "payload is not JSON",
-          });
-        }
-        const parsed = safeParse(eventPayload, json, "event payload");
-        if (!parsed.ok)
-          return fail({
-            kind: "undecryptable",
-            seq: e.seq,
-            eventId: e.eventId,
-            detail: parsed.error.message,
-          });
-        const p = parsed.value;
-        // The encrypted payload must agree with the server's envelope, or the server relabelled it.
-        if (p.eventId !== e.eventId || p.caucusId !== record.caucusId || sender.deviceId !== e.senderDeviceId)
-          return fail({
-            kind: "fork",
-            seq: e.seq,
-            detail: "encrypted payload does not match its envelope (id, caucus or sender)",
-          });
-        if (sender.role === "party" && mediatorOnlyTypes.includes(p.body.type))
-          return fail({ kind: "fork", seq: e.seq, detail: `a party device sent a ${p.body.type}` });
-        if (sender.role === "mediator" && partyOnlyTypes.includes(p.body.type))
-          return fail({ kind: "fork", seq: e.seq, detail: `a mediator device sent a ${p.body.type}` });
-        // Invariant 5: the sender's view of the chain must be ours too, or the server forked us.
-        const seenProblem = checkSeen(record, p.seen, e.seq);
-        if (seenProblem) return fail(seenProblem);
-        entry = { ...base(e, sender.role), payload: p };
       }
     }
     record.entries.push(entry);
@@ -135,6 +108,59 @@ export async function applyEvents(
   }
   if (group !== caucus.group()) caucus.setGroup(group);
   return { added };
+}
+
+type SkipReason = NonNullable<TranscriptEntry["skipped"]>["reason"];
+
+/**
+ * Decrypts and checks one application message. A message its sender got wrong (unreadable, not
+ * our payload, a body its role may not send, a commit posing as a message, fields that disagree
+ * with the envelope the sender chose) is skipped; one whose MLS-authenticated sender is not the
+ * envelope's sender (which only the relay sets) is a fork.
+ */
+async function readApplication(
+  group: CaucusGroup,
+  e: StoredEvent,
+  caucusId: string,
+): Promise<
+  | { skipped: SkipReason; detail: string; next?: CaucusGroup }
+  | { problem: TranscriptProblem }
+  | { payload: EventPayload; role: "mediator" | "party"; next: CaucusGroup }
+> {
+  let r;
+  try {
+    r = await group.process(fromBase64Url(e.ciphertext));
+  } catch (err) {
+    return { skipped: "unreadable", detail: err instanceof GroupError ? err.message : String(err) };
+  }
+  // A commit must travel as a commit (the relay orders those); as a message it changes nothing.
+  if (r.incoming.kind !== "application")
+    return { skipped: "unauthorised", detail: "a commit sent as an application message" };
+  const sender = r.incoming.sender;
+  if (sender.deviceId !== e.senderDeviceId)
+    return {
+      problem: { kind: "fork", seq: e.seq, detail: "the encrypted sender does not match its envelope" },
+    };
+  let json: unknown;
+  try {
+    json = JSON.parse(fromUtf8(r.incoming.plaintext));
+  } catch {
+    return { skipped: "malformed", detail: "payload is not JSON", next: r.next };
+  }
+  const parsed = safeParse(eventPayload, json, "event payload");
+  if (!parsed.ok) return { skipped: "malformed", detail: parsed.error.message, next: r.next };
+  const p = parsed.value;
+  if (p.eventId !== e.eventId || p.caucusId !== caucusId)
+    return {
+      skipped: "malformed",
+      detail: "the payload names another event or caucus than its envelope",
+      next: r.next,
+    };
+  if (sender.role === "party" && mediatorOnlyTypes.includes(p.body.type))
+    return { skipped: "unauthorised", detail: `a party device sent a ${p.body.type}`, next: r.next };
+  if (sender.role === "mediator" && partyOnlyTypes.includes(p.body.type))
+    return { skipped: "unauthorised", detail: `a mediator device sent a ${p.body.type}`, next: r.next };
+  return { payload: p, role: sender.role, next: r.next };
 }
 
 function checkSeen(

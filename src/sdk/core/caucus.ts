@@ -102,11 +102,15 @@ export class Caucus {
     this.restored = { serialized, group };
   }
 
-  /** The group to send or commit with; refuses on a removed, broken or not yet joined caucus. */
-  usableGroup(): CaucusGroup {
+  /**
+   * The group to send or commit with; refuses on a removed, broken or not yet joined caucus.
+   * `evenIfBroken`: a removal may still be committed into a caucus whose transcript has a problem
+   * (the mediator can always take a device out).
+   */
+  usableGroup(opts: { evenIfBroken?: boolean } = {}): CaucusGroup {
     const r = this.record;
     if (r.removed) throw new SdkError("removed", "this device was removed from the caucus");
-    if (r.problem)
+    if (r.problem && !opts.evenIfBroken)
       throw new SdkError(
         "transcript_broken",
         "the caucus transcript failed verification; refusing to send until it is resolved",

@@ -85,11 +85,13 @@ export async function commitChange(
   change: MembershipChange,
   opts: { retry?: boolean } = {},
 ): Promise<void> {
+  // Removing a device is always allowed, even from a caucus in trouble; adding one is not.
+  const evenIfBroken = !change.add?.length && !!change.removeDeviceIds?.length;
   const caucus = core.caucus(caucusId);
   const record = caucus.record;
   for (let attempt = 0; ; attempt++) {
     await syncCaucus(core, caucusId);
-    const group = caucus.usableGroup();
+    const group = caucus.usableGroup({ evenIfBroken });
     const pending = await group.commit({
       add: change.add?.map((a) => decodeKeyPackage(a.keyPackage)),
       removeDeviceIds: change.removeDeviceIds,

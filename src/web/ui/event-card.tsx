@@ -6,6 +6,7 @@ import {
   notConveyedWords,
   receiptWords,
   signalKindWords,
+  skippedWords,
   verdictWords,
   type EntryView,
 } from "../../sdk/index.js";
@@ -42,7 +43,14 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
   let body: ReactNode = null;
   let meta: ReactNode = null;
   let state: ReactNode = null;
-  if (!b) {
+  if (e.skipped) {
+    title = "Message skipped";
+    body = (
+      <p role="note" className="warning">
+        {skippedWords(e.skipped, who(v, ctx).toLowerCase() === "you" ? "you" : who(v, ctx))}
+      </p>
+    );
+  } else if (!b) {
     const m = e.membership;
     title = "Membership change";
     body = (
