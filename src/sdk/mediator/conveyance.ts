@@ -1,9 +1,8 @@
-import type { EventBody } from "../../protocol/index.js";
+import { newEventId, type EventBody } from "../../protocol/index.js";
 import type { DeviceCore } from "../core/device-core.js";
 import { sendEvent } from "../core/outbound.js";
 import { syncAll } from "../core/transcript-sync.js";
 import type { TranscriptEntry } from "../device-state.js";
-import { uuidv7 } from "../uuidv7.js";
 import { channelOf } from "./channels.js";
 import { planConveyance, type ConveyOptions } from "./conveyance-plan.js";
 
@@ -20,7 +19,7 @@ export async function convey(
   const source = core.caucus(opts.from).record.entries.find((e) => e.eventId === opts.eventId);
   const { targets, conveyance, receipt } = planConveyance(opts, source, channelOf(core, opts.from));
   // The receipt is owed from the moment the first conveyance may land (survives a crash).
-  const receiptId = uuidv7();
+  const receiptId = crypto.randomUUID();
   core.state.owedReceipts.push({ caucusId: opts.from, eventId: receiptId, body: receipt });
   await core.save();
   const conveyances: TranscriptEntry[] = [];
@@ -37,8 +36,12 @@ export async function flushOwedReceipts(core: DeviceCore): Promise<void> {
     const owed = core.state.owedReceipts[0]!;
     if (core.hasCaucus(owed.caucusId)) {
       const { record } = core.caucus(owed.caucusId);
-      if (!record.entries.some((e) => e.eventId === owed.eventId))
-        await sendEvent(core, owed.caucusId, owed.body as EventBody, owed.eventId);
+      if (!record.entries.some((e) => e.eventId === owed.eventId)) {
+        // Owed since before event ids became random: the relay refuses a v7 id now, and the
+        // entries show it never landed, so it goes out under a new one.
+        const id = newEventId.safeParse(owed.eventId).success ? owed.eventId : crypto.randomUUID();
+        await sendEvent(core, owed.caucusId, owed.body as EventBody, id);
+      }
     }
     core.state.owedReceipts.shift();
     await core.save();
