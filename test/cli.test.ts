@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, cliJson, ensureCliBuilt, serveInChild } from "./helpers/cli.js";
@@ -152,4 +152,40 @@ describe("backchannel CLI", () => {
     const partyAsMediator = await cli(home("Nord"), ["channel", "list", "--json"]);
     expect(JSON.parse(partyAsMediator.stdout)).toMatchObject({ error: "wrong_role" });
   });
+
+  test("a new device's passphrase must meet the policy whether it comes from the environment or a file", async () => {
+    const refused = (r: { code: number; stdout: string }) => {
+      expect(r.code).toBe(1);
+      const body = JSON.parse(r.stdout) as { error: string; message: string };
+      expect(body.error).toBe("passphrase_weak");
+      expect(body.message).toContain("at least 8 characters");
+    };
+    const weakFile = join(dir, "weak-passphrase");
+    writeFileSync(weakFile, "x\n", { mode: 0o600 });
+
+    const viaEnv = await cli(home("weak-m"), ["mediator", "init", "--server", url, "--name", "W", "--json"], {
+      BACKCHANNEL_PASSPHRASE: "x",
+    });
+    refused(viaEnv);
+    const viaFile = await cli(home("weak-m"), [
+      "--passphrase-file",
+      weakFile,
+      "mediator",
+      "init",
+      "--server",
+      url,
+      "--name",
+      "W",
+      "--json",
+    ]);
+    refused(viaFile);
+    expect(existsSync(join(home("weak-m"), "device.json"))).toBe(false);
+
+    // join is refused before the invite is redeemed, so the code still works with a good one.
+    const { code } = await cliJson<{ code: string }>(home("m"), ["channel", "invite", "Nord"]);
+    refused(await cli(home("weak-p"), ["join", code, "--json"], { BACKCHANNEL_PASSPHRASE: "1234567" }));
+    refused(await cli(home("weak-p"), ["--passphrase-file", weakFile, "join", code, "--json"]));
+    expect(existsSync(join(home("weak-p"), "device.json"))).toBe(false);
+    expect((await cliJson(home("weak-p"), ["join", code])).joined).toBe(false);
+  }, 60_000);
 });

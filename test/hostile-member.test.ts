@@ -8,7 +8,6 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { noStance, toBase64Url, type EventBody } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
-import { uuidv7 } from "../src/sdk/uuidv7.js";
 import { coreOf, sendEvent } from "./helpers/internals.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 import { ServerDatabase } from "./helpers/server-database.js";
@@ -35,7 +34,7 @@ describe("a hostile member cannot stop a caucus", () => {
       core.api().call("appendEvent", {
         params: { caucusId },
         body: {
-          eventId: uuidv7(),
+          eventId: crypto.randomUUID(),
           kind: "application",
           epoch: core.caucus(caucusId).group()!.epoch,
           ciphertext: toBase64Url(ciphertext),

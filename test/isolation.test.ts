@@ -28,7 +28,6 @@ import { deviceState } from "../src/sdk/device-state.js";
 import { commitChange, coreOf, groupOf } from "./helpers/internals.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { Session } from "../src/sdk/session.js";
-import { uuidv7 } from "../src/sdk/uuidv7.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 
@@ -287,7 +286,7 @@ async function probe(
       "POST events",
       name,
       await post(`/v1/caucuses/${id}/events`, {
-        eventId: uuidv7(),
+        eventId: randomUUID(),
         kind: "application",
         epoch: 1,
         ciphertext: "AAAA",
@@ -491,7 +490,7 @@ describe("isolation: a self-registered mediator device", () => {
         [
           "POST",
           `/v1/caucuses/${id}/events`,
-          { eventId: uuidv7(), kind: "commit", epoch: 0, ciphertext: "AAAA" },
+          { eventId: randomUUID(), kind: "commit", epoch: 0, ciphertext: "AAAA" },
         ],
         [
           "POST",

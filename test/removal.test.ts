@@ -13,7 +13,6 @@ import { CaucusGroup } from "../src/crypto/mls/caucus-group.js";
 import { fromBase64Url, fromUtf8 } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
 import { groupOf } from "./helpers/internals.js";
-import { uuidv7 } from "../src/sdk/uuidv7.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 
@@ -145,7 +144,7 @@ describe("removal: a removed handler cannot read what is said after its removal"
       ["GET", "events", undefined],
       ["GET", `events?after=${h2LastHead.seq}`, undefined],
       ["GET", "welcome", undefined],
-      ["POST", "events", { eventId: uuidv7(), kind: "application", epoch: 1, ciphertext: "AAAA" }],
+      ["POST", "events", { eventId: randomUUID(), kind: "application", epoch: 1, ciphertext: "AAAA" }],
     ] as const) {
       const mine = await raw(token, method, `/v1/caucuses/${caucus}/${path}`, body);
       expect(mine, `${method} ${path}`).toBe(

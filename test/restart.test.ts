@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,7 +8,6 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mediator, MemoryStateStore, Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
-import { uuidv7 } from "../src/sdk/uuidv7.js";
 import { watch, type WatchHandle } from "../src/sdk/watch.js";
 
 /**
@@ -109,7 +108,7 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
   let watchedFrom = 0;
 
   // The stream: ids chosen up front, so a retry can reuse them.
-  const streamIds = Array.from({ length: 12 }, () => uuidv7());
+  const streamIds: string[] = Array.from({ length: 12 }, () => randomUUID());
   const textOf = (eventId: string) => `signal ${streamIds.indexOf(eventId) + 1}: no new strikes`;
   const acknowledged: TranscriptEntry[] = [];
   const failed: string[] = [];

@@ -46,15 +46,19 @@ export async function passphrase(opts: GlobalOptions, confirm = false): Promise<
     const first = await rl.question("Keystore passphrase: ");
     if (confirm && (await rl.question("Again: ")) !== first)
       throw new CliError("passphrase_mismatch", "the passphrases differ");
-    if (first.length < 8) throw new CliError("passphrase_weak", "use a passphrase of at least 8 characters");
     return first;
   } finally {
     rl.close();
   }
 }
 
+/**
+ * The store for a device this command is about to make. The passphrase policy holds whichever
+ * way the passphrase came (environment, file or prompt) and is checked here, before the command
+ * registers with the relay or redeems its one-time code (passphrase_weak).
+ */
 export async function newStore(opts: GlobalOptions): Promise<FileStateStore> {
-  const store = new FileStateStore(devicePath(opts), await passphrase(opts, true));
+  const store = FileStateStore.forNewDevice(devicePath(opts), await passphrase(opts, true));
   if (store.exists())
     throw new CliError(
       "device_exists",

@@ -7,6 +7,8 @@ import { BackchannelError } from "../protocol/errors.js";
  * - keystore_corrupt: the store was damaged or tampered with; asking again will not help.
  * - keystore_missing: no store yet; the device has to be set up (or the path is wrong).
  * - keystore_exists: refusing to overwrite a store holding another identity's keys.
+ * - passphrase_weak: a new store's passphrase is below the policy (`node/passphrase-policy.ts`);
+ *   nothing was created.
  * - keystore_unavailable: the storage itself cannot be used (a browser without IndexedDB, a
  *   private window that refuses it, an upgrade blocked by another tab); retrying later may help.
  */
@@ -15,6 +17,7 @@ export type KeystoreErrorCode =
   | "keystore_corrupt"
   | "keystore_missing"
   | "keystore_exists"
+  | "passphrase_weak"
   | "keystore_unavailable";
 
 export class KeystoreError extends BackchannelError {

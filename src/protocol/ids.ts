@@ -4,10 +4,29 @@ import { z } from "zod";
 export const uuid = z
   .string()
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "not a UUID");
-/** UUIDv7: client-chosen event ids (time-ordered, idempotency key for sends). */
+/**
+ * A random UUID (version 4): what a client must use for every id it chooses and the relay
+ * stores — an event, a device, an invite, a link. Ids carry no time: a v1, v6 or v7 id would date
+ * each of them in the relay's database (invariant 1), so the relay refuses them (invalid_request)
+ * and a client cannot leak the time even by mistake. The sender's time lives only inside the
+ * encrypted payload (`sentAt`).
+ */
+export const randomId = z
+  .string()
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    "not a random UUID (version 4)",
+  );
+/** A new event's id, as a client posts it: random, and the idempotency key of its send. */
+export const newEventId = randomId;
+/**
+ * An event id as stored and referred to: v4, or v7 from before ids stopped carrying time, so
+ * the relay still serves older events and devices still load the transcripts that hold them.
+ * Order is the relay's `seq`, never the id.
+ */
 export const eventId = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "not a UUIDv7");
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "not an event id");
 export const deviceId = uuid;
 export const channelId = uuid;
 export const caucusId = uuid;

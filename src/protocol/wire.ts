@@ -9,6 +9,8 @@ import {
   eventId,
   inviteId,
   linkId,
+  newEventId,
+  randomId,
   sha256Hex,
 } from "./ids.js";
 import { limits } from "./limits.js";
@@ -22,7 +24,10 @@ export const role = z.enum(["mediator", "party"]);
 export type Role = z.infer<typeof role>;
 
 // ── devices and login ──────────────────────────────────────────────────────────────────────────
-export const registerMediatorRequest = z.strictObject({ deviceId, authPublicKey: ed25519PublicKey });
+export const registerMediatorRequest = z.strictObject({
+  deviceId: randomId,
+  authPublicKey: ed25519PublicKey,
+});
 export const registerMediatorResponse = z.strictObject({ deviceId, role });
 
 export const challengeRequest = z.strictObject({ deviceId });
@@ -53,7 +58,7 @@ export const createCaucusResponse = z.strictObject({ caucusId });
 export const channelSummary = z.strictObject({ channelId, caucusIds: z.array(caucusId) });
 export const listChannelsResponse = z.strictObject({ channels: z.array(channelSummary) });
 
-export const createInviteRequest = z.strictObject({ inviteId, invitePublicKey: ed25519PublicKey });
+export const createInviteRequest = z.strictObject({ inviteId: randomId, invitePublicKey: ed25519PublicKey });
 export const createInviteResponse = z.strictObject({ inviteId, caucusId });
 
 /** What the invite key signs when a handler's device redeems it (the server cannot forge it). */
@@ -66,7 +71,7 @@ export const redeemSigningString = (
   `backchannel-redeem-v1\ninvite:${inviteIdValue}\ndevice:${deviceIdValue}\nauth:${authPublicKey}\nkeypackage:${keyPackageSha256}`;
 
 export const redeemInviteRequest = z.strictObject({
-  deviceId,
+  deviceId: randomId,
   authPublicKey: ed25519PublicKey,
   keyPackage: base64url(limits.keyPackageBytes),
   signature: ed25519Signature,
@@ -93,7 +98,10 @@ export const pendingResponse = z.strictObject({ pending: z.array(pendingDevice) 
  * An existing mediator device registers a one-time link (its public key only); the new device
  * redeems it with the link key, which travels in the link code out of band.
  */
-export const createMediatorLinkRequest = z.strictObject({ linkId, linkPublicKey: ed25519PublicKey });
+export const createMediatorLinkRequest = z.strictObject({
+  linkId: randomId,
+  linkPublicKey: ed25519PublicKey,
+});
 export const createMediatorLinkResponse = z.strictObject({ linkId });
 
 /** What the link key signs when a new mediator device redeems it (the server cannot forge it). */
@@ -105,7 +113,7 @@ export const mediatorLinkSigningString = (
   `backchannel-mediator-link-v1\nlink:${linkIdValue}\ndevice:${deviceIdValue}\nauth:${authPublicKey}`;
 
 export const redeemMediatorLinkRequest = z.strictObject({
-  deviceId,
+  deviceId: randomId,
   authPublicKey: ed25519PublicKey,
   signature: ed25519Signature,
 });
@@ -129,7 +137,7 @@ export type EnvelopeKind = z.infer<typeof envelopeKind>;
 export const welcomeDelivery = z.strictObject({ deviceId, welcome: base64url(limits.welcomeBytes) });
 
 export const appendEventRequest = z.strictObject({
-  eventId,
+  eventId: newEventId,
   kind: envelopeKind,
   /** MLS epoch the message was made in; the server orders commits by it (first commit wins). */
   epoch: z.number().int().nonnegative(),

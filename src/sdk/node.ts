@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
+import { checkNewPassphrase } from "../crypto/node/passphrase-policy.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 
@@ -19,6 +20,16 @@ export class FileStateStore implements StateStore {
     readonly path: string,
     private readonly passphrase: string,
   ) {}
+
+  /**
+   * A store for a device about to be made: refuses a passphrase below the policy
+   * (passphrase_weak) now, before the device does anything that cannot be undone, such as
+   * redeeming a one-time invite. The keystore checks the same rule again when it is created.
+   */
+  static forNewDevice(path: string, passphrase: string): FileStateStore {
+    checkNewPassphrase(passphrase);
+    return new FileStateStore(path, passphrase);
+  }
 
   exists(): boolean {
     return existsSync(this.path);

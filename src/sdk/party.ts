@@ -40,8 +40,9 @@ export interface SignalInput {
   onBehalfOf?: string;
   inReplyTo?: string;
   /**
-   * Client-chosen UUIDv7 (default: a fresh one). Passing the id of a send that failed makes the
-   * retry idempotent: if the server stored the first attempt, it is not stored twice.
+   * Client-chosen random UUID, version 4 (default: a fresh one; an id with a time in it is
+   * refused). Passing the id of a send that failed makes the retry idempotent: if the server
+   * stored the first attempt, it is not stored twice.
    */
   eventId?: string;
 }

@@ -88,7 +88,7 @@ async function caucusWithParty() {
     "POST",
     `/v1/caucuses/${m.caucusId}/events`,
     {
-      eventId: uuidv7(),
+      eventId: randomUUID(),
       kind: "commit",
       epoch: 0,
       ciphertext: randomB64(100),
@@ -102,7 +102,7 @@ async function caucusWithParty() {
 }
 
 const appMessage = (epoch = 1) => ({
-  eventId: uuidv7(),
+  eventId: randomUUID(),
   kind: "application",
   epoch,
   ciphertext: randomB64(64),
@@ -162,7 +162,7 @@ describe("happy path", () => {
     // Commit with a Welcome; a retry is a duplicate with the same answer.
     const welcome = randomB64(500);
     const commit = {
-      eventId: uuidv7(),
+      eventId: randomUUID(),
       kind: "commit",
       epoch: 0,
       ciphertext: randomB64(200),
@@ -369,6 +369,57 @@ describe("bad input is rejected with a typed code and changes nothing", () => {
     });
     expect(res).toMatchObject({ status: 409, body: { error: "device_exists" } });
     expect(await storage.getDevice(d.deviceId)).toMatchObject({ authPublicKey: d.publicKey });
+  });
+
+  it("an id that carries a time (UUIDv7, v1) → 400 invalid_request, nothing stored", async () => {
+    // Client-chosen ids must be random (v4): a v7 id would date the event, device or invite to the
+    // millisecond in the relay's database (invariant 1), and a client must not be able to leak
+    // that even by mistake.
+    const v1 = () => randomUUID().replace(/^(.{14})4/, "$11");
+    const m = await mediatorWithCaucus(call);
+    for (const eventId of [uuidv7(), v1()]) {
+      const res = await call(
+        "POST",
+        `/v1/caucuses/${m.caucusId}/events`,
+        { ...appMessage(0), eventId },
+        m.token,
+      );
+      expect(res, eventId).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+      expect(res.body.message).toContain("eventId");
+    }
+    expect(await eventCount(m.caucusId)).toBe(0);
+
+    const d = { ...newDevice(), deviceId: uuidv7() };
+    const res = await call("POST", "/v1/mediators", { deviceId: d.deviceId, authPublicKey: d.publicKey });
+    expect(res).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+
+    const inviteId = uuidv7();
+    const invite = await call(
+      "POST",
+      `/v1/caucuses/${m.caucusId}/invites`,
+      { inviteId, invitePublicKey: newKey().publicKey },
+      m.token,
+    );
+    expect(invite).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    expect(await storage.getInvite(inviteId)).toBeUndefined();
+  });
+
+  it("an event stored with a v7 id before ids became random is still served, and parses", async () => {
+    const m = await mediatorWithCaucus(call);
+    const legacy = uuidv7();
+    await storage.appendEvent({
+      caucusId: m.caucusId,
+      senderDeviceId: m.device.deviceId,
+      eventId: legacy,
+      kind: "application",
+      epoch: 0,
+      ciphertext: randomB64(64),
+      welcomes: [],
+      removes: [],
+    });
+    const list = await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, m.token);
+    expect(parse(listEventsResponse, list.body).events.map((e) => e.eventId)).toEqual([legacy]);
   });
 
   it("non-canonical base64url ciphertext and bad query parameters → 400 invalid_request", async () => {
@@ -609,7 +660,7 @@ describe("the mediator's devices (staff)", () => {
       "POST",
       `/v1/caucuses/${m.caucusId}/events`,
       {
-        eventId: uuidv7(),
+        eventId: randomUUID(),
         kind: "commit",
         epoch: 0,
         ciphertext: randomB64(100),
@@ -748,7 +799,7 @@ describe("the mediator's devices (staff)", () => {
     await call("PUT", `/v1/caucuses/${m.caucusId}/key-package`, { keyPackage: randomB64(50) }, sToken);
     const events = `/v1/caucuses/${m.caucusId}/events`;
     const commit = (epoch: number, extra: object) => ({
-      eventId: uuidv7(),
+      eventId: randomUUID(),
       kind: "commit",
       epoch,
       ciphertext: randomB64(50),
@@ -875,7 +926,7 @@ describe("authorisation", () => {
   it("a removed party loses all access", async () => {
     const c = await caucusWithParty();
     const remove = {
-      eventId: uuidv7(),
+      eventId: randomUUID(),
       kind: "commit",
       epoch: 1,
       ciphertext: randomB64(50),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { limits, parse, serverFrame, type ServerFrame } from "../protocol/index.js";
 import { startServer, type RunningServer } from "./start-server.js";
-import { fetchCall, mediatorWithCaucus, randomB64, uuidv7, type Call } from "./test-helpers.js";
+import { fetchCall, mediatorWithCaucus, randomB64, type Call } from "./test-helpers.js";
 
 /** A ws client that queues frames, so a test awaits the next one instead of racing it. */
 class TestSocket {
@@ -92,7 +93,7 @@ describe("startServer", () => {
     const appended = await call(
       "POST",
       `/v1/caucuses/${m.caucusId}/events`,
-      { eventId: uuidv7(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
+      { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
       m.token,
     );
     expect(appended.status).toBe(201);
@@ -137,7 +138,7 @@ describe("startServer", () => {
 
   it("keeps acknowledged events across a restart on the same data dir", async () => {
     const m = await mediatorWithCaucus(call);
-    const sent = { eventId: uuidv7(), kind: "application", epoch: 0, ciphertext: randomB64(32) };
+    const sent = { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) };
     expect((await call("POST", `/v1/caucuses/${m.caucusId}/events`, sent, m.token)).status).toBe(201);
     await server.close();
 

@@ -1,6 +1,7 @@
 /**
  * Test-only helpers shared by the relay's tests: real Ed25519 keys from node:crypto (the relay
- * never holds private keys; tests play the devices), UUIDv7 event ids, and a request function
+ * never holds private keys; tests play the devices), a UUIDv7 maker (to test that the relay refuses
+ * ids carrying a time), and a request function
  * that works over app.inject or a real socket.
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
@@ -37,6 +38,7 @@ export interface TestDevice extends TestKey {
 
 export const newDevice = (): TestDevice => ({ deviceId: randomUUID(), ...newKey() });
 
+/** An id with its creation time in it (UUIDv7): only for tests that the relay refuses one. */
 export function uuidv7(): string {
   const b = randomBytes(16);
   b.writeUIntBE(Date.now(), 0, 6);

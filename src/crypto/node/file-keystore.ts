@@ -13,6 +13,7 @@ import { canonicalJson } from "../../protocol/canonical.js";
 import { fromBase64Url, toBase64Url, utf8 } from "../../protocol/encoding.js";
 import { KeystoreError } from "../keystore-error.js";
 import { createFileExclusive, errno, writeFileAtomic } from "./atomic-file.js";
+import { checkNewPassphrase } from "./passphrase-policy.js";
 
 /**
  * One device's secrets and state (identity key, login key, MLS group state) in a single
@@ -25,10 +26,19 @@ import { createFileExclusive, errno, writeFileAtomic } from "./atomic-file.js";
  * and a user would retype a correct passphrase forever at a corrupt file.
  */
 
-// scrypt at N=2^15, r=8 takes 32 MiB and a few hundred ms: cheap once per open, costly per guess.
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
+/** scrypt's cost parameters: N (CPU and memory), r (block size), p (parallelism). */
+export interface ScryptCost {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+// OWASP's floor for scrypt (N=2^17, r=8, p=1): 128 MiB and about a second of one core per
+// derivation — once per open for the user, once per guess for whoever holds a copy of the file.
+const SCRYPT: ScryptCost = { N: 2 ** 17, r: 8, p: 1 };
 // A file's own params are attacker-controlled: cap the memory and work an open can be made to
-// do (16 times today's), and refuse weaker than OWASP's floor.
+// do (16 times today's), and refuse to open anything weaker than N=2^14 (an older keystore is
+// opened at its own cost, then raised to SCRYPT: see open()).
 const MAX_SCRYPT_MEMORY = 256 * 2 ** 20;
 const MAX_SCRYPT_WORK = 16 * SCRYPT.N * SCRYPT.r * SCRYPT.p;
 const MIN_SCRYPT_N = 2 ** 14;
@@ -64,6 +74,37 @@ const kdfParams = z
   .refine(({ salt }) => bytes(SALT_BYTES, 64).safeParse(salt).success, "bad salt");
 type KdfParams = z.output<typeof kdfParams>;
 
+export interface KeystoreOptions {
+  /**
+   * The cost a new keystore gets and an older one is raised to on open. Defaults to OWASP's floor
+   * (N=2^17, r=8, p=1); only the keystore's own unit tests pass a lower one, as an argument: no
+   * production caller (FileStateStore, the CLI) passes it, and nothing reads it from the
+   * environment, so no setting can weaken a real keystore. It must still be a cost open() accepts.
+   */
+  scrypt?: ScryptCost;
+}
+
+function targetCost(options: KeystoreOptions): ScryptCost {
+  const cost = options.scrypt ?? SCRYPT;
+  if (
+    !kdfParams.safeParse({ name: "scrypt", salt: toBase64Url(new Uint8Array(SALT_BYTES)), ...cost }).success
+  )
+    throw new TypeError("scrypt cost outside what a keystore may use");
+  return cost;
+}
+
+/** Below `cost` in memory or in work: a file made before the floor was raised. */
+const weakerThan = (kdf: KdfParams, cost: ScryptCost) =>
+  kdf.N * kdf.r < cost.N * cost.r || kdf.N * kdf.r * kdf.p < cost.N * cost.r * cost.p;
+
+const newKdf = (cost: ScryptCost): KdfParams => ({
+  name: "scrypt",
+  salt: toBase64Url(randomBytes(SALT_BYTES)),
+  N: cost.N,
+  r: cost.r,
+  p: cost.p,
+});
+
 const keystoreFile = z.strictObject({
   v: z.literal(1),
   kdf: kdfParams,
@@ -87,11 +128,19 @@ export class FileKeystore {
     private json: string,
   ) {}
 
-  /** Creates a new keystore holding `initial`; throws keystore_exists rather than overwrite one. */
-  static async create(path: string, passphrase: string, initial: unknown): Promise<FileKeystore> {
-    if (passphrase.length === 0) throw new TypeError("a keystore needs a non-empty passphrase");
+  /**
+   * Creates a new keystore holding `initial`; throws keystore_exists rather than overwrite one,
+   * and passphrase_weak for a passphrase below the policy (`passphrase-policy.ts`).
+   */
+  static async create(
+    path: string,
+    passphrase: string,
+    initial: unknown,
+    options: KeystoreOptions = {},
+  ): Promise<FileKeystore> {
+    checkNewPassphrase(passphrase);
     const json = toJson(initial);
-    const kdf: KdfParams = { name: "scrypt", salt: toBase64Url(randomBytes(SALT_BYTES)), ...SCRYPT };
+    const kdf = newKdf(targetCost(options));
     const { key, check } = await deriveKeys(passphrase, kdf);
     const store = new FileKeystore(path, kdf, check, key, json);
     if (!(await createFileExclusive(path, store.seal(json)))) {
@@ -100,7 +149,14 @@ export class FileKeystore {
     return store;
   }
 
-  static async open(path: string, passphrase: string): Promise<FileKeystore> {
+  /**
+   * Opens a keystore with its passphrase, whatever the passphrase policy says today (a keystore
+   * made under an older policy is not locked out). A keystore derived at less than today's cost
+   * is re-encrypted at that cost under a fresh salt, with the same passphrase, by one atomic
+   * replace: a crash at any point leaves the old file or the new one, both openable.
+   */
+  static async open(path: string, passphrase: string, options: KeystoreOptions = {}): Promise<FileKeystore> {
+    const cost = targetCost(options);
     let raw: string;
     try {
       raw = await readFile(path, "utf8");
@@ -116,7 +172,17 @@ export class FileKeystore {
       throw new KeystoreError("keystore_passphrase", "wrong passphrase for this keystore");
     }
     const json = openSealed(key, file, path);
-    return new FileKeystore(path, file.kdf, check, key, json);
+    if (!weakerThan(file.kdf, cost)) return new FileKeystore(path, file.kdf, check, key, json);
+
+    const kdf = newKdf(cost);
+    const stronger = await deriveKeys(passphrase, kdf);
+    const upgraded = new FileKeystore(path, kdf, stronger.check, stronger.key, json);
+    // Another process may have written a newer state since we read the file (two commands of
+    // one device at once); replacing it with ours would lose that write. Then leave the file to
+    // the next open, and keep using it at its own cost.
+    if ((await readFile(path, "utf8")) !== raw) return new FileKeystore(path, file.kdf, check, key, json);
+    await writeFileAtomic(path, upgraded.seal(json));
+    return upgraded;
   }
 
   /**
@@ -218,7 +284,7 @@ async function deriveKeys(
       secret,
       fromBase64Url(kdf.salt),
       32 + CHECK_BYTES,
-      // Node's default maxmem (32 MiB) is just below what N=2^15, r=8 needs.
+      // Node's default maxmem (32 MiB) is far below what N=2^17, r=8 needs (128 MiB).
       { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 2 * 128 * kdf.N * kdf.r },
       (error, key) => (error ? reject(error) : resolve(key)),
     ),

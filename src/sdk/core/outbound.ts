@@ -1,6 +1,7 @@
 import {
   canonicalJson,
   eventPayload,
+  newEventId,
   parse,
   toBase64Url,
   utf8,
@@ -11,7 +12,6 @@ import {
 import { decodeKeyPackage } from "../../crypto/mls/caucus-group.js";
 import type { TranscriptEntry } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
-import { uuidv7 } from "../uuidv7.js";
 import type { DeviceCore } from "./device-core.js";
 import { syncCaucus } from "./transcript-sync.js";
 
@@ -30,8 +30,11 @@ export async function sendEvent(
   core: DeviceCore,
   caucusId: string,
   body: EventBody,
-  eventIdValue = uuidv7(),
+  // Random (v4): an id with a time in it would date the event at the relay (invariant 1).
+  eventIdValue: string = crypto.randomUUID(),
 ): Promise<TranscriptEntry> {
+  // Before anything is encrypted or saved: the relay would refuse an id that is not random.
+  parse(newEventId, eventIdValue, "event id");
   const caucus = core.caucus(caucusId);
   const record = caucus.record;
   for (let attempt = 0; ; attempt++) {
@@ -96,7 +99,7 @@ export async function commitChange(
       add: change.add?.map((a) => decodeKeyPackage(a.keyPackage)),
       removeDeviceIds: change.removeDeviceIds,
     });
-    const eventIdValue = uuidv7();
+    const eventIdValue = crypto.randomUUID();
     record.pendingCommit = {
       eventId: eventIdValue,
       next: toBase64Url(pending.next.serialize()),

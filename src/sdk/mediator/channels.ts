@@ -8,7 +8,6 @@ import type { TranscriptEntry } from "../device-state.js";
 import { SdkError } from "../errors.js";
 import { genesis } from "../genesis.js";
 import { encodeInviteCode } from "../invite-code.js";
-import { uuidv7 } from "../uuidv7.js";
 
 /** A channel as the mediator's device knows it: its topic and one caucus per party. */
 export interface ChannelView {
@@ -126,7 +125,7 @@ export async function proposeUnderstanding(
   text: string,
 ): Promise<string> {
   const channel = channelById(core, channelId);
-  const understandingId = uuidv7();
+  const understandingId = crypto.randomUUID();
   for (const c of channel.caucuses)
     await sendEvent(core, c.caucusId, { type: "understanding_proposal", understandingId, text });
   return understandingId;

@@ -1,9 +1,8 @@
-import type { EventBody } from "../../protocol/index.js";
+import { newEventId, type EventBody } from "../../protocol/index.js";
 import type { DeviceCore } from "../core/device-core.js";
 import { sendEvent } from "../core/outbound.js";
 import { syncAll, syncCaucus } from "../core/transcript-sync.js";
 import type { PendingConveyance, TranscriptEntry } from "../device-state.js";
-import { uuidv7 } from "../uuidv7.js";
 import { channelOf } from "./channels.js";
 import { planConveyance, type ConveyOptions } from "./conveyance-plan.js";
 
@@ -39,7 +38,7 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
   // Every id is chosen and kept before anything is sent: after a crash or a lost answer, the same
   // events are sent again and the relay stores each once.
   const pending: PendingConveyance = {
-    id: uuidv7(),
+    id: crypto.randomUUID(),
     sourceCaucusId: opts.from,
     sourceEventId: opts.eventId,
     conveyance: plan.conveyance,
@@ -47,7 +46,7 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
     targets: plan.targets.map((caucusId) => ({
       caucusId,
       partyName: partyName(caucusId),
-      eventId: uuidv7(),
+      eventId: crypto.randomUUID(),
       delivered: false,
       receipted: false,
     })),
@@ -85,7 +84,7 @@ async function advance(core: DeviceCore, pending: PendingConveyance): Promise<Co
   let receipt: TranscriptEntry | undefined;
   const due = pending.targets.filter((t) => t.delivered && !t.receipted).map((t) => t.caucusId);
   if (!pending.receiptDue && due.length) {
-    pending.receiptDue = { eventId: uuidv7(), caucusIds: due };
+    pending.receiptDue = { eventId: crypto.randomUUID(), caucusIds: due };
     await core.save();
   }
   if (pending.receiptDue) {
@@ -149,8 +148,12 @@ export async function flushOwedReceipts(core: DeviceCore): Promise<void> {
     const owed = core.state.owedReceipts[0]!;
     if (core.hasCaucus(owed.caucusId)) {
       const { record } = core.caucus(owed.caucusId);
-      if (!record.entries.some((e) => e.eventId === owed.eventId))
-        await sendEvent(core, owed.caucusId, owed.body as EventBody, owed.eventId);
+      if (!record.entries.some((e) => e.eventId === owed.eventId)) {
+        // Owed since before event ids became random: the relay refuses a v7 id now, and the
+        // entries show it never landed, so it goes out under a new one.
+        const id = newEventId.safeParse(owed.eventId).success ? owed.eventId : crypto.randomUUID();
+        await sendEvent(core, owed.caucusId, owed.body as EventBody, id);
+      }
     }
     core.state.owedReceipts.shift();
     await core.save();

@@ -1,9 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash, linkHash } from "../../protocol/index.js";
-import { newDevice, randomB64, uuidv7 } from "../test-helpers.js";
+import { newDevice, randomB64 } from "../test-helpers.js";
 import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
 import type { AppendEventInput, Storage } from "./storage.js";
 
@@ -70,7 +71,7 @@ describe.each(backends)("storage: $name", (backend) => {
   ): AppendEventInput => ({
     caucusId,
     senderDeviceId,
-    eventId: uuidv7(),
+    eventId: randomUUID(),
     kind: "application",
     epoch: 0,
     ciphertext: randomB64(64),

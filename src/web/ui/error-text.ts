@@ -56,6 +56,7 @@ const sentences: Record<BackchannelErrorCode, string> = {
     "The server took the message but it did not appear in the transcript. Check the transcript.",
   keystore_passphrase: "The passphrase does not open this device's keystore.",
   keystore_exists: "A device is already stored here; it was not overwritten.",
+  passphrase_weak: "Choose a longer passphrase (at least 8 characters). Nothing was created.",
   parties_too_few: "A channel needs at least two parties.",
   parties_invalid: "Party names must be non-empty and different from each other.",
   topic_invalid: "A channel needs a topic.",
