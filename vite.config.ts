@@ -3,8 +3,8 @@ import react from "@vitejs/plugin-react";
 import { defineConfig, type Plugin } from "vite";
 
 /**
- * The web console: src/web is the Vite root, built into dist/web, which `backchannel serve`
- * serves at `/` (src/server/console.ts). sdk-probe.html is a page for the browser tests
+ * The web console: src/web is the Vite root, built into dist/web, which `backchannel console`
+ * serves at `/` on the user's machine (src/cli/console-host.ts; a relay only with `serve --console`). sdk-probe.html is a page for the browser tests
  * (test/web): it exposes the browser sdk so they can drive it without the UI.
  */
 const path = (p: string) => fileURLToPath(new URL(p, import.meta.url));

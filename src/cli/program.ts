@@ -1,5 +1,6 @@
 import { registerAcknowledgeCommand } from "./commands/acknowledge.js";
 import { registerChannelCommand } from "./commands/channel.js";
+import { registerConsoleCommand } from "./commands/console.js";
 import { registerConveyCommand } from "./commands/convey.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEndorseCommand } from "./commands/endorse.js";
@@ -21,6 +22,7 @@ import { rootCommand, type Program } from "./global-options.js";
 /** Every command, in the order `--help` lists them: operator, any device, mediator, handler. */
 const commands: ((program: Program) => void)[] = [
   registerServeCommand,
+  registerConsoleCommand,
   registerDemoCommand,
   registerMediatorCommand,
   registerJoinCommand,

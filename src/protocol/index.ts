@@ -1,4 +1,5 @@
 export * from "./canonical.js";
+export * from "./console-config.js";
 export * from "./encoding.js";
 export * from "./errors.js";
 export * from "./events.js";

@@ -4,7 +4,8 @@ import { pino } from "pino";
 import { limits, pushSocket } from "../protocol/index.js";
 import { authenticate } from "./auth.js";
 import { resolveConfig, type AppOptions } from "./config.js";
-import { defaultConsoleDir, registerConsole } from "./console.js";
+import { registerConsole } from "./console.js";
+import { registerApiCors } from "./cors.js";
 import { notFound, toHttpError } from "./errors.js";
 import "./fastify-types.js";
 import { RequestLogController, createLogger } from "./logger.js";
@@ -78,24 +79,20 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     ...eventRoutes(ctx),
   };
   void app.register(websocket, { options: { maxPayload: limits.frameBytes } });
-  void app.register((scope, _opts, done) => {
+  void app.register(async (scope) => {
     // An API route written by hand, outside the table, would be served but undocumented and
     // unknown to the sdk: refuse to start. (The console's static files, registered in a sibling
-    // scope, are not API; the push socket is not an HTTP operation.)
+    // scope, are not API; the push socket is not an HTTP operation; CORS answers preflights with
+    // an OPTIONS route of its own.)
     scope.addHook("onRoute", (route) => {
-      if (route.config?.operationId === undefined && route.url !== pushSocket.path)
+      if (route.config?.operationId === undefined && route.url !== pushSocket.path && route.url !== "*")
         throw new Error(`route ${String(route.method)} ${route.url} is not in the route table`);
     });
-    try {
-      registerRoutes(scope, handlers, ctx.authenticate);
-      registerWsRoute(scope, ctx);
-      done();
-    } catch (error) {
-      // Startup fails with the hook's message (a plugin that throws instead only times out).
-      done(error as Error);
-    }
+    await registerApiCors(scope, options.allowOrigins);
+    registerRoutes(scope, handlers, ctx.authenticate);
+    registerWsRoute(scope, ctx);
   });
-  const consoleDir = options.consoleDir ?? defaultConsoleDir;
-  if (consoleDir !== false) registerConsole(app, consoleDir);
+  // Off unless the operator asks: a console served by the relay runs the relay's code (gap 1).
+  if (options.consoleDir !== undefined) registerConsole(app, { dir: options.consoleDir });
   return app;
 }

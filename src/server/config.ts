@@ -21,8 +21,14 @@ export interface AppOptions {
   now?: () => number;
   /** Push fan-out; default in-process. */
   notifier?: Notifier;
-  /** The built web console served at `/`; default the repo's dist/web; false: none. */
-  consoleDir?: string | false;
+  /**
+   * A built web console to serve at `/` (e.g. `defaultConsoleDir`); default none. Whoever runs a
+   * relay that serves the console could read what is done in it (it ships the code that holds
+   * the keys), so the console says so on screen; `backchannel console` serves it locally instead.
+   */
+  consoleDir?: string;
+  /** Browser origins allowed to call the API (CORS); default any (the API takes bearer tokens only). */
+  allowOrigins?: readonly string[];
 }
 
 export interface AppConfig {

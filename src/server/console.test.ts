@@ -35,8 +35,9 @@ describe("web console serving", () => {
     await writeFile(join(dir, ".env"), "SECRET=1");
   }
 
-  function app(consoleDir: string | false = dir): FastifyInstance {
-    const a = createApp(storage, { logger: false, consoleDir });
+  /** The relay serving the console in `consoleDir`; `null`: the relay as started by default. */
+  function app(consoleDir: string | null = dir): FastifyInstance {
+    const a = createApp(storage, { logger: false, ...(consoleDir === null ? {} : { consoleDir }) });
     apps.push(a);
     return a;
   }
@@ -48,12 +49,13 @@ describe("web console serving", () => {
   it("serves index.html at / and hashed assets, with the console's security headers", async () => {
     await build();
     const a = app();
+    const csp = consoleContentSecurityPolicy();
     const page = await a.inject({ method: "GET", url: "/" });
     expect(page.statusCode).toBe(200);
     expect(page.headers["content-type"]).toMatch(/^text\/html/);
     expect(page.body).toContain("/assets/main-abc.js");
     expect(page.headers).toMatchObject({
-      "content-security-policy": consoleContentSecurityPolicy,
+      "content-security-policy": csp,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
       "cache-control": "no-cache",
@@ -64,8 +66,8 @@ describe("web console serving", () => {
       "object-src 'none'",
       "frame-ancestors 'none'",
     ])
-      expect(consoleContentSecurityPolicy).toContain(directive);
-    expect(consoleContentSecurityPolicy).not.toContain("unsafe-");
+      expect(csp).toContain(directive);
+    expect(csp).not.toContain("unsafe-");
 
     const asset = await a.inject({ method: "GET", url: "/assets/main-abc.js" });
     expect(asset.statusCode).toBe(200);
@@ -114,9 +116,35 @@ describe("web console serving", () => {
     expect((await mediatorWithCaucus(call)).caucusId).toBeTruthy();
   });
 
-  it("consoleDir false serves no console", async () => {
+  it("by default the relay serves no console: / is the API's not_found, and the API works", async () => {
     await build();
-    const res = await injectCall(app(false))("GET", "/");
-    expect(res).toEqual({ status: 404, body: { error: "not_found", message: "not found" } });
+    const call = injectCall(app(null));
+    const notFound = { status: 404, body: { error: "not_found", message: "not found" } };
+    expect(await call("GET", "/")).toEqual(notFound);
+    expect(await call("GET", "/index.html")).toEqual(notFound);
+    expect(await call("GET", "/config.json")).toEqual(notFound);
+    expect(await call("GET", "/assets/main-abc.js")).toEqual(notFound);
+    expect((await mediatorWithCaucus(call)).caucusId).toBeTruthy();
+  });
+
+  it("a relay-served console's settings name no relay: the page's own origin is the relay", async () => {
+    await build();
+    const res = await app().inject({ method: "GET", url: "/config.json" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({});
+    expect(res.headers["content-security-policy"]).toBe(consoleContentSecurityPolicy());
+  });
+});
+
+describe("the console's CSP", () => {
+  it("lets a console talk to its own origin only, or also to the relay it was given", () => {
+    expect(consoleContentSecurityPolicy()).toContain("connect-src 'self';");
+    expect(consoleContentSecurityPolicy("http://127.0.0.1:7700")).toContain(
+      "connect-src 'self' http://127.0.0.1:7700 ws://127.0.0.1:7700;",
+    );
+    expect(consoleContentSecurityPolicy("https://relay.example/some/path")).toContain(
+      "connect-src 'self' https://relay.example wss://relay.example;",
+    );
+    expect(() => consoleContentSecurityPolicy("ftp://relay.example")).toThrow(/http/);
   });
 });

@@ -5,39 +5,59 @@ export interface ServeEnv {
   BACKCHANNEL_HOST?: string;
   BACKCHANNEL_PORT?: string;
   BACKCHANNEL_DATA_DIR?: string;
+  /** Comma-separated browser origins allowed to call the API; unset: any. */
+  BACKCHANNEL_ALLOW_ORIGIN?: string;
 }
 
-/** Reads the environment, with the defaults documented in start-server.ts. */
-export function serveOptionsFromEnv(env: ServeEnv = process.env): {
+export interface ServeOptions {
   host: string;
   port: number;
   dataDir: string;
-} {
+  allowOrigins?: string[];
+}
+
+/** Reads the environment, with the defaults documented in start-server.ts. */
+export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
   const rawPort = env.BACKCHANNEL_PORT ?? String(defaultPort);
   const port = Number(rawPort);
   if (!/^\d+$/.test(rawPort) || !Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new Error(`BACKCHANNEL_PORT must be a port number (0-65535), got "${rawPort}"`);
   }
+  const allowOrigins = env.BACKCHANNEL_ALLOW_ORIGIN?.split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const o of allowOrigins ?? []) {
+    // A browser sends its origin exactly so (scheme://host[:port]); anything else never matches.
+    if (o !== "*" && URL.canParse(o) && new URL(o).origin === o) continue;
+    throw new Error(`BACKCHANNEL_ALLOW_ORIGIN: "${o}" is not an origin such as http://127.0.0.1:7701`);
+  }
   return {
     host: env.BACKCHANNEL_HOST ?? defaultHost,
     port,
     dataDir: env.BACKCHANNEL_DATA_DIR ?? defaultDataDir,
+    ...(allowOrigins?.length ? { allowOrigins } : {}),
   };
 }
 
 /**
  * `backchannel serve`: start the relay from the environment, print where it is, and close
- * cleanly on SIGINT/SIGTERM. Logs (JSON) go to stdout; the one human line goes to stderr so a
- * log collector reading stdout sees JSON only.
+ * cleanly on SIGINT/SIGTERM. Logs (JSON) go to stdout; the human lines go to stderr so a log
+ * collector reading stdout sees JSON only. The relay serves the web console only when the
+ * operator asks (`withConsole`): a console served by the relay runs code the relay chose.
  */
-export async function serve(env: ServeEnv = process.env): Promise<RunningServer> {
-  const server = await startServer(serveOptionsFromEnv(env));
+export async function serve(
+  env: ServeEnv = process.env,
+  { withConsole = false }: { withConsole?: boolean } = {},
+): Promise<RunningServer> {
+  const consoleDir = withConsole ? defaultConsoleDir : undefined;
+  const server = await startServer({ ...serveOptionsFromEnv(env), ...(consoleDir ? { consoleDir } : {}) });
   process.stderr.write(`backchannel relay listening on ${server.url} (data: ${server.dataDir})\n`);
-  process.stderr.write(
-    consoleBuilt(defaultConsoleDir)
-      ? `web console: ${server.url}/\n`
-      : "web console not built (run `npm run build`); the API works without it\n",
-  );
+  if (withConsole)
+    process.stderr.write(
+      consoleBuilt(defaultConsoleDir)
+        ? `web console served by this relay: ${server.url}/ (it tells its users that whoever runs this relay could read what is done in it)\n`
+        : "web console not built (run `npm run build`); the API works without it\n",
+    );
   const stop = (): void => {
     server.close().then(
       () => process.exit(0),

@@ -13,7 +13,7 @@ let served: string;
 
 beforeAll(async () => {
   storage = await openSqliteStorage({ inMemory: true });
-  app = createApp(storage, { logger: false, consoleDir: false });
+  app = createApp(storage, { logger: false });
   const res = await app.inject({ method: "GET", url: "/openapi.json", headers: { host: "relay.test:7700" } });
   served = res.body;
 });

@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
 import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
@@ -24,6 +25,13 @@ export const defaultPort = 7700;
 export const defaultHost = "127.0.0.1";
 export const defaultDataDir = "./backchannel-data";
 
+/** Where a listening app is: http://host:port, no trailing slash (an IPv6 host in brackets). */
+export function listeningAt(app: FastifyInstance): { url: string; port: number } {
+  const address = app.server.address() as AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return { url: `http://${urlHost}:${address.port}`, port: address.port };
+}
+
 /** Opens the SQLite storage and listens. close() stops accepting, then closes the database. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const { host = defaultHost, port = defaultPort, dataDir = defaultDataDir, ...appOptions } = options;
@@ -36,12 +44,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await storage.close();
     throw error;
   }
-  const address = app.server.address() as AddressInfo;
-  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${address.port}`,
-    port: address.port,
+    ...listeningAt(app),
     dataDir,
     close: () =>
       (closing ??= (async () => {

@@ -50,19 +50,44 @@ export async function cliJson<T = Record<string, unknown>>(home: string, args: s
   return JSON.parse(r.stdout) as T;
 }
 
-/** `backchannel serve` on a free port in its own process; resolves with its URL. */
-export async function serveInChild(dataDir: string): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--data-dir", dataDir], {
-    stdio: ["ignore", "ignore", "pipe"],
+/** Starts `backchannel <args>` and resolves with the first match of `pattern` in what it prints. */
+function startInChild(
+  args: string[],
+  pattern: RegExp,
+  from: "stdout" | "stderr",
+): Promise<{ url: string; process: ChildProcess }> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", from === "stdout" ? "pipe" : "ignore", from === "stderr" ? "pipe" : "ignore"],
   });
-  const url = await new Promise<string>((res, rej) => {
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) res(m[1]!);
+  return new Promise((res, rej) => {
+    let printed = "";
+    child[from]!.on("data", (d: Buffer) => {
+      printed += d.toString();
+      const m = pattern.exec(printed);
+      if (m) res({ url: m[1]!, process: child });
     });
-    child.on("exit", () => rej(new Error(`server exited: ${err}`)));
+    child.on("exit", () => rej(new Error(`backchannel ${args[0]} exited: ${printed}`)));
   });
-  return { url, process: child };
+}
+
+/** `backchannel serve` on a free port in its own process; resolves with its URL. */
+export function serveInChild(
+  dataDir: string,
+  extra: string[] = [],
+): Promise<{ url: string; process: ChildProcess }> {
+  return startInChild(
+    ["serve", "--port", "0", "--data-dir", dataDir, ...extra],
+    /listening on (http:\/\/\S+)/,
+    "stderr",
+  );
+}
+
+/** `backchannel console --server relayUrl` on a free port; resolves with the console's URL. */
+export function consoleInChild(relayUrl: string): Promise<{ url: string; process: ChildProcess }> {
+  return startInChild(
+    ["console", "--server", relayUrl, "--port", "0"],
+    /Backchannel console: (http:\/\/\S+?)\/ /,
+    "stdout",
+  );
 }

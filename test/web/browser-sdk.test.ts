@@ -191,10 +191,10 @@ describe("browser sdk in Chromium, production bundle", () => {
   test("a browser mediator registers with its WebCrypto key, logs in and opens a channel", async () => {
     const r = await inProbe(
       page,
-      async (bc, { db, topic, name }) => {
+      async (bc, { db, topic, name, relayUrl }) => {
         const store = new bc.IdbStateStore(db);
         const m = await bc.Mediator.create({
-          serverUrl: location.origin,
+          serverUrl: relayUrl,
           name,
           store,
           platform: bc.browserPlatform,
@@ -202,7 +202,7 @@ describe("browser sdk in Chromium, production bundle", () => {
         const channel = await m.createChannel({ topic, parties: ["A", "B"] });
         return { deviceId: m.deviceId, channel, exists: await store.exists() };
       },
-      { db: DB, topic: TOPIC, name: MEDIATOR_NAME },
+      { db: DB, topic: TOPIC, name: MEDIATOR_NAME, relayUrl: server.relayUrl },
     );
     expect(r.exists).toBe(true);
     expect(r.channel.topic).toBe(TOPIC);
@@ -346,7 +346,7 @@ describe("browser sdk in Chromium, production bundle", () => {
       Party.join({ inviteCode: code, name, store: new MemoryStateStore(), platform: nodePlatform });
     const a = await join(codes.A, "A's handler");
     const b = await join(codes.B, "B's handler");
-    expect(a.serverUrl).toBe(server.url);
+    expect(a.serverUrl).toBe(server.relayUrl);
 
     // The browser admits them (its watch sync does too; an explicit sync makes it now).
     const handlers = await inProbe(

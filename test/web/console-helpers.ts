@@ -179,12 +179,17 @@ export async function horizontalOverflow(page: Page): Promise<number> {
 // The relay
 
 /**
- * Stops the relay and starts a new one on the same port and data directory, as after a restart.
- * The returned server's close() keeps the data; the original's close() still deletes it.
+ * Stops the relay and starts a new one on the same port and data directory, as after a restart;
+ * the console's own server keeps running. The returned server's close() keeps the data and the
+ * console's server; the original's close() still deletes the one and stops the other.
  */
 export async function restartServer(server: ConsoleServer): Promise<ConsoleServer> {
   await server.server.close();
-  return startConsoleServer({ dataDir: server.dataDir, port: server.server.port });
+  return startConsoleServer({
+    dataDir: server.dataDir,
+    port: server.server.port,
+    ...(server.consoleHost ? { consoleHost: server.consoleHost } : {}),
+  });
 }
 
 /** The relay's SQLite file, opened on a second connection as an attacker with disk access would. */

@@ -1,12 +1,14 @@
 /**
- * Browser tests: a real `backchannel serve` (SQLite in a temp dir) serving the production build of
- * the web console, driven by Debian's Chromium through playwright-core. Each device gets its own
- * browser context (its own IndexedDB, cookies and storage), as separate people's browsers would.
+ * Browser tests: a real relay (`backchannel serve`, SQLite in a temp dir) that serves no console,
+ * and the production build of the web console served apart from it as `backchannel console` does,
+ * on another port (so every call the console makes to the relay is cross-origin), driven by
+ * Debian's Chromium through playwright-core. Each device gets its own browser context (its own
+ * IndexedDB, cookies and storage), as separate people's browsers would.
  *
  *   const server = await startConsoleServer();      // builds dist/web first if stale
  *   const browser = await launchBrowser();
  *   const mediator = await openContext(browser);    // 1280x800, errors collected
- *   await mediator.page.goto(server.url);
+ *   await mediator.page.goto(server.url);           // the local console; server.relayUrl: the relay
  *   ...
  *   expect(mediator.errors).toEqual([]);
  *   await screenshot(mediator.page, "mediator-console");
@@ -20,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startConsoleHost, type RunningConsoleHost } from "../../src/cli/console-host.js";
 import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/start-server.js";
 import type { BackchannelProbe } from "../../src/web/sdk-probe.js";
 
@@ -79,25 +82,53 @@ export async function ensureConsoleBuilt(): Promise<void> {
 }
 
 export interface ConsoleServer {
-  /** http://127.0.0.1:port, no trailing slash; the console is at `${url}/`. */
+  /** Where the console is, http://127.0.0.1:port, no trailing slash: the page is at `${url}/`. */
   url: string;
+  /** The relay the console talks to: another origin, unless the relay serves the console. */
+  relayUrl: string;
   dataDir: string;
+  /** The relay. */
   server: RunningServer;
-  /** Stops the server and deletes its data. */
+  /** The local console's server (`backchannel console`); none when the relay serves the console. */
+  consoleHost?: RunningConsoleHost;
+  /** Stops the relay (and the console's server, if started here) and deletes the relay's data. */
   close(): Promise<void>;
 }
 
-/** A real relay on a free port, SQLite in a fresh temp dir, serving the (fresh) built console. */
-export async function startConsoleServer(options: StartServerOptions = {}): Promise<ConsoleServer> {
+export interface ConsoleServerOptions extends StartServerOptions {
+  /** The relay serves the console itself (`serve --console`) instead of a local console server. */
+  servedByRelay?: boolean;
+  /** A console server already running (for a relay restarted on the same port). */
+  consoleHost?: RunningConsoleHost;
+}
+
+/**
+ * A real relay on a free port, SQLite in a fresh temp dir, and the (fresh) built console served
+ * the way `backchannel console` serves it, on another free port, told the relay's URL.
+ */
+export async function startConsoleServer(options: ConsoleServerOptions = {}): Promise<ConsoleServer> {
   await ensureConsoleBuilt();
+  const { servedByRelay = false, consoleHost: running, ...serverOptions } = options;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-web-"));
-  const server = await startServer({ logger: false, ...options, port: options.port ?? 0, dataDir });
+  const server = await startServer({
+    logger: false,
+    ...serverOptions,
+    ...(servedByRelay ? { consoleDir } : {}),
+    port: options.port ?? 0,
+    dataDir,
+  });
+  const consoleHost = servedByRelay
+    ? undefined
+    : (running ?? (await startConsoleHost({ relayUrl: server.url, port: 0, dir: consoleDir })));
   return {
-    url: server.url,
+    url: consoleHost?.url ?? server.url,
+    relayUrl: server.url,
     dataDir,
     server,
+    ...(consoleHost ? { consoleHost } : {}),
     async close() {
       await server.close();
+      if (consoleHost && !running) await consoleHost.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

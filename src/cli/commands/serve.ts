@@ -12,18 +12,32 @@ export function registerServeCommand(program: Program): void {
         "BACKCHANNEL_DATA_DIR",
       ),
     )
+    .addOption(
+      new Option(
+        "--allow-origin <origins>",
+        "comma-separated browser origins allowed to call the API (default any: it takes bearer tokens only)",
+      ).env("BACKCHANNEL_ALLOW_ORIGIN"),
+    )
+    .option(
+      "--console",
+      "also serve the web console at / (its users must then trust whoever runs this relay; see README, Trust)",
+    )
     .action(async (o) => {
       const { serve } = await import("../../server/main.js");
       // The relay reads its settings from an environment; the options (which already fall back
       // to the same variables) win over it.
-      const server = await serve({
-        ...process.env,
-        ...(o.port ? { BACKCHANNEL_PORT: o.port } : {}),
-        ...(o.host ? { BACKCHANNEL_HOST: o.host } : {}),
-        ...(o.dataDir ? { BACKCHANNEL_DATA_DIR: o.dataDir } : {}),
-      });
+      const server = await serve(
+        {
+          ...process.env,
+          ...(o.port ? { BACKCHANNEL_PORT: o.port } : {}),
+          ...(o.host ? { BACKCHANNEL_HOST: o.host } : {}),
+          ...(o.dataDir ? { BACKCHANNEL_DATA_DIR: o.dataDir } : {}),
+          ...(o.allowOrigin ? { BACKCHANNEL_ALLOW_ORIGIN: o.allowOrigin } : {}),
+        },
+        { withConsole: o.console === true },
+      );
       process.stderr.write(
-        `Next, in another terminal:\n  export BACKCHANNEL_PASSPHRASE=…   # unlocks your device keystore\n  npx backchannel mediator init --server ${server.url} --name "Your name"\n  npx backchannel channel create --topic "…" --party A --party B\nOr watch the whole story: npm run demo\n`,
+        `Next, in another terminal:\n  export BACKCHANNEL_PASSPHRASE=…   # unlocks your device keystore\n  npx backchannel mediator init --server ${server.url} --name "Your name"\n  npx backchannel channel create --topic "…" --party A --party B\nOr use the web console: npx backchannel console --server ${server.url}\nOr watch the whole story: npm run demo\n`,
       );
     });
 }

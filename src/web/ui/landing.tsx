@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from "react";
-import { Mediator, Party } from "../../sdk/index.js";
+import { decodeInviteCode, Mediator, Party } from "../../sdk/index.js";
 import { browserPlatform, type IdbStateStore } from "../../sdk/browser.js";
 import { errorText } from "./error-text.js";
+import { assertSameRelay, type Relay } from "./relay.js";
 
 /** First visit: this browser becomes either the mediator's device or a party handler's. */
 export function Landing(props: {
   store: IdbStateStore;
+  /** Every device made here uses this relay (the console's CSP lets it reach no other). */
+  relay: Relay;
   onMediator: (m: Mediator) => void;
   onParty: (p: Party) => void;
 }) {
@@ -35,6 +38,7 @@ export function Landing(props: {
         Secret, indirect, non-binding signalling through a mediator both sides trust. Everything is encrypted
         in this browser; the server only relays ciphertext.
       </p>
+      <p className="muted">Relay: {props.relay.url}</p>
       {error && (
         <p role="alert" className="problem">
           {error}
@@ -45,11 +49,12 @@ export function Landing(props: {
           aria-labelledby="join-title"
           onSubmit={(e) =>
             void go(e, async () => {
+              assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
               const p = await Party.join({
                 inviteCode: code,
                 store: props.store,
                 platform: browserPlatform,
-                serverUrl: window.location.origin,
+                serverUrl: props.relay.url,
               });
               props.onParty(p);
             })
@@ -74,7 +79,7 @@ export function Landing(props: {
           onSubmit={(e) =>
             void go(e, async () => {
               const m = await Mediator.create({
-                serverUrl: window.location.origin,
+                serverUrl: props.relay.url,
                 name: name.trim(),
                 store: props.store,
                 platform: browserPlatform,
@@ -101,7 +106,7 @@ export function Landing(props: {
                 linkCode,
                 store: props.store,
                 platform: browserPlatform,
-                serverUrl: window.location.origin,
+                serverUrl: props.relay.url,
               });
               props.onMediator(m);
             })
