@@ -10,7 +10,10 @@ export {
   type ChannelSnapshot,
   type ChannelView,
   type ConveyOptions,
+  type InviteOptions,
+  type InviteResult,
   type MediatorDeviceView,
+  type PendingAdmission,
   type MediatorSnapshot,
 } from "./mediator/mediator.js";
 export { Party, type AcknowledgementInput, type PartySnapshot, type SignalInput } from "./party.js";

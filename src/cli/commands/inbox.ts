@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import { Party } from "../../sdk/index.js";
+import { Mediator, Party } from "../../sdk/index.js";
 import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
 import { openDevice, output, outputFailure, selectedCaucuses } from "../context.js";
 import type { Program } from "../global-options.js";
@@ -10,7 +10,7 @@ export function registerInboxCommand(program: Program): void {
     .command("inbox")
     .alias("sync")
     .description(
-      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices); exits 3 on a transcript problem",
+      "fetch, verify and show the transcript of each caucus (the mediator also admits its own new devices and handlers invited with --no-confirm, and lists those waiting for admission); exits 3 on a transcript problem",
     )
     .option("--caucus <id or party>", "only this caucus")
     .action(async (_o, cmd) => {
@@ -22,18 +22,26 @@ export function registerInboxCommand(program: Program): void {
         output(
           o,
           { joined: false, caucuses: [] },
-          "Not admitted yet: the mediator has to run `backchannel inbox` (or be online) to admit this device.",
+          "Not admitted yet: the mediator compares your verification code (`backchannel whoami`) with theirs, then admits this device.",
         );
         return;
       }
-      const data = { caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })) };
+      const pending = d instanceof Mediator ? d.pendingAdmissions() : [];
+      const data = {
+        caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })),
+        ...(d instanceof Mediator ? { pendingAdmissions: pending } : {}),
+      };
+      const waiting = pending.length
+        ? `${pc.yellow(`${pending.length} handler device(s) waiting for admission`)} (${[...new Set(pending.map((a) => a.partyName))].join(", ")}): compare codes with \`backchannel admissions\`, then \`backchannel admit\`.\n\n`
+        : "";
       const human =
-        ids
-          .map(
-            (c) =>
-              `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
-          )
-          .join("\n\n") || "No caucuses yet.";
+        waiting +
+          ids
+            .map(
+              (c) =>
+                `${pc.bold(caucusTitle(d, c))}\n${renderTranscript(d.entries(c), { selfDeviceId: d.deviceId, role: d.role, partyName: d.caucus(c).partyName }, d.caucus(c).problem)}`,
+            )
+            .join("\n\n") || "No caucuses yet.";
       // As `verify` does: a script must not take a broken transcript for a quiet one.
       if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
       output(o, data, human);

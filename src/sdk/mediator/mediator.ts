@@ -11,9 +11,9 @@ import type { Platform } from "../platform.js";
 import { redeemOnce } from "../redeem-once.js";
 import type { StateStore } from "../state-store.js";
 import { understandingStatus, type UnderstandingStatus } from "../understanding.js";
-import { admitPending } from "./admission.js";
+import { admit, admitPending, pendingAdmissions, type PendingAdmission } from "./admission.js";
 import * as channels from "./channels.js";
-import type { ChannelView } from "./channels.js";
+import type { ChannelView, InviteOptions, InviteResult } from "./channels.js";
 import { convey, flushOwedReceipts } from "./conveyance.js";
 import type { ConveyOptions } from "./conveyance-plan.js";
 import * as staff from "./staff.js";
@@ -31,6 +31,8 @@ export interface MediatorSnapshot extends DeviceSnapshot {
   readonly role: "mediator";
   readonly channels: readonly ChannelSnapshot[];
   readonly mediatorDevices: readonly MediatorDeviceView[];
+  /** Handlers' devices waiting for the mediator to compare codes and admit them (this device's invites). */
+  readonly pendingAdmissions: readonly PendingAdmission[];
 }
 
 /**
@@ -147,9 +149,34 @@ export class Mediator extends Device<MediatorSnapshot> {
     return this.core.exclusive(() => channels.createChannel(this.core, opts));
   }
 
-  /** A one-time invite code for a party's designated handler, to be given out of band. */
-  invite(caucusId: string): Promise<{ code: string; inviteId: string }> {
-    return this.core.exclusive(() => channels.invite(this.core, caucusId));
+  /**
+   * A one-time invite code for a party's designated handler, to be given out of band. It expires
+   * (default 24 hours); the device that redeems it waits until the mediator compared verification
+   * codes with the handler and called `admit`, unless `confirm: false` opts out.
+   */
+  invite(caucusId: string, opts: InviteOptions = {}): Promise<InviteResult> {
+    return this.core.exclusive(() => channels.invite(this.core, caucusId, opts));
+  }
+
+  /** Revokes an invite this device made: nobody is admitted for it from now on. */
+  revokeInvite(inviteId: string): Promise<{ inviteId: string; droppedDeviceId?: string }> {
+    return this.core.exclusive(() => channels.revokeInvite(this.core, inviteId));
+  }
+
+  /**
+   * Handlers' devices waiting for confirmation, as of the last sync (sync first for news): compare
+   * each one's verification code with the handler, then `admit` it.
+   */
+  pendingAdmissions(): readonly PendingAdmission[] {
+    return pendingAdmissions(this.core);
+  }
+
+  /**
+   * Admits a handler's device after the mediator compared verification codes with its handler.
+   * Throws admission_unknown unless it is waiting on an invite this device made.
+   */
+  admit(caucusId: string, deviceId: string): Promise<void> {
+    return this.core.exclusive(() => admit(this.core, caucusId, deviceId));
   }
 
   /**
@@ -226,6 +253,7 @@ export class Mediator extends Device<MediatorSnapshot> {
       role: "mediator",
       channels: Object.freeze(this.channels().map((c) => this.channelSnapshot(c))),
       mediatorDevices: this.mediatorDevicesSnapshot(),
+      pendingAdmissions: pendingAdmissions(this.core),
     };
   }
 
@@ -263,4 +291,4 @@ export class Mediator extends Device<MediatorSnapshot> {
 const sameParts = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
   !!a && a.length === b.length && a.every((p, i) => p === b[i]);
 
-export type { ChannelView, ConveyOptions, MediatorDeviceView };
+export type { ChannelView, ConveyOptions, InviteOptions, InviteResult, MediatorDeviceView, PendingAdmission };

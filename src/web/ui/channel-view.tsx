@@ -1,9 +1,17 @@
 import { useState } from "react";
-import type { ChannelSnapshot, Mediator } from "../../sdk/index.js";
+import type { ChannelSnapshot, Mediator, PendingAdmission } from "../../sdk/index.js";
 import { CaucusColumn } from "./caucus-column.js";
 import { useAction } from "./use-device.js";
 
-export function ChannelView({ device, channel }: { device: Mediator; channel: ChannelSnapshot }) {
+export function ChannelView({
+  device,
+  channel,
+  pending,
+}: {
+  device: Mediator;
+  channel: ChannelSnapshot;
+  pending: readonly PendingAdmission[];
+}) {
   return (
     <section className="channel" aria-labelledby="channel-title">
       <h2 id="channel-title">“{channel.topic}”</h2>
@@ -13,7 +21,13 @@ export function ChannelView({ device, channel }: { device: Mediator; channel: Ch
         style={{ gridTemplateColumns: `repeat(${channel.caucuses.length}, minmax(18rem, 1fr))` }}
       >
         {channel.caucuses.map((c) => (
-          <CaucusColumn key={c.caucusId} device={device} channel={channel} caucus={c} />
+          <CaucusColumn
+            key={c.caucusId}
+            device={device}
+            channel={channel}
+            caucus={c}
+            pending={pending.filter((a) => a.caucusId === c.caucusId)}
+          />
         ))}
       </div>
     </section>

@@ -39,7 +39,12 @@ export function MediatorConsole({ device }: { device: Mediator }) {
           <MediatorDevices device={device} devices={snapshot.mediatorDevices} />
         </nav>
         {current ? (
-          <ChannelView key={current.channelId} device={device} channel={current} />
+          <ChannelView
+            key={current.channelId}
+            device={device}
+            channel={current}
+            pending={snapshot.pendingAdmissions}
+          />
         ) : (
           <section className="empty">
             <h2>Open a channel</h2>
