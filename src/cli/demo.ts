@@ -77,8 +77,10 @@ export async function runDemo(
     const capB = channel.caucuses[1]!;
     const inviteA = await mediator.invite(capA.caucusId);
     const inviteB = await mediator.invite(capB.caucusId);
-    const a = await Party.join({ inviteCode: inviteA.code, store: store("party-a"), platform: nodePlatform });
-    const b = await Party.join({ inviteCode: inviteB.code, store: store("party-b"), platform: nodePlatform });
+    const storeA = store("party-a");
+    const storeB = store("party-b");
+    const a = await Party.join({ inviteCode: inviteA.code, store: storeA, platform: nodePlatform });
+    const b = await Party.join({ inviteCode: inviteB.code, store: storeB, platform: nodePlatform });
     // The mediator's device checks their certificates and lists them as pending admissions; the
     // mediator compares each verification code with the handler, then admits (MLS add + Welcome).
     await mediator.sync();
@@ -172,8 +174,8 @@ export async function runDemo(
         reports.length > 0 && reports.every((r) => r.ok),
       );
     }
-    const stateA = JSON.stringify(await (a as unknown as { store: FileStateStore }).store.load());
-    const stateB = JSON.stringify(await (b as unknown as { store: FileStateStore }).store.load());
+    const stateA = JSON.stringify(await storeA.load());
+    const stateB = JSON.stringify(await storeB.load());
     const handlerA = mediator.handlers(capA.caucusId)[0]!;
     const handlerB = mediator.handlers(capB.caucusId)[0]!;
     check(
