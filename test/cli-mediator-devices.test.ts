@@ -88,9 +88,10 @@ describe("backchannel mediator link / join / devices / remove-device", () => {
     expect((await cliJson<{ devices: unknown[] }>(home("m1"), ["mediator", "devices"])).devices).toHaveLength(
       1,
     );
-    const after = await cli(home("m2"), ["inbox"]);
-    expect(after.code).toBe(0);
-    expect(after.stdout).toContain("this device was removed from the caucus");
+    // The relay no longer lets it log in: the CLI says so.
+    const after = await cli(home("m2"), ["inbox", "--json"]);
+    expect(after.code).toBe(1);
+    expect(JSON.parse(after.stdout)).toMatchObject({ error: "device_removed" });
     const self = await cli(home("m2"), ["mediator", "remove-device", joined.deviceId, "--json"]);
     expect(JSON.parse(self.stdout)).toMatchObject({ error: "cannot_remove_self" });
   });

@@ -26,7 +26,7 @@ describe("the CLI on a broken transcript", () => {
     home = mkdtempSync(join(tmpdir(), "backchannel-cli-problem-"));
     caucusA = net.caucus.A!;
     const sender = net.handlers.A![0]!;
-    const { code } = await net.mediator.invite(caucusA);
+    const { code } = await net.mediator.invite(caucusA, { confirm: false });
     await cliJson(home, ["join", code]);
     await net.mediator.sync(); // admits the CLI's device
     await sender.send({ text: "seen by the CLI's device" });

@@ -51,11 +51,21 @@ describe("backchannel CLI", () => {
       const joined = await cliJson(home(p), ["join", inv.code]);
       expect(joined.joined).toBe(false);
     }
-    await cliJson(home("m"), ["inbox"]); // admits all three
+    // Nobody is admitted before the mediator compares codes; inbox says who waits.
+    const inbox = await cliJson<{ pendingAdmissions: { partyName: string }[] }>(home("m"), ["inbox"]);
+    expect(inbox.pendingAdmissions.map((a) => a.partyName).sort()).toEqual([...parties].sort());
+    const { pending } = await cliJson<{ pending: { partyName: string; verificationCode: string }[] }>(
+      home("m"),
+      ["admissions"],
+    );
     for (const p of parties) {
-      const who = await cliJson(home(p), ["whoami"]);
+      const who = await cliJson<{ role: string; verificationCode: string }>(home(p), ["whoami"]);
       expect(who.role).toBe("party");
+      expect(pending.find((a) => a.partyName === p)?.verificationCode).toBe(who.verificationCode);
+      expect(await cliJson(home("m"), ["admit", p])).toMatchObject({ party: p });
     }
+    // Logging out revokes every token of the device; the next command logs in again.
+    expect((await cliJson<{ revoked: number }>(home("Nord"), ["logout"])).revoked).toBeGreaterThanOrEqual(1);
 
     const sent = await cliJson<{ seq: number }>(home("Nord"), [
       "send",

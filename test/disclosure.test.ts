@@ -25,7 +25,7 @@ import {
 import { Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
 import { coreOf, sendEvent } from "./helpers/internals.js";
-import { startNetwork, type TestNetwork } from "./helpers/network.js";
+import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
 
 const NORTH = "Northland";
 const SOUTH = "Southland";
@@ -457,7 +457,7 @@ describe("stance (invariant 4): every view shows it", () => {
       const { code } = await net.mediator.invite(caucusOf(SOUTH));
       const store = new FileStateStore(join(home, "device.json"), "correct horse battery staple");
       const handler = await Party.join({ inviteCode: code, store, platform: nodePlatform });
-      await net.mediator.sync();
+      await admitAfterComparing(net.mediator, handler);
       expect(await handler.waitUntilJoined(10_000)).toBe(true);
 
       const s = await north.send({

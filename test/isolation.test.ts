@@ -29,7 +29,7 @@ import { commitChange, coreOf, groupOf } from "./helpers/internals.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { Session } from "../src/sdk/session.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
-import { startNetwork, type TestNetwork } from "./helpers/network.js";
+import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
 
 // Distinctive names, so a leaked party name could be found in bytes (a one-letter name could not).
 const NORTH = "Northland";
@@ -69,13 +69,15 @@ const handlers: Record<string, Handler[]> = { [NORTH]: [], [SOUTH]: [], [EAST]: 
 const removed = new Set<Handler>();
 const active = (party: string) => handlers[party]!.filter((h) => !removed.has(h));
 
+const inADay = () => new Date(Date.now() + 24 * 60 * 60_000).toISOString();
+
 /** Invites and admits a handler, keeping its invite code and key package (read before admission). */
 async function admitHandler(party: string): Promise<Handler> {
   const { code, inviteId } = await net.mediator.invite(net.caucus[party]!);
   const store = new MemoryStateStore();
   const device = await Party.join({ inviteCode: code, store, platform: nodePlatform });
   const keyPackage = deviceState.parse(await store.load()).joinKeys!.keyPackage;
-  await net.mediator.sync();
+  await admitAfterComparing(net.mediator, device);
   if (!(await device.waitUntilJoined(10_000))) throw new Error(`${party}'s handler was not admitted`);
   const h = { party, device, code, inviteId, keyPackage };
   handlers[party]!.push(h);
@@ -262,6 +264,7 @@ async function probe(
   await post(`/v1/caucuses/${own}/invites`, {
     inviteId: randomUUID(),
     invitePublicKey: observer.device.identityPublicKey,
+    expiresAt: inADay(),
   });
   await get(`/v1/caucuses/${own}`);
   // The mediator's own devices (staff): mediator routes, refused before any lookup.
@@ -298,6 +301,7 @@ async function probe(
       await post(`/v1/caucuses/${id}/invites`, {
         inviteId: randomUUID(),
         invitePublicKey: observer.device.identityPublicKey,
+        expiresAt: inADay(),
       }),
     );
     record("POST channel caucuses", name, await post(`/v1/channels/${id}/caucuses`, {}));
@@ -307,7 +311,14 @@ async function probe(
     const remove = await raw(token, "DELETE", `/v1/mediator-devices/${id}`);
     all.push(remove);
     record("DELETE mediator device", name, remove);
+    const revoke = await raw(token, "DELETE", `/v1/invites/${id}`);
+    all.push(revoke);
+    record("DELETE invite", name, revoke);
   }
+  // Last: logging out, with a token of its own (sockets opened with the one above stay open).
+  observer.device.session.invalidate();
+  all.push(await raw(await observer.device.session.getToken(), "POST", "/v1/auth/logout", {}));
+  observer.device.session.invalidate();
   return { all, errors };
 }
 
@@ -495,7 +506,7 @@ describe("isolation: a self-registered mediator device", () => {
         [
           "POST",
           `/v1/caucuses/${id}/invites`,
-          { inviteId: randomUUID(), invitePublicKey: authKey.publicKey },
+          { inviteId: randomUUID(), invitePublicKey: authKey.publicKey, expiresAt: inADay() },
         ],
         ["POST", `/v1/channels/${id}/caucuses`, {}],
       ] as const) {
@@ -627,7 +638,7 @@ describe("isolation: getting a device into another party's caucus", () => {
       store: new MemoryStateStore(),
       platform: nodePlatform,
     });
-    await net.mediator.sync();
+    await admitAfterComparing(net.mediator, rightful);
     expect(await rightful.waitUntilJoined(10_000)).toBe(true);
     expect(handlerIds(SOUTH)).toEqual([...before, rightful.deviceId].sort());
   });
@@ -651,6 +662,7 @@ describe("isolation: getting a device into another party's caucus", () => {
     const control = await craftRedemption({ redeem: invite, certifyWith: invite, caucusId: invite.caucusId });
     expect(control.response.status).toBe(201);
     await net.mediator.sync();
+    await net.mediator.admit(net.caucus[SOUTH]!, control.deviceId);
     // A correctly crafted key package is admitted: the refusals below are about the caucus, not the crafting.
     expect(handlerIds(SOUTH)).toContain(control.deviceId);
     expect(await membershipsOf(control.deviceId, control.authKey)).toEqual([
@@ -690,6 +702,11 @@ describe("isolation: getting a device into another party's caucus", () => {
     await net.mediator.sync();
     expect(handlerIds(SOUTH)).toEqual(before);
     for (const d of [viaNorth, namesNorth]) {
+      // Not even offered for confirmation: the mediator cannot admit it by mistake.
+      expect(net.mediator.pendingAdmissions().map((a) => a.deviceId)).not.toContain(d.deviceId);
+      await expect(net.mediator.admit(net.caucus[SOUTH]!, d.deviceId)).rejects.toMatchObject({
+        code: "admission_unknown",
+      });
       expect(await membershipsOf(d.deviceId, d.authKey)).toEqual([
         expect.objectContaining({ caucusId: net.caucus[SOUTH], joined: false }),
       ]);

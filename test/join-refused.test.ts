@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStateStore, Party } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
-import { startNetwork, type TestNetwork } from "./helpers/network.js";
+import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
 
 /** A redeem the relay refuses for good leaves no half-made device behind, so the user can retry. */
 let net: TestNetwork;
@@ -35,6 +35,6 @@ test("a used invite code is refused and the device store is left empty", async (
   const fresh = await net.mediator.invite(net.caucus.A!);
   const p = await Party.join({ inviteCode: fresh.code, store, platform: nodePlatform });
   expect(existsSync(store.path)).toBe(true);
-  await net.mediator.sync();
+  await admitAfterComparing(net.mediator, p);
   expect(await p.waitUntilJoined(10_000)).toBe(true);
 });

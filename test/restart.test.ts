@@ -125,7 +125,7 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
     const channel = await mediator.createChannel({ topic: "no new strikes", parties: ["A", "B"] });
     caucusA = channel.caucuses.find((c) => c.partyName === "A")!.caucusId;
     const join = async (): Promise<Party> => {
-      const { code } = await mediator.invite(caucusA);
+      const { code } = await mediator.invite(caucusA, { confirm: false });
       const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform: nodePlatform });
       await mediator.sync();
       if (!(await p.waitUntilJoined(20_000))) throw new Error("handler was not admitted");

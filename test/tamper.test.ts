@@ -9,7 +9,7 @@ import { extendChain } from "../src/protocol/index.js";
 import { Party, SdkError, type Device, type TranscriptEntry, type VerifyReport } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
-import { startNetwork, type TestNetwork } from "./helpers/network.js";
+import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
 import { ServerDatabase } from "./helpers/server-database.js";
 
 /**
@@ -373,7 +373,7 @@ describe("transcript tampering in the relay's database is reported by the device
         store: new FileStateStore(join(home, "device.json"), passphrase),
         platform: nodePlatform,
       });
-      await net.mediator.sync();
+      await admitAfterComparing(net.mediator, handler);
       expect(await handler.waitUntilJoined(10_000)).toBe(true);
       const sent = await sendSignals(a, 2);
       await expectAllVerified(handler);

@@ -77,13 +77,23 @@ export async function runDemo(
     const capB = channel.caucuses[1]!;
     const inviteA = await mediator.invite(capA.caucusId);
     const inviteB = await mediator.invite(capB.caucusId);
-    const a = await Party.join({ inviteCode: inviteA.code, store: store("party-a"), platform: nodePlatform });
-    const b = await Party.join({ inviteCode: inviteB.code, store: store("party-b"), platform: nodePlatform });
-    await mediator.sync(); // admits both handlers (MLS add + Welcome) after checking their certificates
+    const storeA = store("party-a");
+    const storeB = store("party-b");
+    const a = await Party.join({ inviteCode: inviteA.code, store: storeA, platform: nodePlatform });
+    const b = await Party.join({ inviteCode: inviteB.code, store: storeB, platform: nodePlatform });
+    // The mediator's device checks their certificates and lists them as pending admissions; the
+    // mediator compares each verification code with the handler, then admits (MLS add + Welcome).
+    await mediator.sync();
+    const pending = mediator.pendingAdmissions();
+    const codeA = pending.find((p) => p.deviceId === a.deviceId)?.verificationCode;
+    const codeB = pending.find((p) => p.deviceId === b.deviceId)?.verificationCode;
+    check("A's verification code matches the mediator's", codeA === a.verificationCode());
+    check("B's verification code matches the mediator's", codeB === b.verificationCode());
+    check("nobody is admitted before the codes are compared", mediator.handlers(capA.caucusId).length === 0);
+    await mediator.admit(capA.caucusId, a.deviceId);
+    await mediator.admit(capB.caucusId, b.deviceId);
     check("A's handler admitted", await a.waitUntilJoined(10_000));
     check("B's handler admitted", await b.waitUntilJoined(10_000));
-    const codeA = mediator.handlers(capA.caucusId)[0]?.verificationCode;
-    check("A's verification code matches the mediator's", codeA === a.verificationCode());
 
     say(
       pc.bold("\n2. A's handler sends a notification of intent (substance only, attributed, stance none)."),
@@ -164,8 +174,8 @@ export async function runDemo(
         reports.length > 0 && reports.every((r) => r.ok),
       );
     }
-    const stateA = JSON.stringify(await (a as unknown as { store: FileStateStore }).store.load());
-    const stateB = JSON.stringify(await (b as unknown as { store: FileStateStore }).store.load());
+    const stateA = JSON.stringify(await storeA.load());
+    const stateB = JSON.stringify(await storeB.load());
     const handlerA = mediator.handlers(capA.caucusId)[0]!;
     const handlerB = mediator.handlers(capB.caucusId)[0]!;
     check(

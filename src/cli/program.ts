@@ -1,4 +1,5 @@
 import { registerAcknowledgeCommand } from "./commands/acknowledge.js";
+import { registerAdmissionCommands } from "./commands/admissions.js";
 import { registerChannelCommand } from "./commands/channel.js";
 import { registerConsoleCommand } from "./commands/console.js";
 import { registerConveyCommand } from "./commands/convey.js";
@@ -7,6 +8,7 @@ import { registerEndorseCommand } from "./commands/endorse.js";
 import { registerExportCommand } from "./commands/export.js";
 import { registerInboxCommand } from "./commands/inbox.js";
 import { registerJoinCommand } from "./commands/join.js";
+import { registerLogoutCommand } from "./commands/logout.js";
 import { registerMediatorCommand } from "./commands/mediator.js";
 import { registerNoteCommand } from "./commands/note.js";
 import { registerRemoveCommand } from "./commands/remove.js";
@@ -31,7 +33,9 @@ const commands: ((program: Program) => void)[] = [
   registerWatchCommand,
   registerVerifyCommand,
   registerExportCommand,
+  registerLogoutCommand,
   registerChannelCommand,
+  registerAdmissionCommands,
   registerConveyCommand,
   registerNoteCommand,
   registerUnderstandingCommand,

@@ -100,6 +100,19 @@ export const routes = {
     response: wire.sessionResponse,
     statuses: [{ status: 200, description: "Session" }],
   },
+  logout: {
+    method: "POST",
+    path: "/v1/auth/logout",
+    auth: "bearer",
+    tag: "devices",
+    summary: "Revoke this bearer token (or, with all: true, every token of this device)",
+    description:
+      "The revoked tokens stop working at once and the push sockets opened with them are closed " +
+      "(code 4401). The device can log in again with its login key unless it was removed.",
+    body: wire.logoutRequest,
+    response: wire.logoutResponse,
+    statuses: [{ status: 200, description: "Revoked" }],
+  },
   getMe: {
     method: "GET",
     path: "/v1/me",
@@ -150,11 +163,26 @@ export const routes = {
     summary: "Create a one-time invite into a caucus",
     description:
       "The invite key pair is made by the mediator and handed to the party out of band; the " +
-      "server only ever sees its public half, so it cannot redeem the invite itself.",
+      "server only ever sees its public half, so it cannot redeem the invite itself. It expires " +
+      "at expiresAt (at most 30 days ahead): later redemptions get invite_expired.",
     params: caucusParams,
     body: wire.createInviteRequest,
     response: wire.createInviteResponse,
     statuses: [{ status: 201, description: "Created" }],
+  },
+  revokeInvite: {
+    method: "DELETE",
+    path: "/v1/invites/{inviteId}",
+    auth: "mediator",
+    tag: "invites",
+    summary: "Revoke an invite: later redemptions get invite_revoked",
+    description:
+      "For a joined mediator device of the invite's caucus (others get not_found). A device that " +
+      "redeemed the invite and still waits to be admitted is dropped and can no longer log in; a " +
+      "device already admitted stays (remove it by commit). Revoking twice is fine.",
+    params: inviteParams,
+    response: wire.revokeInviteResponse,
+    statuses: [{ status: 200, description: "Revoked" }],
   },
   redeemInvite: {
     method: "POST",
@@ -164,7 +192,8 @@ export const routes = {
     summary: "Redeem an invite: register a party device with a pending membership",
     description:
       "signature: Ed25519 by the invite key over the UTF-8 bytes of " +
-      "redeemSigningString(inviteId, deviceId, authPublicKey, sha256 hex of the key package bytes).",
+      "redeemSigningString(inviteId, deviceId, authPublicKey, sha256 hex of the key package bytes). " +
+      "Refused with invite_used, invite_expired or invite_revoked.",
     params: inviteParams,
     body: wire.redeemInviteRequest,
     response: wire.redeemInviteResponse,

@@ -36,6 +36,11 @@ export const challengeResponse = z.strictObject({ nonce: base64url(32), expiresA
 export const sessionRequest = z.strictObject({ deviceId, nonce: base64url(32), signature: ed25519Signature });
 export const sessionResponse = z.strictObject({ token: z.string().min(20).max(200), expiresAt: z.string() });
 
+/** `all`: revoke every token of this device, not only the one in use (log out everywhere). */
+export const logoutRequest = z.strictObject({ all: z.boolean().optional() });
+/** How many tokens were revoked; their push sockets are closed. */
+export const logoutResponse = z.strictObject({ revoked: z.number().int().nonnegative() });
+
 /** The exact bytes a device signs to log in: domain-separated so the key can sign nothing else of use. */
 export const loginSigningString = (deviceIdValue: string, nonce: string): string =>
   `backchannel-login-v1\ndevice:${deviceIdValue}\nnonce:${nonce}`;
@@ -58,8 +63,26 @@ export const createCaucusResponse = z.strictObject({ caucusId });
 export const channelSummary = z.strictObject({ channelId, caucusIds: z.array(caucusId) });
 export const listChannelsResponse = z.strictObject({ channels: z.array(channelSummary) });
 
-export const createInviteRequest = z.strictObject({ inviteId: randomId, invitePublicKey: ed25519PublicKey });
-export const createInviteResponse = z.strictObject({ inviteId, caucusId });
+/** The longest an invite may stay redeemable (the sdk's default is 24 hours). */
+export const maxInviteTtlMs = 30 * 24 * 60 * 60_000;
+
+export const createInviteRequest = z.strictObject({
+  inviteId: randomId,
+  invitePublicKey: ed25519PublicKey,
+  /** When the relay stops accepting the invite (ISO 8601); at most 30 days ahead. */
+  expiresAt: z.iso.datetime(),
+});
+export const createInviteResponse = z.strictObject({ inviteId, caucusId, expiresAt: z.string() });
+
+/**
+ * Revoking an invite refuses every later redemption (invite_revoked). If a device redeemed it and
+ * still waits to be admitted, that device is dropped (it can no longer log in).
+ */
+export const revokeInviteResponse = z.strictObject({
+  inviteId,
+  caucusId,
+  droppedDeviceId: deviceId.optional(),
+});
 
 /** What the invite key signs when a handler's device redeems it (the server cannot forge it). */
 export const redeemSigningString = (

@@ -136,6 +136,11 @@ export const deviceState = z.strictObject({
       caucuses: z.array(z.strictObject({ caucusId, partyName: z.string() })),
     }),
   ),
+  /**
+   * Invites this device made; only this device admits their handlers. Fields added later are
+   * optional so that older stored states still load, and their absence means the safe thing:
+   * no expiresAt → createdAt + 24 hours; no confirm → the mediator must confirm.
+   */
   invites: z.record(
     z.string(),
     z.strictObject({
@@ -144,6 +149,18 @@ export const deviceState = z.strictObject({
       inviteKey: ed25519PublicKey,
       createdAt: z.string(),
       admittedDeviceId: deviceId.optional(),
+      /** Redemptions after this are refused by the relay; this device admits none it saw later. */
+      expiresAt: z.string().optional(),
+      /** false: admitted without the mediator's confirmation (an explicit opt-out). */
+      confirm: z.boolean().optional(),
+      /** The mediator compared verification codes with this handler and admitted it. */
+      confirmed: z.strictObject({ deviceId, handlerKey: ed25519PublicKey }).optional(),
+      /**
+       * The one redemption this device saw while the invite was valid: it may be admitted after
+       * the expiry (the device's own observation, not the relay's word), and no other may.
+       */
+      seen: z.strictObject({ deviceId, handlerKey: ed25519PublicKey }).optional(),
+      revoked: z.boolean().optional(),
     }),
   ),
   /** A party device between redeeming its invite and receiving its Welcome. */

@@ -92,6 +92,15 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
     return this.core.exclusive(() => verifyAll(this.core));
   }
 
+  /**
+   * Revokes this device's login token on the relay, closing the push sockets opened with it;
+   * `everywhere`: every token of this device (other processes, other tabs). Keys stay: the device
+   * logs in again on its next request.
+   */
+  logout(opts: { everywhere?: boolean } = {}): Promise<number> {
+    return this.core.session.logout(opts.everywhere ?? false);
+  }
+
   /** Waits (polling) until the device has joined, or the timeout passes. */
   async waitUntilJoined(timeoutMs = 30_000, pollMs = 250): Promise<boolean> {
     const end = Date.now() + timeoutMs;

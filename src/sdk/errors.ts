@@ -49,10 +49,14 @@ export type SdkErrorCode =
   | "wrong_role"
   // codes handed over out of band
   | "invite_code_invalid"
+  | "invite_expired"
+  | "invite_unknown"
+  | "invite_ttl_invalid"
   | "link_code_invalid"
   // membership
   | "not_joined"
   | "removed"
+  | "admission_unknown"
   | "cannot_remove_self"
   | "removal_incomplete"
   // transcript

@@ -11,7 +11,10 @@ export {
   type ChannelView,
   type ConveyOptions,
   type ConveyResult,
+  type InviteOptions,
+  type InviteResult,
   type MediatorDeviceView,
+  type PendingAdmission,
   type MediatorSnapshot,
   type PendingConveyanceView,
 } from "./mediator/mediator.js";

@@ -28,6 +28,11 @@ export const inviteCodeSchema = z.strictObject({
   inviteKey: ed25519PublicKey,
   inviteCert: ed25519Signature,
   mediatorKey: ed25519PublicKey,
+  /**
+   * When the invite stops working, so the handler's device can say so without asking. Not signed:
+   * the relay and the mediator's device enforce the expiry; this is only for the handler's eyes.
+   */
+  expiresAt: z.iso.datetime().optional(),
 });
 export type InviteCode = z.infer<typeof inviteCodeSchema>;
 

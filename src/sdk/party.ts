@@ -76,6 +76,11 @@ export class Party extends Device<PartySnapshot> {
     serverUrl?: string;
   }): Promise<Party> {
     const invite = decodeInviteCode(opts.inviteCode);
+    if (invite.expiresAt && Date.parse(invite.expiresAt) <= Date.now())
+      throw new SdkError(
+        "invite_expired",
+        `this invite code expired at ${invite.expiresAt}: ask the mediator for a new one`,
+      );
     const serverUrl = opts.serverUrl ?? invite.server;
     const deviceId = crypto.randomUUID();
     const authKey = await opts.platform.generateAuthKey();

@@ -48,6 +48,24 @@ export class Session {
     return s.token;
   }
 
+  /**
+   * Revokes this session's token on the relay (`everywhere`: every token of this device, which
+   * closes its push sockets in other processes too). The device can log in again later.
+   */
+  async logout(everywhere = false): Promise<number> {
+    if (!this.token && !everywhere) return 0;
+    try {
+      const { revoked } = await this.http.call("logout", { body: { all: everywhere } });
+      return revoked;
+    } catch (e) {
+      // Expired or revoked already: nothing left to revoke with it.
+      if (e instanceof ApiError && (e.code === "token_expired" || e.code === "unauthenticated")) return 0;
+      throw e;
+    } finally {
+      this.invalidate();
+    }
+  }
+
   /** Runs `fn`, logging in again once if the token was refused. */
   async withRetry<T>(fn: () => Promise<T>): Promise<T> {
     try {

@@ -1,6 +1,7 @@
 import { parse, pushSocket, serverFrame, type TranscriptProblem } from "../protocol/index.js";
 import type { Device } from "./device.js";
 import type { TranscriptEntry } from "./device-state.js";
+import { ApiError } from "./errors.js";
 
 interface MinimalSocket {
   onopen: (() => void) | null;
@@ -99,7 +100,14 @@ export async function watch(
         backoff = Math.min(backoff * 2, 10_000);
       };
       socket.onerror = () => undefined;
-    } catch {
+    } catch (e) {
+      // A removed device can never log in again: report its caucuses as removed, then stop.
+      if (e instanceof ApiError && e.code === "device_removed") {
+        stopped = true;
+        await syncAndReport().catch(() => undefined);
+        resolveDone();
+        return;
+      }
       onStatus("reconnecting");
       setTimeout(() => void connect(), backoff);
       backoff = Math.min(backoff * 2, 10_000);

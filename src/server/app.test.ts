@@ -55,6 +55,8 @@ afterEach(async () => {
 });
 
 const notFoundBody = { error: "not_found", message: "not found" };
+/** An invite expiry 24 hours ahead of the app's clock. */
+const inADay = () => new Date(now + 24 * 60 * 60_000).toISOString();
 
 /** Mediator invites a fresh party device, which redeems. Returns the party and its key package. */
 async function redeemParty(mediatorToken: string, caucusId: string) {
@@ -63,10 +65,10 @@ async function redeemParty(mediatorToken: string, caucusId: string) {
   const invite = await call(
     "POST",
     `/v1/caucuses/${caucusId}/invites`,
-    { inviteId, invitePublicKey: inviteKey.publicKey },
+    { inviteId, invitePublicKey: inviteKey.publicKey, expiresAt: inADay() },
     mediatorToken,
   );
-  expect(invite).toEqual({ status: 201, body: { inviteId, caucusId } });
+  expect(invite).toEqual({ status: 201, body: { inviteId, caucusId, expiresAt: inADay() } });
   const party = newDevice();
   const keyPackage = randomB64(300);
   const redeemBody = (device: TestDevice, kp = keyPackage, key = inviteKey) => ({
@@ -266,6 +268,8 @@ describe("happy path", () => {
         "POST /v1/mediator-links/{linkId}/redeem",
         "PUT /v1/caucuses/{caucusId}/key-package",
         "DELETE /v1/mediator-devices/{deviceId}",
+        "POST /v1/auth/logout",
+        "DELETE /v1/invites/{inviteId}",
       ].sort(),
     );
     // The push socket is no HTTP operation a generated client could call: it is described in prose.
@@ -547,7 +551,7 @@ describe("invites", () => {
     await call(
       "POST",
       `/v1/caucuses/${m.caucusId}/invites`,
-      { inviteId, invitePublicKey: inviteKey.publicKey },
+      { inviteId, invitePublicKey: inviteKey.publicKey, expiresAt: inADay() },
       m.token,
     );
     const party = newDevice();
@@ -586,7 +590,7 @@ describe("invites", () => {
     await call(
       "POST",
       `/v1/caucuses/${m.caucusId}/invites`,
-      { inviteId, invitePublicKey: inviteKey.publicKey },
+      { inviteId, invitePublicKey: inviteKey.publicKey, expiresAt: inADay() },
       m.token,
     );
     const kp = randomB64(10);
@@ -599,6 +603,117 @@ describe("invites", () => {
     expect(taken).toMatchObject({ status: 409, body: { error: "device_exists" } });
     expect(await storage.getInvite(inviteId)).toMatchObject({ used: false });
     expect(await storage.getDevice(m.device.deviceId)).toMatchObject({ role: "mediator" });
+  });
+});
+
+describe("invite expiry and revocation", () => {
+  async function invite(token: string, caucusId: string, expiresAt = inADay()) {
+    const inviteKey = newKey();
+    const inviteId = randomUUID();
+    const made = await call(
+      "POST",
+      `/v1/caucuses/${caucusId}/invites`,
+      { inviteId, invitePublicKey: inviteKey.publicKey, expiresAt },
+      token,
+    );
+    const redeem = (device = newDevice()) => {
+      const kp = randomB64(64);
+      return call("POST", `/v1/invites/${inviteId}/redeem`, {
+        deviceId: device.deviceId,
+        authPublicKey: device.publicKey,
+        keyPackage: kp,
+        signature: inviteKey.sign(
+          redeemSigningString(inviteId, device.deviceId, device.publicKey, sha256Hex(kp)),
+        ),
+      });
+    };
+    return { inviteId, made, redeem };
+  }
+
+  it("an expiry in the past or more than 30 days ahead is refused", async () => {
+    const m = await mediatorWithCaucus(call);
+    for (const at of [now - 1, now, now + 31 * 24 * 60 * 60_000]) {
+      const { made } = await invite(m.token, m.caucusId, new Date(at).toISOString());
+      expect(made).toMatchObject({ status: 400, body: { error: "invalid_request" } });
+    }
+  });
+
+  it("an expired invite → 410 invite_expired; nothing is registered", async () => {
+    const m = await mediatorWithCaucus(call);
+    const { inviteId, redeem } = await invite(m.token, m.caucusId);
+    now += 24 * 60 * 60_000;
+    const d = newDevice();
+    expect(await redeem(d)).toMatchObject({ status: 410, body: { error: "invite_expired" } });
+    expect(await storage.getDevice(d.deviceId)).toBeUndefined();
+    expect(await storage.getInvite(inviteId)).toMatchObject({ used: false });
+  });
+
+  it("a revoked invite → 410 invite_revoked; a device waiting on it is dropped and cannot log in", async () => {
+    const m = await mediatorWithCaucus(call);
+    const unused = await invite(m.token, m.caucusId);
+    expect(await call("DELETE", `/v1/invites/${unused.inviteId}`, undefined, m.token)).toEqual({
+      status: 200,
+      body: { inviteId: unused.inviteId, caucusId: m.caucusId },
+    });
+    expect(await unused.redeem()).toMatchObject({ status: 410, body: { error: "invite_revoked" } });
+
+    const redeemed = await invite(m.token, m.caucusId);
+    const d = newDevice();
+    expect((await redeemed.redeem(d)).status).toBe(201);
+    const token = await login(call, d);
+    expect(await call("DELETE", `/v1/invites/${redeemed.inviteId}`, undefined, m.token)).toEqual({
+      status: 200,
+      body: { inviteId: redeemed.inviteId, caucusId: m.caucusId, droppedDeviceId: d.deviceId },
+    });
+    expect((await call("GET", `/v1/caucuses/${m.caucusId}/pending`, undefined, m.token)).body).toEqual({
+      pending: [],
+    });
+    expect(await call("GET", "/v1/me", undefined, token)).toMatchObject({ status: 401 });
+    await expect(login(call, d)).rejects.toThrow(/device_removed/);
+    // Revoking again is fine; another mediator's device learns nothing.
+    expect((await call("DELETE", `/v1/invites/${redeemed.inviteId}`, undefined, m.token)).status).toBe(200);
+    const other = await mediatorWithCaucus(call);
+    for (const id of [redeemed.inviteId, randomUUID()])
+      expect(await call("DELETE", `/v1/invites/${id}`, undefined, other.token)).toEqual({
+        status: 404,
+        body: notFoundBody,
+      });
+  });
+});
+
+describe("removed devices and sessions", () => {
+  it("a party device removed by commit cannot log in, and its token is refused", async () => {
+    const c = await caucusWithParty();
+    const removal = await call(
+      "POST",
+      `/v1/caucuses/${c.caucusId}/events`,
+      { ...appMessage(1), kind: "commit", removes: [c.party.deviceId] },
+      c.token,
+    );
+    expect(removal.status).toBe(201);
+    expect(await call("GET", "/v1/me", undefined, c.partyToken)).toMatchObject({
+      status: 401,
+      body: { error: "unauthenticated" },
+    });
+    await expect(login(call, c.party)).rejects.toThrow(/device_removed/);
+    expect(await storage.getDevice(c.party.deviceId)).toMatchObject({ removed: true });
+  });
+
+  it("logout revokes the token in use, or with all: true every token of the device", async () => {
+    const m = await mediatorWithCaucus(call);
+    const second = await login(call, m.device);
+    const third = await login(call, m.device);
+    expect(await call("POST", "/v1/auth/logout", {}, m.token)).toEqual({ status: 200, body: { revoked: 1 } });
+    expect(await call("GET", "/v1/me", undefined, m.token)).toMatchObject({ status: 401 });
+    expect((await call("GET", "/v1/me", undefined, second)).status).toBe(200);
+    expect(await call("POST", "/v1/auth/logout", { all: true }, second)).toEqual({
+      status: 200,
+      body: { revoked: 2 },
+    });
+    for (const t of [second, third]) expect((await call("GET", "/v1/me", undefined, t)).status).toBe(401);
+    // Not removed: it may log in again.
+    expect((await call("GET", "/v1/me", undefined, await login(call, m.device))).status).toBe(200);
+    expect(await call("POST", "/v1/auth/logout", {})).toMatchObject({ status: 401 });
   });
 });
 
@@ -828,9 +943,18 @@ describe("the mediator's devices (staff)", () => {
       body: { deviceId: staff.deviceId, droppedCaucusIds: [] },
     });
     expect(await call("DELETE", del, undefined, m.token)).toEqual({ status: 404, body: notFoundBody });
-    expect((await call("GET", "/v1/channels", undefined, sToken)).body).toEqual({ channels: [] });
-    expect((await call("GET", "/v1/me", undefined, sToken)).body.memberships).toEqual([]);
-    expect(await call("GET", events, undefined, sToken)).toEqual({ status: 404, body: notFoundBody });
+    // A removed device is done for: its token stops working and it cannot log in again.
+    for (const [method, url] of [
+      ["GET", "/v1/channels"],
+      ["GET", "/v1/me"],
+      ["GET", events],
+    ] as const)
+      expect(await call(method, url, undefined, sToken)).toMatchObject({
+        status: 401,
+        body: { error: "unauthenticated" },
+      });
+    await expect(login(call, staff)).rejects.toThrow(/device_removed/);
+    expect(await storage.listChannels(staff.deviceId)).toEqual([]);
     // Channels opened afterwards do not include it.
     const { channelId } = parse(
       createChannelResponse,
@@ -851,7 +975,7 @@ describe("authorisation", () => {
       await call(
         "POST",
         `/v1/caucuses/${c.caucusId}/invites`,
-        { inviteId: randomUUID(), invitePublicKey: newKey().publicKey },
+        { inviteId: randomUUID(), invitePublicKey: newKey().publicKey, expiresAt: inADay() },
         t,
       ),
       await call("GET", `/v1/caucuses/${c.caucusId}/pending`, undefined, t),
@@ -904,7 +1028,7 @@ describe("authorisation", () => {
     }
     for (const [path, body] of [
       ["pending", undefined],
-      ["invites", { inviteId: randomUUID(), invitePublicKey: newKey().publicKey }],
+      ["invites", { inviteId: randomUUID(), invitePublicKey: newKey().publicKey, expiresAt: inADay() }],
     ] as const) {
       const method = body ? "POST" : "GET";
       const theirs = await call(method, `/v1/caucuses/${b.caucusId}/${path}`, body, a.token);
@@ -933,19 +1057,19 @@ describe("authorisation", () => {
       removes: [c.party.deviceId],
     };
     expect((await call("POST", `/v1/caucuses/${c.caucusId}/events`, remove, c.token)).status).toBe(201);
-    expect(await call("GET", `/v1/caucuses/${c.caucusId}/events`, undefined, c.partyToken)).toEqual({
-      status: 404,
-      body: notFoundBody,
-    });
-    expect(await call("GET", `/v1/caucuses/${c.caucusId}/welcome`, undefined, c.partyToken)).toEqual({
-      status: 404,
-      body: notFoundBody,
-    });
-    expect(await call("POST", `/v1/caucuses/${c.caucusId}/events`, appMessage(2), c.partyToken)).toEqual({
-      status: 404,
-      body: notFoundBody,
-    });
-    expect((await call("GET", "/v1/me", undefined, c.partyToken)).body.memberships).toEqual([]);
+    // Its sessions went with it: every request is refused before any lookup, and so is a login.
+    for (const [method, url, body] of [
+      ["GET", `/v1/caucuses/${c.caucusId}/events`, undefined],
+      ["GET", `/v1/caucuses/${c.caucusId}/welcome`, undefined],
+      ["POST", `/v1/caucuses/${c.caucusId}/events`, appMessage(2)],
+      ["GET", "/v1/me", undefined],
+    ] as const)
+      expect(await call(method, url, body, c.partyToken)).toMatchObject({
+        status: 401,
+        body: { error: "unauthenticated" },
+      });
+    expect(await storage.getMembership(c.caucusId, c.party.deviceId)).toMatchObject({ removed: true });
+    await expect(login(call, c.party)).rejects.toThrow(/device_removed/);
   });
 });
 

@@ -16,14 +16,17 @@ export async function deviceForToken(
   storage: Storage,
   config: AppConfig,
   token: string,
-): Promise<AuthenticatedDevice & { expiresAt: number }> {
-  const session = await storage.getSession(hashToken(token));
+): Promise<AuthenticatedDevice & { expiresAt: number; tokenHash: string }> {
+  const tokenHash = hashToken(token);
+  const session = await storage.getSession(tokenHash);
   if (!session) throw new ServerError("unauthenticated", "missing or unknown bearer token");
   if (session.expiresAt <= config.now())
     throw new ServerError("token_expired", "token expired; log in again");
   const device = await storage.getDevice(session.deviceId);
   if (!device) throw new ServerError("unauthenticated", "missing or unknown bearer token");
-  return { deviceId: device.deviceId, role: device.role, expiresAt: session.expiresAt };
+  // Removing a device deletes its sessions in the same transaction; this holds even if not.
+  if (device.removed) throw new ServerError("device_removed", "this device was removed");
+  return { deviceId: device.deviceId, role: device.role, expiresAt: session.expiresAt, tokenHash };
 }
 
 const bearer = /^Bearer ([A-Za-z0-9_-]{1,200})$/;
@@ -33,8 +36,8 @@ export function authenticate(storage: Storage, config: AppConfig) {
   return async (request: FastifyRequest): Promise<void> => {
     const match = bearer.exec(request.headers.authorization ?? "");
     if (!match?.[1]) throw new ServerError("unauthenticated", "missing or unknown bearer token");
-    const { deviceId, role } = await deviceForToken(storage, config, match[1]);
-    request.device = { deviceId, role };
+    const { deviceId, role, tokenHash } = await deviceForToken(storage, config, match[1]);
+    request.device = { deviceId, role, tokenHash };
   };
 }
 

@@ -4,6 +4,8 @@ import type { OperationId, Role } from "../protocol/index.js";
 export interface AuthenticatedDevice {
   deviceId: string;
   role: Role;
+  /** The session's bearer token, hashed as stored (logout revokes it). */
+  tokenHash: string;
 }
 
 declare module "fastify" {

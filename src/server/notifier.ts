@@ -1,25 +1,43 @@
-import type { ServerFrame } from "../protocol/index.js";
+import type { ErrorCode, ServerFrame } from "../protocol/index.js";
+
+/** Why a device's push sockets are being closed; `tokenHash` limits it to one session's sockets. */
+export interface Disconnect {
+  deviceId: string;
+  tokenHash?: string;
+  error: ErrorCode;
+  message: string;
+}
+
+/** One push socket: the session it authenticated with, where frames go, how it is closed. */
+export interface Subscriber {
+  tokenHash: string;
+  onFrame(frame: ServerFrame): void;
+  onDisconnect(reason: Disconnect): void;
+}
 
 /**
  * Fan-out of push frames to devices' WebSocket connections. In-process for a single relay; a
  * multi-node deployment swaps in one backed by NATS or PostgreSQL LISTEN/NOTIFY behind the same
- * three calls. Frames are hints ("fetch from your cursor"), never content, so a lost frame delays
- * delivery but loses nothing: the events themselves are in storage.
+ * calls. Frames are hints ("fetch from your cursor"), never content, so a lost frame delays
+ * delivery but loses nothing: the events themselves are in storage. A disconnect is not a hint:
+ * a revoked session or a removed device must lose its sockets, so every node has to act on it.
  */
 export interface Notifier {
   publish(deviceId: string, frame: ServerFrame): Promise<void>;
   /** Returns the unsubscribe function. */
-  subscribe(deviceId: string, onFrame: (frame: ServerFrame) => void): () => void;
+  subscribe(deviceId: string, subscriber: Subscriber): () => void;
+  /** Closes the device's sockets (those of one session, with `tokenHash`). */
+  disconnect(reason: Disconnect): Promise<void>;
   close(): Promise<void>;
 }
 
 export class InProcessNotifier implements Notifier {
-  private readonly listeners = new Map<string, Set<(frame: ServerFrame) => void>>();
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
 
   publish(deviceId: string, frame: ServerFrame): Promise<void> {
-    for (const listener of this.listeners.get(deviceId) ?? []) {
+    for (const s of this.subscribers.get(deviceId) ?? []) {
       try {
-        listener(frame);
+        s.onFrame(frame);
       } catch {
         // One broken connection must not stop delivery to the others.
       }
@@ -27,22 +45,34 @@ export class InProcessNotifier implements Notifier {
     return Promise.resolve();
   }
 
-  subscribe(deviceId: string, onFrame: (frame: ServerFrame) => void): () => void {
-    let set = this.listeners.get(deviceId);
+  subscribe(deviceId: string, subscriber: Subscriber): () => void {
+    let set = this.subscribers.get(deviceId);
     if (!set) {
       set = new Set();
-      this.listeners.set(deviceId, set);
+      this.subscribers.set(deviceId, set);
     }
-    set.add(onFrame);
+    set.add(subscriber);
     return () => {
-      const current = this.listeners.get(deviceId);
-      current?.delete(onFrame);
-      if (current?.size === 0) this.listeners.delete(deviceId);
+      const current = this.subscribers.get(deviceId);
+      current?.delete(subscriber);
+      if (current?.size === 0) this.subscribers.delete(deviceId);
     };
   }
 
+  disconnect(reason: Disconnect): Promise<void> {
+    for (const s of [...(this.subscribers.get(reason.deviceId) ?? [])]) {
+      if (reason.tokenHash !== undefined && s.tokenHash !== reason.tokenHash) continue;
+      try {
+        s.onDisconnect(reason);
+      } catch {
+        // Closing one socket must not stop closing the others.
+      }
+    }
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
-    this.listeners.clear();
+    this.subscribers.clear();
     return Promise.resolve();
   }
 }

@@ -6,7 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { limits, parse, serverFrame, type ServerFrame } from "../protocol/index.js";
 import { startServer, type RunningServer } from "./start-server.js";
-import { fetchCall, mediatorWithCaucus, randomB64, type Call } from "./test-helpers.js";
+import {
+  fetchCall,
+  login,
+  mediatorWithCaucus,
+  newDevice,
+  newKey,
+  randomB64,
+  redeemed,
+  type Call,
+} from "./test-helpers.js";
 
 /** A ws client that queues frames, so a test awaits the next one instead of racing it. */
 class TestSocket {
@@ -124,6 +133,44 @@ describe("startServer", () => {
     const big = await connect();
     big.send({ type: "auth", token: "x".repeat(limits.frameBytes) });
     expect((await big.closed).code).toBe(1009);
+  });
+
+  it("logout closes the sockets opened with the revoked token, and only those", async () => {
+    const m = await mediatorWithCaucus(call);
+    const other = await login(call, m.device);
+    const [revoked, kept] = [await connect(), await connect()];
+    revoked.send({ type: "auth", token: m.token });
+    kept.send({ type: "auth", token: other });
+    for (const s of [revoked, kept]) expect(await s.next()).toMatchObject({ type: "ready" });
+    expect(await call("POST", "/v1/auth/logout", {}, m.token)).toEqual({ status: 200, body: { revoked: 1 } });
+    expect(await revoked.next()).toMatchObject({ type: "error", error: "unauthenticated" });
+    expect((await revoked.closed).code).toBe(4401);
+    kept.send({ type: "ping" });
+    expect(await kept.next()).toEqual({ type: "pong" });
+  });
+
+  it("a device removed by commit loses its socket, after the membership frame that says why", async () => {
+    const m = await mediatorWithCaucus(call);
+    const party = newDevice();
+    await redeemed(call, m, party, newKey());
+    const welcome = { deviceId: party.deviceId, welcome: randomB64(40) };
+    const commit = (body: object) =>
+      call(
+        "POST",
+        `/v1/caucuses/${m.caucusId}/events`,
+        { eventId: randomUUID(), kind: "commit", ...body },
+        m.token,
+      );
+    expect((await commit({ epoch: 0, ciphertext: randomB64(40), welcomes: [welcome] })).status).toBe(201);
+    const socket = await connect();
+    socket.send({ type: "auth", token: await login(call, party) });
+    expect(await socket.next()).toMatchObject({ type: "ready" });
+    expect((await commit({ epoch: 1, ciphertext: randomB64(40), removes: [party.deviceId] })).status).toBe(
+      201,
+    );
+    expect(await socket.next()).toEqual({ type: "membership", caucusId: m.caucusId });
+    expect(await socket.next()).toMatchObject({ type: "error", error: "device_removed" });
+    expect((await socket.closed).code).toBe(4401);
   });
 
   it("closes a socket that never authenticates", async () => {

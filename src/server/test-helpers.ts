@@ -12,6 +12,7 @@ import {
   createChannelResponse,
   loginSigningString,
   parse,
+  redeemSigningString,
   sessionResponse,
 } from "../protocol/index.js";
 
@@ -126,4 +127,36 @@ export async function mediatorWithCaucus(call: Call): Promise<{
   const caucus = await call("POST", `/v1/channels/${channelId}/caucuses`, {}, token);
   if (caucus.status !== 201) throw new Error(`caucus: ${JSON.stringify(caucus.body)}`);
   return { device, token, channelId, caucusId: parse(createCaucusResponse, caucus.body).caucusId };
+}
+
+/** `device` redeems a fresh invite of the mediator's caucus, valid for a day (throws on failure). */
+export async function redeemed(
+  call: Call,
+  mediator: { token: string; caucusId: string },
+  device: TestDevice,
+  inviteKey: TestKey,
+): Promise<{ inviteId: string }> {
+  const inviteId = randomUUID();
+  const made = await call(
+    "POST",
+    `/v1/caucuses/${mediator.caucusId}/invites`,
+    {
+      inviteId,
+      invitePublicKey: inviteKey.publicKey,
+      expiresAt: new Date(Date.now() + 24 * 60 * 60_000).toISOString(),
+    },
+    mediator.token,
+  );
+  if (made.status !== 201) throw new Error(`invite: ${JSON.stringify(made.body)}`);
+  const keyPackage = randomB64(64);
+  const res = await call("POST", `/v1/invites/${inviteId}/redeem`, {
+    deviceId: device.deviceId,
+    authPublicKey: device.publicKey,
+    keyPackage,
+    signature: inviteKey.sign(
+      redeemSigningString(inviteId, device.deviceId, device.publicKey, sha256Hex(keyPackage)),
+    ),
+  });
+  if (res.status !== 201) throw new Error(`redeem: ${JSON.stringify(res.body)}`);
+  return { inviteId };
 }

@@ -69,7 +69,7 @@ export async function startNetwork(
       serverUrl: link.url,
     });
     if (link.relay) relays.set(p, link.relay);
-    await mediator.sync();
+    await admitAfterComparing(mediator, p);
     if (!(await p.waitUntilJoined(10_000))) throw new Error(`handler of ${party} was not admitted`);
     handlers[party]!.push(p);
     return p;
@@ -97,4 +97,18 @@ export async function startNetwork(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What the mediator does before admitting a handler: finds its device among the pending
+ * admissions, compares the verification code with the one the handler's device shows (out of
+ * band, in real life), and admits it.
+ */
+export async function admitAfterComparing(mediator: Mediator, handler: Party): Promise<void> {
+  await mediator.sync();
+  const pending = mediator.pendingAdmissions().find((a) => a.deviceId === handler.deviceId);
+  if (!pending) throw new Error(`handler ${handler.deviceId} is not waiting for admission`);
+  if (pending.verificationCode !== handler.verificationCode())
+    throw new Error("verification codes differ: a key was substituted");
+  await mediator.admit(pending.caucusId, pending.deviceId);
 }

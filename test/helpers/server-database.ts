@@ -87,6 +87,19 @@ export class ServerDatabase {
     });
   }
 
+  /** Rewrites an invite's expiry or revocation, as a relay that wants someone admitted would. */
+  setInvite(inviteId: string, change: { expiresAt?: number; revoked?: boolean }): void {
+    this.with((db) => {
+      if (change.expiresAt !== undefined)
+        db.prepare("UPDATE invites SET expires_at = ? WHERE invite_id = ?").run(change.expiresAt, inviteId);
+      if (change.revoked !== undefined)
+        db.prepare("UPDATE invites SET revoked = ? WHERE invite_id = ?").run(
+          change.revoked ? 1 : 0,
+          inviteId,
+        );
+    });
+  }
+
   /** Moves the caucus head back, as if later events had never been appended. */
   setHead(caucusId: string, seq: number): void {
     this.with((db) => {

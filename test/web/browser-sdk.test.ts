@@ -348,15 +348,21 @@ describe("browser sdk in Chromium, production bundle", () => {
     const b = await join(codes.B, "B's handler");
     expect(a.serverUrl).toBe(server.relayUrl);
 
-    // The browser admits them (its watch sync does too; an explicit sync makes it now).
+    // The browser lists them as pending admissions with their codes; it admits each whose code
+    // matches the handler's own.
     const handlers = await inProbe(
       page,
-      async (bc, ids) => {
+      async (bc, { ids, expected }) => {
         const m = bc.devices.get("mediator") as Mediator;
         await m.sync();
+        for (const p of m.pendingAdmissions())
+          if (expected[p.deviceId] === p.verificationCode) await m.admit(p.caucusId, p.deviceId);
         return { A: m.handlers(ids.A), B: m.handlers(ids.B) };
       },
-      caucus as { A: string; B: string },
+      {
+        ids: caucus as { A: string; B: string },
+        expected: { [a.deviceId]: a.verificationCode(), [b.deviceId]: b.verificationCode() },
+      },
     );
     expect(handlers.A.map((h) => h.deviceId)).toEqual([a.deviceId]);
     expect(handlers.B.map((h) => h.deviceId)).toEqual([b.deviceId]);

@@ -98,18 +98,37 @@ export async function mediatorVerificationCode(page: Page, party: string, shortI
 // ---------------------------------------------------------------------------------------------
 // Party view
 
-/** Redeems an invite code in a fresh browser and waits until the mediator has admitted it. */
-export async function joinAsHandler(page: Page, url: string, code: string): Promise<void> {
+/**
+ * Redeems an invite code in a fresh browser; the mediator (in the console that made the invite)
+ * compares the verification codes, "compare, then admit", and admits it. Waits until admitted.
+ */
+export async function joinAsHandler(
+  page: Page,
+  url: string,
+  code: string,
+  admittedBy: { page: Page; party: string },
+): Promise<void> {
   await page.goto(url);
   await page.getByLabel("Invite code from the mediator").fill(code);
   await page.getByRole("button", { name: "Join the caucus" }).click();
+  await see(page.getByRole("heading", { name: "Waiting for the mediator" }));
+  const handlerCode = await partyVerificationCode(page);
+  const waiting = admittedBy.page.getByRole("group", {
+    name: `Waiting for admission to ${admittedBy.party}`,
+    exact: true,
+  });
+  const shown = waiting.getByLabel(/^Verification code of waiting /);
+  await see(shown);
+  expect((await shown.innerText()).trim()).toBe(handlerCode);
+  await waiting.getByRole("button", { name: /^Codes match: admit device / }).click();
   await see(page.getByLabel("What you want to signal"));
 }
 
 /** Opens the party's "Verification code" details and reads the code (lines of digit groups). */
 export async function partyVerificationCode(page: Page): Promise<string> {
-  await page.getByText("Verification code", { exact: true }).click();
   const code = page.getByLabel("Verification code", { exact: true });
+  // The details may be open already (the handler read the code while waiting to be admitted).
+  if (!(await code.isVisible())) await page.getByText("Verification code", { exact: true }).click();
   await see(code);
   return (await code.innerText()).trim();
 }

@@ -110,21 +110,21 @@ describe("browser and CLI in one channel", () => {
     const colA = caucusColumn(m.page, "A");
     const colB = caucusColumn(m.page, "B");
 
-    // A's handler joins on the CLI; the open console admits it.
+    // A's handler joins on the CLI; the console shows it waiting with its code, and admits it.
     const codeA = await inviteHandler(m.page, "A");
-    const joined = await cli<{ deviceId: string; joined: boolean; verificationCode: string }>(
-      "join",
-      codeA,
-      "--wait",
-      "30",
-    );
-    expect(joined.joined).toBe(true);
-    await seeText(colA, "Handlers (1)");
+    const joined = await cli<{ deviceId: string; joined: boolean; verificationCode: string }>("join", codeA);
+    expect(joined.joined).toBe(false);
     const short = joined.deviceId.slice(0, 8);
+    const waiting = m.page.getByRole("group", { name: "Waiting for admission to A", exact: true });
+    const shown = waiting.getByLabel(`Verification code of waiting A device ${short}`, { exact: true });
+    await see(shown);
+    expect((await shown.innerText()).trim()).toBe(joined.verificationCode);
+    await waiting.getByRole("button", { name: `Codes match: admit device ${short}` }).click();
+    await seeText(colA, "Handlers (1)");
     await see(colA.getByText(`Device ${short}`, { exact: true }));
     expect(await mediatorVerificationCode(m.page, "A", short)).toBe(joined.verificationCode);
 
-    await joinAsHandler(b.page, server.url, await inviteHandler(m.page, "B"));
+    await joinAsHandler(b.page, server.url, await inviteHandler(m.page, "B"), { page: m.page, party: "B" });
 
     // The CLI's signal shows up in the console, with its stance and disclosure.
     const sent = await cli<Entry>("send", "--text", SIGNAL, "--disclosure", "substance");

@@ -42,7 +42,7 @@ describe("the console reconnects after the relay restarts", () => {
 
     await createMediator(m.page, first.url);
     await createChannel(m.page, "no new strikes", ["A", "B"]);
-    await joinAsHandler(a.page, first.url, await inviteHandler(m.page, "A"));
+    await joinAsHandler(a.page, first.url, await inviteHandler(m.page, "A"), { page: m.page, party: "A" });
     const colA = caucusColumn(m.page, "A");
     const before = "Before the restart: no new strikes.";
     await sendSignal(a.page, before);

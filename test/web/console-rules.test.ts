@@ -44,7 +44,7 @@ describe("the console's rules, as the screens show them", () => {
     await createMediator(m.page, server.url);
     await createChannel(m.page, "disclosure rules", ["A", "B"]);
     usedCode = await inviteHandler(m.page, "A");
-    await joinAsHandler(a.page, server.url, usedCode);
+    await joinAsHandler(a.page, server.url, usedCode, { page: m.page, party: "A" });
   });
   afterAll(async () => {
     await browser?.close();
@@ -140,7 +140,7 @@ describe("the console's rules, as the screens show them", () => {
     await createMediator(mt.page, server.url, "Tamper mediator");
     await createChannel(mt.page, "tamper check", ["X", "Y"]);
     const code = await inviteHandler(mt.page, "X");
-    await joinAsHandler(x.page, server.url, code);
+    await joinAsHandler(x.page, server.url, code, { page: mt.page, party: "X" });
     await seeText(caucusColumn(mt.page, "X"), "Handlers (1)");
     const [shortX] = await shownHandlerIds(mt.page, "X");
     const first = "First: we will not strike the port.";

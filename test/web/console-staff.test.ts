@@ -66,7 +66,7 @@ describe("mediator devices in the console", () => {
     );
 
     const invite = await inviteHandler(staff.page, "North");
-    await joinAsHandler(party.page, server.url, invite);
+    await joinAsHandler(party.page, server.url, invite, { page: staff.page, party: "North" });
     await sendSignal(party.page, "North does not intend to move forward this week.");
     for (const page of [lead.page, staff.page])
       await seeText(caucusColumn(page, "North"), "North does not intend to move forward this week.", 30_000);

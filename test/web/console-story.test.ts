@@ -63,8 +63,9 @@ describe("the web console plays the acceptance story", () => {
     const codeB = await inviteHandler(m.page, "B");
     expect(codeA).not.toBe(codeB);
 
-    await joinAsHandler(a.page, server.url, codeA);
-    await joinAsHandler(b.page, server.url, codeB);
+    // Each handler's device waits until the mediator compared its verification code and admitted it.
+    await joinAsHandler(a.page, server.url, codeA, { page: m.page, party: "A" });
+    await joinAsHandler(b.page, server.url, codeB, { page: m.page, party: "B" });
     for (const p of [a.page, b.page]) await seeText(p.getByRole("banner"), `“${TOPIC}”`);
     await seeText(a.page.getByRole("banner"), "You speak for A · mediator: The mediator");
     await seeText(b.page.getByRole("banner"), "You speak for B · mediator: The mediator");
@@ -219,7 +220,7 @@ describe("the web console plays the acceptance story", () => {
     await createMediator(m.page, server.url, "Narrow mediator");
     await createChannel(m.page, "a narrow window", ["North", "South"]);
     const code = await inviteHandler(m.page, "North");
-    await joinAsHandler(p.page, server.url, code);
+    await joinAsHandler(p.page, server.url, code, { page: m.page, party: "North" });
 
     const compose = p.page.getByRole("region", { name: "Send a signal to the mediator" });
     const transcript = p.page.getByRole("region", { name: "Your caucus" });

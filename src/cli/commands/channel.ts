@@ -1,6 +1,7 @@
 import pc from "picocolors";
 import { openMediator, output } from "../context.js";
 import type { Program } from "../global-options.js";
+import { parseDuration } from "../duration.js";
 import { collect } from "../repeatable.js";
 import { resolveCaucus } from "../resolve.js";
 
@@ -61,15 +62,47 @@ export function registerChannelCommand(program: Program): void {
     .description("make a one-time invite code for a party's designated handler (give it out of band)")
     .argument("<party>", "party name or caucus id")
     .option("--channel <id or topic>", "which channel, if you have several")
+    .option(
+      "--expires <duration>",
+      "how long the code stays valid: 30m, 24h, 7d (at most 30d)",
+      parseDuration,
+    )
+    .option(
+      "--no-confirm",
+      "admit whoever redeems it without comparing verification codes first (low-stakes channels only)",
+    )
     .action(async (party, _o, cmd) => {
       const o = cmd.optsWithGlobals();
       const m = await openMediator(o);
       const c = resolveCaucus(m, party, o.channel);
-      const { code, inviteId } = await m.invite(c.caucusId);
+      const invite = await m.invite(c.caucusId, {
+        confirm: o.confirm,
+        ...(o.expires !== undefined ? { expiresInMs: o.expires } : {}),
+      });
       output(
         o,
-        { code, inviteId, caucusId: c.caucusId, party: c.partyName },
-        `One-time invite for ${c.partyName}'s handler (show it once, out of band; it pins your key):\n\n${code}\n\nThe handler runs: backchannel join <code>\nThen run \`backchannel inbox\` here to admit the device.`,
+        { ...invite, caucusId: c.caucusId, party: c.partyName },
+        `One-time invite for ${c.partyName}'s handler, valid until ${invite.expiresAt} (show it once, out of band; it pins your key):\n\n${invite.code}\n\nThe handler runs: backchannel join <code>\n` +
+          (invite.confirm
+            ? "Then run `backchannel admissions` here, compare the verification code with the handler, and `backchannel admit " +
+              c.partyName +
+              "`."
+            : "Then run `backchannel inbox` here: the device is admitted without comparing codes (--no-confirm)."),
+      );
+    });
+
+  channel
+    .command("revoke")
+    .description("revoke an invite: nobody is admitted with it any more (an admitted handler stays)")
+    .argument("<invite-id>", "the id `channel invite` printed")
+    .action(async (inviteId, _o, cmd) => {
+      const o = cmd.optsWithGlobals();
+      const m = await openMediator(o);
+      const r = await m.revokeInvite(inviteId);
+      output(
+        o,
+        r,
+        `Revoked invite ${inviteId}.${r.droppedDeviceId ? ` The device that redeemed it (${r.droppedDeviceId}) was dropped.` : ""}`,
       );
     });
 }

@@ -10,7 +10,7 @@ export function registerInboxCommand(program: Program): void {
     .command("inbox")
     .alias("sync")
     .description(
-      "fetch, verify and show the transcript of each caucus (the mediator also admits invited handlers and its own new devices); exits 3 on a transcript problem",
+      "fetch, verify and show the transcript of each caucus (the mediator also admits its own new devices and handlers invited with --no-confirm, and lists those waiting for admission); exits 3 on a transcript problem",
     )
     .option("--caucus <id or party>", "only this caucus")
     .action(async (_o, cmd) => {
@@ -22,23 +22,31 @@ export function registerInboxCommand(program: Program): void {
         output(
           o,
           { joined: false, caucuses: [] },
-          "Not admitted yet: the mediator has to run `backchannel inbox` (or be online) to admit this device.",
+          "Not admitted yet: the mediator compares your verification code (`backchannel whoami`) with theirs, then admits this device.",
         );
         return;
       }
-      // A conveyance that has not reached every target is the mediator's to know about.
-      const pending = d instanceof Mediator ? d.getSnapshot().pendingConveyances : [];
+      // What waits for the mediator: devices to admit, conveyances that have not reached every target.
+      const admissions = d instanceof Mediator ? d.pendingAdmissions() : [];
+      const conveyances = d instanceof Mediator ? d.getSnapshot().pendingConveyances : [];
       const data = {
         caucuses: ids.map((c) => ({ ...caucusSummary(d, c), entries: d.entries(c) })),
-        ...(d instanceof Mediator ? { pendingConveyances: pending } : {}),
+        ...(d instanceof Mediator ? { pendingAdmissions: admissions, pendingConveyances: conveyances } : {}),
       };
-      const pendingLines = pending.map((p) =>
-        pc.yellow(
-          `Not yet delivered: “${p.text}” from ${p.sourceParty}${p.undelivered.length ? ` — waiting for ${p.undelivered.join(", ")}` : ""}${p.unreceipted.length ? ` — receipt for ${p.unreceipted.join(", ")} not posted yet` : ""} (retried on every sync)`,
+      const waiting = [
+        ...(admissions.length
+          ? [
+              `${pc.yellow(`${admissions.length} handler device(s) waiting for admission`)} (${[...new Set(admissions.map((a) => a.partyName))].join(", ")}): compare codes with \`backchannel admissions\`, then \`backchannel admit\`.`,
+            ]
+          : []),
+        ...conveyances.map((p) =>
+          pc.yellow(
+            `Not yet delivered: “${p.text}” from ${p.sourceParty}${p.undelivered.length ? ` — waiting for ${p.undelivered.join(", ")}` : ""}${p.unreceipted.length ? ` — receipt for ${p.unreceipted.join(", ")} not posted yet` : ""} (retried on every sync)`,
+          ),
         ),
-      );
+      ];
       const human =
-        [...pendingLines, ""].slice(pendingLines.length ? 0 : 1).join("\n") +
+        (waiting.length ? `${waiting.join("\n")}\n\n` : "") +
           ids
             .map(
               (c) =>

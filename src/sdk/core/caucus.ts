@@ -48,7 +48,7 @@ export interface CaucusView {
 
 // 5,200 SHA-512 per code: computed once per key pair, never per render.
 const codes = new Map<string, string>();
-function codeFor(mediatorKey: string, handlerKey: string): string {
+export function cachedVerificationCode(mediatorKey: string, handlerKey: string): string {
   const k = `${mediatorKey}:${handlerKey}`;
   let code = codes.get(k);
   if (code === undefined) {
@@ -168,7 +168,7 @@ export class Caucus {
                 {
                   deviceId: m.credential.deviceId,
                   handlerKey: m.credential.handlerKey,
-                  verificationCode: codeFor(this.mediatorKey, m.credential.handlerKey),
+                  verificationCode: cachedVerificationCode(this.mediatorKey, m.credential.handlerKey),
                 },
               ]
             : [],

@@ -15,6 +15,19 @@ export interface VerifyReport {
 
 /** Fetches and verifies everything new in every caucus (the caller holds the lock). */
 export async function syncAll(core: DeviceCore): Promise<Map<string, TranscriptEntry[]>> {
+  try {
+    return await syncEverything(core);
+  } catch (e) {
+    // The relay refuses a removed device any login: like a 404 below, on the relay's word (gap 4).
+    if (e instanceof ApiError && e.code === "device_removed") {
+      for (const c of core.caucuses()) if (!c.record.removed) c.markRemoved();
+      await core.save();
+    }
+    throw e;
+  }
+}
+
+async function syncEverything(core: DeviceCore): Promise<Map<string, TranscriptEntry[]>> {
   const out = new Map<string, TranscriptEntry[]>();
   await core.hooks.beforeSync();
   for (const caucusId of core.caucusIds()) {

@@ -1,11 +1,11 @@
-import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
+import { fromBase64Url, maxInviteTtlMs, toBase64Url } from "../../protocol/index.js";
 import { certifyMediatorDevice, signInviteCert } from "../../crypto/mls/credential.js";
 import { CaucusGroup, newDeviceKeys } from "../../crypto/mls/caucus-group.js";
 import { generateIdentityKey } from "../../crypto/identity.js";
 import type { DeviceCore } from "../core/device-core.js";
 import { commitChange, sendEvent } from "../core/outbound.js";
 import type { TranscriptEntry } from "../device-state.js";
-import { SdkError } from "../errors.js";
+import { ApiError, SdkError } from "../errors.js";
 import { genesis } from "../genesis.js";
 import { encodeInviteCode } from "../invite-code.js";
 
@@ -82,27 +82,57 @@ export async function createChannel(
   return view;
 }
 
+/** How long an invite stays redeemable unless the mediator chooses otherwise. */
+export const defaultInviteTtlMs = 24 * 60 * 60_000;
+
+export interface InviteOptions {
+  /**
+   * Default true: the handler's device is admitted only after the mediator compared verification
+   * codes with the handler and confirmed (`admit`). false is an explicit opt-out for low-stakes
+   * channels: whoever redeems the code first is admitted.
+   */
+  confirm?: boolean;
+  /** Default 24 hours; at most 30 days (the relay refuses more). */
+  expiresInMs?: number;
+}
+
+export interface InviteResult {
+  code: string;
+  inviteId: string;
+  expiresAt: string;
+  confirm: boolean;
+}
+
 /** A one-time invite code for a party's designated handler (the caller holds the lock). */
 export async function invite(
   core: DeviceCore,
   caucusId: string,
-): Promise<{ code: string; inviteId: string }> {
+  opts: InviteOptions = {},
+): Promise<InviteResult> {
   core.caucus(caucusId);
+  const ttl = opts.expiresInMs ?? defaultInviteTtlMs;
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > maxInviteTtlMs)
+    throw new SdkError("invite_ttl_invalid", "an invite must expire within 30 days");
+  const confirm = opts.confirm ?? true;
   const inviteKey = generateIdentityKey();
   const inviteId = crypto.randomUUID();
   const inviteKeyB64 = toBase64Url(inviteKey.publicKey);
   const inviteCert = signInviteCert(core.identitySecret, { inviteId, inviteKey: inviteKeyB64, caucusId });
+  const now = Date.now();
+  const expiresAt = new Date(now + ttl).toISOString();
   await core.session.withRetry(() =>
     core.api().call("createInvite", {
       params: { caucusId },
-      body: { inviteId, invitePublicKey: inviteKeyB64 },
+      body: { inviteId, invitePublicKey: inviteKeyB64, expiresAt },
     }),
   );
   core.state.invites[inviteId] = {
     inviteId,
     caucusId,
     inviteKey: inviteKeyB64,
-    createdAt: new Date().toISOString(),
+    createdAt: new Date(now).toISOString(),
+    expiresAt,
+    confirm,
   };
   await core.save();
   const code = encodeInviteCode({
@@ -114,8 +144,32 @@ export async function invite(
     inviteKey: inviteKeyB64,
     inviteCert,
     mediatorKey: core.state.mediatorKey,
+    expiresAt,
   });
-  return { code, inviteId };
+  return { code, inviteId, expiresAt, confirm };
+}
+
+/**
+ * Revokes an invite this device made (the caller holds the lock): from now on this device never
+ * admits anyone for it, whatever the relay says, and the relay refuses redemptions and drops a
+ * device still waiting on it. A handler already admitted stays: remove its device instead.
+ */
+export async function revokeInvite(
+  core: DeviceCore,
+  inviteId: string,
+): Promise<{ inviteId: string; droppedDeviceId?: string }> {
+  const record = Object.hasOwn(core.state.invites, inviteId) ? core.state.invites[inviteId] : undefined;
+  if (!record) throw new SdkError("invite_unknown", `this device made no invite ${inviteId}`);
+  record.revoked = true;
+  await core.save();
+  try {
+    const r = await core.session.withRetry(() => core.api().call("revokeInvite", { params: { inviteId } }));
+    return { inviteId, ...(r.droppedDeviceId ? { droppedDeviceId: r.droppedDeviceId } : {}) };
+  } catch (e) {
+    // This device left the caucus meanwhile: the invite is revoked here, which is what counts.
+    if (e instanceof ApiError && e.code === "not_found") return { inviteId };
+    throw e;
+  }
 }
 
 /** Proposes an understanding's exact text to every party of a channel (the caller holds the lock). */

@@ -11,9 +11,9 @@ import type { Platform } from "../platform.js";
 import { redeemOnce } from "../redeem-once.js";
 import type { StateStore } from "../state-store.js";
 import { understandingStatus, type UnderstandingStatus } from "../understanding.js";
-import { admitPending } from "./admission.js";
+import { admit, admitPending, pendingAdmissions, type PendingAdmission } from "./admission.js";
 import * as channels from "./channels.js";
-import type { ChannelView } from "./channels.js";
+import type { ChannelView, InviteOptions, InviteResult } from "./channels.js";
 import { convey, flushOwedReceipts, resumeConveyances, type ConveyResult } from "./conveyance.js";
 import type { ConveyOptions } from "./conveyance-plan.js";
 import * as staff from "./staff.js";
@@ -47,6 +47,8 @@ export interface MediatorSnapshot extends DeviceSnapshot {
   readonly channels: readonly ChannelSnapshot[];
   readonly mediatorDevices: readonly MediatorDeviceView[];
   readonly pendingConveyances: readonly PendingConveyanceView[];
+  /** Handlers' devices waiting for the mediator to compare codes and admit them (this device's invites). */
+  readonly pendingAdmissions: readonly PendingAdmission[];
 }
 
 /**
@@ -164,9 +166,34 @@ export class Mediator extends Device<MediatorSnapshot> {
     return this.core.exclusive(() => channels.createChannel(this.core, opts));
   }
 
-  /** A one-time invite code for a party's designated handler, to be given out of band. */
-  invite(caucusId: string): Promise<{ code: string; inviteId: string }> {
-    return this.core.exclusive(() => channels.invite(this.core, caucusId));
+  /**
+   * A one-time invite code for a party's designated handler, to be given out of band. It expires
+   * (default 24 hours); the device that redeems it waits until the mediator compared verification
+   * codes with the handler and called `admit`, unless `confirm: false` opts out.
+   */
+  invite(caucusId: string, opts: InviteOptions = {}): Promise<InviteResult> {
+    return this.core.exclusive(() => channels.invite(this.core, caucusId, opts));
+  }
+
+  /** Revokes an invite this device made: nobody is admitted for it from now on. */
+  revokeInvite(inviteId: string): Promise<{ inviteId: string; droppedDeviceId?: string }> {
+    return this.core.exclusive(() => channels.revokeInvite(this.core, inviteId));
+  }
+
+  /**
+   * Handlers' devices waiting for confirmation, as of the last sync (sync first for news): compare
+   * each one's verification code with the handler, then `admit` it.
+   */
+  pendingAdmissions(): readonly PendingAdmission[] {
+    return pendingAdmissions(this.core);
+  }
+
+  /**
+   * Admits a handler's device after the mediator compared verification codes with its handler.
+   * Throws admission_unknown unless it is waiting on an invite this device made.
+   */
+  admit(caucusId: string, deviceId: string): Promise<void> {
+    return this.core.exclusive(() => admit(this.core, caucusId, deviceId));
   }
 
   /**
@@ -247,6 +274,7 @@ export class Mediator extends Device<MediatorSnapshot> {
       channels: Object.freeze(this.channels().map((c) => this.channelSnapshot(c))),
       mediatorDevices: this.mediatorDevicesSnapshot(),
       pendingConveyances: this.pendingConveyancesSnapshot(),
+      pendingAdmissions: pendingAdmissions(this.core),
     };
   }
 
@@ -310,4 +338,12 @@ export class Mediator extends Device<MediatorSnapshot> {
 const sameParts = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
   !!a && a.length === b.length && a.every((p, i) => p === b[i]);
 
-export type { ChannelView, ConveyOptions, ConveyResult, MediatorDeviceView };
+export type {
+  ChannelView,
+  ConveyOptions,
+  ConveyResult,
+  InviteOptions,
+  InviteResult,
+  MediatorDeviceView,
+  PendingAdmission,
+};

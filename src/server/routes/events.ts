@@ -3,7 +3,7 @@ import { decodeBase64Url } from "../base64url.js";
 import { notFound } from "../errors.js";
 import { requireMembership } from "../membership-access.js";
 import type { RouteContext } from "./context.js";
-import { publishAll } from "./publish.js";
+import { disconnectRemoved, publishAll } from "./publish.js";
 import type { RouteHandlers } from "./register-route.js";
 
 /** Ciphertext per page of GET …/events, so one page of large MLS messages cannot fill memory. */
@@ -43,6 +43,10 @@ export function eventRoutes({
           deliveries.push({ deviceId, frame: { type: "membership", caucusId } });
         }
         await publishAll(notifier, request.log, deliveries);
+        // A removed party device is done for (storage removed it with its sessions).
+        const gone: string[] = [];
+        for (const d of removes) if ((await storage.getDevice(d))?.removed) gone.push(d);
+        await disconnectRemoved(notifier, request.log, gone);
       }
       if (result.duplicate) status(200);
       return result;

@@ -1,29 +1,40 @@
 import type { z } from "zod";
-import { redeemSigningString, sha256HexOf, type pendingResponse } from "../../protocol/index.js";
+import {
+  maxInviteTtlMs,
+  redeemSigningString,
+  sha256HexOf,
+  type pendingResponse,
+} from "../../protocol/index.js";
 import { decodeBase64Url } from "../base64url.js";
 import { ed25519PublicKey, verifyEd25519 } from "../ed25519.js";
 import { ServerError } from "../errors.js";
 import { requireMembership } from "../membership-access.js";
 import type { RouteContext } from "./context.js";
-import { publishAll } from "./publish.js";
+import { disconnectRemoved, publishAll } from "./publish.js";
 import type { RouteHandlers } from "./register-route.js";
 
 export function inviteRoutes({
   storage,
   notifier,
-}: RouteContext): RouteHandlers<"createInvite" | "redeemInvite" | "listPending"> {
+  config,
+}: RouteContext): RouteHandlers<"createInvite" | "redeemInvite" | "revokeInvite" | "listPending"> {
   return {
     async createInvite({ device: mediator, params: { caucusId }, body }) {
       await requireMembership(storage, caucusId, mediator.deviceId, { role: "mediator" });
       if (!ed25519PublicKey(body.invitePublicKey)) {
         throw new ServerError("invalid_request", "invitePublicKey: not an Ed25519 public key");
       }
+      const expiresAt = Date.parse(body.expiresAt);
+      const now = config.now();
+      if (expiresAt <= now || expiresAt > now + maxInviteTtlMs)
+        throw new ServerError("invalid_request", "expiresAt: must be in the future, at most 30 days ahead");
       await storage.createInvite({
         inviteId: body.inviteId,
         caucusId,
         invitePublicKey: body.invitePublicKey,
+        expiresAt,
       });
-      return { inviteId: body.inviteId, caucusId };
+      return { inviteId: body.inviteId, caucusId, expiresAt: new Date(expiresAt).toISOString() };
     },
 
     async redeemInvite({ params: { inviteId }, body, request }) {
@@ -48,6 +59,7 @@ export function inviteRoutes({
         deviceId: body.deviceId,
         authPublicKey: body.authPublicKey,
         keyPackage: body.keyPackage,
+        now: config.now(),
       });
       const mediators = (await storage.listMembers(membership.caucusId)).filter(
         (m) => m.role === "mediator" && m.joined && !m.removed,
@@ -58,6 +70,15 @@ export function inviteRoutes({
         mediators.map((m) => ({ deviceId: m.deviceId, frame: { type: "membership", caucusId: m.caucusId } })),
       );
       return { deviceId: body.deviceId, caucusId: membership.caucusId };
+    },
+
+    async revokeInvite({ device: mediator, params: { inviteId }, request }) {
+      const { caucusId, droppedDeviceId } = await storage.revokeInvite({
+        inviteId,
+        byDeviceId: mediator.deviceId,
+      });
+      if (droppedDeviceId !== undefined) await disconnectRemoved(notifier, request.log, [droppedDeviceId]);
+      return { inviteId, caucusId, ...(droppedDeviceId !== undefined ? { droppedDeviceId } : {}) };
     },
 
     async listPending({ device: mediator, params: { caucusId } }) {

@@ -8,7 +8,8 @@ import type { RouteHandlers } from "./register-route.js";
 export function loginRoutes({
   storage,
   config,
-}: RouteContext): RouteHandlers<"createChallenge" | "createSession"> {
+  notifier,
+}: RouteContext): RouteHandlers<"createChallenge" | "createSession" | "logout"> {
   return {
     async createChallenge({ body: { deviceId } }) {
       const now = config.now();
@@ -32,10 +33,24 @@ export function loginRoutes({
       if (!device || !verifyEd25519(device.authPublicKey, signed, body.signature)) {
         throw new ServerError("signature_invalid", "signature does not verify");
       }
+      // Told only to the holder of the login key, like every answer after the signature check.
+      if (device.removed) throw new ServerError("device_removed", "this device was removed");
       const token = randomToken();
       const expiresAt = now + config.tokenTtlMs;
       await storage.createSession({ tokenHash: hashToken(token), deviceId: device.deviceId, expiresAt });
       return { token, expiresAt: new Date(expiresAt).toISOString() };
+    },
+
+    async logout({ device, body }) {
+      const tokenHash = body.all === true ? undefined : device.tokenHash;
+      const revoked = await storage.deleteSessions(device.deviceId, tokenHash);
+      await notifier.disconnect({
+        deviceId: device.deviceId,
+        ...(tokenHash !== undefined ? { tokenHash } : {}),
+        error: "unauthenticated",
+        message: "logged out",
+      });
+      return { revoked };
     },
   };
 }

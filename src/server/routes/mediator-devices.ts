@@ -3,7 +3,7 @@ import { decodeBase64Url } from "../base64url.js";
 import { ed25519PublicKey, verifyEd25519 } from "../ed25519.js";
 import { ServerError, notFound } from "../errors.js";
 import type { RouteContext } from "./context.js";
-import { publishAll } from "./publish.js";
+import { disconnectRemoved, publishAll } from "./publish.js";
 import type { RouteHandlers } from "./register-route.js";
 
 /**
@@ -79,6 +79,7 @@ export function mediatorDeviceRoutes({
         request.log,
         droppedCaucusIds.map((caucusId) => ({ deviceId, frame: { type: "membership", caucusId } })),
       );
+      await disconnectRemoved(notifier, request.log, [deviceId]);
       return { deviceId, droppedCaucusIds };
     },
   };

@@ -15,3 +15,21 @@ export async function publishAll(
   const failed = results.filter((r) => r.status === "rejected").length;
   if (failed > 0) log.warn({ failed }, "push notification failed");
 }
+
+/**
+ * Closes the push sockets of devices the relay just removed (their sessions are already gone).
+ * Like a push, a failure is logged: the device can no longer authenticate anyway.
+ */
+export async function disconnectRemoved(
+  notifier: Notifier,
+  log: FastifyBaseLogger,
+  deviceIds: readonly string[],
+): Promise<void> {
+  const results = await Promise.allSettled(
+    deviceIds.map((deviceId) =>
+      notifier.disconnect({ deviceId, error: "device_removed", message: "this device was removed" }),
+    ),
+  );
+  const failed = results.filter((r) => r.status === "rejected").length;
+  if (failed > 0) log.warn({ failed }, "closing a removed device's sockets failed");
+}

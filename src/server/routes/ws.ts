@@ -3,6 +3,7 @@ import type { RawData, WebSocket } from "ws";
 import { clientFrame, pushSocket, safeParse, type ServerFrame } from "../../protocol/index.js";
 import { deviceForToken } from "../auth.js";
 import { toHttpError } from "../errors.js";
+import type { Subscriber } from "../notifier.js";
 import type { RouteContext } from "./context.js";
 
 /** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
@@ -12,7 +13,7 @@ export function registerWsRoute(app: FastifyInstance, { storage, notifier, confi
   app.get(pushSocket.path, { websocket: true }, (socket, request) => {
     const connection = new PushConnection(socket, {
       authenticate: (token) => deviceForToken(storage, config, token),
-      subscribe: (deviceId, onFrame) => notifier.subscribe(deviceId, onFrame),
+      subscribe: (deviceId, subscriber) => notifier.subscribe(deviceId, subscriber),
       now: config.now,
       authTimeoutMs: config.wsAuthTimeoutMs,
       onError: (error) => request.log.warn({ err: error }, "websocket handler failed"),
@@ -22,8 +23,8 @@ export function registerWsRoute(app: FastifyInstance, { storage, notifier, confi
 }
 
 interface PushDeps {
-  authenticate(token: string): Promise<{ deviceId: string; expiresAt: number }>;
-  subscribe(deviceId: string, onFrame: (frame: ServerFrame) => void): () => void;
+  authenticate(token: string): Promise<{ deviceId: string; expiresAt: number; tokenHash: string }>;
+  subscribe(deviceId: string, subscriber: Subscriber): () => void;
   now(): number;
   authTimeoutMs: number;
   onError(error: unknown): void;
@@ -69,7 +70,7 @@ class PushConnection {
 
     if (this.state !== "unauthenticated") return this.reject("invalid_request", "already authenticated");
     this.state = "authenticating";
-    let session: { deviceId: string; expiresAt: number };
+    let session: { deviceId: string; expiresAt: number; tokenHash: string };
     try {
       session = await this.deps.authenticate(frame.token);
     } catch (error) {
@@ -80,7 +81,15 @@ class PushConnection {
     if (this.state !== "authenticating") return; // closed meanwhile
     this.state = "ready";
     this.clearTimers();
-    this.unsubscribe = this.deps.subscribe(session.deviceId, (f) => this.send(f));
+    // Logout and removal close the socket: a revoked token must not keep receiving pushes.
+    this.unsubscribe = this.deps.subscribe(session.deviceId, {
+      tokenHash: session.tokenHash,
+      onFrame: (f) => this.send(f),
+      onDisconnect: ({ error, message }) => {
+        this.send({ type: "error", error, message });
+        this.close(message);
+      },
+    });
     // setTimeout's limit is 2^31-1 ms; tokens live minutes, so clamping only matters for odd configs.
     const untilExpiry = Math.min(Math.max(session.expiresAt - this.deps.now(), 0), 2 ** 31 - 1);
     this.timers.push(setTimeout(() => this.close("token expired"), untilExpiry));

@@ -30,6 +30,10 @@ const sqlite: Backend = {
 
 const backends: Backend[] = [sqlite];
 
+/** The clock the invite tests run at, and an expiry after it. */
+const NOW = 1_000_000;
+const LATER = NOW + 86_400_000;
+
 describe.each(backends)("storage: $name", (backend) => {
   let db: Awaited<ReturnType<Backend["create"]>>;
   let s: Storage;
@@ -58,9 +62,9 @@ describe.each(backends)("storage: $name", (backend) => {
   async function pendingParty(caucusId: string) {
     const inviteId = crypto.randomUUID();
     const party = crypto.randomUUID();
-    await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32) });
+    await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32), expiresAt: LATER });
     const keyPackage = randomB64(100);
-    await s.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage });
+    await s.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage, now: NOW });
     return { party, inviteId, keyPackage };
   }
 
@@ -98,9 +102,9 @@ describe.each(backends)("storage: $name", (backend) => {
     it("stores a device and refuses a second one with the same id", async () => {
       const d = { deviceId: crypto.randomUUID(), role: "mediator" as const, authPublicKey: randomB64(32) };
       await s.createDevice(d);
-      expect(await s.getDevice(d.deviceId)).toEqual(d);
+      expect(await s.getDevice(d.deviceId)).toEqual({ ...d, removed: false });
       await expect(s.createDevice({ ...d, role: "party" })).rejects.toMatchObject({ code: "device_exists" });
-      expect(await s.getDevice(d.deviceId)).toEqual(d);
+      expect(await s.getDevice(d.deviceId)).toEqual({ ...d, removed: false });
       expect(await s.getDevice(crypto.randomUUID())).toBeUndefined();
     });
 
@@ -188,7 +192,7 @@ describe.each(backends)("storage: $name", (backend) => {
 
       const other = crypto.randomUUID();
       await expect(
-        s.redeemInvite({ inviteId, deviceId: other, authPublicKey: randomB64(32), keyPackage }),
+        s.redeemInvite({ inviteId, deviceId: other, authPublicKey: randomB64(32), keyPackage, now: NOW }),
       ).rejects.toMatchObject({ code: "invite_used" });
       expect(await s.getDevice(other)).toBeUndefined();
       expect(await s.getMembership(caucusId, other)).toBeUndefined();
@@ -197,13 +201,14 @@ describe.each(backends)("storage: $name", (backend) => {
     it("leave the invite usable when the device id is taken", async () => {
       const { caucusId, mediator } = await caucusWithMediator();
       const inviteId = crypto.randomUUID();
-      await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32) });
+      await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32), expiresAt: LATER });
       await expect(
         s.redeemInvite({
           inviteId,
           deviceId: mediator,
           authPublicKey: randomB64(32),
           keyPackage: randomB64(10),
+          now: NOW,
         }),
       ).rejects.toMatchObject({ code: "device_exists" });
       expect(await s.getInvite(inviteId)).toMatchObject({ used: false });
@@ -217,15 +222,117 @@ describe.each(backends)("storage: $name", (backend) => {
           deviceId: crypto.randomUUID(),
           authPublicKey: randomB64(32),
           keyPackage: randomB64(10),
+          now: NOW,
         }),
       ).rejects.toMatchObject({ code: "invite_invalid" });
-      const invite = { inviteId: crypto.randomUUID(), caucusId, invitePublicKey: randomB64(32) };
+      const invite = {
+        inviteId: crypto.randomUUID(),
+        caucusId,
+        invitePublicKey: randomB64(32),
+        expiresAt: LATER,
+      };
       await s.createInvite(invite);
       await s.createInvite(invite); // a retry
       await expect(s.createInvite({ ...invite, invitePublicKey: randomB64(32) })).rejects.toMatchObject({
         code: "invite_invalid",
       });
-      expect(await s.getInvite(invite.inviteId)).toEqual({ ...invite, used: false });
+      expect(await s.getInvite(invite.inviteId)).toEqual({ ...invite, used: false, revoked: false });
+    });
+  });
+
+  describe("invite expiry and revocation", () => {
+    it("refuse an expired invite and a revoked one, revoked first, and change nothing", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const inviteId = crypto.randomUUID();
+      await s.createInvite({ inviteId, caucusId, invitePublicKey: randomB64(32), expiresAt: LATER });
+      const attempt = (now: number) =>
+        s.redeemInvite({
+          inviteId,
+          deviceId: crypto.randomUUID(),
+          authPublicKey: randomB64(32),
+          keyPackage: randomB64(10),
+          now,
+        });
+      await expect(attempt(LATER)).rejects.toMatchObject({ code: "invite_expired" });
+      expect(await s.revokeInvite({ inviteId, byDeviceId: mediator })).toEqual({ caucusId });
+      await expect(attempt(NOW)).rejects.toMatchObject({ code: "invite_revoked" });
+      await expect(attempt(LATER)).rejects.toMatchObject({ code: "invite_revoked" });
+      expect(await s.getInvite(inviteId)).toMatchObject({ used: false, revoked: true });
+      expect(await s.listMembers(caucusId)).toHaveLength(1);
+    });
+
+    it("revoking drops a device still waiting on the invite; an admitted one stays", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party: pending, inviteId } = await pendingParty(caucusId);
+      await s.createSession({ tokenHash: "d".repeat(64), deviceId: pending, expiresAt: LATER });
+      expect(await s.revokeInvite({ inviteId, byDeviceId: mediator })).toEqual({
+        caucusId,
+        droppedDeviceId: pending,
+      });
+      expect(await s.getMembership(caucusId, pending)).toMatchObject({ removed: true });
+      expect(await s.getMembership(caucusId, pending)).not.toHaveProperty("keyPackage");
+      expect(await s.getDevice(pending)).toMatchObject({ removed: true });
+      expect(await s.getSession("d".repeat(64))).toBeUndefined();
+      expect(await s.revokeInvite({ inviteId, byDeviceId: mediator })).toEqual({ caucusId });
+
+      const { party: admitted } = await joinedParty(caucusId, mediator);
+      const [m] = (await s.listMembers(caucusId)).filter((x) => x.deviceId === admitted);
+      await s.revokeInvite({ inviteId: m!.inviteId!, byDeviceId: mediator });
+      expect(await s.getMembership(caucusId, admitted)).toMatchObject({ joined: true, removed: false });
+      expect(await s.getDevice(admitted)).toMatchObject({ removed: false });
+    });
+
+    it("only a joined mediator device of the invite's caucus may revoke it", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { inviteId } = await pendingParty(caucusId);
+      const other = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      for (const by of [other.mediator, party, crypto.randomUUID()])
+        await expect(s.revokeInvite({ inviteId, byDeviceId: by })).rejects.toMatchObject({
+          code: "not_found",
+        });
+      await expect(
+        s.revokeInvite({ inviteId: crypto.randomUUID(), byDeviceId: mediator }),
+      ).rejects.toMatchObject({ code: "not_found" });
+      expect(await s.getInvite(inviteId)).toMatchObject({ revoked: false });
+    });
+  });
+
+  describe("removed devices and sessions", () => {
+    it("deleteSessions drops one session, or all of a device's", async () => {
+      const { mediator } = await caucusWithMediator();
+      for (const h of ["a", "b", "c"])
+        await s.createSession({ tokenHash: h.repeat(64), deviceId: mediator, expiresAt: LATER });
+      expect(await s.deleteSessions(mediator, "a".repeat(64))).toBe(1);
+      expect(await s.deleteSessions(crypto.randomUUID(), "b".repeat(64))).toBe(0);
+      expect(await s.getSession("a".repeat(64))).toBeUndefined();
+      expect(await s.getSession("b".repeat(64))).toBeDefined();
+      expect(await s.deleteSessions(mediator)).toBe(2);
+      expect(await s.getSession("c".repeat(64))).toBeUndefined();
+    });
+
+    it("a party device removed by commit is removed, with its sessions; a mediator device is not", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      await s.createSession({ tokenHash: "e".repeat(64), deviceId: party, expiresAt: LATER });
+      await s.createSession({ tokenHash: "f".repeat(64), deviceId: mediator, expiresAt: LATER });
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [party] }));
+      expect(await s.getDevice(party)).toMatchObject({ removed: true });
+      expect(await s.getSession("e".repeat(64))).toBeUndefined();
+      expect(await s.getDevice(mediator)).toMatchObject({ removed: false });
+      expect(await s.getSession("f".repeat(64))).toBeDefined();
+    });
+
+    it("a mediator device removed from its mediator is removed, with its sessions", async () => {
+      const { mediator } = await caucusWithMediator();
+      const linkId = crypto.randomUUID();
+      await s.createMediatorLink({ linkId, linkPublicKey: randomB64(32), createdBy: mediator });
+      const staff = crypto.randomUUID();
+      await s.redeemMediatorLink({ linkId, deviceId: staff, authPublicKey: randomB64(32) });
+      await s.createSession({ tokenHash: "g".repeat(64), deviceId: staff, expiresAt: LATER });
+      await s.removeMediatorDevice({ byDeviceId: mediator, deviceId: staff });
+      expect(await s.getDevice(staff)).toMatchObject({ removed: true });
+      expect(await s.getSession("g".repeat(64))).toBeUndefined();
     });
   });
 

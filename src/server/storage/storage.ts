@@ -12,12 +12,17 @@ export interface Storage {
   // ── devices and login ──
   /** Throws ServerError device_exists if the id is taken. */
   createDevice(device: DeviceRecord): Promise<void>;
-  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  getDevice(deviceId: string): Promise<StoredDevice | undefined>;
   createChallenge(challenge: ChallengeRecord): Promise<void>;
   /** Deletes the challenge and returns what it was: a nonce is spent by any attempt to use it. */
   takeChallenge(nonce: string): Promise<ChallengeRecord | undefined>;
   createSession(session: SessionRecord): Promise<void>;
   getSession(tokenHash: string): Promise<SessionRecord | undefined>;
+  /**
+   * Deletes sessions of `deviceId`: the one with `tokenHash`, or every one when it is omitted.
+   * Returns how many went.
+   */
+  deleteSessions(deviceId: string, tokenHash?: string): Promise<number>;
   /** Drops challenges and sessions that expired before `now`. */
   pruneExpired(now: number): Promise<void>;
 
@@ -35,13 +40,24 @@ export interface Storage {
   createCaucus(caucus: { caucusId: string; channelId: string; creatorDeviceId?: string }): Promise<void>;
   getCaucus(caucusId: string): Promise<CaucusRecord | undefined>;
   /** Idempotent for the same invite; throws invite_invalid (409) if the id names a different one. */
-  createInvite(invite: Omit<InviteRecord, "used">): Promise<void>;
+  createInvite(invite: Omit<InviteRecord, "used" | "revoked">): Promise<void>;
   getInvite(inviteId: string): Promise<InviteRecord | undefined>;
   /**
    * One transaction: marks the invite used, registers the party device and gives it a pending
-   * membership holding its key package. Throws invite_invalid, invite_used or device_exists.
+   * membership holding its key package. Throws, in this order, invite_invalid, invite_revoked,
+   * invite_expired (expiresAt <= now), invite_used or device_exists.
    */
   redeemInvite(redemption: Redemption): Promise<MembershipRecord>;
+  /**
+   * One transaction: the invite is revoked for good. A device that redeemed it and is still
+   * pending loses its membership and is removed (see removed devices below); an admitted one
+   * stays. Throws not_found unless the invite exists and `byDeviceId` is a joined, non-removed
+   * mediator member of its caucus. Idempotent.
+   */
+  revokeInvite(revocation: {
+    inviteId: string;
+    byDeviceId: string;
+  }): Promise<{ caucusId: string; droppedDeviceId?: string }>;
 
   // ── the mediator's devices (staff) ──
   /**
@@ -66,8 +82,8 @@ export interface Storage {
   putMediatorKeyPackage(caucusId: string, deviceId: string, keyPackage: string): Promise<void>;
   /**
    * One transaction: `deviceId` stops being one of the mediator's devices. It leaves every
-   * channel, its pending memberships are dropped (returned), and links it made and nobody redeemed
-   * are void. Throws not_found unless both are current devices of the same mediator and differ;
+   * channel, its pending memberships are dropped (returned), links it made and nobody redeemed
+   * are void, and the device is removed (below). Throws not_found unless both are current devices of the same mediator and differ;
    * still_member if it is still a joined member of a caucus (a commit must remove it first).
    */
   removeMediatorDevice(removal: {
@@ -101,6 +117,15 @@ export interface DeviceRecord {
   role: Role;
   /** Raw Ed25519 public key, base64url. */
   authPublicKey: string;
+}
+
+/**
+ * A removed device — a party device removed from its caucus by a commit or dropped with a revoked
+ * invite, a mediator device removed from its mediator — keeps its row (ids stay taken) but is
+ * done for: its sessions are deleted in the same transaction and it may not log in again.
+ */
+export interface StoredDevice extends DeviceRecord {
+  removed: boolean;
 }
 
 export interface ChallengeRecord {
@@ -142,7 +167,10 @@ export interface InviteRecord {
   inviteId: string;
   caucusId: string;
   invitePublicKey: string;
+  /** Redemptions from this time on are refused. */
+  expiresAt: number;
   used: boolean;
+  revoked: boolean;
 }
 
 export interface Redemption {
@@ -150,6 +178,8 @@ export interface Redemption {
   deviceId: string;
   authPublicKey: string;
   keyPackage: string;
+  /** The relay's clock, for the invite's expiry. */
+  now: number;
 }
 
 export interface MediatorLinkRecord {
@@ -206,7 +236,8 @@ export interface WelcomeDelivery {
  * 5. Each welcome targets a pending member of this caucus, which joins from seq + 1.
  * 6. Each remove targets a joined member of this caucus other than the sender: a party device,
  *    or another mediator device (the sender stays, so a caucus always keeps a mediator device).
- *    The removed device loses all access.
+ *    The removed device loses all access; a removed party device (it had this one caucus) is a
+ *    removed device (StoredDevice), its sessions gone.
  */
 export interface AppendEventInput {
   caucusId: string;

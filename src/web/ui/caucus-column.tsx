@@ -5,6 +5,7 @@ import {
   type ChannelSnapshot,
   type HandlerView,
   type Mediator,
+  type PendingAdmission,
 } from "../../sdk/index.js";
 import { ConveyPanel } from "./convey-panel.js";
 import { EventCard, type CardContext } from "./event-card.js";
@@ -17,6 +18,8 @@ export function CaucusColumn(props: {
   device: Mediator;
   channel: ChannelSnapshot;
   caucus: CaucusView & { partyName: string };
+  /** This caucus's handler devices waiting for the mediator to compare codes and admit them. */
+  pending: readonly PendingAdmission[];
 }) {
   const { device, caucus } = props;
   const { caucusId, partyName, views } = caucus;
@@ -34,6 +37,7 @@ export function CaucusColumn(props: {
     <section className="caucus" aria-label={`Caucus ${partyName}`}>
       <h3>{partyName}</h3>
       <TranscriptStatus problem={caucus.problemText} removed={caucus.removed} />
+      <PendingAdmissions device={device} partyName={partyName} pending={props.pending} />
       <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />
       {views.length === 0 && <p className="muted">No events yet. Invite {partyName}'s handler to begin.</p>}
       <ol className="events">
@@ -60,6 +64,53 @@ export function CaucusColumn(props: {
       </ol>
       <NoteForm device={device} caucusId={caucusId} partyName={partyName} disabled={broken} />
     </section>
+  );
+}
+
+/** "Compare, then admit": each waiting device's verification code and an Admit button. */
+function PendingAdmissions({
+  device,
+  partyName,
+  pending,
+}: {
+  device: Mediator;
+  partyName: string;
+  pending: readonly PendingAdmission[];
+}) {
+  const { busy, error, run } = useAction();
+  if (!pending.length) return null;
+  return (
+    <div className="pending-admissions" role="group" aria-label={`Waiting for admission to ${partyName}`}>
+      <h4>Compare, then admit ({pending.length})</h4>
+      <p>
+        Read this code to {partyName}'s handler over a channel you trust (in person, a known voice). Admit the
+        device only if it matches the code on the handler's screen.
+      </p>
+      <ul>
+        {pending.map((a) => (
+          <li key={a.deviceId}>
+            <p>
+              Device {a.deviceId.slice(0, 8)} (invite valid until {new Date(a.expiresAt).toLocaleString()})
+            </p>
+            <pre aria-label={`Verification code of waiting ${partyName} device ${a.deviceId.slice(0, 8)}`}>
+              {a.verificationCode}
+            </pre>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => void run(() => device.admit(a.caucusId, a.deviceId))}
+            >
+              Codes match: admit device {a.deviceId.slice(0, 8)}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {error && (
+        <p role="alert" className="problem">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 

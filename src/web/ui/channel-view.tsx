@@ -1,18 +1,20 @@
 import { useState } from "react";
-import type { ChannelSnapshot, Mediator, PendingConveyanceView } from "../../sdk/index.js";
+import type { ChannelSnapshot, Mediator, PendingAdmission, PendingConveyanceView } from "../../sdk/index.js";
 import { CaucusColumn } from "./caucus-column.js";
 import { useAction } from "./use-device.js";
 
 export function ChannelView({
   device,
   channel,
-  pending,
+  admissions,
+  conveyances,
 }: {
   device: Mediator;
   channel: ChannelSnapshot;
-  pending: readonly PendingConveyanceView[];
+  admissions: readonly PendingAdmission[];
+  conveyances: readonly PendingConveyanceView[];
 }) {
-  const mine = pending.filter((p) => channel.caucuses.some((c) => c.caucusId === p.sourceCaucusId));
+  const mine = conveyances.filter((p) => channel.caucuses.some((c) => c.caucusId === p.sourceCaucusId));
   return (
     <section className="channel" aria-labelledby="channel-title">
       <h2 id="channel-title">“{channel.topic}”</h2>
@@ -39,7 +41,13 @@ export function ChannelView({
         style={{ gridTemplateColumns: `repeat(${channel.caucuses.length}, minmax(18rem, 1fr))` }}
       >
         {channel.caucuses.map((c) => (
-          <CaucusColumn key={c.caucusId} device={device} channel={channel} caucus={c} />
+          <CaucusColumn
+            key={c.caucusId}
+            device={device}
+            channel={channel}
+            caucus={c}
+            pending={admissions.filter((a) => a.caucusId === c.caucusId)}
+          />
         ))}
       </div>
     </section>

@@ -18,6 +18,13 @@ const sentences: Record<BackchannelErrorCode, string> = {
   device_exists: "A device with this id already exists. Reload and try again.",
   invite_used: "This invite code has already been used. Ask the mediator for a new one.",
   invite_invalid: "This invite code is not valid on this server.",
+  invite_expired: "This invite code has expired. Ask the mediator for a new one.",
+  invite_revoked: "The mediator revoked this invite code. Ask the mediator for a new one.",
+  invite_unknown: "This device did not make that invite (only the device that made it can revoke it).",
+  invite_ttl_invalid: "An invite must expire within 30 days.",
+  admission_unknown:
+    "That device is not waiting for admission on this device (it was admitted, revoked or expired meanwhile).",
+  device_removed: "This device was removed by the mediator: it can no longer log in to the server.",
   still_member: "That device is still a member of a caucus; remove it from every caucus first.",
   cannot_remove_self: "A device cannot remove itself; remove it from another of the mediator's devices.",
   removal_incomplete: "The device was removed from some caucuses but not all. Try again.",

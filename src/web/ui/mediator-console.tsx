@@ -43,7 +43,8 @@ export function MediatorConsole({ device }: { device: Mediator }) {
             key={current.channelId}
             device={device}
             channel={current}
-            pending={snapshot.pendingConveyances}
+            admissions={snapshot.pendingAdmissions}
+            conveyances={snapshot.pendingConveyances}
           />
         ) : (
           <section className="empty">

@@ -62,8 +62,8 @@ export function PartyView({ device }: { device: Party }) {
         <section aria-live="polite" className="empty">
           <h2>Waiting for the mediator</h2>
           <p>
-            Your invite was redeemed. The mediator's console admits this device as soon as it is open; this
-            page updates by itself.
+            Your invite was redeemed. Compare the verification code above with the mediator over a channel you
+            trust: the mediator admits this device once the codes match. This page updates by itself.
           </p>
         </section>
       ) : (

@@ -2,10 +2,10 @@ import type { Role, StoredEvent } from "../../../protocol/index.js";
 import type {
   CaucusRecord,
   ChannelRecord,
-  DeviceRecord,
   InviteRecord,
   MediatorLinkRecord,
   MembershipRecord,
+  StoredDevice,
 } from "../storage.js";
 import type { Statements } from "./statements.js";
 
@@ -73,10 +73,12 @@ export const toCaucus = (r: CaucusRow): CaucusRecord => ({
 /** Byte columns hold decoded bytes; the interface speaks base64url. */
 export const bytes = (b64url: string): Buffer => Buffer.from(b64url, "base64url");
 
-export function readDevice(stmt: Statements, deviceId: string): DeviceRecord | undefined {
+export function readDevice(stmt: Statements, deviceId: string): StoredDevice | undefined {
   const r = stmt.getDevice.get(deviceId) as
-    { device_id: string; role: Role; auth_public_key: string } | undefined;
-  return r && { deviceId: r.device_id, role: r.role, authPublicKey: r.auth_public_key };
+    { device_id: string; role: Role; auth_public_key: string; removed: number } | undefined;
+  return (
+    r && { deviceId: r.device_id, role: r.role, authPublicKey: r.auth_public_key, removed: r.removed === 1 }
+  );
 }
 
 export function readChannel(stmt: Statements, channelId: string): ChannelRecord | undefined {
@@ -97,13 +99,24 @@ export function readCaucus(stmt: Statements, caucusId: string): CaucusRecord | u
 
 export function readInvite(stmt: Statements, inviteId: string): InviteRecord | undefined {
   const r = stmt.getInvite.get(inviteId) as
-    { invite_id: string; caucus_id: string; invite_public_key: string; used: number } | undefined;
+    | {
+        invite_id: string;
+        caucus_id: string;
+        invite_public_key: string;
+        expires_at: number | null;
+        used: number;
+        revoked: number;
+      }
+    | undefined;
   return (
     r && {
       inviteId: r.invite_id,
       caucusId: r.caucus_id,
       invitePublicKey: r.invite_public_key,
+      // Migration 003 gives every invite a time; a missing one counts as long expired.
+      expiresAt: r.expires_at ?? 0,
       used: r.used === 1,
+      revoked: r.revoked === 1,
     }
   );
 }

@@ -52,6 +52,38 @@ describe("sqlite storage file", () => {
     }
   });
 
+  it("upgrades a version-2 database: old invites expire in a day, removed party devices are removed", async () => {
+    const dataDir = join(root, "v2");
+    await mkdir(dataDir, { recursive: true });
+    const v2 = new Database(join(dataDir, sqliteFileName));
+    migrate(v2, migrations.slice(0, 2));
+    v2.exec(`
+      INSERT INTO devices (device_id, role, auth_public_key) VALUES ('m1', 'mediator', 'k'), ('p1', 'party', 'k'), ('p2', 'party', 'k');
+      INSERT INTO channels (channel_id) VALUES ('ch');
+      INSERT INTO caucuses (caucus_id, channel_id, head_hash) VALUES ('c1', 'ch', 'h');
+      INSERT INTO invites (invite_id, caucus_id, invite_public_key) VALUES ('i1', 'c1', 'k');
+      INSERT INTO memberships (caucus_id, device_id, role, joined, from_seq, removed) VALUES
+        ('c1', 'p1', 'party', 1, 1, 1), ('c1', 'p2', 'party', 1, 1, 0);
+      INSERT INTO sessions (token_hash, device_id, expires_at) VALUES ('t1', 'p1', 9e15), ('t2', 'p2', 9e15);
+    `);
+    v2.close();
+
+    const before = Date.now();
+    const storage = await openSqliteStorage({ dataDir });
+    try {
+      const invite = await storage.getInvite("i1");
+      expect(invite).toMatchObject({ revoked: false, used: false });
+      expect(invite!.expiresAt).toBeGreaterThanOrEqual(before + 86_400_000 - 1_000);
+      expect(invite!.expiresAt).toBeLessThanOrEqual(Date.now() + 86_400_000 + 1_000);
+      expect(await storage.getDevice("p1")).toMatchObject({ removed: true });
+      expect(await storage.getDevice("p2")).toMatchObject({ removed: false });
+      expect(await storage.getSession("t1")).toBeUndefined();
+      expect(await storage.getSession("t2")).toBeDefined();
+    } finally {
+      await storage.close();
+    }
+  });
+
   it("refuses a database written by a newer relay", async () => {
     const dataDir = join(root, "data");
     await (await openSqliteStorage({ dataDir })).close();

@@ -16,6 +16,7 @@ import type {
   Redemption,
   SessionRecord,
   Storage,
+  StoredDevice,
   WelcomeRecord,
 } from "../storage.js";
 import { appendEventSync } from "./append-event.js";
@@ -67,7 +68,7 @@ class SqliteStorage implements Storage {
     return this.run(() => this.insertDevice(device));
   }
 
-  getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+  getDevice(deviceId: string): Promise<StoredDevice | undefined> {
     return this.run(() => readDevice(this.stmt, deviceId));
   }
 
@@ -93,6 +94,16 @@ class SqliteStorage implements Storage {
         { token_hash: string; device_id: string; expires_at: number } | undefined;
       return r && { tokenHash: r.token_hash, deviceId: r.device_id, expiresAt: r.expires_at };
     });
+  }
+
+  deleteSessions(deviceId: string, tokenHash?: string): Promise<number> {
+    return this.run(
+      () =>
+        (tokenHash === undefined
+          ? this.stmt.deleteSessionsOf.run(deviceId)
+          : this.stmt.deleteSession.run(deviceId, tokenHash)
+        ).changes,
+    );
   }
 
   pruneExpired(now: number): Promise<void> {
@@ -162,7 +173,7 @@ class SqliteStorage implements Storage {
     return this.run(() => readCaucus(this.stmt, caucusId));
   }
 
-  createInvite(invite: Omit<InviteRecord, "used">): Promise<void> {
+  createInvite(invite: Omit<InviteRecord, "used" | "revoked">): Promise<void> {
     return this.run(() =>
       this.db
         .transaction(() => {
@@ -172,12 +183,19 @@ class SqliteStorage implements Storage {
             const same =
               existing.caucusId === invite.caucusId &&
               existing.invitePublicKey === invite.invitePublicKey &&
-              !existing.used;
+              existing.expiresAt === invite.expiresAt &&
+              !existing.used &&
+              !existing.revoked;
             if (same) return;
             throw new ServerError("invite_invalid", "invite id already in use", 409);
           }
           if (!readCaucus(this.stmt, invite.caucusId)) throw notFound();
-          this.stmt.insertInvite.run(invite.inviteId, invite.caucusId, invite.invitePublicKey);
+          this.stmt.insertInvite.run(
+            invite.inviteId,
+            invite.caucusId,
+            invite.invitePublicKey,
+            invite.expiresAt,
+          );
         })
         .immediate(),
     );
@@ -193,11 +211,35 @@ class SqliteStorage implements Storage {
         .transaction(() => {
           const invite = readInvite(this.stmt, r.inviteId);
           if (!invite) throw new ServerError("invite_invalid", "unknown invite");
+          if (invite.revoked) throw new ServerError("invite_revoked", "the mediator revoked this invite");
+          if (invite.expiresAt <= r.now) throw new ServerError("invite_expired", "this invite has expired");
           if (invite.used) throw new ServerError("invite_used", "invite already used");
           this.insertDevice({ deviceId: r.deviceId, role: "party", authPublicKey: r.authPublicKey });
           this.stmt.useInvite.run(r.inviteId);
           this.stmt.insertPendingMembership.run(invite.caucusId, r.deviceId, r.inviteId, bytes(r.keyPackage));
           return readMembership(this.stmt, invite.caucusId, r.deviceId)!;
+        })
+        .immediate(),
+    );
+  }
+
+  revokeInvite(revocation: {
+    inviteId: string;
+    byDeviceId: string;
+  }): Promise<{ caucusId: string; droppedDeviceId?: string }> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const invite = readInvite(this.stmt, revocation.inviteId);
+          if (!invite) throw notFound();
+          const by = readMembership(this.stmt, invite.caucusId, revocation.byDeviceId);
+          if (!by || by.role !== "mediator" || !by.joined || by.removed) throw notFound();
+          this.stmt.revokeInvite.run(invite.inviteId);
+          const pending = this.stmt.pendingRedeemer.get(invite.inviteId) as { device_id: string } | undefined;
+          if (!pending) return { caucusId: invite.caucusId };
+          this.stmt.removeMember.run(invite.caucusId, pending.device_id);
+          this.removeDeviceSync(pending.device_id);
+          return { caucusId: invite.caucusId, droppedDeviceId: pending.device_id };
         })
         .immediate(),
     );
@@ -287,6 +329,7 @@ class SqliteStorage implements Storage {
           this.stmt.leaveChannels.run(deviceId);
           this.stmt.voidLinks.run(deviceId);
           const dropped = this.stmt.dropPendingMemberships.all(deviceId) as { caucus_id: string }[];
+          this.removeDeviceSync(deviceId);
           return { droppedCaucusIds: dropped.map((d) => d.caucus_id) };
         })
         .immediate(),
@@ -310,7 +353,18 @@ class SqliteStorage implements Storage {
   // ── transcript ──
 
   appendEvent(input: AppendEventInput): Promise<AppendEventResult> {
-    return this.run(() => this.db.transaction(() => appendEventSync(this.stmt, input)).immediate());
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const result = appendEventSync(this.stmt, input);
+          if (!result.duplicate)
+            // A party device is in one caucus only: removed from it, it is done for.
+            for (const d of input.removes)
+              if (readDevice(this.stmt, d)?.role === "party") this.removeDeviceSync(d);
+          return result;
+        })
+        .immediate(),
+    );
   }
 
   listEvents(caucusId: string, page: EventPage): Promise<StoredEvent[]> {
@@ -350,6 +404,11 @@ class SqliteStorage implements Storage {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  private removeDeviceSync(deviceId: string): void {
+    this.stmt.removeDevice.run(deviceId);
+    this.stmt.deleteSessionsOf.run(deviceId);
   }
 
   private insertDevice(device: DeviceRecord): void {

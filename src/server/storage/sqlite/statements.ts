@@ -21,7 +21,11 @@ export function prepareStatements(db: Database.Database) {
   const prepare = (sql: string): Prepared => db.prepare(sql);
   return {
     insertDevice: prepare("INSERT INTO devices (device_id, role, auth_public_key) VALUES (?, ?, ?)"),
-    getDevice: prepare("SELECT device_id, role, auth_public_key FROM devices WHERE device_id = ?"),
+    getDevice: prepare("SELECT device_id, role, auth_public_key, removed FROM devices WHERE device_id = ?"),
+    /** A removed device keeps its row (its id stays taken) and loses every session. */
+    removeDevice: prepare("UPDATE devices SET removed = 1 WHERE device_id = ?"),
+    deleteSessionsOf: prepare("DELETE FROM sessions WHERE device_id = ?"),
+    deleteSession: prepare("DELETE FROM sessions WHERE device_id = ? AND token_hash = ?"),
     insertChallenge: prepare("INSERT INTO login_challenges (nonce, device_id, expires_at) VALUES (?, ?, ?)"),
     takeChallenge: prepare(
       "DELETE FROM login_challenges WHERE nonce = ? RETURNING nonce, device_id, expires_at",
@@ -79,9 +83,18 @@ export function prepareStatements(db: Database.Database) {
     getCaucus: prepare(
       "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = ?",
     ),
-    insertInvite: prepare("INSERT INTO invites (invite_id, caucus_id, invite_public_key) VALUES (?, ?, ?)"),
+    insertInvite: prepare(
+      "INSERT INTO invites (invite_id, caucus_id, invite_public_key, expires_at) VALUES (?, ?, ?, ?)",
+    ),
     getInvite: prepare(
-      "SELECT invite_id, caucus_id, invite_public_key, used FROM invites WHERE invite_id = ?",
+      `SELECT invite_id, caucus_id, invite_public_key, expires_at, used, revoked
+       FROM invites WHERE invite_id = ?`,
+    ),
+    revokeInvite: prepare("UPDATE invites SET revoked = 1 WHERE invite_id = ?"),
+    /** The device that redeemed an invite, while it waits to be admitted. */
+    pendingRedeemer: prepare(
+      `SELECT device_id FROM memberships
+       WHERE invite_id = ? AND role = 'party' AND joined = 0 AND removed = 0`,
     ),
     useInvite: prepare("UPDATE invites SET used = 1 WHERE invite_id = ?"),
     insertPendingMembership: prepare(
