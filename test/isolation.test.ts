@@ -229,6 +229,18 @@ async function probe(
       signature: "A".repeat(86),
     }),
   );
+  // The removal proofs a device reads are its own, behind its login key: a forged signature gets
+  // the answer an unknown device does.
+  const { nonce: removalsNonce } = jsonOf(
+    volatile(await raw(undefined, "POST", "/v1/auth/challenge", { deviceId: observer.device.deviceId })),
+  ) as { nonce: string };
+  volatile(
+    await raw(undefined, "POST", "/v1/auth/removals", {
+      deviceId: observer.device.deviceId,
+      nonce: removalsNonce,
+      signature: "A".repeat(86),
+    }),
+  );
   volatile(
     await raw(undefined, "POST", "/v1/mediators", {
       deviceId: randomUUID(),

@@ -10,9 +10,11 @@ export function caucusTitle(d: Device, caucusId: string): string {
     d instanceof Mediator
       ? `${r.partyName ?? "?"} — caucus ${caucusId} (“${r.topic ?? ""}”)`
       : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
-  return r.removed
-    ? `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`
-    : title;
+  if (r.removed)
+    return `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`;
+  if (r.accessRefused)
+    return `${title} ${pc.yellow(`— the relay refuses this device the caucus (${r.accessRefused}) without the mediator's word that it was removed; it keeps its keys and tries again`)}`;
+  return title;
 }
 
 /** A caucus in `inbox --json` and `export`: its head, and its transcript problem in words if any. */
@@ -24,6 +26,7 @@ export function caucusSummary(d: Device, caucusId: string) {
     topic: r.topic,
     head: r.head,
     verified: !r.problem,
+    ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
     ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
   };
 }

@@ -100,6 +100,19 @@ export const routes = {
     response: wire.sessionResponse,
     statuses: [{ status: 200, description: "Session" }],
   },
+  getRemovals: {
+    method: "POST",
+    path: "/v1/auth/removals",
+    auth: "none",
+    tag: "devices",
+    summary: "The mediator's signed word on this device's removals (for a device that may no longer log in)",
+    description:
+      "Take a nonce from createChallenge and sign the UTF-8 bytes of removalsSigningString(deviceId, nonce) " +
+      "with the device's login key. Answers the removal proofs the mediator posted with its remove commits.",
+    body: wire.sessionRequest,
+    response: wire.removalsResponse,
+    statuses: [{ status: 200, description: "Removal proofs (possibly none)" }],
+  },
   logout: {
     method: "POST",
     path: "/v1/auth/logout",

@@ -45,6 +45,19 @@ export const logoutResponse = z.strictObject({ revoked: z.number().int().nonnega
 export const loginSigningString = (deviceIdValue: string, nonce: string): string =>
   `backchannel-login-v1\ndevice:${deviceIdValue}\nnonce:${nonce}`;
 
+/**
+ * What a device signs to ask the relay for the mediator's signed word on its removals: its own
+ * domain, so this signature can log nobody in.
+ */
+export const removalsSigningString = (deviceIdValue: string, nonce: string): string =>
+  `backchannel-removals-v1\ndevice:${deviceIdValue}\nnonce:${nonce}`;
+
+/** The mediator's signature (identity key) saying a device was removed from a caucus. */
+export const removalProof = z.strictObject({ deviceId, signature: ed25519Signature });
+export const removalsResponse = z.strictObject({
+  removals: z.array(z.strictObject({ caucusId, signature: ed25519Signature })).max(10_000),
+});
+
 export const membership = z.strictObject({
   caucusId,
   /** Mediators see which channel a caucus belongs to; a party device never learns it. */
@@ -169,6 +182,11 @@ export const appendEventRequest = z.strictObject({
   welcomes: z.array(welcomeDelivery).max(limits.welcomesPerCommit).optional(),
   /** Commit only: devices this commit removes (they lose access after this event). */
   removes: z.array(deviceId).max(limits.welcomesPerCommit).optional(),
+  /**
+   * Commit only: for each removed device, the mediator's signature over its removal. The relay
+   * keeps it for that device, which believes it was removed only when this signature verifies.
+   */
+  removalProofs: z.array(removalProof).max(limits.welcomesPerCommit).optional(),
 });
 export type AppendEventRequest = z.infer<typeof appendEventRequest>;
 

@@ -73,6 +73,11 @@ export const caucusRecord = z.strictObject({
   outbox: z.record(z.string(), eventPayload),
   problem: transcriptProblem.optional(),
   removed: z.boolean().default(false),
+  /**
+   * The relay refuses this device the caucus ("not_found", "device_removed") without the
+   * mediator's signed word that it was removed: the device keeps its state and tries again.
+   */
+  accessRefused: z.string().optional(),
 });
 export type CaucusRecord = z.infer<typeof caucusRecord>;
 

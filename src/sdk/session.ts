@@ -1,4 +1,4 @@
-import { loginSigningString, utf8 } from "../protocol/index.js";
+import { loginSigningString, removalsSigningString, utf8 } from "../protocol/index.js";
 import { ApiError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
@@ -64,6 +64,22 @@ export class Session {
     } finally {
       this.invalidate();
     }
+  }
+
+  /**
+   * The mediator's signed word on this device's removals, as the relay keeps it. Needs no session
+   * (a removed device can no longer log in), only the login key, under its own signing domain.
+   */
+  async removalProofs(): Promise<{ caucusId: string; signature: string }[]> {
+    const { nonce } = await this.anon.call("createChallenge", { body: { deviceId: this.deviceId } });
+    const signature = await this.platform.signAuth(
+      this.key,
+      utf8(removalsSigningString(this.deviceId, nonce)),
+    );
+    const { removals } = await this.anon.call("getRemovals", {
+      body: { deviceId: this.deviceId, nonce, signature },
+    });
+    return removals;
   }
 
   /** Runs `fn`, logging in again once if the token was refused. */

@@ -101,12 +101,15 @@ export async function watch(
       };
       socket.onerror = () => undefined;
     } catch (e) {
-      // A removed device can never log in again: report its caucuses as removed, then stop.
+      // A removed device can never log in again: report its caucuses as removed, then stop —
+      // once the mediator's signed word says so; on the relay's word alone, keep trying.
       if (e instanceof ApiError && e.code === "device_removed") {
-        stopped = true;
         await syncAndReport().catch(() => undefined);
-        resolveDone();
-        return;
+        if (device.caucusIds().every((id) => device.caucus(id).removed)) {
+          stopped = true;
+          resolveDone();
+          return;
+        }
       }
       onStatus("reconnecting");
       setTimeout(() => void connect(), backoff);

@@ -254,6 +254,7 @@ describe("happy path", () => {
         "POST /v1/mediators",
         "POST /v1/auth/challenge",
         "POST /v1/auth/session",
+        "POST /v1/auth/removals",
         "GET /v1/me",
         "POST /v1/channels",
         "GET /v1/channels",

@@ -29,6 +29,8 @@ export const DEVICE_CERT = "backchannel-device-cert-v1";
 export const INVITE_CERT = "backchannel-invite-cert-v1";
 export const INVITE_USE = "backchannel-invite-use-v1";
 export const CHANNEL_PROOF = "backchannel-channel-proof-v1";
+/** The mediator's word that a device was removed from a caucus (the device believes only this). */
+export const REMOVAL_PROOF = "backchannel-removal-proof-v1";
 
 export const mediatorCredential = z.strictObject({
   v: z.literal(1),
@@ -214,6 +216,23 @@ export interface ChannelPlacement {
  */
 export function signChannelProof(mediatorSecret: Uint8Array, placement: ChannelPlacement): string {
   return toBase64Url(signDomain(mediatorSecret, CHANNEL_PROOF, { ...placement }));
+}
+
+export interface Removal {
+  caucusId: string;
+  deviceId: string;
+}
+
+export function signRemovalProof(mediatorSecret: Uint8Array, removal: Removal): string {
+  return toBase64Url(signDomain(mediatorSecret, REMOVAL_PROOF, { ...removal }));
+}
+
+export function verifyRemovalProof(mediatorKey: string, removal: Removal, proof: string): boolean {
+  try {
+    return verifyDomain(fromBase64Url(mediatorKey), REMOVAL_PROOF, { ...removal }, fromBase64Url(proof));
+  } catch {
+    return false;
+  }
 }
 
 export function verifyChannelProof(mediatorKey: string, placement: ChannelPlacement, proof: string): boolean {

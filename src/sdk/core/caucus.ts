@@ -32,6 +32,11 @@ export interface CaucusView {
   /** This device holds the caucus's group state (it was admitted and is still a member). */
   readonly joined: boolean;
   readonly removed: boolean;
+  /**
+   * The relay refuses this device the caucus (the code it gave) but the mediator has not said it
+   * was removed: the device keeps everything and tries again on the next sync.
+   */
+  readonly accessRefused?: string;
   readonly problem?: TranscriptProblem;
   /** The problem in words, for display. */
   readonly problemText?: string;
@@ -140,6 +145,7 @@ export class Caucus {
       r.group,
       r.problem,
       r.removed,
+      r.accessRefused,
       r.topic,
       r.partyName,
       r.mediatorName,
@@ -156,6 +162,7 @@ export class Caucus {
       ...(r.mediatorName ? { mediatorName: r.mediatorName } : {}),
       joined: !!r.group,
       removed: r.removed,
+      ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
       ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
       anchor: r.anchor,
       head: r.head,

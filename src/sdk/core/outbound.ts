@@ -10,6 +10,7 @@ import {
   type EventPayload,
 } from "../../protocol/index.js";
 import { decodeKeyPackage } from "../../crypto/mls/caucus-group.js";
+import { signRemovalProof } from "../../crypto/mls/credential.js";
 import type { TranscriptEntry } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import type { DeviceCore } from "./device-core.js";
@@ -121,7 +122,16 @@ export async function commitChange(
               })),
             }
           : {}),
-        ...(change.removeDeviceIds?.length ? { removes: change.removeDeviceIds } : {}),
+        ...(change.removeDeviceIds?.length
+          ? {
+              removes: change.removeDeviceIds,
+              // The removed device believes it was removed only on the mediator's signed word.
+              removalProofs: change.removeDeviceIds.map((deviceId) => ({
+                deviceId,
+                signature: signRemovalProof(core.identitySecret, { caucusId, deviceId }),
+              })),
+            }
+          : {}),
       });
     } catch (e) {
       record.pendingCommit = undefined;

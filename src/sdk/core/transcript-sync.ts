@@ -1,5 +1,6 @@
 import { extendChain, type TranscriptProblem } from "../../protocol/index.js";
 import type { Head, TranscriptEntry } from "../device-state.js";
+import { verifyRemovalProof } from "../../crypto/mls/credential.js";
 import { ApiError } from "../errors.js";
 import type { Caucus } from "./caucus.js";
 import { applyEvents } from "./caucus-log.js";
@@ -18,11 +19,13 @@ export async function syncAll(core: DeviceCore): Promise<Map<string, TranscriptE
   try {
     return await syncEverything(core);
   } catch (e) {
-    // The relay refuses a removed device any login: like a 404 below, on the relay's word (gap 4).
-    if (e instanceof ApiError && e.code === "device_removed") {
-      for (const c of core.caucuses()) if (!c.record.removed) c.markRemoved();
-      await core.save();
-    }
+    // The relay refuses a removed device any login; believed only on the mediator's signed word.
+    if (e instanceof ApiError && e.code === "device_removed")
+      await confirmRemoval(
+        core,
+        core.caucuses().filter((c) => !c.record.removed),
+        "device_removed",
+      );
     throw e;
   }
 }
@@ -44,6 +47,36 @@ function eventsAfter(core: DeviceCore, caucusId: string, seq: number) {
   );
 }
 
+/**
+ * The relay refused these caucuses. Each one the mediator signed this device's removal from is
+ * marked removed (its group state dropped); the others keep everything, marked as refused, and
+ * are tried again on the next sync.
+ */
+async function confirmRemoval(core: DeviceCore, caucuses: Caucus[], code: string): Promise<void> {
+  let proofs: { caucusId: string; signature: string }[] = [];
+  try {
+    proofs = await core.session.removalProofs();
+  } catch {
+    // No proof to be had now: nothing is concluded.
+  }
+  for (const caucus of caucuses) {
+    const signed = proofs.some(
+      (p) =>
+        p.caucusId === caucus.caucusId &&
+        verifyRemovalProof(
+          core.state.mediatorKey,
+          { caucusId: caucus.caucusId, deviceId: core.deviceId },
+          p.signature,
+        ),
+    );
+    if (signed) {
+      delete caucus.record.accessRefused;
+      caucus.markRemoved();
+    } else caucus.record.accessRefused = code;
+  }
+  await core.save();
+}
+
 /** Fetches and verifies what is new in one caucus; returns the entries it added. */
 export async function syncCaucus(core: DeviceCore, caucusId: string): Promise<TranscriptEntry[]> {
   const caucus = core.caucus(caucusId);
@@ -56,14 +89,15 @@ export async function syncCaucus(core: DeviceCore, caucusId: string): Promise<Tr
       page = await eventsAfter(core, caucusId, record.head.seq);
     } catch (e) {
       // The relay cuts a removed device off at its remove commit, so the device never sees that
-      // commit: a caucus it had joined answering "not found" means it was removed.
+      // commit. "Not found" from a caucus it had joined may mean it was removed, or a relay that
+      // lies: only the mediator's signature over the removal says which (issue 7, item 4).
       if (e instanceof ApiError && e.code === "not_found") {
-        caucus.markRemoved();
-        await core.save();
+        await confirmRemoval(core, [caucus], "not_found");
         return all;
       }
       throw e;
     }
+    if (record.accessRefused) delete record.accessRefused;
     if (page.head.seq < record.head.seq && !record.problem) {
       record.problem = {
         kind: "fork",

@@ -30,6 +30,7 @@ export function eventRoutes({
         ciphertext: body.ciphertext,
         welcomes,
         removes,
+        removalProofs: body.removalProofs ?? [],
       });
       if (!result.duplicate) {
         const members = await storage.listMembers(caucusId);

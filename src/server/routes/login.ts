@@ -1,4 +1,4 @@
-import { loginSigningString } from "../../protocol/index.js";
+import { loginSigningString, removalsSigningString } from "../../protocol/index.js";
 import { hashToken, randomToken } from "../auth.js";
 import { verifyEd25519 } from "../ed25519.js";
 import { ServerError } from "../errors.js";
@@ -9,7 +9,7 @@ export function loginRoutes({
   storage,
   config,
   notifier,
-}: RouteContext): RouteHandlers<"createChallenge" | "createSession" | "logout"> {
+}: RouteContext): RouteHandlers<"createChallenge" | "createSession" | "getRemovals" | "logout"> {
   return {
     async createChallenge({ body: { deviceId } }) {
       const now = config.now();
@@ -22,23 +22,19 @@ export function loginRoutes({
 
     async createSession({ body }) {
       const now = config.now();
-      // Taken (deleted) before anything is checked: a nonce gets exactly one attempt.
-      const challenge = await storage.takeChallenge(body.nonce);
-      if (!challenge || challenge.deviceId !== body.deviceId || challenge.expiresAt <= now) {
-        throw new ServerError("challenge_invalid", "login nonce is unknown, used or expired");
-      }
-      // Unknown device and bad signature get the same answer, so login does not enumerate devices.
-      const device = await storage.getDevice(body.deviceId);
-      const signed = loginSigningString(body.deviceId, body.nonce);
-      if (!device || !verifyEd25519(device.authPublicKey, signed, body.signature)) {
-        throw new ServerError("signature_invalid", "signature does not verify");
-      }
+      const device = await provenDevice(body, loginSigningString(body.deviceId, body.nonce), now);
       // Told only to the holder of the login key, like every answer after the signature check.
       if (device.removed) throw new ServerError("device_removed", "this device was removed");
       const token = randomToken();
       const expiresAt = now + config.tokenTtlMs;
       await storage.createSession({ tokenHash: hashToken(token), deviceId: device.deviceId, expiresAt });
       return { token, expiresAt: new Date(expiresAt).toISOString() };
+    },
+
+    /** A removed device cannot log in; this is where it reads the mediator's signed word. */
+    async getRemovals({ body }) {
+      const device = await provenDevice(body, removalsSigningString(body.deviceId, body.nonce), config.now());
+      return { removals: await storage.listRemovalProofs(device.deviceId) };
     },
 
     async logout({ device, body }) {
@@ -53,4 +49,23 @@ export function loginRoutes({
       return { revoked };
     },
   };
+
+  /** The device that signed `signed` over a live nonce it was given, or a refusal. */
+  async function provenDevice(
+    body: { deviceId: string; nonce: string; signature: string },
+    signed: string,
+    now: number,
+  ) {
+    // Taken (deleted) before anything is checked: a nonce gets exactly one attempt.
+    const challenge = await storage.takeChallenge(body.nonce);
+    if (!challenge || challenge.deviceId !== body.deviceId || challenge.expiresAt <= now) {
+      throw new ServerError("challenge_invalid", "login nonce is unknown, used or expired");
+    }
+    // Unknown device and bad signature get the same answer, so login does not enumerate devices.
+    const device = await storage.getDevice(body.deviceId);
+    if (!device || !verifyEd25519(device.authPublicKey, signed, body.signature)) {
+      throw new ServerError("signature_invalid", "signature does not verify");
+    }
+    return device;
+  }
 }

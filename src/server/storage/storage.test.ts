@@ -323,6 +323,34 @@ describe.each(backends)("storage: $name", (backend) => {
       expect(await s.getSession("f".repeat(64))).toBeDefined();
     });
 
+    it("keeps the mediator's removal proof for the removed device, and only for a device the commit removes", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      const { party: other } = await joinedParty(caucusId, mediator);
+      const signature = randomB64(64);
+      await expect(
+        s.appendEvent(
+          event(caucusId, mediator, {
+            kind: "commit",
+            epoch: 2,
+            removes: [party],
+            removalProofs: [{ deviceId: other, signature }],
+          }),
+        ),
+      ).rejects.toMatchObject({ code: "invalid_request" });
+      expect(await s.listRemovalProofs(other)).toEqual([]);
+      await s.appendEvent(
+        event(caucusId, mediator, {
+          kind: "commit",
+          epoch: 2,
+          removes: [party],
+          removalProofs: [{ deviceId: party, signature }],
+        }),
+      );
+      expect(await s.listRemovalProofs(party)).toEqual([{ caucusId, signature }]);
+      expect(await s.listRemovalProofs(other)).toEqual([]);
+    });
+
     it("a mediator device removed from its mediator is removed, with its sessions", async () => {
       const { mediator } = await caucusWithMediator();
       const linkId = crypto.randomUUID();

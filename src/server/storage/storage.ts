@@ -23,6 +23,8 @@ export interface Storage {
    * Returns how many went.
    */
   deleteSessions(deviceId: string, tokenHash?: string): Promise<number>;
+  /** The removal proofs kept for a device (see AppendEventInput.removalProofs). */
+  listRemovalProofs(deviceId: string): Promise<{ caucusId: string; signature: string }[]>;
   /** Drops challenges and sessions that expired before `now`. */
   pruneExpired(now: number): Promise<void>;
 
@@ -248,6 +250,8 @@ export interface AppendEventInput {
   ciphertext: string;
   welcomes: readonly WelcomeDelivery[];
   removes: readonly string[];
+  /** The mediator's signature over each removal (opaque to the relay), kept for that device. */
+  removalProofs?: readonly { deviceId: string; signature: string }[];
 }
 
 export interface AppendEventResult {

@@ -36,7 +36,11 @@ export function CaucusColumn(props: {
   return (
     <section className="caucus" aria-label={`Caucus ${partyName}`}>
       <h3>{partyName}</h3>
-      <TranscriptStatus problem={caucus.problemText} removed={caucus.removed} />
+      <TranscriptStatus
+        problem={caucus.problemText}
+        removed={caucus.removed}
+        {...(caucus.accessRefused ? { refused: caucus.accessRefused } : {})}
+      />
       <PendingAdmissions device={device} partyName={partyName} pending={props.pending} />
       <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />
       {views.length === 0 && <p className="muted">No events yet. Invite {partyName}'s handler to begin.</p>}

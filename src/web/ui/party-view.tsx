@@ -74,7 +74,11 @@ export function PartyView({ device }: { device: Party }) {
           </section>
           <section aria-labelledby="transcript-title" className="transcript">
             <h2 id="transcript-title">Your caucus</h2>
-            <TranscriptStatus problem={record?.problemText} removed={record?.removed} />
+            <TranscriptStatus
+              problem={record?.problemText}
+              removed={record?.removed}
+              {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
+            />
             {views.length === 0 && <p className="muted">Nothing here yet.</p>}
             <ol className="events">
               {views.map((v) => (

@@ -1,9 +1,25 @@
 /** Verified, or the exact problem in red: a broken transcript is never shown as normal. */
-export function TranscriptStatus({ problem, removed }: { problem?: string; removed?: boolean }) {
+export function TranscriptStatus({
+  problem,
+  removed,
+  refused,
+}: {
+  problem?: string;
+  removed?: boolean;
+  /** The relay refuses this device the caucus without the mediator's word that it was removed. */
+  refused?: string;
+}) {
   if (removed)
     return (
       <p role="alert" className="problem">
         This device was removed from the caucus; it can read nothing sent since.
+      </p>
+    );
+  if (refused)
+    return (
+      <p role="alert" className="warning">
+        The relay refuses this device the caucus ({refused}), but the mediator has not said it was removed:
+        the device keeps its keys and tries again.
       </p>
     );
   if (problem)

@@ -74,6 +74,8 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     stmt.insertWelcome.run(input.caucusId, w.deviceId, bytes(w.welcome), seq, hash);
   }
   for (const d of input.removes) stmt.removeMember.run(input.caucusId, d);
+  for (const p of input.removalProofs ?? [])
+    stmt.setRemovalProof.run(p.signature, input.caucusId, p.deviceId);
   return { seq, hash, duplicate: false };
 }
 
@@ -94,6 +96,13 @@ function checkRosterChanges(stmt: Statements, input: AppendEventInput): void {
         `welcome for ${w.deviceId}: not a device waiting to join this caucus`,
       );
     }
+  }
+  for (const p of input.removalProofs ?? []) {
+    if (!input.removes.includes(p.deviceId))
+      throw new ServerError(
+        "invalid_request",
+        `removal proof for ${p.deviceId}: this commit does not remove it`,
+      );
   }
   for (const deviceId of input.removes) {
     const m = readMembership(stmt, input.caucusId, deviceId);

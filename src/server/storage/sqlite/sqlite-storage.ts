@@ -247,6 +247,17 @@ class SqliteStorage implements Storage {
 
   // ── the mediator's devices (staff) ──
 
+  listRemovalProofs(deviceId: string): Promise<{ caucusId: string; signature: string }[]> {
+    return this.run(() =>
+      (this.stmt.listRemovalProofs.all(deviceId) as { caucus_id: string; removal_proof: string }[]).map(
+        (r) => ({
+          caucusId: r.caucus_id,
+          signature: r.removal_proof,
+        }),
+      ),
+    );
+  }
+
   listMediatorDevices(deviceId: string): Promise<string[]> {
     return this.run(() => this.db.transaction(() => readMediatorDevices(this.stmt, deviceId)).deferred());
   }

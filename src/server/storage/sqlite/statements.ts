@@ -119,6 +119,13 @@ export function prepareStatements(db: Database.Database) {
     insertWelcome: prepare(
       "INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash) VALUES (?, ?, ?, ?, ?)",
     ),
+    setRemovalProof: prepare(
+      "UPDATE memberships SET removal_proof = ? WHERE caucus_id = ? AND device_id = ?",
+    ),
+    listRemovalProofs: prepare(
+      `SELECT caucus_id, removal_proof FROM memberships
+       WHERE device_id = ? AND removed = 1 AND removal_proof IS NOT NULL ORDER BY caucus_id`,
+    ),
     removeMember: prepare(
       `UPDATE memberships SET removed = 1, key_package = NULL
        WHERE caucus_id = ? AND device_id = ?`,

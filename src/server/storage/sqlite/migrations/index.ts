@@ -1,7 +1,8 @@
 import { initial } from "./001-initial.js";
 import { mediatorDevices } from "./002-mediator-devices.js";
 import { access } from "./003-access.js";
+import { removalProofs } from "./004-removal-proofs.js";
 import type { Migration } from "./migration.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
-export const migrations: readonly Migration[] = [initial, mediatorDevices, access];
+export const migrations: readonly Migration[] = [initial, mediatorDevices, access, removalProofs];
