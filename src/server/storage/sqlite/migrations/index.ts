@@ -2,6 +2,7 @@ import { initial } from "./001-initial.js";
 import { mediatorDevices } from "./002-mediator-devices.js";
 import { access } from "./003-access.js";
 import type { Migration } from "./migration.js";
+import { welcomeAnchors } from "./005-welcome-anchors.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
-export const migrations: readonly Migration[] = [initial, mediatorDevices, access];
+export const migrations: readonly Migration[] = [initial, mediatorDevices, access, welcomeAnchors];
