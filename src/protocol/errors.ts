@@ -20,6 +20,7 @@ export const errorCodes = [
   "device_removed",
   "epoch_conflict",
   "stale_epoch",
+  "head_moved",
   "event_id_conflict",
   "not_member",
   "still_member",

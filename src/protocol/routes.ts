@@ -294,7 +294,7 @@ export const routes = {
     description:
       "Idempotent on eventId (a retry gets 200 with duplicate: true). Commits: mediator devices " +
       "only, first commit for an epoch wins (epoch_conflict). Application messages must be in the " +
-      "current epoch (stale_epoch).",
+      "current epoch (stale_epoch). With `after`, only if the chain head is exactly that (head_moved).",
     params: caucusParams,
     body: wire.appendEventRequest,
     response: wire.appendEventResponse,

@@ -170,7 +170,12 @@ export const removeMediatorDeviceResponse = z.strictObject({
 export const envelopeKind = z.enum(["commit", "application"]);
 export type EnvelopeKind = z.infer<typeof envelopeKind>;
 
-export const welcomeDelivery = z.strictObject({ deviceId, welcome: base64url(limits.welcomeBytes) });
+export const welcomeDelivery = z.strictObject({
+  deviceId,
+  welcome: base64url(limits.welcomeBytes),
+  /** The mediator's signature over where the added device starts (crypto/anchor-proof.ts). */
+  anchorProof: ed25519Signature.optional(),
+});
 
 export const appendEventRequest = z.strictObject({
   eventId: newEventId,
@@ -187,6 +192,11 @@ export const appendEventRequest = z.strictObject({
    * keeps it for that device, which believes it was removed only when this signature verifies.
    */
   removalProofs: z.array(removalProof).max(limits.welcomesPerCommit).optional(),
+  /**
+   * Append only if the chain head is exactly this (else head_moved): a commit that adds devices
+   * carries it, so the anchor its sender signed for them is where the commit lands.
+   */
+  after: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }).optional(),
 });
 export type AppendEventRequest = z.infer<typeof appendEventRequest>;
 
@@ -224,6 +234,8 @@ export const welcomeResponse = z.strictObject({
   seq: z.number().int().positive(),
   /** Chain hash at `seq`: the anchor from which this device verifies. */
   hash: sha256Hex,
+  /** The mediator's signature over (caucus, epoch, seq, hash); the device refuses a Welcome without it. */
+  anchorProof: ed25519Signature.optional(),
 });
 
 // ── WebSocket ─────────────────────────────────────────────────────────────────────────────────

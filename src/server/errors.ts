@@ -18,6 +18,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   invite_revoked: 410,
   device_removed: 403,
   epoch_conflict: 409,
+  head_moved: 409,
   stale_epoch: 409,
   event_id_conflict: 409,
   not_member: 404,

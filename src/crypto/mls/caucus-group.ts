@@ -36,6 +36,7 @@ import { pad, unpad } from "./padding.js";
 import { cipherSuite } from "./suite.js";
 
 export type GroupErrorCode =
+  | "anchor_unverified"
   | "group_state_invalid"
   | "key_package_invalid"
   | "member_unknown"

@@ -1,5 +1,11 @@
 import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
-import { CaucusGroup, decodeKeyPackage, type NewDeviceKeys } from "../../crypto/mls/caucus-group.js";
+import { verifyAnchorProof } from "../../crypto/anchor-proof.js";
+import {
+  CaucusGroup,
+  GroupError,
+  decodeKeyPackage,
+  type NewDeviceKeys,
+} from "../../crypto/mls/caucus-group.js";
 import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import type { Platform } from "../platform.js";
@@ -145,7 +151,18 @@ export class DeviceCore {
         },
       },
     );
+    // Invariant 8: the relay says where we start (the commit that added us); only the mediator's
+    // signature over that place, for the epoch our Welcome opens, makes us believe it. A relay
+    // that moved it later (hiding events of this epoch from us) cannot sign the new place.
     const anchor = { seq: w.seq, hash: w.hash };
+    if (
+      !w.anchorProof ||
+      !verifyAnchorProof(this.state.mediatorKey, { caucusId, epoch: group.epoch, ...anchor }, w.anchorProof)
+    )
+      throw new GroupError(
+        "anchor_unverified",
+        `the relay's starting point for caucus ${caucusId} (#${w.seq}) is not the one the mediator signed`,
+      );
     return this.addCaucus(
       {
         caucusId,

@@ -1,6 +1,7 @@
 import {
   canonicalJson,
   eventPayload,
+  linkHash,
   newEventId,
   parse,
   toBase64Url,
@@ -9,6 +10,7 @@ import {
   type EventBody,
   type EventPayload,
 } from "../../protocol/index.js";
+import { signAnchorProof } from "../../crypto/anchor-proof.js";
 import { decodeKeyPackage } from "../../crypto/mls/caucus-group.js";
 import { signRemovalProof } from "../../crypto/mls/credential.js";
 import type { TranscriptEntry } from "../device-state.js";
@@ -101,6 +103,27 @@ export async function commitChange(
       removeDeviceIds: change.removeDeviceIds,
     });
     const eventIdValue = crypto.randomUUID();
+    const ciphertext = toBase64Url(pending.commit);
+    // Invariant 8: the devices this commit adds start right after it. We compute that link from
+    // the head we verified and sign it with the mediator key; `after` makes the relay append the
+    // commit exactly there (or refuse), so the signed anchor is the commit's real place.
+    const after = { ...record.head };
+    const anchorProof = change.add?.length
+      ? signAnchorProof(core.identitySecret, {
+          caucusId,
+          epoch: pending.epoch + 1,
+          seq: after.seq + 1,
+          hash: linkHash(after.hash, {
+            caucusId,
+            seq: after.seq + 1,
+            eventId: eventIdValue,
+            senderDeviceId: core.deviceId,
+            kind: "commit",
+            epoch: pending.epoch,
+            ciphertext,
+          }),
+        })
+      : undefined;
     record.pendingCommit = {
       eventId: eventIdValue,
       next: toBase64Url(pending.next.serialize()),
@@ -113,13 +136,15 @@ export async function commitChange(
         eventId: eventIdValue,
         kind: "commit",
         epoch: pending.epoch,
-        ciphertext: toBase64Url(pending.commit),
+        ciphertext,
         ...(change.add?.length && pending.welcome
           ? {
               welcomes: change.add.map((a) => ({
                 deviceId: a.deviceId,
                 welcome: toBase64Url(pending.welcome!),
+                ...(anchorProof ? { anchorProof } : {}),
               })),
+              after,
             }
           : {}),
         ...(change.removeDeviceIds?.length
@@ -138,6 +163,9 @@ export async function commitChange(
       await core.save();
       if (e instanceof ApiError && e.code === "epoch_conflict" && attempt < 5 && (opts.retry ?? true))
         continue;
+      // A message landed between our sync and the commit: same epoch, so no one else made our
+      // change; sync and commit again.
+      if (e instanceof ApiError && e.code === "head_moved" && attempt < 5) continue;
       throw e;
     }
     await syncCaucus(core, caucusId);

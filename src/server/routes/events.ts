@@ -31,6 +31,7 @@ export function eventRoutes({
         welcomes,
         removes,
         removalProofs: body.removalProofs ?? [],
+        ...(body.after ? { after: body.after } : {}),
       });
       if (!result.duplicate) {
         const members = await storage.listMembers(caucusId);
@@ -72,7 +73,13 @@ export function eventRoutes({
       await requireMembership(storage, caucusId, device.deviceId);
       const welcome = await storage.getWelcome(caucusId, device.deviceId);
       if (!welcome) throw notFound();
-      return { caucusId, welcome: welcome.welcome, seq: welcome.seq, hash: welcome.hash };
+      return {
+        caucusId,
+        welcome: welcome.welcome,
+        seq: welcome.seq,
+        hash: welcome.hash,
+        ...(welcome.anchorProof ? { anchorProof: welcome.anchorProof } : {}),
+      };
     },
   };
 }

@@ -224,6 +224,8 @@ export interface MembershipRecord {
 export interface WelcomeDelivery {
   deviceId: string;
   welcome: string;
+  /** Opaque to the relay: the mediator's signature over the device's anchor. */
+  anchorProof?: string;
 }
 
 /**
@@ -234,7 +236,8 @@ export interface WelcomeDelivery {
  * 3. application: epoch must equal the caucus epoch (stale_epoch); no welcomes or removes.
  *    commit: mediator members only (forbidden); epoch must equal the caucus epoch
  *    (epoch_conflict: the first commit for an epoch wins); on success the epoch advances.
- * 4. seq = head + 1; hash = linkHash(head hash, event) (protocol/transcript.ts).
+ * 4. With `after`, the head must be exactly that (else head_moved). seq = head + 1;
+ *    hash = linkHash(head hash, event) (protocol/transcript.ts).
  * 5. Each welcome targets a pending member of this caucus, which joins from seq + 1.
  * 6. Each remove targets a joined member of this caucus other than the sender: a party device,
  *    or another mediator device (the sender stays, so a caucus always keeps a mediator device).
@@ -252,6 +255,7 @@ export interface AppendEventInput {
   removes: readonly string[];
   /** The mediator's signature over each removal (opaque to the relay), kept for that device. */
   removalProofs?: readonly { deviceId: string; signature: string }[];
+  after?: { seq: number; hash: string };
 }
 
 export interface AppendEventResult {
@@ -277,4 +281,5 @@ export interface WelcomeRecord {
   /** The commit that added the device, and the chain hash at it. */
   seq: number;
   hash: string;
+  anchorProof?: string;
 }

@@ -31,6 +31,7 @@ const sentences: Record<BackchannelErrorCode, string> = {
   link_code_invalid: "That is not a complete mediator link code (it starts with bc1m-).",
   invite_code_invalid: "That is not a complete Backchannel invite code (it starts with bc1-).",
   epoch_conflict: "Someone changed the caucus at the same moment. Please try again.",
+  head_moved: "The caucus changed while adding a device. Please try again.",
   stale_epoch: "The caucus changed while sending. Please try again.",
   event_id_conflict: "That event id is already taken.",
   not_member: "This device is not a member of that caucus.",
@@ -55,6 +56,8 @@ const sentences: Record<BackchannelErrorCode, string> = {
   message_invalid: "A message in this caucus could not be read.",
   message_rejected: "A message in this caucus was refused: it does not come from a certified member.",
   sender_unknown: "A message came from a device that is not a member of this caucus.",
+  anchor_unverified:
+    "The relay tried to start this device later in the caucus than the mediator said, so it did not join.",
   welcome_invalid: "The invitation to join the caucus could not be trusted, so this device did not join it.",
   caucus_unknown: "This device is not in that caucus.",
   channel_unknown: "This device does not know that channel.",

@@ -47,6 +47,9 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     checkRosterChanges(stmt, input);
   }
 
+  if (input.after && (input.after.seq !== caucus.head.seq || input.after.hash !== caucus.head.hash)) {
+    throw new ServerError("head_moved", `the chain head is no longer #${input.after.seq}`);
+  }
   const seq = caucus.head.seq + 1;
   const hash = linkHash(caucus.head.hash, {
     caucusId: input.caucusId,
@@ -71,7 +74,7 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
     stmt.joinMember.run(seq + 1, input.caucusId, w.deviceId);
-    stmt.insertWelcome.run(input.caucusId, w.deviceId, bytes(w.welcome), seq, hash);
+    stmt.insertWelcome.run(input.caucusId, w.deviceId, bytes(w.welcome), seq, hash, w.anchorProof ?? null);
   }
   for (const d of input.removes) stmt.removeMember.run(input.caucusId, d);
   for (const p of input.removalProofs ?? [])

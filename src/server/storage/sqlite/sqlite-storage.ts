@@ -395,8 +395,17 @@ class SqliteStorage implements Storage {
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined> {
     return this.run(() => {
       const r = this.stmt.getWelcome.get(caucusId, deviceId) as
-        { welcome: Buffer; seq: number; hash: string } | undefined;
-      return r && { caucusId, deviceId, welcome: r.welcome.toString("base64url"), seq: r.seq, hash: r.hash };
+        { welcome: Buffer; seq: number; hash: string; anchor_proof: string | null } | undefined;
+      return (
+        r && {
+          caucusId,
+          deviceId,
+          welcome: r.welcome.toString("base64url"),
+          seq: r.seq,
+          hash: r.hash,
+          ...(r.anchor_proof ? { anchorProof: r.anchor_proof } : {}),
+        }
+      );
     });
   }
 

@@ -117,7 +117,7 @@ export function prepareStatements(db: Database.Database) {
        WHERE caucus_id = ? AND device_id = ?`,
     ),
     insertWelcome: prepare(
-      "INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash, anchor_proof) VALUES (?, ?, ?, ?, ?, ?)",
     ),
     setRemovalProof: prepare(
       "UPDATE memberships SET removal_proof = ? WHERE caucus_id = ? AND device_id = ?",
@@ -134,7 +134,9 @@ export function prepareStatements(db: Database.Database) {
       `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash FROM events
        WHERE caucus_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
-    getWelcome: prepare("SELECT welcome, seq, hash FROM welcomes WHERE caucus_id = ? AND device_id = ?"),
+    getWelcome: prepare(
+      "SELECT welcome, seq, hash, anchor_proof FROM welcomes WHERE caucus_id = ? AND device_id = ?",
+    ),
   };
 }
 
