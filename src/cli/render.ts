@@ -78,7 +78,12 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
     case "receipt":
       return [
         `${head} · ${pc.bold("receipt")} for #${ctx.seqByEventId?.get(b.sourceEventId) ?? "?"}: ${receiptWords(b, ctx.role, ctx.partyName)}`,
-        ...indent([`exact words used: ${quote(b.text)}`]),
+        ...indent([
+          `exact words used: ${quote(b.text)}`,
+          ...(ctx.role === "party"
+            ? [pc.dim("This receipt is the mediator's report of what it said in your name.")]
+            : []),
+        ]),
       ];
     case "acknowledgement":
       return [

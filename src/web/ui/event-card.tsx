@@ -98,6 +98,9 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
           <>
             <p>{receiptWords(b, ctx.viewer, ctx.partyName)}. Exact words used:</p>
             <blockquote>{b.text}</blockquote>
+            {ctx.viewer === "party" && (
+              <p className="muted">{"This receipt is the mediator's report of what it said in your name."}</p>
+            )}
           </>
         );
         break;
