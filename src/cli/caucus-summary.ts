@@ -12,6 +12,8 @@ export function caucusTitle(d: Device, caucusId: string): string {
       : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
   if (r.removed)
     return `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`;
+  if (r.quietSince)
+    return `${title} ${pc.yellow(`— no word from the mediator since ${r.quietSince}: the relay may be withholding newer events from this device, or the mediator is offline`)}`;
   if (r.accessRefused)
     return `${title} ${pc.yellow(`— the relay refuses this device the caucus (${r.accessRefused}) without the mediator's word that it was removed; it keeps its keys and tries again`)}`;
   return title;
@@ -27,6 +29,7 @@ export function caucusSummary(d: Device, caucusId: string) {
     head: r.head,
     verified: !r.problem,
     ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
+    ...(r.quietSince ? { quietSince: r.quietSince } : {}),
     ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
   };
 }

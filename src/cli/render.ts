@@ -111,6 +111,9 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
       ];
     case "note":
       return [`${head} · note`, ...indent([quote(b.text)])];
+    case "heartbeat":
+      // The mediator's sign of life carries no words: not shown in the transcript.
+      return [];
   }
 }
 

@@ -106,6 +106,13 @@ export const endorsementBody = z.strictObject({
 
 export const noteBody = z.strictObject({ type: z.literal("note"), text });
 
+/**
+ * The mediator is here, and saw the chain up to `seen` at `sentAt` (both in the payload): posted by
+ * a mediator device when a caucus has heard nothing from the mediator for a while, so that a
+ * member whom the relay withholds newer events from notices within a bounded time.
+ */
+export const heartbeatBody = z.strictObject({ type: z.literal("heartbeat") });
+
 export const eventBody = z.discriminatedUnion("type", [
   signalBody,
   channelInfoBody,
@@ -115,6 +122,7 @@ export const eventBody = z.discriminatedUnion("type", [
   understandingProposalBody,
   endorsementBody,
   noteBody,
+  heartbeatBody,
 ]);
 export type EventBody = z.infer<typeof eventBody>;
 export type EventType = EventBody["type"];
@@ -125,6 +133,7 @@ export const mediatorOnlyTypes: readonly EventType[] = [
   "conveyance",
   "receipt",
   "understanding_proposal",
+  "heartbeat",
 ];
 export const partyOnlyTypes: readonly EventType[] = ["signal", "acknowledgement", "endorsement"];
 

@@ -78,6 +78,8 @@ export const caucusRecord = z.strictObject({
    * mediator's signed word that it was removed: the device keeps its state and tries again.
    */
   accessRefused: z.string().optional(),
+  /** No word from the mediator since this time (its sentAt), for longer than the bound. */
+  quietSince: z.string().optional(),
 });
 export type CaucusRecord = z.infer<typeof caucusRecord>;
 

@@ -19,6 +19,9 @@ async function socketClass(): Promise<new (url: string) => MinimalSocket> {
   return ws.WebSocket as unknown as new (url: string) => MinimalSocket;
 }
 
+/** How often a watching device syncs without being told to (well inside the heartbeat period). */
+const livenessSyncEveryMs = 60_000;
+
 export interface WatchHandle {
   stop(): void;
   /** Resolves when stopped. */
@@ -117,9 +120,18 @@ export async function watch(
     }
   };
   await connect();
+  // Silence is information too (core/liveness.ts): a mediator device posts its heartbeats, and
+  // every device notices a caucus gone quiet, only when it syncs, so sync now and then even when
+  // no push arrives.
+  const tick = setInterval(() => {
+    if (!stopped) void syncAndReport().catch(() => undefined);
+  }, livenessSyncEveryMs);
+  (tick as { unref?: () => void }).unref?.();
+  void done.then(() => clearInterval(tick));
   return {
     stop() {
       stopped = true;
+      clearInterval(tick);
       socket?.close();
       resolveDone();
     },

@@ -37,6 +37,11 @@ export interface CaucusView {
    * was removed: the device keeps everything and tries again on the next sync.
    */
   readonly accessRefused?: string;
+  /**
+   * Nothing from the mediator since this time (ISO), for longer than the liveness bound: the relay
+   * may be withholding newer events from this device, or the mediator is offline.
+   */
+  readonly quietSince?: string;
   readonly problem?: TranscriptProblem;
   /** The problem in words, for display. */
   readonly problemText?: string;
@@ -146,6 +151,7 @@ export class Caucus {
       r.problem,
       r.removed,
       r.accessRefused,
+      r.quietSince,
       r.topic,
       r.partyName,
       r.mediatorName,
@@ -163,6 +169,7 @@ export class Caucus {
       joined: !!r.group,
       removed: r.removed,
       ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
+      ...(r.quietSince ? { quietSince: r.quietSince } : {}),
       ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
       anchor: r.anchor,
       head: r.head,

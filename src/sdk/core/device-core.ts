@@ -31,6 +31,8 @@ export interface SyncHooks {
 export class DeviceCore {
   readonly session: Session;
   hooks: SyncHooks = { beforeSync: () => Promise.resolve(), afterSync: () => Promise.resolve() };
+  /** The clock (injectable for tests): the `sentAt` of what this device sends, and liveness. */
+  now: () => number = Date.now;
   /** Bumped on every change; snapshots are rebuilt only when it moved. */
   version = 0;
   private lock: Promise<unknown> = Promise.resolve();

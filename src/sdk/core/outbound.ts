@@ -45,7 +45,14 @@ export async function sendEvent(
     const group = caucus.usableGroup();
     const payload: EventPayload = parse(
       eventPayload,
-      { v: 1, eventId: eventIdValue, caucusId, sentAt: new Date().toISOString(), seen: record.head, body },
+      {
+        v: 1,
+        eventId: eventIdValue,
+        caucusId,
+        sentAt: new Date(core.now()).toISOString(),
+        seen: record.head,
+        body,
+      },
       "event",
     );
     const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));

@@ -4,6 +4,7 @@ import { verifyRemovalProof } from "../../crypto/mls/credential.js";
 import { ApiError } from "../errors.js";
 import type { Caucus } from "./caucus.js";
 import { applyEvents } from "./caucus-log.js";
+import { markQuietCaucuses } from "./liveness.js";
 import type { DeviceCore } from "./device-core.js";
 
 export interface VerifyReport {
@@ -38,6 +39,8 @@ async function syncEverything(core: DeviceCore): Promise<Map<string, TranscriptE
     if (added.length) out.set(caucusId, added);
   }
   await core.hooks.afterSync();
+  markQuietCaucuses(core);
+  await core.save();
   return out;
 }
 

@@ -2,6 +2,7 @@ import { fromBase64Url, mediatorLinkSigningString, toBase64Url, utf8 } from "../
 import { generateIdentityKey, sign } from "../../crypto/identity.js";
 import type { CaucusView } from "../core/caucus.js";
 import { DeviceCore } from "../core/device-core.js";
+import { postHeartbeats } from "../core/liveness.js";
 import { Device, newDeviceState, type DeviceSnapshot } from "../device.js";
 import type { TranscriptEntry } from "../device-state.js";
 import { SdkError } from "../errors.js";
@@ -265,6 +266,7 @@ export class Mediator extends Device<MediatorSnapshot> {
     await staff.placeJoinedCaucuses(this.core);
     await flushOwedReceipts(this.core);
     await resumeConveyances(this.core);
+    await postHeartbeats(this.core);
   }
 
   protected buildSnapshot(): MediatorSnapshot {

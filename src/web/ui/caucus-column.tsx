@@ -22,7 +22,8 @@ export function CaucusColumn(props: {
   pending: readonly PendingAdmission[];
 }) {
   const { device, caucus } = props;
-  const { caucusId, partyName, views } = caucus;
+  const { caucusId, partyName } = caucus;
+  const views = caucus.views.filter((v) => v.body?.type !== "heartbeat");
   const seqs = new Map(caucus.entries.map((e) => [e.eventId, e.seq]));
   const ctx: CardContext = {
     selfDeviceId: device.deviceId,
@@ -40,6 +41,7 @@ export function CaucusColumn(props: {
         problem={caucus.problemText}
         removed={caucus.removed}
         {...(caucus.accessRefused ? { refused: caucus.accessRefused } : {})}
+        {...(caucus.quietSince ? { quietSince: caucus.quietSince } : {})}
       />
       <PendingAdmissions device={device} partyName={partyName} pending={props.pending} />
       <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />

@@ -124,6 +124,9 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         title = "Note";
         body = <blockquote>{b.text}</blockquote>;
         break;
+      case "heartbeat":
+        // The mediator's sign of life carries no words: not shown in the transcript.
+        return null;
     }
   return (
     <article className={`event event-${b?.type ?? "membership"}`} aria-label={`#${e.seq} ${title}`}>

@@ -30,7 +30,7 @@ export function PartyView({ device }: { device: Party }) {
   const { snapshot, status } = useDevice(device);
   const { joined, caucus: record } = snapshot;
   const entries = record?.entries ?? [];
-  const views = record?.views ?? [];
+  const views = (record?.views ?? []).filter((v) => v.body?.type !== "heartbeat");
   const seqs = new Map(entries.map((e) => [e.eventId, e.seq]));
   const ctx: CardContext = { selfDeviceId: device.deviceId, viewer: "party", seqOf: (id) => seqs.get(id) };
 
@@ -78,6 +78,7 @@ export function PartyView({ device }: { device: Party }) {
               problem={record?.problemText}
               removed={record?.removed}
               {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
+              {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
             />
             {views.length === 0 && <p className="muted">Nothing here yet.</p>}
             <ol className="events">

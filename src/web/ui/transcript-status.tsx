@@ -3,11 +3,14 @@ export function TranscriptStatus({
   problem,
   removed,
   refused,
+  quietSince,
 }: {
   problem?: string;
   removed?: boolean;
   /** The relay refuses this device the caucus without the mediator's word that it was removed. */
   refused?: string;
+  /** Nothing from the mediator since then, for longer than the liveness bound. */
+  quietSince?: string;
 }) {
   if (removed)
     return (
@@ -20,6 +23,13 @@ export function TranscriptStatus({
       <p role="alert" className="warning">
         The relay refuses this device the caucus ({refused}), but the mediator has not said it was removed:
         the device keeps its keys and tries again.
+      </p>
+    );
+  if (quietSince && !problem)
+    return (
+      <p role="alert" className="warning">
+        No word from the mediator since {new Date(quietSince).toLocaleString()}: the relay may be withholding
+        newer events from this device, or the mediator is offline.
       </p>
     );
   if (problem)
