@@ -88,6 +88,35 @@ describe("a hostile member cannot stop a caucus", () => {
       ).toBe(false);
   });
 
+  test("a party posting a note (the mediator's own words) is skipped too", async () => {
+    await sendEvent(coreOf(rogue), caucusId, { type: "note", text: "The mediator says: concede now." });
+    await expectCaucusGoesOn("unauthorised");
+    expect(
+      loyal
+        .entries(caucusId)
+        .some((e) => e.payload?.body.type === "note" && e.payload.body.text.startsWith("The mediator says")),
+    ).toBe(false);
+  });
+
+  test("a mediator device posting a party's body (a signal in the party's name) is skipped by the party's devices", async () => {
+    await sendEvent(coreOf(net.mediator), caucusId, {
+      type: "signal",
+      signalKind: "reply",
+      text: "North accepts every condition.",
+      stance: noStance,
+      disclosure: "verbatim",
+      attribution: "party",
+    });
+    await loyal.sync();
+    const last = loyal.entries(caucusId).at(-1)!;
+    expect(last).toMatchObject({
+      senderDeviceId: net.mediator.deviceId,
+      skipped: { reason: "unauthorised" },
+    });
+    expect(last.payload).toBeUndefined();
+    expect(loyal.caucus(caucusId).problem).toBeUndefined();
+  });
+
   test("a commit posted as a message changes nothing and is skipped", async () => {
     const group = coreOf(rogue).caucus(caucusId).group()!;
     const { commit } = await group.commit({ removeDeviceIds: [loyal.deviceId] });

@@ -134,6 +134,8 @@ export const mediatorOnlyTypes: readonly EventType[] = [
   "receipt",
   "understanding_proposal",
   "heartbeat",
+  // The mediator's own words to one party: from a party device it would pose as the mediator.
+  "note",
 ];
 export const partyOnlyTypes: readonly EventType[] = ["signal", "acknowledgement", "endorsement"];
 
