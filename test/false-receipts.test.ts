@@ -27,6 +27,14 @@ describe("receipts name only conveyances that landed", () => {
         e.payload?.body.type === "receipt" ? [e.payload.body.toParties] : [],
       );
   };
+  /** How many conveyances with these words South's handler holds. */
+  const conveyedToSouth = async (text: string): Promise<number> => {
+    const south = net.handlers.South![0]!;
+    await south.sync();
+    return south
+      .entries(south.caucusId)
+      .filter((e) => e.payload?.body.type === "conveyance" && e.payload.body.text === text).length;
+  };
   const postsInto = (party: string): RegExp => new RegExp(`^/v1/caucuses/${net.caucus[party]}/events$`);
   const refuse = (party: string): Rule =>
     on("POST", postsInto(party), () => ({
@@ -63,17 +71,7 @@ describe("receipts name only conveyances that landed", () => {
     await net.mediator.sync();
     expect(net.mediator.getSnapshot().pendingConveyances).toEqual([]);
     expect((await receiptsAtNorth()).slice(before)).toEqual([["East"], ["South"]]);
-    const south = net.handlers.South![0]!;
-    await south.sync();
-    expect(
-      south
-        .entries(south.caucusId)
-        .filter(
-          (e) =>
-            e.payload?.body.type === "conveyance" &&
-            e.payload.body.text === "Aucune nouvelle frappe de notre part.",
-        ),
-    ).toHaveLength(1);
+    expect(await conveyedToSouth("Aucune nouvelle frappe de notre part.")).toBe(1);
   });
 
   test("when no target can be reached, no receipt is posted at all", async () => {
@@ -114,16 +112,6 @@ describe("receipts name only conveyances that landed", () => {
     expect(cut).toBeGreaterThan(0);
     expect(result.undelivered).toEqual([]);
     expect((await receiptsAtNorth()).slice(before)).toEqual([["South", "East"]]);
-    const south = net.handlers.South![0]!;
-    await south.sync();
-    expect(
-      south
-        .entries(south.caucusId)
-        .filter(
-          (e) =>
-            e.payload?.body.type === "conveyance" &&
-            e.payload.body.text === "We note the quiet of the last days.",
-        ),
-    ).toHaveLength(1);
+    expect(await conveyedToSouth("We note the quiet of the last days.")).toBe(1);
   });
 });

@@ -147,7 +147,7 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
 }
 
 /** Equal when every field is the same value, or an array of the same values. */
-export function sameShallow<T extends object>(a: T, b: T): boolean {
+function sameShallow<T extends object>(a: T, b: T): boolean {
   const keys = Object.keys(a) as (keyof T)[];
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((k) => {

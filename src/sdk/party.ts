@@ -181,18 +181,26 @@ export class Party extends Device<PartySnapshot> {
   }
 
   protected override async afterSync(): Promise<void> {
-    // Channel info from the mediator names this caucus's topic and party for display.
+    // Channel info from the mediator names this caucus's topic and party for display (the newest
+    // wins); the state is written only when that changed.
+    let changed = false;
     for (const { record } of this.core.caucuses()) {
-      for (const e of record.entries) {
-        const b = e.payload?.body;
-        if (e.senderRole === "mediator" && b?.type === "channel_info") {
-          record.topic = b.topic;
-          record.partyName = b.partyName;
-          record.mediatorName = b.mediatorName;
-        }
-      }
+      const info = record.entries.findLast(
+        (e) => e.senderRole === "mediator" && e.payload?.body.type === "channel_info",
+      )?.payload?.body;
+      if (info?.type !== "channel_info") continue;
+      if (
+        record.topic === info.topic &&
+        record.partyName === info.partyName &&
+        record.mediatorName === info.mediatorName
+      )
+        continue;
+      record.topic = info.topic;
+      record.partyName = info.partyName;
+      record.mediatorName = info.mediatorName;
+      changed = true;
     }
-    await this.core.save();
+    if (changed) await this.core.save();
   }
 
   /** Sends a signal into this party's caucus. Defaults: stance none, disclosure substance, attribution party. */

@@ -19,7 +19,7 @@ export interface EventRow {
 export class ServerDatabase {
   constructor(private readonly file: string) {}
 
-  private with<T>(fn: (db: Database.Database) => T): T {
+  protected with<T>(fn: (db: Database.Database) => T): T {
     const db = new Database(this.file);
     try {
       db.pragma("busy_timeout = 5000");
@@ -63,7 +63,10 @@ export class ServerDatabase {
   }
 
   deleteEvent(caucusId: string, seq: number): void {
-    this.with((db) => db.prepare("DELETE FROM events WHERE caucus_id = ? AND seq = ?").run(caucusId, seq));
+    const { changes } = this.with((db) =>
+      db.prepare("DELETE FROM events WHERE caucus_id = ? AND seq = ?").run(caucusId, seq),
+    );
+    if (changes !== 1) throw new Error(`no event #${seq} in caucus ${caucusId}`);
   }
 
   insertEvent(caucusId: string, r: EventRow): void {

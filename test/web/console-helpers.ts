@@ -5,10 +5,10 @@
  * file (what the server stores, e.g. full device ids, and the place a tamper test attacks).
  */
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import type { Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 import { sqliteFileName } from "../../src/server/storage/sqlite/sqlite-storage.js";
+import { ServerDatabase } from "../helpers/server-database.js";
 import { startConsoleServer, type BrowserSession, type ConsoleServer } from "./harness.js";
 
 /** How long a screen may take to show what it must (crypto, sync and push included). */
@@ -211,22 +211,13 @@ export async function restartServer(server: ConsoleServer): Promise<ConsoleServe
   });
 }
 
-/** The relay's SQLite file, opened on a second connection as an attacker with disk access would. */
-export class RelayDatabase {
-  constructor(private readonly file: string) {}
-
+/**
+ * The relay's SQLite file, opened on a second connection as an attacker with disk access would
+ * (test/helpers/server-database.ts), with what the console tests look up in it.
+ */
+export class RelayDatabase extends ServerDatabase {
   static of(server: ConsoleServer): RelayDatabase {
     return new RelayDatabase(join(server.dataDir, sqliteFileName));
-  }
-
-  private with<T>(fn: (db: Database.Database) => T): T {
-    const db = new Database(this.file);
-    try {
-      db.pragma("busy_timeout = 5000");
-      return db.transaction(() => fn(db)).immediate();
-    } finally {
-      db.close();
-    }
   }
 
   /** Every party handler device the relay knows, with its caucus. */
@@ -252,29 +243,5 @@ export class RelayDatabase {
       (db) =>
         (db.prepare("SELECT count(*) AS n FROM events WHERE caucus_id = ?").get(caucusId) as { n: number }).n,
     );
-  }
-
-  deleteEvent(caucusId: string, seq: number): void {
-    const { changes } = this.with((db) =>
-      db.prepare("DELETE FROM events WHERE caucus_id = ? AND seq = ?").run(caucusId, seq),
-    );
-    if (changes !== 1) throw new Error(`no event #${seq} in caucus ${caucusId}`);
-  }
-
-  /** Flips the last byte of an event's stored ciphertext; its stored hash is left as it was. */
-  flipCiphertextByte(caucusId: string, seq: number): void {
-    this.with((db) => {
-      const row = db
-        .prepare("SELECT ciphertext FROM events WHERE caucus_id = ? AND seq = ?")
-        .get(caucusId, seq) as { ciphertext: Buffer } | undefined;
-      if (!row) throw new Error(`no event #${seq} in caucus ${caucusId}`);
-      const bytes = Buffer.from(row.ciphertext);
-      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
-      db.prepare("UPDATE events SET ciphertext = ? WHERE caucus_id = ? AND seq = ?").run(
-        bytes,
-        caucusId,
-        seq,
-      );
-    });
   }
 }

@@ -44,13 +44,21 @@ export async function postHeartbeats(core: DeviceCore): Promise<void> {
   }
 }
 
-/** Every device, after a sync: mark the caucuses that heard nothing from the mediator lately. */
-export function markQuietCaucuses(core: DeviceCore): void {
+/**
+ * Every device, after a sync: mark the caucuses that heard nothing from the mediator lately.
+ * Returns whether any mark changed (the caller saves only then).
+ */
+export function markQuietCaucuses(core: DeviceCore): boolean {
+  let changed = false;
   for (const caucus of core.caucuses()) {
     const r = caucus.record;
     const last = r.removed || !r.group ? undefined : lastMediatorWord(core, caucus.caucusId);
-    const quiet = last !== undefined && core.now() - last > quietAfterMs;
-    if (quiet) r.quietSince = new Date(last).toISOString();
+    const quietSince =
+      last !== undefined && core.now() - last > quietAfterMs ? new Date(last).toISOString() : undefined;
+    if (quietSince === r.quietSince) continue;
+    changed = true;
+    if (quietSince) r.quietSince = quietSince;
     else delete r.quietSince;
   }
+  return changed;
 }

@@ -39,8 +39,7 @@ async function syncEverything(core: DeviceCore): Promise<Map<string, TranscriptE
     if (added.length) out.set(caucusId, added);
   }
   await core.hooks.afterSync();
-  markQuietCaucuses(core);
-  await core.save();
+  if (markQuietCaucuses(core)) await core.save();
   return out;
 }
 
