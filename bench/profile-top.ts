@@ -65,7 +65,12 @@ const rows = [...selfUs.entries()]
   .slice(0, n)
   .map(([k, us]) => {
     const [fn, where] = k.split("\t");
-    return { fn: fn!, where: where!, ms: Math.round(us / 100) / 10, pct: Math.round((us / totalUs) * 1000) / 10 };
+    return {
+      fn: fn!,
+      where: where!,
+      ms: Math.round(us / 100) / 10,
+      pct: Math.round((us / totalUs) * 1000) / 10,
+    };
   });
 const idle = (selfUs.get("(idle)\t") ?? 0) / totalUs;
 if (json) process.stdout.write(`${JSON.stringify({ totalMs: totalUs / 1000, idle, rows }, null, 2)}\n`);

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { WebSocket } from "ws";
-import { MemoryStateStore, Party } from "../src/sdk/index.js";
+import { MemoryStateStore, Party, readDeviceState } from "../src/sdk/index.js";
 import { Session } from "../src/sdk/session.js";
 import { decodeInviteCode, encodeInviteCode } from "../src/sdk/invite-code.js";
 import { nodePlatform } from "../src/sdk/node.js";
@@ -169,7 +169,7 @@ describe("removed devices and sessions", () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(me.status).toBe(401);
-    const key = deviceState.parse(await store.load()).authKey;
+    const key = deviceState.parse(await readDeviceState(store)).authKey;
     await expect(
       new Session(net.server.url, handler.deviceId, key, nodePlatform).getToken(),
     ).rejects.toMatchObject({

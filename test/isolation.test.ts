@@ -23,7 +23,14 @@ import {
   toHex,
   utf8,
 } from "../src/protocol/index.js";
-import { ApiError, MemoryStateStore, Party, decodeInviteCode, type InviteCode } from "../src/sdk/index.js";
+import {
+  ApiError,
+  MemoryStateStore,
+  Party,
+  decodeInviteCode,
+  readDeviceState,
+  type InviteCode,
+} from "../src/sdk/index.js";
 import { deviceState } from "../src/sdk/device-state.js";
 import { commitChange, coreOf, groupOf } from "./helpers/internals.js";
 import { nodePlatform } from "../src/sdk/node.js";
@@ -76,7 +83,7 @@ async function admitHandler(party: string): Promise<Handler> {
   const { code, inviteId } = await net.mediator.invite(net.caucus[party]!);
   const store = new MemoryStateStore();
   const device = await Party.join({ inviteCode: code, store, platform: nodePlatform });
-  const keyPackage = deviceState.parse(await store.load()).joinKeys!.keyPackage;
+  const keyPackage = deviceState.parse(await readDeviceState(store)).joinKeys!.keyPackage;
   await admitAfterComparing(net.mediator, device);
   if (!(await device.waitUntilJoined(10_000))) throw new Error(`${party}'s handler was not admitted`);
   const h = { party, device, code, inviteId, keyPackage };

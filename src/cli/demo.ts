@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pc from "picocolors";
 import { describeStance } from "../protocol/index.js";
-import { Mediator, Party, SdkError, type TranscriptEntry } from "../sdk/index.js";
+import { Mediator, Party, SdkError, readDeviceState, type TranscriptEntry } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
 import { startServer } from "../server/start-server.js";
 
@@ -174,8 +174,8 @@ export async function runDemo(
         reports.length > 0 && reports.every((r) => r.ok),
       );
     }
-    const stateA = JSON.stringify(await storeA.load());
-    const stateB = JSON.stringify(await storeB.load());
+    const stateA = JSON.stringify(await readDeviceState(storeA));
+    const stateB = JSON.stringify(await readDeviceState(storeB));
     const handlerA = mediator.handlers(capA.caucusId)[0]!;
     const handlerB = mediator.handlers(capB.caucusId)[0]!;
     check(

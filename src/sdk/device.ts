@@ -5,6 +5,7 @@ import { syncAll, verifyAll, type VerifyReport } from "./core/transcript-sync.js
 import { deviceState, type DeviceState, type TranscriptEntry } from "./device-state.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
 import type { Session } from "./session.js";
+import { joinParts } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 export type { VerifyReport };
@@ -36,7 +37,8 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
   }
 
   protected static async loadCore(store: StateStore, platform: Platform): Promise<DeviceCore> {
-    return new DeviceCore(parse(deviceState, await store.load(), "device state"), store, platform);
+    const parts = await store.load();
+    return new DeviceCore(parse(deviceState, joinParts(parts), "device state"), store, platform, parts);
   }
 
   get deviceId(): string {

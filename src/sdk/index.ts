@@ -59,6 +59,7 @@ export type { UnderstandingStatus } from "./understanding.js";
 export { watch, type WatchHandle } from "./watch.js";
 export { decodeInviteCode, type InviteCode } from "./invite-code.js";
 export { MemoryStateStore, type StateStore } from "./state-store.js";
+export { readState as readDeviceState } from "./state-parts.js";
 export type { AuthKeyPair, Platform } from "./platform.js";
 export {
   ApiError,

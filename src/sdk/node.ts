@@ -4,6 +4,7 @@ import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
 import { checkNewPassphrase } from "../crypto/node/passphrase-policy.js";
 import type { Platform } from "./platform.js";
+import { applyChanges, joinParts } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 /** Node: login keys via node:crypto. (`satisfies`, so callers keep the synchronous key generator.) */
@@ -35,9 +36,9 @@ export class FileStateStore implements StateStore {
     return existsSync(this.path);
   }
 
-  async load(): Promise<unknown> {
+  async load(): Promise<Record<string, unknown>> {
     this.keystore ??= await FileKeystore.open(this.path, this.passphrase);
-    return this.keystore.read();
+    return { state: this.keystore.read() };
   }
 
   async clear(): Promise<void> {
@@ -45,8 +46,11 @@ export class FileStateStore implements StateStore {
     await rm(this.path, { force: true });
   }
 
-  async save(state: unknown): Promise<void> {
-    if (this.keystore) return this.keystore.write(state);
-    this.keystore = await FileKeystore.create(this.path, this.passphrase, state);
+  // The keystore still holds one whole state: the parts are joined and written whole.
+  async update(changes: ReadonlyMap<string, unknown>): Promise<void> {
+    const parts = this.keystore ? { state: this.keystore.read() } : {};
+    const whole = joinParts(applyChanges(parts, changes));
+    if (this.keystore) return this.keystore.write(whole);
+    this.keystore = await FileKeystore.create(this.path, this.passphrase, whole);
   }
 }

@@ -1,4 +1,6 @@
 import { ApiError } from "./errors.js";
+import type { DeviceState } from "./device-state.js";
+import { writeNewState } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 /**
@@ -10,12 +12,13 @@ import type { StateStore } from "./state-store.js";
  */
 export async function redeemOnce(
   store: StateStore,
-  state: unknown,
+  state: DeviceState,
   redeem: () => Promise<unknown>,
-): Promise<void> {
-  await store.save(state);
+): Promise<Record<string, unknown>> {
+  const written = await writeNewState(store, state);
   try {
     await redeem();
+    return written;
   } catch (e) {
     if (e instanceof ApiError && e.status < 500) await store.clear?.();
     throw e;

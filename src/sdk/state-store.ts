@@ -1,27 +1,48 @@
 /**
- * Where a device keeps its state. Node uses the encrypted file keystore; the browser will use
- * IndexedDB under a non-extractable key. The sdk validates whatever `load` returns.
+ * Where a device keeps its state, as named parts (see `state-parts.ts`: the device's own part, one
+ * per caucus, one per transcript entry), so that a save writes what changed and not the whole
+ * state. Node uses the encrypted file keystore; the browser IndexedDB under a non-extractable key.
+ * The sdk validates whatever `load` returns.
  */
 export interface StateStore {
-  load(): Promise<unknown>;
-  save(state: unknown): Promise<void>;
+  /**
+   * Every stored part, by key: fresh objects, never the store's own. Rejects when the store holds
+   * no device. A store written before parts existed returns its whole state as the part "state".
+   */
+  load(): Promise<Record<string, unknown>>;
+  /**
+   * Sets each key to its value (a JSON value) and deletes each key whose value is undefined, in
+   * one atomic step: after a crash the store holds the parts before the update or after it, never
+   * a mix. The first update of a store that holds nothing creates it.
+   */
+  update(changes: ReadonlyMap<string, unknown>): Promise<void>;
   /** Forgets the device entirely (keys included). */
   clear?(): Promise<void>;
 }
 
-/** For tests and short-lived demos. Keeps a deep copy, so callers cannot mutate it behind our back. */
+/** For tests and short-lived demos. Keeps deep copies, so callers cannot mutate it behind our back. */
 export class MemoryStateStore implements StateStore {
-  private value: string | undefined;
-  load(): Promise<unknown> {
-    if (this.value === undefined) return Promise.reject(new Error("empty store"));
-    return Promise.resolve(JSON.parse(this.value));
+  private parts: Map<string, string> | undefined;
+
+  load(): Promise<Record<string, unknown>> {
+    if (!this.parts) return Promise.reject(new Error("empty store"));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of this.parts) out[k] = JSON.parse(v);
+    return Promise.resolve(out);
   }
-  save(state: unknown): Promise<void> {
-    this.value = JSON.stringify(state);
+
+  update(changes: ReadonlyMap<string, unknown>): Promise<void> {
+    const parts = this.parts ?? new Map<string, string>();
+    for (const [k, v] of changes) {
+      if (v === undefined) parts.delete(k);
+      else parts.set(k, JSON.stringify(v));
+    }
+    this.parts = parts;
     return Promise.resolve();
   }
+
   clear(): Promise<void> {
-    this.value = undefined;
+    this.parts = undefined;
     return Promise.resolve();
   }
 }

@@ -232,7 +232,7 @@ describe("browser sdk in Chromium, production bundle", () => {
     // A fresh IV for every save.
     await inProbe(
       page,
-      (bc, db) => new bc.IdbStateStore(db).save({ v: 0 }).then(() => undefined),
+      (bc, db) => new bc.IdbStateStore(db).update(new Map([["device", { v: 0 }]])).then(() => undefined),
       "probe-iv",
     );
     const ivOf = async () =>
@@ -241,7 +241,7 @@ describe("browser sdk in Chromium, production bundle", () => {
     const first = await ivOf();
     await inProbe(
       page,
-      (bc, db) => new bc.IdbStateStore(db).save({ v: 0 }).then(() => undefined),
+      (bc, db) => new bc.IdbStateStore(db).update(new Map([["device", { v: 0 }]])).then(() => undefined),
       "probe-iv",
     );
     expect(await ivOf()).not.toBe(first);
@@ -260,7 +260,7 @@ describe("browser sdk in Chromium, production bundle", () => {
         emptyLoad: await code(empty.load()),
       };
       const store = new bc.IdbStateStore("probe-tamper");
-      await store.save({ hello: "world" });
+      await store.update(new Map([["device", { hello: "world" }]]));
       result.roundTrip = await store.load();
       await store.close();
       // Flip one ciphertext bit behind the store's back.
@@ -290,7 +290,7 @@ describe("browser sdk in Chromium, production bundle", () => {
     expect(codes).toEqual({
       emptyExists: false,
       emptyLoad: "keystore_missing",
-      roundTrip: { hello: "world" },
+      roundTrip: { state: { hello: "world", caucuses: {} } },
       tampered: "keystore_corrupt",
       afterClearExists: false,
       afterClear: "keystore_missing",

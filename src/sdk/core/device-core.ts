@@ -10,6 +10,7 @@ import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.
 import { ApiError, SdkError } from "../errors.js";
 import type { Platform } from "../platform.js";
 import { Session } from "../session.js";
+import { StateWriter } from "../state-parts.js";
 import type { StateStore } from "../state-store.js";
 import { Caucus } from "./caucus.js";
 
@@ -38,13 +39,17 @@ export class DeviceCore {
   private lock: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
   private readonly objects = new Map<string, Caucus>();
+  private readonly writer: StateWriter;
 
+  /** `loaded`: the parts the state was read from (omitted for a device whose state is new). */
   constructor(
     readonly state: DeviceState,
-    private readonly store: StateStore,
+    store: StateStore,
     readonly platform: Platform,
+    loaded?: Record<string, unknown>,
   ) {
     this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform);
+    this.writer = new StateWriter(store, state, loaded);
   }
 
   get deviceId(): string {
@@ -88,8 +93,12 @@ export class DeviceCore {
     return c;
   }
 
-  async save(): Promise<void> {
-    await this.store.save(this.state);
+  /**
+   * Saves what changed. `onlyCaucus`: the caller changed that caucus and perhaps the device's own
+   * part, nothing else, so the other caucuses are not looked at (the send path's save).
+   */
+  async save(onlyCaucus?: string): Promise<void> {
+    await this.writer.save(this.state, onlyCaucus);
     this.changed();
   }
 

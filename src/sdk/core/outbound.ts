@@ -58,7 +58,7 @@ export async function sendEvent(
     const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));
     caucus.setGroup(next);
     record.outbox[eventIdValue] = payload;
-    await core.save();
+    await core.save(caucusId);
     try {
       await postEvent(core, caucusId, {
         eventId: eventIdValue,

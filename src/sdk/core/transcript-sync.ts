@@ -118,7 +118,7 @@ export async function syncCaucus(core: DeviceCore, caucusId: string): Promise<Tr
         detail: `the server's head #${page.head.seq} is not the event this device verified (history was rewritten)`,
       };
     }
-    await core.save();
+    await core.save(caucusId);
     if (problem || record.removed || page.events.length === 0 || record.head.seq >= page.head.seq) break;
   }
   return all;

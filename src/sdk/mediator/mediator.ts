@@ -10,6 +10,7 @@ import { HttpClient } from "../http-client.js";
 import { decodeLinkCode } from "../link-code.js";
 import type { Platform } from "../platform.js";
 import { redeemOnce } from "../redeem-once.js";
+import { writeNewState } from "../state-parts.js";
 import type { StateStore } from "../state-store.js";
 import { understandingStatus, type UnderstandingStatus } from "../understanding.js";
 import { admit, admitPending, pendingAdmissions, type PendingAdmission } from "./admission.js";
@@ -84,8 +85,8 @@ export class Mediator extends Device<MediatorSnapshot> {
       identityKey: { secret: toBase64Url(identity.secretKey), publicKey: toBase64Url(identity.publicKey) },
       mediatorKey: toBase64Url(identity.publicKey),
     });
-    await opts.store.save(state);
-    return new Mediator(new DeviceCore(state, opts.store, opts.platform));
+    const written = await writeNewState(opts.store, state);
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform, written));
   }
 
   /**
@@ -119,13 +120,13 @@ export class Mediator extends Device<MediatorSnapshot> {
       identityKey: { secret: link.mediatorSecret, publicKey: link.mediatorKey },
       mediatorKey: link.mediatorKey,
     });
-    await redeemOnce(opts.store, state, () =>
+    const written = await redeemOnce(opts.store, state, () =>
       new HttpClient(serverUrl).call("redeemMediatorLink", {
         params: { linkId: link.linkId },
         body: { deviceId, authPublicKey: authKey.publicKey, signature },
       }),
     );
-    return new Mediator(new DeviceCore(state, opts.store, opts.platform));
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform, written));
   }
 
   static async open(store: StateStore, platform: Platform): Promise<Mediator> {

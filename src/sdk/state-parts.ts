@@ -1,0 +1,195 @@
+import type { CaucusRecord, DeviceState } from "./device-state.js";
+import type { StateStore } from "./state-store.js";
+
+/**
+ * A device's state as the parts its store keeps, so that saving costs what changed, not what the
+ * device holds (issue 8: a mediator with 200 caucuses sends as fast as one with 2, and the
+ * 10,000th event as fast as the first):
+ *
+ *   "device"                  everything but the caucuses
+ *   "caucus/<caucusId>"       one caucus's record without its transcript (group state, head, outbox…)
+ *   "entry/<caucusId>/<n>"    the n-th entry (from 0) of that caucus's verified transcript
+ *   "state"                   a whole state, as stores written before parts held it (read only)
+ *
+ * A transcript only grows (entries are appended, never changed), so a save writes the new entries
+ * and the caucus records and device part that changed.
+ */
+const DEVICE = "device";
+const LEGACY = "state";
+const caucusKey = (caucusId: string) => `caucus/${caucusId}`;
+const entryKey = (caucusId: string, n: number) => `entry/${caucusId}/${n}`;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Puts a device state back together from its parts (unvalidated: the caller parses it). */
+export function joinParts(parts: Record<string, unknown>): unknown {
+  const base = parts[DEVICE] ?? parts[LEGACY];
+  if (!isObject(base)) return base;
+  const caucuses: Json = isObject(base.caucuses) ? { ...base.caucuses } : {};
+  const entries = new Map<string, { n: number; entry: unknown }[]>();
+  for (const [key, value] of Object.entries(parts)) {
+    if (key.startsWith("caucus/")) caucuses[key.slice("caucus/".length)] = value;
+    else if (key.startsWith("entry/")) {
+      const rest = key.slice("entry/".length);
+      const slash = rest.lastIndexOf("/");
+      const caucusId = rest.slice(0, slash);
+      const n = Number(rest.slice(slash + 1));
+      let list = entries.get(caucusId);
+      if (!list) entries.set(caucusId, (list = []));
+      list.push({ n, entry: value });
+    }
+  }
+  for (const [caucusId, list] of entries) {
+    const record = caucuses[caucusId];
+    // Entries of a caucus the state does not hold fail validation as a missing record would.
+    if (!isObject(record)) {
+      caucuses[caucusId] = record;
+      continue;
+    }
+    list.sort((a, b) => a.n - b.n);
+    // A hole in the numbering is a damaged store: keep the entries where they are, so the
+    // transcript's own chain check (not a silent renumbering) reports it.
+    const held: unknown[] = Array.isArray(record.entries) ? (record.entries as unknown[]) : [];
+    caucuses[caucusId] = { ...record, entries: [...held, ...list.map((x) => x.entry)] };
+  }
+  return { ...base, caucuses };
+}
+
+/** Every part of a state (a store's first write). */
+export function splitState(state: DeviceState): Map<string, unknown> {
+  const out = new Map<string, unknown>([[DEVICE, devicePart(state)]]);
+  for (const record of Object.values(state.caucuses)) {
+    out.set(caucusKey(record.caucusId), caucusPart(record));
+    record.entries.forEach((e, n) => out.set(entryKey(record.caucusId, n), e));
+  }
+  return out;
+}
+
+function devicePart(state: DeviceState): Json {
+  return { ...state, caucuses: {} };
+}
+
+function caucusPart(record: CaucusRecord): Json {
+  return { ...record, entries: [] };
+}
+
+interface SavedCaucus {
+  json: string;
+  entries: number;
+  /** Hash of the last saved entry: if it changed, the transcript was replaced, not appended to. */
+  lastHash: string | undefined;
+}
+
+/**
+ * Saves a device's state to its store part by part, remembering what each part held when last
+ * written, so that a save writes only the parts that changed.
+ */
+export class StateWriter {
+  private device: string | undefined;
+  private readonly caucuses = new Map<string, SavedCaucus>();
+  private legacy: boolean;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** `loaded`: the parts as the store returned them (the writer then knows what is stored). */
+  constructor(
+    private readonly store: StateStore,
+    state: DeviceState,
+    loaded?: Record<string, unknown>,
+  ) {
+    this.legacy = !!loaded && LEGACY in loaded;
+    // After a legacy load nothing is stored as parts yet: the first save writes them all.
+    if (loaded && !this.legacy) this.remember(state);
+  }
+
+  /**
+   * Writes what changed since the last save. `onlyCaucus`: the caller changed no caucus but this
+   * one (and perhaps the device part), so the others are not even compared.
+   */
+  save(state: DeviceState, onlyCaucus?: string): Promise<void> {
+    const run = this.queue.then(() => this.write(state, onlyCaucus));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(state: DeviceState, onlyCaucus: string | undefined): Promise<void> {
+    const changes = new Map<string, unknown>();
+    const device = JSON.stringify(devicePart(state));
+    if (device !== this.device) changes.set(DEVICE, JSON.parse(device));
+    const legacy = this.legacy;
+    if (legacy) changes.set(LEGACY, undefined);
+    const ids =
+      onlyCaucus !== undefined && !legacy
+        ? [onlyCaucus]
+        : new Set([...Object.keys(state.caucuses), ...this.caucuses.keys()]);
+    const saved = new Map<string, SavedCaucus | undefined>();
+    for (const caucusId of ids) {
+      const record = Object.hasOwn(state.caucuses, caucusId) ? state.caucuses[caucusId] : undefined;
+      const before = this.caucuses.get(caucusId);
+      if (!record) {
+        if (!before) continue;
+        changes.set(caucusKey(caucusId), undefined);
+        for (let n = 0; n < before.entries; n++) changes.set(entryKey(caucusId, n), undefined);
+        saved.set(caucusId, undefined);
+        continue;
+      }
+      const json = JSON.stringify(caucusPart(record));
+      if (json !== before?.json) changes.set(caucusKey(caucusId), JSON.parse(json));
+      const entries = record.entries;
+      const appended =
+        !!before &&
+        before.entries <= entries.length &&
+        (before.entries === 0 || entries[before.entries - 1]!.hash === before.lastHash);
+      const from = appended ? before.entries : 0;
+      for (let n = from; n < entries.length; n++)
+        changes.set(entryKey(caucusId, n), JSON.parse(JSON.stringify(entries[n])));
+      if (before && !appended)
+        for (let n = entries.length; n < before.entries; n++) changes.set(entryKey(caucusId, n), undefined);
+      saved.set(caucusId, { json, entries: entries.length, lastHash: entries.at(-1)?.hash });
+    }
+    if (changes.size === 0) return;
+    await this.store.update(changes);
+    // Only once the store has it: a failed write is tried again in full by the next save.
+    this.device = device;
+    this.legacy = false;
+    for (const [caucusId, s] of saved) {
+      if (s) this.caucuses.set(caucusId, s);
+      else this.caucuses.delete(caucusId);
+    }
+  }
+
+  private remember(state: DeviceState): void {
+    this.device = JSON.stringify(devicePart(state));
+    for (const record of Object.values(state.caucuses))
+      this.caucuses.set(record.caucusId, {
+        json: JSON.stringify(caucusPart(record)),
+        entries: record.entries.length,
+        lastHash: record.entries.at(-1)?.hash,
+      });
+  }
+}
+
+/** The parts after `changes` (undefined deletes), as a new record. */
+export function applyChanges(
+  parts: Record<string, unknown>,
+  changes: ReadonlyMap<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...parts };
+  for (const [k, v] of changes) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Reads a device's whole state from its store (unvalidated: the caller parses it). */
+export async function readState(store: StateStore): Promise<unknown> {
+  return joinParts(await store.load());
+}
+
+/** Writes a new device's whole state (its store's first write); returns the parts written. */
+export async function writeNewState(store: StateStore, state: DeviceState): Promise<Record<string, unknown>> {
+  const parts = splitState(state);
+  await store.update(parts);
+  return Object.fromEntries(parts);
+}
