@@ -4,7 +4,6 @@ import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
 import { checkNewPassphrase } from "../crypto/node/passphrase-policy.js";
 import type { Platform } from "./platform.js";
-import { applyChanges, joinParts } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 /** Node: login keys via node:crypto. (`satisfies`, so callers keep the synchronous key generator.) */
@@ -13,7 +12,10 @@ export const nodePlatform = {
   signAuth: (key, message) => signWithAuthKey(key, message),
 } satisfies Platform;
 
-/** Device state in one passphrase-encrypted file (0600), written atomically. */
+/**
+ * Device state in one passphrase-encrypted file (0600) that keeps it as parts: an update appends
+ * the changed parts, durably, and costs what changed (`crypto/node/file-keystore.ts`).
+ */
 export class FileStateStore implements StateStore {
   private keystore: FileKeystore | undefined;
 
@@ -38,7 +40,7 @@ export class FileStateStore implements StateStore {
 
   async load(): Promise<Record<string, unknown>> {
     this.keystore ??= await FileKeystore.open(this.path, this.passphrase);
-    return { state: this.keystore.read() };
+    return this.keystore.read();
   }
 
   async clear(): Promise<void> {
@@ -46,11 +48,8 @@ export class FileStateStore implements StateStore {
     await rm(this.path, { force: true });
   }
 
-  // The keystore still holds one whole state: the parts are joined and written whole.
   async update(changes: ReadonlyMap<string, unknown>): Promise<void> {
-    const parts = this.keystore ? { state: this.keystore.read() } : {};
-    const whole = joinParts(applyChanges(parts, changes));
-    if (this.keystore) return this.keystore.write(whole);
-    this.keystore = await FileKeystore.create(this.path, this.passphrase, whole);
+    if (this.keystore) return this.keystore.update(changes);
+    this.keystore = await FileKeystore.create(this.path, this.passphrase, changes);
   }
 }
