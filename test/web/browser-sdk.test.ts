@@ -214,7 +214,15 @@ describe("browser sdk in Chromium, production bundle", () => {
   test("its IndexedDB holds ciphertext only, under a non-extractable AES-GCM key", async () => {
     const raw = await rawRecords(page, DB);
     expect(raw.storeNames).toEqual(["device"]);
-    expect(raw.records.map((r) => r.key).sort()).toEqual(["state", "state-key"]);
+    // One record per part, named by an HMAC of the part's key (which names caucuses and counts
+    // transcript entries), and the two keys: no part key is stored in clear.
+    const names = raw.records.map((r) => r.key);
+    expect(names).toContain("state-key");
+    expect(names).toContain("names-key");
+    const partRecords = raw.records.filter((r) => r.key.startsWith("part:"));
+    expect(partRecords.length).toBeGreaterThanOrEqual(3); // the device and its two caucuses, at least
+    expect(partRecords.length).toBe(raw.records.length - 2);
+    for (const r of partRecords) expect(r.key).toMatch(/^part:[A-Za-z0-9_-]{43}$/);
     const key = raw.records.find((r) => r.key === "state-key")!.value as RawKeyRecord;
     expect(key.key).toMatchObject({
       cryptoKey: true,
@@ -222,28 +230,53 @@ describe("browser sdk in Chromium, production bundle", () => {
       algorithm: { name: "AES-GCM", length: 256 },
       exportError: "InvalidAccessError",
     });
-    const state = raw.records.find((r) => r.key === "state")!.value as RawStateRecord;
-    expect(state).toMatchObject({ v: 1, keyId: key.id, iv: { bytes: 12 } });
-    expect(state.ciphertext.bytes).toBeGreaterThan(1000);
+    const namesKey = raw.records.find((r) => r.key === "names-key")!.value as RawKeyRecord;
+    expect(namesKey).toMatchObject({
+      id: key.id,
+      key: {
+        cryptoKey: true,
+        extractable: false,
+        algorithm: { name: "HMAC" },
+        exportError: "InvalidAccessError",
+      },
+    });
+    for (const r of partRecords) {
+      const part = r.value as RawStateRecord;
+      expect(part).toMatchObject({ v: 2, keyId: key.id, iv: { bytes: 12 } });
+      expect(Object.keys(part).sort()).toEqual(["ciphertext", "iv", "keyId", "v"]);
+    }
+    expect(Math.max(...partRecords.map((r) => (r.value as RawStateRecord).ciphertext.bytes))).toBeGreaterThan(
+      1000,
+    );
     const everything = JSON.stringify(raw);
-    for (const secret of [TOPIC, MEDIATOR_NAME, mediatorId, caucus.A!, '"authKey"', '"identityKey"'])
+    for (const secret of [
+      TOPIC,
+      MEDIATOR_NAME,
+      mediatorId,
+      caucus.A!,
+      caucus.B!,
+      "caucus/",
+      "entry/",
+      '"authKey"',
+      '"identityKey"',
+    ])
       expect(everything).not.toContain(secret);
 
     // A fresh IV for every save.
-    await inProbe(
-      page,
-      (bc, db) => new bc.IdbStateStore(db).update(new Map([["device", { v: 0 }]])).then(() => undefined),
-      "probe-iv",
-    );
-    const ivOf = async () =>
-      ((await rawRecords(page, "probe-iv")).records.find((r) => r.key === "state")!.value as RawStateRecord)
-        .iv.latin1;
+    const save = () =>
+      inProbe(
+        page,
+        (bc, db) => new bc.IdbStateStore(db).update(new Map([["device", { v: 0 }]])).then(() => undefined),
+        "probe-iv",
+      );
+    const ivOf = async () => {
+      const parts = (await rawRecords(page, "probe-iv")).records.filter((r) => r.key.startsWith("part:"));
+      expect(parts).toHaveLength(1);
+      return (parts[0]!.value as RawStateRecord).iv.latin1;
+    };
+    await save();
     const first = await ivOf();
-    await inProbe(
-      page,
-      (bc, db) => new bc.IdbStateStore(db).update(new Map([["device", { v: 0 }]])).then(() => undefined),
-      "probe-iv",
-    );
+    await save();
     expect(await ivOf()).not.toBe(first);
   });
 
@@ -271,11 +304,11 @@ describe("browser sdk in Chromium, production bundle", () => {
       await new Promise<void>((resolve) => {
         const tx = db.transaction("device", "readwrite");
         const s = tx.objectStore("device");
-        const get = s.get("state");
-        get.onsuccess = () => {
-          const v = get.result as { ciphertext: Uint8Array };
+        const cursor = s.openCursor(IDBKeyRange.bound("part:", "part;"));
+        cursor.onsuccess = () => {
+          const v = cursor.result!.value as { ciphertext: Uint8Array };
           v.ciphertext[0]! ^= 1;
-          s.put(v, "state");
+          cursor.result!.update(v);
         };
         tx.oncomplete = () => resolve();
       });
@@ -290,10 +323,129 @@ describe("browser sdk in Chromium, production bundle", () => {
     expect(codes).toEqual({
       emptyExists: false,
       emptyLoad: "keystore_missing",
-      roundTrip: { state: { hello: "world", caucuses: {} } },
+      roundTrip: { device: { hello: "world" } },
       tampered: "keystore_corrupt",
       afterClearExists: false,
       afterClear: "keystore_missing",
+    });
+  });
+
+  test("one record per part: an update touches only its parts; swapped records are keystore_corrupt", async () => {
+    const r = await inProbe(page, async (bc) => {
+      const code = (p: Promise<unknown>) =>
+        p.then(
+          () => "ok",
+          (e: { code?: string; message?: string }) => e.code ?? e.message,
+        );
+      const raw = async () => {
+        const db = await new Promise<IDBDatabase>((resolve) => {
+          const req = indexedDB.open("probe-parts");
+          req.onsuccess = () => resolve(req.result);
+        });
+        const records = await new Promise<Map<string, unknown>>((resolve) => {
+          const tx = db.transaction("device", "readonly");
+          const keys = tx.objectStore("device").getAllKeys();
+          const values = tx.objectStore("device").getAll();
+          tx.oncomplete = () => resolve(new Map(keys.result.map((k, i) => [k as string, values.result[i]])));
+        });
+        return { db, records };
+      };
+      const store = new bc.IdbStateStore("probe-parts");
+      await store.update(
+        new Map<string, unknown>([
+          ["device", { v: 1 }],
+          ["caucus/c1", { group: "g0" }],
+          ["entry/c1/0", { seq: 1 }],
+        ]),
+      );
+      const before = (await raw()).records;
+      await store.update(
+        new Map<string, unknown>([
+          ["entry/c1/1", { seq: 2 }],
+          ["entry/c1/0", undefined],
+        ]),
+      );
+      const afterUpdate = await store.load();
+      const { db, records: after } = await raw();
+      // Part records the second update left as they were (same ciphertext).
+      const sealed = (v: unknown) => JSON.stringify((v as { ciphertext?: unknown } | undefined)?.ciphertext);
+      const unchanged = [...before].filter(
+        ([k, v]) => k.startsWith("part:") && sealed(after.get(k)) === sealed(v),
+      );
+      // Swap the ciphertexts of two records.
+      const [a, b] = [...after.keys()].filter((k) => k.startsWith("part:"));
+      await new Promise<void>((resolve) => {
+        const tx = db.transaction("device", "readwrite");
+        tx.objectStore("device").put(after.get(b!), a);
+        tx.objectStore("device").put(after.get(a!), b);
+        tx.oncomplete = () => resolve();
+      });
+      db.close();
+      await store.close();
+      const swapped = await code(new bc.IdbStateStore("probe-parts").load());
+      await new bc.IdbStateStore("probe-parts").clear();
+      return {
+        afterUpdate,
+        partsBefore: [...before.keys()].filter((k) => k.startsWith("part:")).length,
+        partsAfter: [...after.keys()].filter((k) => k.startsWith("part:")).length,
+        unchanged: unchanged.length,
+        swapped,
+      };
+    });
+    expect(r).toEqual({
+      afterUpdate: { device: { v: 1 }, "caucus/c1": { group: "g0" }, "entry/c1/1": { seq: 2 } },
+      partsBefore: 3,
+      partsAfter: 3,
+      unchanged: 2, // the device and caucus parts
+      swapped: "keystore_corrupt",
+    });
+  });
+
+  test('a whole state stored before parts reads as the part "state", and goes when the sdk deletes it', async () => {
+    const r = await inProbe(page, async (bc) => {
+      const store = new bc.IdbStateStore("probe-legacy");
+      await store.update(new Map([["other", 1]])); // makes the key
+      await store.close();
+      // Write a record in the first format with the page's own (non-extractable, but usable) key.
+      const db = await new Promise<IDBDatabase>((resolve) => {
+        const req = indexedDB.open("probe-legacy");
+        req.onsuccess = () => resolve(req.result);
+      });
+      const keyRecord = await new Promise<{ id: string; key: CryptoKey }>((resolve) => {
+        const get = db.transaction("device", "readonly").objectStore("device").get("state-key");
+        get.onsuccess = () => resolve(get.result as { id: string; key: CryptoKey });
+      });
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const ciphertext = new Uint8Array(
+        await crypto.subtle.encrypt(
+          { name: "AES-GCM", iv, additionalData: new TextEncoder().encode("backchannel/device-state/v1") },
+          keyRecord.key,
+          new TextEncoder().encode(JSON.stringify({ whole: "state" })),
+        ),
+      );
+      await new Promise<void>((resolve) => {
+        const tx = db.transaction("device", "readwrite");
+        tx.objectStore("device").put({ v: 1, keyId: keyRecord.id, iv, ciphertext }, "state");
+        tx.oncomplete = () => resolve();
+      });
+      db.close();
+      const reopened = new bc.IdbStateStore("probe-legacy");
+      const legacy = await reopened.load();
+      await reopened.update(
+        new Map<string, unknown>([
+          ["state", undefined],
+          ["device", { v: 1 }],
+        ]),
+      );
+      const converted = await reopened.load();
+      const exists = await reopened.exists();
+      await reopened.clear();
+      return { legacy, converted, exists };
+    });
+    expect(r).toEqual({
+      legacy: { other: 1, state: { whole: "state" } },
+      converted: { other: 1, device: { v: 1 } },
+      exists: true,
     });
   });
 
