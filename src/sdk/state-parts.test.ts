@@ -1,6 +1,10 @@
-import { describe, expect, test } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
 import { newDeviceState } from "./device.js";
 import { deviceState, type CaucusRecord, type DeviceState, type TranscriptEntry } from "./device-state.js";
+import { FileStateStore } from "./node.js";
 import { joinParts, splitState, StateWriter } from "./state-parts.js";
 import { MemoryStateStore, type StateStore } from "./state-store.js";
 
@@ -200,5 +204,94 @@ describe("device state as parts", () => {
     const writer = new StateWriter(store, loaded, parts);
     await writer.save(loaded);
     expect(store.updates).toHaveLength(0);
+  });
+});
+
+/**
+ * The StateStore contract, held against every Node backend alike (the IndexedDB one runs in
+ * Chromium: test/web/browser-sdk.test.ts). `reopen` gives a new store object over the same
+ * storage, as a restarted process gets.
+ */
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const backends: { name: string; make: () => Promise<{ store: StateStore; reopen: () => StateStore }> }[] = [
+  {
+    name: "memory",
+    make: () => {
+      const store = new MemoryStateStore();
+      return Promise.resolve({ store, reopen: () => store });
+    },
+  },
+  {
+    name: "file",
+    make: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "bc-store-"));
+      dirs.push(dir);
+      const path = join(dir, "device.json");
+      const passphrase = "a passphrase for tests";
+      return {
+        store: new FileStateStore(path, passphrase),
+        reopen: () => new FileStateStore(path, passphrase),
+      };
+    },
+  },
+];
+
+describe.each(backends)("StateStore contract: $name", (backend) => {
+  test("parts round trip: the first update creates, sets and deletes apply, load hands out copies", async () => {
+    const { store, reopen } = await backend.make();
+    await expect(store.load()).rejects.toThrow();
+    await store.update(
+      new Map<string, unknown>([
+        ["a", { n: 1 }],
+        ["b", [1, 2]],
+      ]),
+    );
+    await store.update(
+      new Map<string, unknown>([
+        ["a", undefined],
+        ["c", "three"],
+      ]),
+    );
+    const loaded = await store.load();
+    expect(loaded).toEqual({ b: [1, 2], c: "three" });
+    (loaded.b as number[]).push(3);
+    expect(await store.load()).toEqual({ b: [1, 2], c: "three" });
+    expect(await reopen().load()).toEqual({ b: [1, 2], c: "three" });
+  });
+
+  test("the sdk's saves: a caucus saved again keeps the entries saved before it, across a reopen", async () => {
+    const { store, reopen } = await backend.make();
+    const state = freshState();
+    const a = caucus(3);
+    state.caucuses[a.caucusId] = a;
+    const writer = new StateWriter(store, state);
+    await writer.save(state);
+    // What a send saves: the caucus record (its head moved) and one new entry, nothing else.
+    append(a);
+    await writer.save(state, a.caucusId);
+    append(a);
+    await writer.save(state, a.caucusId);
+    expect(await reload(reopen())).toEqual(state);
+  });
+
+  test('a state stored whole (before parts) loads as the part "state", and the first save converts it', async () => {
+    const { store, reopen } = await backend.make();
+    const state = freshState();
+    const a = caucus(2);
+    state.caucuses[a.caucusId] = a;
+    await store.update(new Map([["state", JSON.parse(JSON.stringify(state)) as unknown]]));
+    const again = reopen();
+    const parts = await again.load();
+    expect(Object.keys(parts)).toEqual(["state"]);
+    const loaded = deviceState.parse(joinParts(parts));
+    const writer = new StateWriter(again, loaded, parts);
+    append(loaded.caucuses[a.caucusId]!);
+    await writer.save(loaded, a.caucusId);
+    expect(Object.keys(await reopen().load())).not.toContain("state");
+    expect(await reload(reopen())).toEqual(loaded);
   });
 });
