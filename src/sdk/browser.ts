@@ -21,15 +21,21 @@ export class IdbStateStore implements StateStore {
   exists(): Promise<boolean> {
     return this.keystore.exists();
   }
+  private parts: Record<string, unknown> | undefined;
   async load(): Promise<Record<string, unknown>> {
-    return { state: await this.keystore.load() };
+    const state = await this.keystore.load();
+    this.parts = { state };
+    return { state: structuredClone(state) };
   }
-  // The keystore still holds one whole state: the parts are joined and written whole.
+  // The keystore still holds one whole state: the parts are kept here, joined and written whole.
   async update(changes: ReadonlyMap<string, unknown>): Promise<void> {
-    const parts = (await this.keystore.exists()) ? await this.load() : {};
-    await this.keystore.save(joinParts(applyChanges(parts, changes)));
+    if (!this.parts && (await this.keystore.exists())) await this.load();
+    const parts = applyChanges(this.parts ?? {}, changes);
+    await this.keystore.save(joinParts(parts));
+    this.parts = parts;
   }
   clear(): Promise<void> {
+    this.parts = undefined;
     return this.keystore.clear();
   }
   close(): Promise<void> {

@@ -16,6 +16,7 @@ export const nodePlatform = {
 /** Device state in one passphrase-encrypted file (0600), written atomically. */
 export class FileStateStore implements StateStore {
   private keystore: FileKeystore | undefined;
+  private parts: Record<string, unknown> | undefined;
 
   constructor(
     readonly path: string,
@@ -38,19 +39,23 @@ export class FileStateStore implements StateStore {
 
   async load(): Promise<Record<string, unknown>> {
     this.keystore ??= await FileKeystore.open(this.path, this.passphrase);
+    this.parts = { state: this.keystore.read() };
     return { state: this.keystore.read() };
   }
 
   async clear(): Promise<void> {
     this.keystore = undefined;
+    this.parts = undefined;
     await rm(this.path, { force: true });
   }
 
-  // The keystore still holds one whole state: the parts are joined and written whole.
+  // The keystore still holds one whole state: the parts are kept here, joined and written whole.
   async update(changes: ReadonlyMap<string, unknown>): Promise<void> {
-    const parts = this.keystore ? { state: this.keystore.read() } : {};
-    const whole = joinParts(applyChanges(parts, changes));
-    if (this.keystore) return this.keystore.write(whole);
-    this.keystore = await FileKeystore.create(this.path, this.passphrase, whole);
+    if (this.keystore && !this.parts) await this.load();
+    const parts = applyChanges(this.parts ?? {}, changes);
+    const whole = joinParts(parts);
+    if (this.keystore) await this.keystore.write(whole);
+    else this.keystore = await FileKeystore.create(this.path, this.passphrase, whole);
+    this.parts = parts;
   }
 }
