@@ -13,7 +13,7 @@ export interface BackchannelOptions {
 }
 
 export interface BackchannelResult {
-  send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number };
+  send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number; roundTripsPerSend: number };
   receive: { events: number; ms: number; eventsPerSec: number; cpuMsPerEvent: number };
   sendConcurrent?: LoadResult & { senders: number };
   /** Bytes of one signal's MLS ciphertext (before base64url), as the relay stores it. */
@@ -38,7 +38,8 @@ const partyName = (i: number) => `P${i + 1}`;
 export async function measureBackchannel(opts: BackchannelOptions): Promise<BackchannelResult> {
   const others = Array.from({ length: opts.senders }, (_, i) => partyName(i));
   opts.progress(`backchannel: starting relay, mediator and ${1 + others.length} admitted handlers`);
-  const net = await startNetwork({ parties: ["A", ...others], topic: "bench" });
+  // A channel needs two parties: without concurrent senders, B only listens.
+  const net = await startNetwork({ parties: ["A", ...(others.length ? others : ["B"])], topic: "bench" });
   try {
     const a = net.handlers.A![0]!;
     const concurrent = others.map((p) => net.handlers[p]![0]!);
@@ -50,9 +51,16 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
     const ciphertextBytes = await ownCiphertextBytes(a);
 
     opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
+    const requests = countRequests();
     const seq = await runLoad([(i) => a.send({ text: signalText(i) })], opts.events);
-    const send = { ...summarize(seq), ...trend(seq.latenciesMs) };
-    opts.progress(`backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms`);
+    const send = {
+      ...summarize(seq),
+      ...trend(seq.latenciesMs),
+      roundTripsPerSend: round(requests.stop() / opts.events, 3),
+    };
+    opts.progress(
+      `backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms, ${send.roundTripsPerSend} round trips per send`,
+    );
 
     opts.progress(`backchannel: mediator sync of ${opts.events} signals (fetch, verify, decrypt)`);
     const t = nowMs();
@@ -89,6 +97,25 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
   } finally {
     await net.close();
   }
+}
+
+/**
+ * Counts the HTTP requests this process makes until stop() (the sdk's client calls the global
+ * fetch): during a run of sends, the round trips each send costs.
+ */
+function countRequests(): { stop(): number } {
+  const original = globalThis.fetch;
+  let n = 0;
+  globalThis.fetch = (...args: Parameters<typeof fetch>) => {
+    n++;
+    return original(...args);
+  };
+  return {
+    stop() {
+      globalThis.fetch = original;
+      return n;
+    },
+  };
 }
 
 /** Size of the handler's own (warm-up) signals as the relay holds them. */

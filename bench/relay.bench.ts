@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
+import { measureDeviceState } from "./device-state-load.js";
 import { round } from "./stats.js";
 
 /**
@@ -23,6 +24,8 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 const events = intEnv("BENCH_EVENTS", 300, 1);
 const senders = intEnv("BENCH_SENDERS", 3, 0);
 const warmup = intEnv("BENCH_WARMUP", 20, 1);
+const stateEvents = intEnv("BENCH_STATE_EVENTS", 10_000, 0);
+const stateCaucuses = intEnv("BENCH_CAUCUSES", 200, 4);
 
 const backchannel = await measureBackchannel({ events, senders, warmup, progress });
 const baseline = await measureBaseline({
@@ -48,6 +51,11 @@ const ratio = {
     : {}),
 };
 
+const state =
+  stateEvents > 0
+    ? await measureDeviceState({ events: stateEvents, caucuses: stateCaucuses, notes: 100, progress })
+    : undefined;
+
 const cpuList = cpus();
 process.stdout.write(
   `${JSON.stringify(
@@ -58,6 +66,15 @@ process.stdout.write(
       events,
       senders,
       warmup,
+      // The issue's keys first (bench/README.md says what each is), then the detail.
+      send: {
+        p50Ms: backchannel.send.p50Ms,
+        p99Ms: backchannel.send.p99Ms,
+        roundTripsPerSend: backchannel.send.roundTripsPerSend,
+        cpuMsPerEvent: backchannel.send.cpuMsPerEvent,
+      },
+      receive: { eventsPerSec: backchannel.receive.eventsPerSec },
+      ...(state ? { state } : {}),
       backchannel,
       baseline,
       ratio,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Mediator, MemoryStateStore, Party, type ChannelView } from "../../src/sdk/index.js";
+import { Mediator, MemoryStateStore, Party, type ChannelView, type StateStore } from "../../src/sdk/index.js";
 import { nodePlatform } from "../../src/sdk/node.js";
 import type { AppOptions } from "../../src/server/config.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
@@ -37,6 +37,8 @@ export async function startNetwork(
     topic?: string;
     logger?: AppOptions["logger"];
     hostile?: boolean;
+    /** Where each device keeps its state (default: in memory); `who` is "mediator" or the party. */
+    store?: (who: string) => StateStore;
   } = {},
 ): Promise<TestNetwork> {
   const parties = opts.parties ?? ["A", "B"];
@@ -52,7 +54,7 @@ export async function startNetwork(
   const mediator = await Mediator.create({
     serverUrl: mediatorLink.url,
     name: "Mediator",
-    store: new MemoryStateStore(),
+    store: opts.store?.("mediator") ?? new MemoryStateStore(),
     platform: nodePlatform,
   });
   if (mediatorLink.relay) relays.set(mediator, mediatorLink.relay);
@@ -64,7 +66,7 @@ export async function startNetwork(
     const link = await proxyUrl();
     const p = await Party.join({
       inviteCode: code,
-      store: new MemoryStateStore(),
+      store: opts.store?.(party) ?? new MemoryStateStore(),
       platform: nodePlatform,
       serverUrl: link.url,
     });
