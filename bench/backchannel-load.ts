@@ -2,6 +2,7 @@ import { fromBase64Url } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { runLoad } from "./load.js";
+import { profiled } from "./profile.js";
 import { nowMs, round, summarize, trend, type LoadResult } from "./stats.js";
 
 export interface BackchannelOptions {
@@ -52,7 +53,7 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
 
     opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
     const requests = countRequests();
-    const seq = await runLoad([(i) => a.send({ text: signalText(i) })], opts.events);
+    const seq = await profiled("send", () => runLoad([(i) => a.send({ text: signalText(i) })], opts.events));
     const send = {
       ...summarize(seq),
       ...trend(seq.latenciesMs),
@@ -65,7 +66,7 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
     opts.progress(`backchannel: mediator sync of ${opts.events} signals (fetch, verify, decrypt)`);
     const t = nowMs();
     const cpuStart = process.cpuUsage();
-    const added = await net.mediator.sync();
+    const added = await profiled("receive", () => net.mediator.sync());
     const ms = nowMs() - t;
     const cpu = process.cpuUsage(cpuStart);
     const got = added.get(net.caucus.A!)?.length ?? 0;

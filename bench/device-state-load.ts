@@ -39,8 +39,7 @@ export async function measureDeviceState(opts: DeviceStateOptions): Promise<Devi
   const dir = mkdtempSync(join(tmpdir(), "backchannel-bench-state-"));
   const passphrase = "bench passphrase: long enough for the policy";
   let made = 0;
-  const fileStore = (who: string) =>
-    new FileStateStore(join(dir, `${who}-${++made}.keystore`), passphrase);
+  const fileStore = (who: string) => new FileStateStore(join(dir, `${who}-${++made}.keystore`), passphrase);
   try {
     opts.progress(`state: a handler with a file keystore sends ${opts.events} signals`);
     const flat = await (async () => {
