@@ -1,7 +1,9 @@
 import { fromBase64Url } from "../src/protocol/index.js";
-import type { Party } from "../src/sdk/index.js";
+import type { Party, Platform } from "../src/sdk/index.js";
+import { nodePlatform } from "../src/sdk/node.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { runLoad } from "./load.js";
+import { startRelayProcess } from "./relay-process.js";
 import { profiled } from "./profile.js";
 import { nowMs, round, summarize, trend, type LoadResult } from "./stats.js";
 
@@ -14,7 +16,13 @@ export interface BackchannelOptions {
 }
 
 export interface BackchannelResult {
-  send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number; roundTripsPerSend: number };
+  /** cpuMsPerEvent is the devices' process alone (the relay runs in a child process). */
+  send: LoadResult & {
+    firstTenthP50Ms: number;
+    lastTenthP50Ms: number;
+    roundTripsPerSend: number;
+    relayCpuMsPerEvent: number;
+  };
   receive: { events: number; ms: number; eventsPerSec: number; cpuMsPerEvent: number };
   sendConcurrent?: LoadResult & { senders: number };
   /** Bytes of one signal's MLS ciphertext (before base64url), as the relay stores it. */
@@ -40,7 +48,14 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
   const others = Array.from({ length: opts.senders }, (_, i) => partyName(i));
   opts.progress(`backchannel: starting relay, mediator and ${1 + others.length} admitted handlers`);
   // A channel needs two parties: without concurrent senders, B only listens.
-  const net = await startNetwork({ parties: ["A", ...(others.length ? others : ["B"])], topic: "bench" });
+  const relay = await startRelayProcess();
+  const requests = countingPlatform();
+  const net = await startNetwork({
+    platform: requests.platform,
+    parties: ["A", ...(others.length ? others : ["B"])],
+    topic: "bench",
+    server: relay,
+  });
   try {
     const a = net.handlers.A![0]!;
     const concurrent = others.map((p) => net.handlers[p]![0]!);
@@ -52,12 +67,14 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
     const ciphertextBytes = await ownCiphertextBytes(a);
 
     opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
-    const requests = countRequests();
+    const requestsBefore = requests.count();
+    const relayCpuBefore = await relay.cpuMs();
     const seq = await profiled("send", () => runLoad([(i) => a.send({ text: signalText(i) })], opts.events));
     const send = {
       ...summarize(seq),
       ...trend(seq.latenciesMs),
-      roundTripsPerSend: round(requests.stop() / opts.events, 3),
+      roundTripsPerSend: round((requests.count() - requestsBefore) / opts.events, 3),
+      relayCpuMsPerEvent: round(((await relay.cpuMs()) - relayCpuBefore) / opts.events, 3),
     };
     opts.progress(
       `backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms, ${send.roundTripsPerSend} round trips per send`,
@@ -100,22 +117,19 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
   }
 }
 
-/**
- * Counts the HTTP requests this process makes until stop() (the sdk's client calls the global
- * fetch): during a run of sends, the round trips each send costs.
- */
-function countRequests(): { stop(): number } {
-  const original = globalThis.fetch;
+/** The devices' platform, counting the requests they make (round trips per send). */
+function countingPlatform(): { platform: Platform; count(): number } {
   let n = 0;
-  globalThis.fetch = (...args: Parameters<typeof fetch>) => {
-    n++;
-    return original(...args);
-  };
+  const transport = nodePlatform.transport;
   return {
-    stop() {
-      globalThis.fetch = original;
-      return n;
+    platform: {
+      ...nodePlatform,
+      transport: (request) => {
+        n++;
+        return transport(request);
+      },
     },
+    count: () => n,
   };
 }
 

@@ -3,14 +3,16 @@ import { rm } from "node:fs/promises";
 import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
 import { checkNewPassphrase } from "../crypto/node/passphrase-policy.js";
+import { nodeTransport } from "./node-transport.js";
 import type { Platform } from "./platform.js";
 import { applyChanges, joinParts } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
-/** Node: login keys via node:crypto. (`satisfies`, so callers keep the synchronous key generator.) */
+/** Node: login keys via node:crypto, requests via node:http keep-alive. (`satisfies`, so callers keep the synchronous key generator.) */
 export const nodePlatform = {
   generateAuthKey,
   signAuth: (key, message) => signWithAuthKey(key, message),
+  transport: nodeTransport,
 } satisfies Platform;
 
 /** Device state in one passphrase-encrypted file (0600), written atomically. */
