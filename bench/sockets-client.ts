@@ -82,6 +82,8 @@ async function open(m: Extract<ToClient, { type: "open" }>): Promise<void> {
   });
 }
 
+// The bench gone (even killed) means the run is over: never outlive it holding sockets.
+process.on("disconnect", () => process.exit(0));
 process.on("message", (m: ToClient) => {
   if (m.type === "open") void open(m);
   else if (m.type === "times") {
@@ -90,6 +92,6 @@ process.on("message", (m: ToClient) => {
   } else {
     closing = true;
     for (const s of sockets) s.terminate();
-    process.disconnect();
+    process.exit(0);
   }
 });

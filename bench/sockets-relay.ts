@@ -33,12 +33,19 @@ export function compileRelay(): string {
 /** The relay child: starts the server on a free port and answers memory questions over IPC. */
 const relayScript = `
 const [startServerUrl, dataDir] = process.argv.slice(1);
+const { rmSync } = await import("node:fs");
 const { startServer } = await import(startServerUrl);
 const server = await startServer({ host: "127.0.0.1", port: 0, dataDir });
 process.send({ type: "listening", url: server.url });
+// The bench gone (even killed) means the run is over: never outlive it holding a port, nor
+// leave the database in /dev/shm, which is memory.
+process.on("disconnect", () => {
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+});
 process.on("message", (m) => {
   if (m.type === "memory") process.send({ type: "memory", ...process.memoryUsage() });
-  if (m.type === "close") void server.close().then(() => process.disconnect());
+  if (m.type === "close") void server.close().then(() => process.exit(0));
 });
 `;
 
