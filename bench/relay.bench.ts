@@ -2,6 +2,7 @@ import { cpus } from "node:os";
 import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
 import { measureDeviceState } from "./device-state-load.js";
+import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
 
 /**
@@ -26,6 +27,9 @@ const senders = intEnv("BENCH_SENDERS", 3, 0);
 const warmup = intEnv("BENCH_WARMUP", 20, 1);
 const stateEvents = intEnv("BENCH_STATE_EVENTS", 10_000, 0);
 const stateCaucuses = intEnv("BENCH_CAUCUSES", 200, 4);
+const socketCount = intEnv("BENCH_SOCKETS", 20_000, 0);
+const socketMembers = intEnv("BENCH_SOCKET_MEMBERS", 1_000, 1);
+const socketEvents = intEnv("BENCH_SOCKET_EVENTS", 50, 1);
 
 const backchannel = await measureBackchannel({ events, senders, warmup, progress });
 const baseline = await measureBaseline({
@@ -56,6 +60,12 @@ const state =
     ? await measureDeviceState({ events: stateEvents, caucuses: stateCaucuses, notes: 100, progress })
     : undefined;
 
+// It runs the relay and its clients in child processes of their own, after the rest.
+const sockets =
+  socketCount > 0
+    ? await measureSockets({ sockets: socketCount, members: socketMembers, events: socketEvents, progress })
+    : undefined;
+
 const cpuList = cpus();
 process.stdout.write(
   `${JSON.stringify(
@@ -75,6 +85,7 @@ process.stdout.write(
       },
       receive: { eventsPerSec: backchannel.receive.eventsPerSec },
       ...(state ? { state } : {}),
+      ...(sockets ? { sockets } : {}),
       backchannel,
       baseline,
       ratio,
