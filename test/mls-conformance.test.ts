@@ -1,17 +1,19 @@
 /**
  * RFC 9420 conformance of the MLS stack we ship, checked against the IETF MLS working group's
- * vectors (test/data/mls, see its README for provenance and what each file checks), on each crypto
- * provider a device may run (today ts-mls's default). Caucus encryption rests on ts-mls and its
- * provider, so a version bump or a provider change that moves the key schedule, tree, transcript or
- * message maths must fail here before it can split a caucus. The team's rule: a provider is used
- * only once it passes every suite-1 case here.
+ * vectors (test/data/mls, see its README for provenance and what each file checks), on every
+ * crypto provider a device may run: ts-mls's default and ours on node:crypto. Caucus encryption
+ * rests on ts-mls and on these providers, so a version bump or a provider change that moves the key
+ * schedule, tree, transcript or message maths must fail here before it can split a caucus. The
+ * team's rule: a provider is used only once it passes every suite-1 case here.
  */
 import { defaultCryptoProvider, type CiphersuiteImpl, type CryptoProvider } from "ts-mls";
 import { describe, expect, test } from "vitest";
 import { cipherSuiteOn } from "../src/crypto/mls/suite.js";
+import { nodeCryptoProvider } from "../src/crypto/node/mls-provider/provider.js";
 import {
   cryptoBasics,
   expectedAuthenticators,
+  flipped,
   keySchedule,
   messageProtection,
   passiveClient,
@@ -30,7 +32,10 @@ import {
   type WelcomeCase,
 } from "./helpers/mls-vectors.js";
 
-const providers: [string, CryptoProvider][] = [["ts-mls default", defaultCryptoProvider]];
+const providers: [string, CryptoProvider][] = [
+  ["ts-mls default", defaultCryptoProvider],
+  ["node:crypto", nodeCryptoProvider],
+];
 
 type Run = (cs: CiphersuiteImpl) => Promise<void>;
 
@@ -85,4 +90,67 @@ describe.each(providers)("MLS vectors (RFC 9420, suite 1) on the %s provider", (
       await run(await cipherSuiteOn(provider));
     });
   }
+});
+
+/**
+ * The vectors have teeth: a provider wrong in one primitive fails them. Each of these breaks the
+ * node:crypto provider in one way a buggy provider could be broken, and names a file that must
+ * then fail.
+ */
+const breakages: [string, string, (cs: CiphersuiteImpl) => CiphersuiteImpl][] = [
+  [
+    "a signature check that accepts anything",
+    "crypto-basics.json",
+    (cs) => ({ ...cs, signature: { ...cs.signature, verify: () => Promise.resolve(true) } }),
+  ],
+  [
+    "a MAC check that accepts anything",
+    "transcript-hashes.json",
+    (cs) => ({ ...cs, hash: { ...cs.hash, verifyMac: () => Promise.resolve(true) } }),
+  ],
+  [
+    "HKDF-Expand wrong in its last byte",
+    "key-schedule.json",
+    (cs) => ({
+      ...cs,
+      kdf: { ...cs.kdf, expand: async (prk, info, n) => flipped(await cs.kdf.expand(prk, info, n), n - 1) },
+    }),
+  ],
+  [
+    "HKDF-Extract ignoring its salt",
+    "psk_secret.json",
+    (cs) => ({ ...cs, kdf: { ...cs.kdf, extract: (_salt, ikm) => cs.kdf.extract(new Uint8Array(), ikm) } }),
+  ],
+  [
+    "SHA-256 of the wrong bytes",
+    "welcome.json",
+    (cs) => ({ ...cs, hash: { ...cs.hash, digest: (data) => cs.hash.digest(flipped(data)) } }),
+  ],
+  [
+    "an AEAD that ignores the associated data",
+    "message-protection.json",
+    (cs) => ({
+      ...cs,
+      hpke: {
+        ...cs.hpke,
+        encryptAead: (key, nonce, _aad, plaintext) => cs.hpke.encryptAead(key, nonce, undefined, plaintext),
+        decryptAead: (key, nonce, _aad, ciphertext) => cs.hpke.decryptAead(key, nonce, undefined, ciphertext),
+      },
+    }),
+  ],
+];
+
+describe("a wrong provider fails the vectors", () => {
+  test.each(breakages)("%s fails %s", async (_what, file, breakIt) => {
+    const cs = breakIt(await cipherSuiteOn(nodeCryptoProvider));
+    const outcomes = await Promise.all(
+      (vectors[file] ?? []).map(([, run]) =>
+        run(cs).then(
+          () => "passed",
+          () => "failed",
+        ),
+      ),
+    );
+    expect(outcomes).toContain("failed");
+  });
 });
