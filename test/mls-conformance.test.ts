@@ -1,13 +1,15 @@
 /**
  * RFC 9420 conformance of the MLS stack we ship, checked against the IETF MLS working group's
  * vectors (test/data/mls, see its README for provenance and what each file checks), on every
- * crypto provider a device may run: ts-mls's default and ours on node:crypto. Caucus encryption
- * rests on ts-mls and on these providers, so a version bump or a provider change that moves the key
- * schedule, tree, transcript or message maths must fail here before it can split a caucus. The
- * team's rule: a provider is used only once it passes every suite-1 case here.
+ * crypto provider a device may run: ts-mls's default, ours on node:crypto (Node: the CLI, the
+ * sdk) and ours on WebCrypto (the browser; Node 20 has the same globalThis.crypto.subtle). Caucus
+ * encryption rests on ts-mls and on these providers, so a version bump or a provider change that
+ * moves the key schedule, tree, transcript or message maths must fail here before it can split a
+ * caucus. The team's rule: a provider is used only once it passes every suite-1 case here.
  */
 import { defaultCryptoProvider, type CiphersuiteImpl, type CryptoProvider } from "ts-mls";
 import { describe, expect, test } from "vitest";
+import { webCryptoProvider } from "../src/crypto/browser/mls-provider.js";
 import { cipherSuiteOn } from "../src/crypto/mls/suite.js";
 import { nodeCryptoProvider } from "../src/crypto/node/mls-provider/provider.js";
 import {
@@ -35,6 +37,7 @@ import {
 const providers: [string, CryptoProvider][] = [
   ["ts-mls default", defaultCryptoProvider],
   ["node:crypto", nodeCryptoProvider],
+  ["WebCrypto", webCryptoProvider],
 ];
 
 type Run = (cs: CiphersuiteImpl) => Promise<void>;
