@@ -1,6 +1,7 @@
 /**
- * What differs between Node and the browser: how the device login key is made and used.
- * (Identity and MLS keys use the same audited JS libraries everywhere.)
+ * What differs between Node and the browser for a device: how its login key is made and used, and
+ * how its requests travel. (The primitives under MLS and identity keys differ as well; the same
+ * runtime adapters, sdk/node.ts and sdk/browser.ts, install those: crypto/crypto-backend.ts.)
  */
 export interface AuthKeyPair {
   secret: string;

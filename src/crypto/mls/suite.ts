@@ -1,9 +1,5 @@
-import {
-  defaultCryptoProvider,
-  getCiphersuiteFromName,
-  type CiphersuiteImpl,
-  type CryptoProvider,
-} from "ts-mls";
+import { getCiphersuiteFromName, type CiphersuiteImpl, type CryptoProvider } from "ts-mls";
+import { cryptoBackend } from "../crypto-backend.js";
 
 /** The one cipher suite every caucus uses (RFC 9420 §17.1, suite 0x0001). */
 export const CIPHER_SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;
@@ -20,6 +16,7 @@ export function cipherSuiteOn(provider: CryptoProvider): Promise<CiphersuiteImpl
   return suite;
 }
 
+/** The caucus suite on the provider this runtime selected (crypto-backend.ts). */
 export function cipherSuite(): Promise<CiphersuiteImpl> {
-  return cipherSuiteOn(defaultCryptoProvider);
+  return cipherSuiteOn(cryptoBackend().mls);
 }
