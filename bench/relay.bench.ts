@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
+import { measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
@@ -39,6 +40,9 @@ const baseline = await measureBaseline({
   payloadBytes: backchannel.ciphertextBytes,
   progress,
 });
+
+// MLS crypto providers side by side (bench/crypto.ts); BENCH_CRYPTO=0 leaves the key out.
+const cryptoResult = process.env.BENCH_CRYPTO === "0" ? undefined : await measureCrypto({ progress });
 
 /** Throughput ratios below 1 and latency ratios above 1 mean Backchannel is slower. */
 const ratio = {
@@ -86,6 +90,7 @@ process.stdout.write(
       receive: { eventsPerSec: backchannel.receive.eventsPerSec },
       ...(state ? { state } : {}),
       ...(sockets ? { sockets } : {}),
+      crypto: cryptoResult,
       backchannel,
       baseline,
       ratio,
