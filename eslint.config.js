@@ -43,6 +43,13 @@ const zones = [
     message: "use the sdk's surface: sdk/index.ts, sdk/node.ts (cli) or sdk/browser.ts (web)",
   },
   { target: "./src/cli", from: "./src/sdk/browser.ts", message: "the cli runs on Node: use sdk/node.ts" },
+  // Node-only crypto (node:crypto backends, the file keystore) is chosen by the Node adapter alone,
+  // so shared crypto, the rest of the sdk and (through them) the console's bundle never reach it.
+  {
+    target: ["./src/crypto/!(node)/**", "./src/crypto/*.ts", "./src/sdk/**/!(node).ts"],
+    from: "./src/crypto/node",
+    message: "Node-only crypto is reached through sdk/node.ts, which installs it for Node",
+  },
   {
     target: "./src/web",
     from: "./src/crypto",

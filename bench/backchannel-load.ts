@@ -1,7 +1,10 @@
 import { fromBase64Url } from "../src/protocol/index.js";
-import type { Party } from "../src/sdk/index.js";
+import type { Party, Platform } from "../src/sdk/index.js";
+import { nodePlatform } from "../src/sdk/node.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { runLoad } from "./load.js";
+import { startRelayProcess } from "./relay-process.js";
+import { profiled } from "./profile.js";
 import { nowMs, round, summarize, trend, type LoadResult } from "./stats.js";
 
 export interface BackchannelOptions {
@@ -13,7 +16,13 @@ export interface BackchannelOptions {
 }
 
 export interface BackchannelResult {
-  send: LoadResult & { firstTenthP50Ms: number; lastTenthP50Ms: number };
+  /** cpuMsPerEvent is the devices' process alone (the relay runs in a child process). */
+  send: LoadResult & {
+    firstTenthP50Ms: number;
+    lastTenthP50Ms: number;
+    roundTripsPerSend: number;
+    relayCpuMsPerEvent: number;
+  };
   receive: { events: number; ms: number; eventsPerSec: number; cpuMsPerEvent: number };
   sendConcurrent?: LoadResult & { senders: number };
   /** Bytes of one signal's MLS ciphertext (before base64url), as the relay stores it. */
@@ -38,7 +47,15 @@ const partyName = (i: number) => `P${i + 1}`;
 export async function measureBackchannel(opts: BackchannelOptions): Promise<BackchannelResult> {
   const others = Array.from({ length: opts.senders }, (_, i) => partyName(i));
   opts.progress(`backchannel: starting relay, mediator and ${1 + others.length} admitted handlers`);
-  const net = await startNetwork({ parties: ["A", ...others], topic: "bench" });
+  // A channel needs two parties: without concurrent senders, B only listens.
+  const relay = await startRelayProcess();
+  const requests = countingPlatform();
+  const net = await startNetwork({
+    platform: requests.platform,
+    parties: ["A", ...(others.length ? others : ["B"])],
+    topic: "bench",
+    server: relay,
+  });
   try {
     const a = net.handlers.A![0]!;
     const concurrent = others.map((p) => net.handlers[p]![0]!);
@@ -50,14 +67,23 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
     const ciphertextBytes = await ownCiphertextBytes(a);
 
     opts.progress(`backchannel: ${opts.events} sequential sends by A's handler`);
-    const seq = await runLoad([(i) => a.send({ text: signalText(i) })], opts.events);
-    const send = { ...summarize(seq), ...trend(seq.latenciesMs) };
-    opts.progress(`backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms`);
+    const requestsBefore = requests.count();
+    const relayCpuBefore = await relay.cpuMs();
+    const seq = await profiled("send", () => runLoad([(i) => a.send({ text: signalText(i) })], opts.events));
+    const send = {
+      ...summarize(seq),
+      ...trend(seq.latenciesMs),
+      roundTripsPerSend: round((requests.count() - requestsBefore) / opts.events, 3),
+      relayCpuMsPerEvent: round(((await relay.cpuMs()) - relayCpuBefore) / opts.events, 3),
+    };
+    opts.progress(
+      `backchannel:   ${send.eventsPerSec} events/s, p50 ${send.p50Ms} ms, p99 ${send.p99Ms} ms, ${send.roundTripsPerSend} round trips per send`,
+    );
 
     opts.progress(`backchannel: mediator sync of ${opts.events} signals (fetch, verify, decrypt)`);
     const t = nowMs();
     const cpuStart = process.cpuUsage();
-    const added = await net.mediator.sync();
+    const added = await profiled("receive", () => net.mediator.sync());
     const ms = nowMs() - t;
     const cpu = process.cpuUsage(cpuStart);
     const got = added.get(net.caucus.A!)?.length ?? 0;
@@ -89,6 +115,22 @@ export async function measureBackchannel(opts: BackchannelOptions): Promise<Back
   } finally {
     await net.close();
   }
+}
+
+/** The devices' platform, counting the requests they make (round trips per send). */
+function countingPlatform(): { platform: Platform; count(): number } {
+  let n = 0;
+  const transport = nodePlatform.transport;
+  return {
+    platform: {
+      ...nodePlatform,
+      transport: (request) => {
+        n++;
+        return transport(request);
+      },
+    },
+    count: () => n,
+  };
 }
 
 /** Size of the handler's own (warm-up) signals as the relay holds them. */

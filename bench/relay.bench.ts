@@ -1,6 +1,9 @@
 import { cpus } from "node:os";
 import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
+import { measureCrypto } from "./crypto.js";
+import { measureDeviceState } from "./device-state-load.js";
+import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
 
 /**
@@ -23,6 +26,11 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 const events = intEnv("BENCH_EVENTS", 300, 1);
 const senders = intEnv("BENCH_SENDERS", 3, 0);
 const warmup = intEnv("BENCH_WARMUP", 20, 1);
+const stateEvents = intEnv("BENCH_STATE_EVENTS", 10_000, 0);
+const stateCaucuses = intEnv("BENCH_CAUCUSES", 200, 4);
+const socketCount = intEnv("BENCH_SOCKETS", 20_000, 0);
+const socketMembers = intEnv("BENCH_SOCKET_MEMBERS", 1_000, 1);
+const socketEvents = intEnv("BENCH_SOCKET_EVENTS", 50, 1);
 
 const backchannel = await measureBackchannel({ events, senders, warmup, progress });
 const baseline = await measureBaseline({
@@ -32,6 +40,9 @@ const baseline = await measureBaseline({
   payloadBytes: backchannel.ciphertextBytes,
   progress,
 });
+
+// MLS crypto providers side by side (bench/crypto.ts); BENCH_CRYPTO=0 leaves the key out.
+const cryptoResult = process.env.BENCH_CRYPTO === "0" ? undefined : await measureCrypto({ progress });
 
 /** Throughput ratios below 1 and latency ratios above 1 mean Backchannel is slower. */
 const ratio = {
@@ -48,6 +59,17 @@ const ratio = {
     : {}),
 };
 
+const state =
+  stateEvents > 0
+    ? await measureDeviceState({ events: stateEvents, caucuses: stateCaucuses, notes: 100, progress })
+    : undefined;
+
+// It runs the relay and its clients in child processes of their own, after the rest.
+const sockets =
+  socketCount > 0
+    ? await measureSockets({ sockets: socketCount, members: socketMembers, events: socketEvents, progress })
+    : undefined;
+
 const cpuList = cpus();
 process.stdout.write(
   `${JSON.stringify(
@@ -58,6 +80,17 @@ process.stdout.write(
       events,
       senders,
       warmup,
+      // The issue's keys first (bench/README.md says what each is), then the detail.
+      send: {
+        p50Ms: backchannel.send.p50Ms,
+        p99Ms: backchannel.send.p99Ms,
+        roundTripsPerSend: backchannel.send.roundTripsPerSend,
+        cpuMsPerEvent: backchannel.send.cpuMsPerEvent,
+      },
+      receive: { eventsPerSec: backchannel.receive.eventsPerSec },
+      ...(state ? { state } : {}),
+      ...(sockets ? { sockets } : {}),
+      crypto: cryptoResult,
       backchannel,
       baseline,
       ratio,

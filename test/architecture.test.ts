@@ -53,6 +53,19 @@ describe("architecture rules", () => {
       "src/web/sdk-probe.ts",
       'import { verificationCode } from "../crypto/verification-code.js";\nexport const v = verificationCode;\n',
     ],
+    // Node-only crypto is installed by sdk/node.ts alone, never by shared code.
+    [
+      "src/crypto/mls/suite.ts",
+      'import { nodeCryptoBackend } from "../node/backend.js";\nexport const b = nodeCryptoBackend;\n',
+    ],
+    [
+      "src/sdk/core/caucus.ts",
+      'import { nodeEd25519 } from "../../crypto/node/ed25519.js";\nexport const e = nodeEd25519;\n',
+    ],
+    [
+      "src/sdk/browser.ts",
+      'import { nodeCryptoBackend } from "../crypto/node/backend.js";\nexport const b = nodeCryptoBackend;\n',
+    ],
   ])("%s may not import %s", async (file, code) => {
     expect(await ruleIds(file, code)).toContain("import-x/no-restricted-paths");
   });
@@ -90,6 +103,16 @@ describe("architecture rules", () => {
         const ids = await ruleIds(file, `import * as s from "../sdk/${mod}.js";\nexport const x = s;\n`);
         expect(ids).not.toContain("import-x/no-restricted-paths");
       }
+    }
+  });
+
+  test("sdk/node.ts, and Node-only crypto itself, may use Node-only crypto", async () => {
+    for (const [file, from] of [
+      ["src/sdk/node.ts", "../crypto/node/backend.js"],
+      ["src/crypto/node/backend.ts", "./ed25519.js"],
+    ]) {
+      const ids = await ruleIds(file!, `import * as n from "${from}";\nexport const x = n;\n`);
+      expect(ids).not.toContain("import-x/no-restricted-paths");
     }
   });
 

@@ -1,175 +1,159 @@
 /**
  * RFC 9420 conformance of the MLS stack we ship, checked against the IETF MLS working group's
- * passive-client vectors (test/data/mls, see its README for provenance). Caucus encryption rests
- * on ts-mls, so a version bump that changes the key schedule, tree or transcript maths must fail
- * here before it can split a caucus. Only the package's public exports are used: that is the
- * surface our own code calls, and deep imports would let the test pass on code we never run.
+ * vectors (test/data/mls, see its README for provenance and what each file checks), on every
+ * crypto provider a device may run: ts-mls's default, ours on node:crypto (Node: the CLI, the
+ * sdk) and ours on WebCrypto (the browser; Node 20 has the same globalThis.crypto.subtle). Caucus
+ * encryption rests on ts-mls and on these providers, so a version bump or a provider change that
+ * moves the key schedule, tree, transcript or message maths must fail here before it can split a
+ * caucus. The team's rule: a provider is used only once it passes every suite-1 case here.
  */
-import { readFileSync } from "node:fs";
-import { hexToBytes } from "@noble/hashes/utils.js";
-import {
-  acceptAll,
-  bytesToBase64,
-  ciphersuites,
-  decodeMlsMessage,
-  defaultAuthenticationService,
-  defaultKeyPackageEqualityConfig,
-  defaultKeyRetentionConfig,
-  defaultLifetimeConfig,
-  defaultPaddingConfig,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-  joinGroup,
-  makePskIndex,
-  processMessage,
-  type CiphersuiteImpl,
-  type CiphersuiteName,
-  type ClientConfig,
-  type ClientState,
-  type MLSMessage,
-  type PrivateKeyPackage,
-} from "ts-mls";
+import { defaultCryptoProvider, type CiphersuiteImpl, type CryptoProvider } from "ts-mls";
 import { describe, expect, test } from "vitest";
-import { toHex } from "../src/protocol/encoding.js";
+import { webCryptoProvider } from "../src/crypto/browser/mls-provider.js";
+import { cipherSuiteOn } from "../src/crypto/mls/suite.js";
+import { nodeCryptoProvider } from "../src/crypto/node/mls-provider/provider.js";
+import {
+  cryptoBasics,
+  expectedAuthenticators,
+  flipped,
+  keySchedule,
+  messageProtection,
+  passiveClient,
+  pskSecret,
+  secretTree,
+  suiteOneCases,
+  transcriptHashes,
+  welcome,
+  type CryptoBasicsCase,
+  type KeyScheduleCase,
+  type MessageProtectionCase,
+  type PassiveClientCase,
+  type PskSecretCase,
+  type SecretTreeCase,
+  type TranscriptHashesCase,
+  type WelcomeCase,
+} from "./helpers/mls-vectors.js";
 
-interface PassiveClientCase {
-  cipher_suite: number;
-  external_psks: { psk_id: string; psk: string }[];
-  key_package: string;
-  signature_priv: string;
-  encryption_priv: string;
-  init_priv: string;
-  welcome: string;
-  ratchet_tree: string | null;
-  initial_epoch_authenticator: string;
-  epochs: { proposals: string[]; commit: string; epoch_authenticator: string }[];
+const providers: [string, CryptoProvider][] = [
+  ["ts-mls default", defaultCryptoProvider],
+  ["node:crypto", nodeCryptoProvider],
+  ["WebCrypto", webCryptoProvider],
+];
+
+type Run = (cs: CiphersuiteImpl) => Promise<void>;
+
+function cases<C>(file: string, run: (c: C, cs: CiphersuiteImpl) => Promise<unknown>): [string, Run][] {
+  return suiteOneCases<C & { cipher_suite: number }>(file).map(([name, c]) => [
+    name,
+    async (cs) => {
+      await run(c, cs);
+    },
+  ]);
 }
 
-const SUITE = 1; // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519: the one suite we deploy
-
-function loadCases(file: string): PassiveClientCase[] {
-  const url = new URL(`./data/mls/${file}`, import.meta.url);
-  return JSON.parse(readFileSync(url, "utf8")) as PassiveClientCase[];
-}
+const passive = (c: PassiveClientCase, cs: CiphersuiteImpl) =>
+  passiveClient(c, cs).then((reached) => expect(reached).toEqual(expectedAuthenticators(c)));
 
 /**
- * Cases with an external `ratchet_tree` need a tree decoder that ts-mls 1.6.4 does not export;
- * the Welcome of the others carries the tree in its ratchet_tree extension.
+ * Every suite-1 case of every vector file that has any. tree-math.json and deserialization.json
+ * have none: they check tree index arithmetic and variable-length integers, which involve no
+ * cipher suite and no provider.
  */
-function selectCases(file: string): [string, PassiveClientCase][] {
-  return loadCases(file)
-    .map((c, i) => [`${file.replace(/\.json$/, "")} #${i}`, c] as [string, PassiveClientCase])
-    .filter(([, c]) => c.cipher_suite === SUITE && c.ratchet_tree === null);
-}
-
-// ts-mls exports the name -> id table but not its inverse (getCiphersuiteNameFromId is internal).
-function suiteName(id: number): CiphersuiteName {
-  const entry = Object.entries(ciphersuites).find(([, v]) => v === id);
-  if (!entry) throw new Error(`unknown cipher suite ${id}`);
-  return entry[0] as CiphersuiteName;
-}
-
-/**
- * Built from the exported defaults because `defaultClientConfig` is not exported. The vectors'
- * key packages carry lifetimes long past, so lifetime checks on received key packages stay off
- * (as in the defaults); everything else — signatures, tree hashes, parent hashes — is checked.
- */
-const clientConfig: ClientConfig = {
-  keyRetentionConfig: defaultKeyRetentionConfig,
-  lifetimeConfig: { ...defaultLifetimeConfig, validateLifetimeOnReceive: false },
-  keyPackageEqualityConfig: defaultKeyPackageEqualityConfig,
-  paddingConfig: defaultPaddingConfig,
-  authService: defaultAuthenticationService,
+const vectors: Record<string, [string, Run][]> = {
+  "passive-client-welcome.json": cases("passive-client-welcome.json", passive),
+  "passive-client-handling-commit.json": cases("passive-client-handling-commit.json", passive),
+  "crypto-basics.json": cases<CryptoBasicsCase>("crypto-basics.json", cryptoBasics),
+  "secret-tree.json": cases<SecretTreeCase>("secret-tree.json", secretTree),
+  "key-schedule.json": cases<KeyScheduleCase>("key-schedule.json", keySchedule),
+  "message-protection.json": cases<MessageProtectionCase>("message-protection.json", messageProtection),
+  "transcript-hashes.json": cases<TranscriptHashesCase>("transcript-hashes.json", transcriptHashes),
+  "psk_secret.json": cases<PskSecretCase>("psk_secret.json", pskSecret),
+  "welcome.json": cases<WelcomeCase>("welcome.json", welcome),
 };
 
-function decode(hex: string): MLSMessage {
-  const decoded = decodeMlsMessage(hexToBytes(hex), 0);
-  if (!decoded) throw new Error("undecodable MLSMessage");
-  return decoded[0];
-}
-
-function decodeHandshake(hex: string) {
-  const m = decode(hex);
-  if (m.wireformat !== "mls_public_message" && m.wireformat !== "mls_private_message") {
-    throw new Error(`expected a handshake message, got ${m.wireformat}`);
-  }
-  return m;
-}
-
-const impls = new Map<number, Promise<CiphersuiteImpl>>();
-function suiteImpl(id: number): Promise<CiphersuiteImpl> {
-  let impl = impls.get(id);
-  if (!impl) {
-    impl = getCiphersuiteImpl(getCiphersuiteFromName(suiteName(id)));
-    impls.set(id, impl);
-  }
-  return impl;
-}
-
-/** Joins from the Welcome, then processes every epoch; returns each authenticator reached. */
-async function runPassiveClient(c: PassiveClientCase): Promise<string[]> {
-  const cs = await suiteImpl(c.cipher_suite);
-  const kp = decode(c.key_package);
-  const welcome = decode(c.welcome);
-  if (kp.wireformat !== "mls_key_package") throw new Error("key_package is not a KeyPackage");
-  if (welcome.wireformat !== "mls_welcome") throw new Error("welcome is not a Welcome");
-
-  const privateKeys: PrivateKeyPackage = {
-    initPrivateKey: hexToBytes(c.init_priv),
-    hpkePrivateKey: hexToBytes(c.encryption_priv),
-    signaturePrivateKey: hexToBytes(c.signature_priv),
-  };
-  // makePskIndex looks external PSKs up by bytesToBase64 of their id.
-  const externalPsks: Record<string, Uint8Array> = {};
-  for (const { psk_id, psk } of c.external_psks) {
-    externalPsks[bytesToBase64(hexToBytes(psk_id))] = hexToBytes(psk);
-  }
-
-  let state: ClientState = await joinGroup(
-    welcome.welcome,
-    kp.keyPackage,
-    privateKeys,
-    makePskIndex(undefined, externalPsks),
-    cs,
-    undefined,
-    undefined,
-    clientConfig,
-  );
-  const reached = [toHex(state.keySchedule.epochAuthenticator)];
-
-  for (const epoch of c.epochs) {
-    for (const m of [...epoch.proposals, epoch.commit]) {
-      const result = await processMessage(
-        decodeHandshake(m),
-        state,
-        makePskIndex(state, externalPsks),
-        acceptAll,
-        cs,
-      );
-      if (result.kind !== "newState") throw new Error("handshake message decrypted as application data");
-      state = result.newState;
-    }
-    reached.push(toHex(state.keySchedule.epochAuthenticator));
-  }
-  return reached;
-}
-
-const welcomeCases = selectCases("passive-client-welcome.json");
-const commitCases = selectCases("passive-client-handling-commit.json");
-
-describe("MLS passive-client vectors (RFC 9420, suite 1)", () => {
-  // Pinned counts: a vector that stops being selected (format change, filter bug) fails here
-  // instead of silently shrinking what "conformant" means.
-  test("selects every suite-1 case without an external ratchet tree", () => {
-    expect(welcomeCases).toHaveLength(4);
-    expect(commitCases).toHaveLength(13);
-    // 17 joins plus 26 commits processed epoch by epoch.
-    const authenticators = [...welcomeCases, ...commitCases].reduce((n, [, c]) => n + 1 + c.epochs.length, 0);
-    expect(authenticators).toBe(43);
+// Pinned counts: a vector that stops being selected (format change, filter bug) fails here
+// instead of silently shrinking what "conformant" means.
+test("selects every suite-1 case of every vector file", () => {
+  expect(Object.fromEntries(Object.entries(vectors).map(([file, list]) => [file, list.length]))).toEqual({
+    "passive-client-welcome.json": 8,
+    "passive-client-handling-commit.json": 13,
+    "crypto-basics.json": 1,
+    "secret-tree.json": 3,
+    "key-schedule.json": 1,
+    "message-protection.json": 1,
+    "transcript-hashes.json": 1,
+    "psk_secret.json": 11,
+    "welcome.json": 1,
   });
+});
 
-  test.each([...welcomeCases, ...commitCases])("%s", async (_name, c) => {
-    const expected = [c.initial_epoch_authenticator, ...c.epochs.map((e) => e.epoch_authenticator)];
-    expect(await runPassiveClient(c)).toEqual(expected);
+describe.each(providers)("MLS vectors (RFC 9420, suite 1) on the %s provider", (_name, provider) => {
+  for (const [file, list] of Object.entries(vectors)) {
+    test.each(list)(`${file}: %s`, async (_case, run) => {
+      await run(await cipherSuiteOn(provider));
+    });
+  }
+});
+
+/**
+ * The vectors have teeth: a provider wrong in one primitive fails them. Each of these breaks the
+ * node:crypto provider in one way a buggy provider could be broken, and names a file that must
+ * then fail.
+ */
+const breakages: [string, string, (cs: CiphersuiteImpl) => CiphersuiteImpl][] = [
+  [
+    "a signature check that accepts anything",
+    "crypto-basics.json",
+    (cs) => ({ ...cs, signature: { ...cs.signature, verify: () => Promise.resolve(true) } }),
+  ],
+  [
+    "a MAC check that accepts anything",
+    "transcript-hashes.json",
+    (cs) => ({ ...cs, hash: { ...cs.hash, verifyMac: () => Promise.resolve(true) } }),
+  ],
+  [
+    "HKDF-Expand wrong in its last byte",
+    "key-schedule.json",
+    (cs) => ({
+      ...cs,
+      kdf: { ...cs.kdf, expand: async (prk, info, n) => flipped(await cs.kdf.expand(prk, info, n), n - 1) },
+    }),
+  ],
+  [
+    "HKDF-Extract ignoring its salt",
+    "psk_secret.json",
+    (cs) => ({ ...cs, kdf: { ...cs.kdf, extract: (_salt, ikm) => cs.kdf.extract(new Uint8Array(), ikm) } }),
+  ],
+  [
+    "SHA-256 of the wrong bytes",
+    "welcome.json",
+    (cs) => ({ ...cs, hash: { ...cs.hash, digest: (data) => cs.hash.digest(flipped(data)) } }),
+  ],
+  [
+    "an AEAD that ignores the associated data",
+    "message-protection.json",
+    (cs) => ({
+      ...cs,
+      hpke: {
+        ...cs.hpke,
+        encryptAead: (key, nonce, _aad, plaintext) => cs.hpke.encryptAead(key, nonce, undefined, plaintext),
+        decryptAead: (key, nonce, _aad, ciphertext) => cs.hpke.decryptAead(key, nonce, undefined, ciphertext),
+      },
+    }),
+  ],
+];
+
+describe("a wrong provider fails the vectors", () => {
+  test.each(breakages)("%s fails %s", async (_what, file, breakIt) => {
+    const cs = breakIt(await cipherSuiteOn(nodeCryptoProvider));
+    const outcomes = await Promise.all(
+      (vectors[file] ?? []).map(([, run]) =>
+        run(cs).then(
+          () => "passed",
+          () => "failed",
+        ),
+      ),
+    );
+    expect(outcomes).toContain("failed");
   });
 });

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Mediator, MemoryStateStore, Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
+import {
+  Mediator,
+  MemoryStateStore,
+  Party,
+  type Device,
+  type HttpTransport,
+  type Platform,
+  type TranscriptEntry,
+} from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { watch, type WatchHandle } from "../src/sdk/watch.js";
 
@@ -112,6 +120,12 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
   const textOf = (eventId: string) => `signal ${streamIds.indexOf(eventId) + 1}: no new strikes`;
   const acknowledged: TranscriptEntry[] = [];
   const failed: string[] = [];
+  /** The sender's requests go through this when set (the crash below cuts one of them). */
+  let intercept: HttpTransport | undefined;
+  const senderPlatform: Platform = {
+    ...nodePlatform,
+    transport: (request) => (intercept ?? nodePlatform.transport)(request),
+  };
 
   beforeAll(async () => {
     relay = new RelayProcess(await freePort(), dataDir);
@@ -124,14 +138,14 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
     });
     const channel = await mediator.createChannel({ topic: "no new strikes", parties: ["A", "B"] });
     caucusA = channel.caucuses.find((c) => c.partyName === "A")!.caucusId;
-    const join = async (): Promise<Party> => {
+    const join = async (platform: Platform = nodePlatform): Promise<Party> => {
       const { code } = await mediator.invite(caucusA, { confirm: false });
-      const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform: nodePlatform });
+      const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform });
       await mediator.sync();
       if (!(await p.waitUntilJoined(20_000))) throw new Error("handler was not admitted");
       return p;
     };
-    sender = await join();
+    sender = await join(senderPlatform);
     watcher = await join();
     await mediator.sync();
     await sender.sync();
@@ -157,15 +171,14 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
     // The crash lands in the worst place: the relay has committed the fifth send and answered it,
     // and dies before that answer reaches the device (the answer is dropped here, after the real
     // round trip, and the relay is SIGKILLed). Sends 1-4 were acknowledged; 6-12 find it dead.
-    const realFetch = globalThis.fetch;
     let posts = 0;
-    globalThis.fetch = async (input, init) => {
-      const response = await realFetch(input, init);
-      const url = input instanceof Request ? input.url : input instanceof URL ? input.href : input;
-      const isSend = init?.method === "POST" && url.endsWith(`/v1/caucuses/${caucusA}/events`);
+    intercept = async (request) => {
+      const response = await nodePlatform.transport(request);
+      const isSend =
+        request.method === "POST" && request.url.pathname.endsWith(`/v1/caucuses/${caucusA}/events`);
       if (isSend && ++posts === 5) {
         await relay.kill();
-        throw new TypeError("fetch failed");
+        throw new Error("socket hang up");
       }
       return response;
     };
@@ -180,7 +193,7 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
         ),
       );
     } finally {
-      globalThis.fetch = realFetch;
+      intercept = undefined;
     }
     expect(acknowledged.map((e) => e.eventId)).toEqual(streamIds.slice(0, 4));
     expect(failed).toEqual(streamIds.slice(4));

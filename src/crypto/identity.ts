@@ -1,10 +1,13 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { canonicalJson, type Canonical } from "../protocol/canonical.js";
 import { utf8 } from "../protocol/encoding.js";
+import { cryptoBackend } from "./crypto-backend.js";
 
 /**
  * Identity keys: the long-lived Ed25519 key of a handler or a mediator, which invites pin and
- * verification codes compare. Pure (@noble/curves), so the browser signs exactly as Node does.
+ * verification codes compare. Keys are made with @noble/curves everywhere; signing and verifying
+ * go through the runtime's backend (crypto-backend.ts: node:crypto on Node, @noble/curves in the
+ * browser). Ed25519 signatures are deterministic, so both sign the same bytes.
  */
 export interface IdentityKeyPair {
   /** 32-byte RFC 8032 seed */
@@ -21,13 +24,13 @@ export function identityPublicKey(secretKey: Uint8Array): Uint8Array {
 }
 
 export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  return ed25519.sign(message, secretKey);
+  return cryptoBackend().ed25519.sign(secretKey, message);
 }
 
 /**
  * Never throws: a signature or key off the wire is attacker-controlled, and a verifier that
  * throws on bad lengths invites callers to treat "threw" differently from "invalid".
- * zip215: false applies RFC 8032's strict rules (canonical encodings, no small-order keys), so
+ * Every backend applies RFC 8032's strict rules (canonical encodings, no small-order keys), so
  * a signature cannot be mangled into a second valid one, and a small-order key, which would
  * "sign" many messages at once, is refused.
  */
@@ -36,7 +39,7 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
   if (!(signature instanceof Uint8Array)) return false;
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
+    return cryptoBackend().ed25519.verify(publicKey, message, signature);
   } catch {
     return false;
   }

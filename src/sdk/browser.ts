@@ -1,13 +1,20 @@
 /**
  * The sdk's browser adapters (`backchannel/sdk/browser`), beside the Node ones in ./node.ts: the
- * login key on WebCrypto Ed25519, and device state in IndexedDB encrypted under a non-extractable
- * WebCrypto key. Everything else in the sdk runs unchanged in both.
+ * login key on WebCrypto Ed25519, device state in IndexedDB encrypted under a non-extractable
+ * WebCrypto key, and MLS on WebCrypto (crypto/browser/backend.ts). Everything else in the sdk runs
+ * unchanged in both.
  */
 import { generateAuthKey, signWithAuthKey } from "../crypto/browser/auth-key.js";
+import { browserCryptoBackend } from "../crypto/browser/backend.js";
 import { IdbKeystore } from "../crypto/browser/idb-keystore.js";
 import { BrowserSupportError, subtle } from "../crypto/browser/subtle.js";
+import { useCryptoBackend } from "../crypto/crypto-backend.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
+
+// The browser chooses its crypto here, as sdk/node.ts does for Node: the console and every other
+// browser program reach the sdk through this module.
+useCryptoBackend(browserCryptoBackend);
 
 export const browserPlatform: Platform = { generateAuthKey, signAuth: signWithAuthKey };
 

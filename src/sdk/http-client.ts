@@ -10,6 +10,7 @@ import {
   type Routes,
 } from "../protocol/index.js";
 import { ApiError, TransportError } from "./errors.js";
+import { fetchTransport, type HttpTransport } from "./platform.js";
 
 /** What a call of one operation sends; each part is there only if the route table has it. */
 export type CallInput<R extends RouteSpec> = (R["params"] extends z.ZodType
@@ -35,6 +36,7 @@ export class HttpClient {
   constructor(
     readonly baseUrl: string,
     private readonly getToken?: () => Promise<string>,
+    private readonly transport: HttpTransport = fetchTransport,
   ) {}
 
   async call<K extends OperationId>(operationId: K, ...[input]: CallArgs<Routes[K]>): Promise<CallResult<K>> {
@@ -57,12 +59,13 @@ export class HttpClient {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     if (spec.auth !== "none" && this.getToken) headers.authorization = `Bearer ${await this.getToken()}`;
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(url, {
+      res = await this.transport({
         method: spec.method,
+        url,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (cause) {
       throw new TransportError(
@@ -71,14 +74,14 @@ export class HttpClient {
         { cause },
       );
     }
-    const text = await res.text();
+    const { text } = res;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       throw new TransportError("bad_response", `server answered ${res.status} with non-JSON`);
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const err = errorResponse.safeParse(json);
       if (err.success) throw new ApiError(err.data.error, err.data.message, res.status);
       throw new TransportError("bad_response", `server answered ${res.status}`);

@@ -60,7 +60,7 @@ export { watch, type WatchHandle } from "./watch.js";
 export { decodeInviteCode, type InviteCode } from "./invite-code.js";
 export { MemoryStateStore, type StateStore } from "./state-store.js";
 export { readState as readDeviceState } from "./state-parts.js";
-export type { AuthKeyPair, Platform } from "./platform.js";
+export type { AuthKeyPair, HttpTransport, Platform } from "./platform.js";
 export {
   ApiError,
   SdkError,

@@ -1,15 +1,23 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { useCryptoBackend } from "../crypto/crypto-backend.js";
 import { generateAuthKey, signWithAuthKey } from "../crypto/node/auth-key.js";
+import { nodeCryptoBackend } from "../crypto/node/backend.js";
 import { FileKeystore } from "../crypto/node/file-keystore.js";
 import { checkNewPassphrase } from "../crypto/node/passphrase-policy.js";
+import { nodeTransport } from "./node-transport.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 
-/** Node: login keys via node:crypto. (`satisfies`, so callers keep the synchronous key generator.) */
+// Node: MLS and identity-key signatures on node:crypto. Every Node path into the sdk (the CLI,
+// the demo, an embedding program) comes through this module, so this is where Node chooses.
+useCryptoBackend(nodeCryptoBackend);
+
+/** Node: login keys via node:crypto, requests via node:http keep-alive. (`satisfies`, so callers keep the synchronous key generator.) */
 export const nodePlatform = {
   generateAuthKey,
   signAuth: (key, message) => signWithAuthKey(key, message),
+  transport: nodeTransport,
 } satisfies Platform;
 
 /**

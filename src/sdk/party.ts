@@ -203,10 +203,27 @@ export class Party extends Device<PartySnapshot> {
     if (changed) await this.core.save();
   }
 
+  /**
+   * A device still waiting for the mediator syncs (and joins, if it was admitted meanwhile); a
+   * joined one sends without syncing first: one round trip per send (see sendEvent).
+   */
+  private async joinIfAdmitted(): Promise<void> {
+    if (this.core.state.joinKeys) await syncAll(this.core);
+  }
+
+  /** An entry of this caucus, looked up after a sync only if this device does not hold it yet. */
+  private async findEntry(match: (e: TranscriptEntry) => boolean): Promise<TranscriptEntry | undefined> {
+    await this.joinIfAdmitted();
+    const held = this.entries(this.caucusId).find(match);
+    if (held) return held;
+    await syncAll(this.core);
+    return this.entries(this.caucusId).find(match);
+  }
+
   /** Sends a signal into this party's caucus. Defaults: stance none, disclosure substance, attribution party. */
   send(input: SignalInput): Promise<TranscriptEntry> {
     return this.core.exclusive(async () => {
-      await syncAll(this.core); // joins first if the mediator admitted this device meanwhile
+      await this.joinIfAdmitted();
       return sendEvent(
         this.core,
         this.caucusId,
@@ -229,8 +246,7 @@ export class Party extends Device<PartySnapshot> {
   /** Acknowledges a conveyance received in this caucus, with its own (default: none) stance. */
   acknowledge(conveyanceEventId: string, input: AcknowledgementInput = {}): Promise<TranscriptEntry> {
     return this.core.exclusive(async () => {
-      await syncAll(this.core);
-      const target = this.entries(this.caucusId).find((e) => e.eventId === conveyanceEventId);
+      const target = await this.findEntry((e) => e.eventId === conveyanceEventId);
       if (target?.payload?.body.type !== "conveyance" || target.senderRole !== "mediator")
         throw new SdkError("conveyance_unknown", "there is no conveyance with that id in this caucus");
       return sendEvent(this.core, this.caucusId, {
@@ -247,8 +263,7 @@ export class Party extends Device<PartySnapshot> {
   /** Endorses the exact text of an understanding the mediator proposed. */
   endorse(understandingId: string): Promise<TranscriptEntry> {
     return this.core.exclusive(async () => {
-      await syncAll(this.core);
-      const proposal = this.entries(this.caucusId).find(
+      const proposal = await this.findEntry(
         (e) =>
           e.senderRole === "mediator" &&
           e.payload?.body.type === "understanding_proposal" &&

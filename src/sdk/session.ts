@@ -20,8 +20,8 @@ export class Session {
     private readonly key: AuthKeyPair,
     private readonly platform: Platform,
   ) {
-    this.anon = new HttpClient(serverUrl);
-    this.http = new HttpClient(serverUrl, () => this.getToken());
+    this.anon = new HttpClient(serverUrl, undefined, platform.transport);
+    this.http = new HttpClient(serverUrl, () => this.getToken(), platform.transport);
   }
 
   get anonymous(): HttpClient {

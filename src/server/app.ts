@@ -78,7 +78,9 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     ...mediatorDeviceRoutes(ctx),
     ...eventRoutes(ctx),
   };
-  void app.register(websocket, { options: { maxPayload: limits.frameBytes } });
+  // Push frames are tiny hints: compression would only cost memory per socket (ws's default
+  // already declines it; said here so that stays a decision).
+  void app.register(websocket, { options: { maxPayload: limits.frameBytes, perMessageDeflate: false } });
   void app.register(async (scope) => {
     // An API route written by hand, outside the table, would be served but undocumented and
     // unknown to the sdk: refuse to start. (The console's static files, registered in a sibling

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Mediator, MemoryStateStore, Party, type ChannelView } from "../../src/sdk/index.js";
+import {
+  Mediator,
+  MemoryStateStore,
+  Party,
+  type ChannelView,
+  type Platform,
+  type StateStore,
+} from "../../src/sdk/index.js";
 import { nodePlatform } from "../../src/sdk/node.js";
 import type { AppOptions } from "../../src/server/config.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
@@ -37,11 +44,17 @@ export async function startNetwork(
     topic?: string;
     logger?: AppOptions["logger"];
     hostile?: boolean;
+    /** How devices log in and reach the relay (default: nodePlatform). */
+    platform?: Platform;
+    /** A relay already running (e.g. in another process); default: one started here. */
+    server?: RunningServer;
+    /** Where each device keeps its state (default: in memory); `who` is "mediator" or the party. */
+    store?: (who: string) => StateStore;
   } = {},
 ): Promise<TestNetwork> {
   const parties = opts.parties ?? ["A", "B"];
-  const dataDir = mkdtempSync(join(tmpdir(), "backchannel-test-"));
-  const server = await startServer({ port: 0, dataDir, logger: opts.logger ?? false });
+  const dataDir = opts.server?.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-test-"));
+  const server = opts.server ?? (await startServer({ port: 0, dataDir, logger: opts.logger ?? false }));
   const relays = new Map<Mediator | Party, HostileRelay>();
   const proxyUrl = async (): Promise<{ url: string; relay?: HostileRelay }> => {
     if (!opts.hostile) return { url: server.url };
@@ -52,8 +65,8 @@ export async function startNetwork(
   const mediator = await Mediator.create({
     serverUrl: mediatorLink.url,
     name: "Mediator",
-    store: new MemoryStateStore(),
-    platform: nodePlatform,
+    store: opts.store?.("mediator") ?? new MemoryStateStore(),
+    platform: opts.platform ?? nodePlatform,
   });
   if (mediatorLink.relay) relays.set(mediator, mediatorLink.relay);
   const channel = await mediator.createChannel({ topic: opts.topic ?? "no new strikes", parties });
@@ -64,8 +77,8 @@ export async function startNetwork(
     const link = await proxyUrl();
     const p = await Party.join({
       inviteCode: code,
-      store: new MemoryStateStore(),
-      platform: nodePlatform,
+      store: opts.store?.(party) ?? new MemoryStateStore(),
+      platform: opts.platform ?? nodePlatform,
       serverUrl: link.url,
     });
     if (link.relay) relays.set(p, link.relay);

@@ -1,6 +1,7 @@
 import {
   canonicalJson,
   eventPayload,
+  extendChain,
   linkHash,
   newEventId,
   parse,
@@ -16,6 +17,7 @@ import { signRemovalProof } from "../../crypto/mls/credential.js";
 import type { TranscriptEntry } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import type { DeviceCore } from "./device-core.js";
+import { applyEvents } from "./caucus-log.js";
 import { syncCaucus } from "./transcript-sync.js";
 
 function postEvent(core: DeviceCore, caucusId: string, request: AppendEventRequest) {
@@ -24,10 +26,20 @@ function postEvent(core: DeviceCore, caucusId: string, request: AppendEventReque
   );
 }
 
+/** Sends that lost the race for the chain head to another sender, each followed by a sync. */
+const MAX_SEND_ATTEMPTS = 10;
+
 /**
- * Encrypts and posts one event into a caucus (the caller holds the lock); retries on a stale
- * epoch. The payload carries the chain head this device verified (invariant 5), and is kept in
- * the outbox before it is posted: MLS does not let a sender decrypt its own message.
+ * Encrypts and posts one event into a caucus (the caller holds the lock). The payload carries
+ * the chain head this device verified (invariant 5), and is kept in the outbox before it is
+ * posted: MLS does not let a sender decrypt its own message.
+ *
+ * One round trip in steady state (issue 8): the event is posted with `after` = the head this
+ * device verified, so the relay appends it exactly there or refuses (head_moved, stale_epoch);
+ * then the device syncs and tries again. Nothing is ever encrypted onto a chain the device has
+ * not verified. The ack's seq and hash are checked against the link this device computes itself;
+ * only when they differ (or the ack is for an earlier copy of a retried event) does it sync to
+ * learn where its event landed.
  */
 export async function sendEvent(
   core: DeviceCore,
@@ -40,8 +52,9 @@ export async function sendEvent(
   parse(newEventId, eventIdValue, "event id");
   const caucus = core.caucus(caucusId);
   const record = caucus.record;
-  for (let attempt = 0; ; attempt++) {
-    await syncCaucus(core, caucusId);
+  for (let attempt = 1; ; attempt++) {
+    // A commit of ours in flight, or a refusal last time: learn where the caucus stands first.
+    if (attempt > 1 || record.pendingCommit || record.accessRefused) await syncCaucus(core, caucusId);
     const group = caucus.usableGroup();
     const payload: EventPayload = parse(
       eventPayload,
@@ -59,16 +72,33 @@ export async function sendEvent(
     caucus.setGroup(next);
     record.outbox[eventIdValue] = payload;
     await core.save(caucusId);
+    const after = record.head;
+    const posted = {
+      eventId: eventIdValue,
+      kind: "application" as const,
+      epoch,
+      ciphertext: toBase64Url(ciphertext),
+    };
+    let ack;
     try {
-      await postEvent(core, caucusId, {
-        eventId: eventIdValue,
-        kind: "application",
-        epoch,
-        ciphertext: toBase64Url(ciphertext),
-      });
+      ack = await postEvent(core, caucusId, { ...posted, after });
     } catch (e) {
-      if (e instanceof ApiError && e.code === "stale_epoch" && attempt < 5) continue;
+      if (
+        e instanceof ApiError &&
+        (e.code === "stale_epoch" || e.code === "head_moved") &&
+        attempt < MAX_SEND_ATTEMPTS
+      )
+        continue;
       throw e;
+    }
+    const landed = { ...posted, seq: ack.seq, hash: ack.hash, senderDeviceId: core.deviceId };
+    if (!ack.duplicate && record.head === after && extendChain(after, [{ ...landed, caucusId }]).ok) {
+      const { added } = await applyEvents(caucus, [landed], { deviceId: core.deviceId });
+      const entry = added.find((x) => x.eventId === eventIdValue);
+      if (entry && !record.problem) {
+        await core.save(caucusId);
+        return entry;
+      }
     }
     await syncCaucus(core, caucusId);
     const entry = record.entries.find((x) => x.eventId === eventIdValue);

@@ -1,0 +1,10 @@
+import type { CryptoBackend } from "../crypto-backend.js";
+import { nodeEd25519 } from "./ed25519.js";
+import { nodeCryptoProvider } from "./mls-provider/provider.js";
+
+/** Node: every primitive on node:crypto (OpenSSL). Installed by sdk/node.ts. */
+export const nodeCryptoBackend: CryptoBackend = {
+  name: "node:crypto",
+  mls: nodeCryptoProvider,
+  ed25519: nodeEd25519,
+};
