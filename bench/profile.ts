@@ -13,7 +13,7 @@ export async function profiled<T>(phase: string, fn: () => Promise<T>): Promise<
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.setSamplingInterval", { interval: 250 });
   await session.post("Profiler.start");
   try {
     return await fn();

@@ -111,7 +111,7 @@ describe("device state as parts", () => {
     expect(store.updates).toHaveLength(2);
 
     state.owedReceipts.push({ caucusId: b.caucusId, eventId: crypto.randomUUID(), body: {} });
-    await writer.save(state, b.caucusId);
+    await writer.save(state, [b.caucusId]);
     expect(store.lastKeys()).toEqual(["device"]);
 
     expect(await reload(store.inner)).toEqual(state);
@@ -127,7 +127,7 @@ describe("device state as parts", () => {
     await writer.save(state);
     append(a);
     append(b);
-    await writer.save(state, a.caucusId);
+    await writer.save(state, [a.caucusId]);
     expect(store.lastKeys().every((k) => k.includes(a.caucusId))).toBe(true);
     await writer.save(state);
     expect(store.lastKeys()).toEqual([`caucus/${b.caucusId}`, `entry/${b.caucusId}/1`].sort());
@@ -168,7 +168,7 @@ describe("device state as parts", () => {
     const loaded = deviceState.parse(joinParts(parts));
     expect(loaded).toEqual(state);
     const writer = new StateWriter(store, loaded, parts);
-    await writer.save(loaded, a.caucusId);
+    await writer.save(loaded, [a.caucusId]);
     const keys = Object.keys(await store.inner.load());
     expect(keys).not.toContain("state");
     expect(keys).toContain(`entry/${a.caucusId}/2`);
@@ -272,9 +272,9 @@ describe.each(backends)("StateStore contract: $name", (backend) => {
     await writer.save(state);
     // What a send saves: the caucus record (its head moved) and one new entry, nothing else.
     append(a);
-    await writer.save(state, a.caucusId);
+    await writer.save(state, [a.caucusId]);
     append(a);
-    await writer.save(state, a.caucusId);
+    await writer.save(state, [a.caucusId]);
     expect(await reload(reopen())).toEqual(state);
   });
 
@@ -290,7 +290,7 @@ describe.each(backends)("StateStore contract: $name", (backend) => {
     const loaded = deviceState.parse(joinParts(parts));
     const writer = new StateWriter(again, loaded, parts);
     append(loaded.caucuses[a.caucusId]!);
-    await writer.save(loaded, a.caucusId);
+    await writer.save(loaded, [a.caucusId]);
     expect(Object.keys(await reopen().load())).not.toContain("state");
     expect(await reload(reopen())).toEqual(loaded);
   });

@@ -103,24 +103,24 @@ export class StateWriter {
   }
 
   /**
-   * Writes what changed since the last save. `onlyCaucus`: the caller changed no caucus but this
-   * one (and perhaps the device part), so the others are not even compared.
+   * Writes what changed since the last save. `only`: the caller changed no caucus but these
+   * (and perhaps the device part), so the others are not even compared.
    */
-  save(state: DeviceState, onlyCaucus?: string): Promise<void> {
-    const run = this.queue.then(() => this.write(state, onlyCaucus));
+  save(state: DeviceState, only?: readonly string[]): Promise<void> {
+    const run = this.queue.then(() => this.write(state, only));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async write(state: DeviceState, onlyCaucus: string | undefined): Promise<void> {
+  private async write(state: DeviceState, only: readonly string[] | undefined): Promise<void> {
     const changes = new Map<string, unknown>();
     const device = JSON.stringify(devicePart(state));
     if (device !== this.device) changes.set(DEVICE, JSON.parse(device));
     const legacy = this.legacy;
     if (legacy) changes.set(LEGACY, undefined);
     const ids =
-      onlyCaucus !== undefined && !legacy
-        ? [onlyCaucus]
+      only !== undefined && !legacy
+        ? new Set(only)
         : new Set([...Object.keys(state.caucuses), ...this.caucuses.keys()]);
     const saved = new Map<string, SavedCaucus | undefined>();
     for (const caucusId of ids) {

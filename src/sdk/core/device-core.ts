@@ -40,6 +40,9 @@ export class DeviceCore {
   private readonly listeners = new Set<() => void>();
   private readonly objects = new Map<string, Caucus>();
   private readonly writer: StateWriter;
+  /** Caucuses changed since the last save whose saving may wait (saveSoon). */
+  private readonly deferred = new Set<string>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** `loaded`: the parts the state was read from (omitted for a device whose state is new). */
   constructor(
@@ -95,11 +98,31 @@ export class DeviceCore {
 
   /**
    * Saves what changed. `onlyCaucus`: the caller changed that caucus and perhaps the device's own
-   * part, nothing else, so the other caucuses are not looked at (the send path's save).
+   * part, nothing else, so the other caucuses are not looked at (the send path's save). Whatever
+   * `saveSoon` left waiting goes along.
    */
   async save(onlyCaucus?: string): Promise<void> {
-    await this.writer.save(this.state, onlyCaucus);
+    const waiting = [...this.deferred];
+    await this.writer.save(this.state, onlyCaucus === undefined ? undefined : [onlyCaucus, ...waiting]);
+    for (const id of waiting) this.deferred.delete(id);
     this.changed();
+  }
+
+  /**
+   * For a change a crash may lose without harm: the sender's own entry once the relay acked it
+   * (the outbox still holds the payload and the relay the event, so the next sync applies it
+   * again). The next save carries it; if none comes, a save under the lock right after. A send
+   * then costs one write of the state, the one that must precede the post.
+   */
+  saveSoon(caucusId: string): void {
+    this.deferred.add(caucusId);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      // A failed write is tried again in full by the next save (StateWriter).
+      void this.exclusive(async () => {
+        if (this.deferred.size > 0) await this.save([...this.deferred][0]);
+      }).catch(() => undefined);
+    }, 0);
   }
 
   changed(): void {

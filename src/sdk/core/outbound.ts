@@ -96,7 +96,7 @@ export async function sendEvent(
       const { added } = await applyEvents(caucus, [landed], { deviceId: core.deviceId });
       const entry = added.find((x) => x.eventId === eventIdValue);
       if (entry && !record.problem) {
-        await core.save(caucusId);
+        core.saveSoon(caucusId);
         return entry;
       }
     }
