@@ -3,6 +3,7 @@ import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
 import { measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
+import { measureRelayAlone } from "./relay-alone.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
 
@@ -64,6 +65,19 @@ const state =
     ? await measureDeviceState({ events: stateEvents, caucuses: stateCaucuses, notes: 100, progress })
     : undefined;
 
+// The relay alone (no sdk in the timed part) against the minimal relay at 1, 4 and 16 senders.
+const relay =
+  process.env.BENCH_RELAY === "0"
+    ? undefined
+    : await measureRelayAlone({
+        events: intEnv("BENCH_RELAY_EVENTS", 2000, 16),
+        warmup: warmup,
+        rounds: intEnv("BENCH_RELAY_ROUNDS", 2, 1),
+        openLoop: { ratePerSec: 1000, seconds: intEnv("BENCH_RELAY_OPEN_SECONDS", 3, 1) },
+        ...(process.env.BENCH_RELAY_PROF ? { cpuProfDir: process.env.BENCH_RELAY_PROF } : {}),
+        progress,
+      });
+
 // It runs the relay and its clients in child processes of their own, after the rest.
 const sockets =
   socketCount > 0
@@ -88,6 +102,7 @@ process.stdout.write(
         cpuMsPerEvent: backchannel.send.cpuMsPerEvent,
       },
       receive: { eventsPerSec: backchannel.receive.eventsPerSec },
+      ...(relay ? { relay } : {}),
       ...(state ? { state } : {}),
       ...(sockets ? { sockets } : {}),
       crypto: cryptoResult,
