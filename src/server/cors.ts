@@ -29,18 +29,20 @@ export async function registerApiCors(
   scope: FastifyInstance,
   allowOrigins?: readonly string[],
 ): Promise<void> {
-  const origin = allowOrigins === undefined ? "*" : [...allowOrigins];
+  const options = (origin: string | string[] | false) => ({
+    origin,
+    methods: corsMethods,
+    allowedHeaders: corsRequestHeaders,
+    credentials: false,
+    maxAge: 600,
+    // A preflight without Origin is answered like any other OPTIONS, not with the plugin's
+    // plain-text 400, which would not be in the API's error shape.
+    strictPreflight: false,
+  });
+  // Made once, not per request: the delegator runs on every API call.
+  const api = options(allowOrigins === undefined ? "*" : [...allowOrigins]);
+  const notApi = options(false);
   await scope.register(fastifyCors, {
-    delegator: (request: FastifyRequest, callback) =>
-      callback(null, {
-        origin: isApiPath(request.url) ? origin : false,
-        methods: corsMethods,
-        allowedHeaders: corsRequestHeaders,
-        credentials: false,
-        maxAge: 600,
-        // A preflight without Origin is answered like any other OPTIONS, not with the plugin's
-        // plain-text 400, which would not be in the API's error shape.
-        strictPreflight: false,
-      }),
+    delegator: (request: FastifyRequest, callback) => callback(null, isApiPath(request.url) ? api : notApi),
   });
 }
