@@ -90,7 +90,8 @@ interface Target {
 export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayAloneResult> {
   const levels = opts.concurrency ?? [1, 4, 16];
   const rounds = opts.rounds ?? 4;
-  const width = Math.max(...levels);
+  // A channel has two parties at least.
+  const width = Math.max(2, ...levels);
   const parties = Array.from({ length: width }, (_, i) => `P${i + 1}`);
   opts.progress(`relay alone: a mediator and ${width} admitted handlers, one caucus each`);
   const net = await startNetwork({ parties, topic: "bench relay alone" });
