@@ -15,6 +15,11 @@ import { percentile, round } from "./stats.js";
 export interface RelayAloneOptions {
   /** Appends per concurrency level and side, shared among its senders and rounds. */
   events: number;
+  /**
+   * Appends per sender before timing, all 16 senders at once. A few thousand, so that the relay's
+   * code is optimised (JIT) before the first level: with a few hundred, the 1-sender level ran
+   * half-warm and paid for it (0.6 instead of 0.35 ms relay CPU per append).
+   */
   warmup: number;
   /** Concurrent senders per level, each into its own caucus; default 1, 4 and 16. */
   concurrency?: readonly number[];
