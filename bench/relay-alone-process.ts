@@ -1,10 +1,10 @@
-import { pino } from "pino";
 import { startServer } from "../src/server/start-server.js";
 import { startBaselineRelay } from "./baseline-relay.js";
 
 /**
  * One relay in a process of its own, for relay-alone.ts: `real DATA_DIR` (the relay as
- * `backchannel serve` runs it, logging each request, to /dev/null here) or `baseline DATA_DIR`
+ * `backchannel serve` runs it, logging each request to stdout, which the parent points at
+ * /dev/null) or `baseline DATA_DIR`
  * (baseline-relay.ts). Its own process so that the relay's CPU is counted apart from the load
  * client's, and neither steals the other's event loop.
  *
@@ -22,14 +22,7 @@ if ((kind !== "real" && kind !== "baseline") || !dataDir) {
 }
 const send = (m: RelayProcessMessage) => process.send?.(m);
 
-const relay =
-  kind === "real"
-    ? await startServer({
-        port: 0,
-        dataDir,
-        logger: { destination: pino.destination({ dest: "/dev/null", sync: true }) },
-      })
-    : await startBaselineRelay(dataDir);
+const relay = kind === "real" ? await startServer({ port: 0, dataDir }) : await startBaselineRelay(dataDir);
 
 process.on("message", (m: unknown) => {
   if (m === "cpu") {

@@ -269,9 +269,10 @@ class RelayProcess {
 
   static async start(kind: RelayKind, dataDir: string, cpuProfDir?: string): Promise<RelayProcess> {
     const child = fork(fileURLToPath(new URL("./relay-alone-process.ts", import.meta.url)), [kind, dataDir], {
-      // The parent's flags carry tsx's loader; stdout goes to stderr, so stdout stays one JSON document.
+      // The parent's flags carry tsx's loader. The relay's request log (its stdout) goes to
+      // /dev/null, written as in production; its stderr is ours.
       execArgv: [...process.execArgv, ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [])],
-      stdio: ["ignore", 2, 2, "ipc"],
+      stdio: ["ignore", "ignore", 2, "ipc"],
     });
     const { url } = await new Promise<{ url: string }>((resolve, reject) => {
       child.once("message", (m: RelayProcessMessage) =>
