@@ -80,7 +80,7 @@ export interface RelayAloneResult {
 /** A relay under test: its process and one send function per sender (caucus). */
 interface Target {
   name: string;
-  process: RelayProcess;
+  process: ChildRelay;
   senders: (() => Promise<unknown>)[];
 }
 
@@ -108,7 +108,7 @@ export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayA
     // The devices' relay hands its database over to the one under test.
     await net.server.close();
 
-    const relayProcess = await RelayProcess.start("real", net.dataDir, opts.cpuProfDir);
+    const relayProcess = await ChildRelay.start("real", net.dataDir, opts.cpuProfDir);
     cleanup.push(() => relayProcess.close());
     const http = new RelayClient(relayProcess.url);
     cleanup.push(() => http.close());
@@ -118,7 +118,7 @@ export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayA
       senders: senders.map((s) => http.appender(s)),
     };
 
-    const baselineProcess = await RelayProcess.start("baseline", baselineDir);
+    const baselineProcess = await ChildRelay.start("baseline", baselineDir);
     cleanup.push(() => baselineProcess.close());
     const ws = await connectBaselineSenders(baselineProcess.url, width, ciphertextBytes);
     cleanup.push(() => ws.close());
@@ -261,13 +261,13 @@ async function openLoopRun(t: Target, ratePerSec: number, seconds: number): Prom
 }
 
 /** A relay-alone-process.ts child: its URL, its CPU so far, and a clean close. */
-class RelayProcess {
+class ChildRelay {
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
   ) {}
 
-  static async start(kind: RelayKind, dataDir: string, cpuProfDir?: string): Promise<RelayProcess> {
+  static async start(kind: RelayKind, dataDir: string, cpuProfDir?: string): Promise<ChildRelay> {
     const child = fork(fileURLToPath(new URL("./relay-alone-process.ts", import.meta.url)), [kind, dataDir], {
       // The parent's flags carry tsx's loader. The relay's request log (its stdout) goes to
       // /dev/null, written as in production; its stderr is ours.
@@ -280,7 +280,7 @@ class RelayProcess {
       );
       child.once("exit", (code) => reject(new Error(`${kind} relay exited (${code}) before listening`)));
     });
-    return new RelayProcess(child, url);
+    return new ChildRelay(child, url);
   }
 
   cpuMs(): Promise<number> {

@@ -72,7 +72,7 @@ const relay =
     : await measureRelayAlone({
         events: intEnv("BENCH_RELAY_EVENTS", 2000, 16),
         warmup: intEnv("BENCH_RELAY_WARMUP", 200, 1),
-        rounds: intEnv("BENCH_RELAY_ROUNDS", 2, 1),
+        rounds: intEnv("BENCH_RELAY_ROUNDS", 4, 1),
         openLoop: { ratePerSec: 1000, seconds: intEnv("BENCH_RELAY_OPEN_SECONDS", 3, 1) },
         ...(process.env.BENCH_RELAY_PROF ? { cpuProfDir: process.env.BENCH_RELAY_PROF } : {}),
         progress,
