@@ -68,3 +68,24 @@ export async function measureBaseline(opts: BaselineOptions): Promise<BaselineRe
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Senders for the baseline relay at `url` (running elsewhere, see relay-alone.ts): one WebSocket
+ * and one caucus each, every message `payloadBytes` of random bytes, sent as the Backchannel
+ * client sends its ciphertext.
+ */
+export async function connectBaselineSenders(
+  url: string,
+  count: number,
+  payloadBytes: number,
+): Promise<{ senders: (() => Promise<number>)[]; close(): Promise<void> }> {
+  const clients: BaselineClient[] = [];
+  for (let i = 0; i < count; i++) clients.push(await BaselineClient.connect(url));
+  const blob = randomBytes(payloadBytes).toString("base64url");
+  return {
+    senders: clients.map((c, n) => () => c.append(`C${n}`, blob)),
+    close: async () => {
+      for (const c of clients) await c.close();
+    },
+  };
+}

@@ -30,3 +30,42 @@ export async function runLoad(senders: readonly SendOne[], perSender: number): P
   const cpu = process.cpuUsage(cpuStart);
   return { latenciesMs, elapsedMs: nowMs() - start, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
+
+export interface OpenLoopRun extends LoadRun {
+  /** Sends scheduled: rate × duration. */
+  offered: number;
+}
+
+/**
+ * Open loop: the i-th send is due at start + i / rate, whether or not earlier ones were
+ * acknowledged, and its latency runs from when it was due (not from when the timer got round to
+ * it) to its ack. A slow relay therefore cannot hide its stalls by slowing the client down
+ * (coordinated omission), and a late timer counts against the run, never for it.
+ */
+export async function runOpenLoop(
+  send: SendOne,
+  ratePerSec: number,
+  durationMs: number,
+): Promise<OpenLoopRun> {
+  const intervalMs = 1000 / ratePerSec;
+  const offered = Math.round(durationMs / intervalMs);
+  const latenciesMs: number[] = [];
+  const acks: Promise<void>[] = [];
+  const cpuStart = process.cpuUsage();
+  const start = nowMs();
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      for (const now = nowMs(); next < offered && start + next * intervalMs <= now; next++) {
+        const due = start + next * intervalMs;
+        acks.push(send(next).then(() => void latenciesMs.push(nowMs() - due)));
+      }
+      if (next < offered) setTimeout(tick, Math.max(0, start + next * intervalMs - nowMs()));
+      else resolve();
+    };
+    tick();
+  });
+  await Promise.all(acks);
+  const cpu = process.cpuUsage(cpuStart);
+  return { latenciesMs, elapsedMs: nowMs() - start, cpuMs: (cpu.user + cpu.system) / 1000, offered };
+}

@@ -3,6 +3,7 @@ import { measureBackchannel } from "./backchannel-load.js";
 import { measureBaseline } from "./baseline-load.js";
 import { bareEncryptCpuMs, measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
+import { measureRelayAlone } from "./relay-alone.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
 
@@ -70,6 +71,19 @@ const state =
     ? await measureDeviceState({ events: stateEvents, caucuses: stateCaucuses, notes: 100, progress })
     : undefined;
 
+// The relay alone (no sdk in the timed part) against the minimal relay at 1, 4 and 16 senders.
+const relay =
+  process.env.BENCH_RELAY === "0"
+    ? undefined
+    : await measureRelayAlone({
+        events: intEnv("BENCH_RELAY_EVENTS", 2000, 16),
+        warmup: intEnv("BENCH_RELAY_WARMUP", 200, 1),
+        rounds: intEnv("BENCH_RELAY_ROUNDS", 4, 1),
+        openLoop: { ratePerSec: 1000, seconds: intEnv("BENCH_RELAY_OPEN_SECONDS", 3, 1) },
+        ...(process.env.BENCH_RELAY_PROF ? { cpuProfDir: process.env.BENCH_RELAY_PROF } : {}),
+        progress,
+      });
+
 // It runs the relay and its clients in child processes of their own, after the rest.
 const sockets =
   socketCount > 0
@@ -101,6 +115,7 @@ process.stdout.write(
         eventsPerSec: backchannel.receive.eventsPerSec,
         cpuMsPerEvent: backchannel.receive.cpuMsPerEvent,
       },
+      ...(relay ? { relay } : {}),
       ...(state ? { state } : {}),
       ...(sockets ? { sockets } : {}),
       crypto: cryptoResult,

@@ -27,7 +27,20 @@ export function genesisHash(caucusId: string): string {
 }
 
 export function linkHash(prevHash: string, link: ChainLink): string {
-  const body = canonicalJson({
+  return sha256HexOf(utf8(linkPreimage(prevHash, link, sha256HexOf(fromBase64Url(link.ciphertext)))));
+}
+
+/**
+ * What a link's hash is the SHA-256 of, given the SHA-256 (hex) of the ciphertext's bytes: the one
+ * definition of a link, for an implementation that hashes with another SHA-256 (the relay uses
+ * node:crypto, several times faster than the pure-JS one every platform has).
+ */
+export function linkPreimage(
+  prevHash: string,
+  link: Omit<ChainLink, "ciphertext">,
+  ciphertextSha256: string,
+): string {
+  return canonicalJson({
     v: "backchannel-transcript-v1",
     caucusId: link.caucusId,
     seq: link.seq,
@@ -35,10 +48,9 @@ export function linkHash(prevHash: string, link: ChainLink): string {
     senderDeviceId: link.senderDeviceId,
     kind: link.kind,
     epoch: link.epoch,
-    ciphertextSha256: sha256HexOf(fromBase64Url(link.ciphertext)),
+    ciphertextSha256,
     prev: prevHash,
   });
-  return sha256HexOf(utf8(body));
 }
 
 export type TranscriptProblem =

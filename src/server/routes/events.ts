@@ -1,5 +1,5 @@
 import type { ServerFrame } from "../../protocol/index.js";
-import { decodeBase64Url } from "../base64url.js";
+import { checkBase64Url } from "../base64url.js";
 import { notFound } from "../errors.js";
 import { requireMembership } from "../membership-access.js";
 import type { RouteContext } from "./context.js";
@@ -16,8 +16,8 @@ export function eventRoutes({
   return {
     async appendEvent({ device, params: { caucusId }, body, request, status }) {
       await requireMembership(storage, caucusId, device.deviceId);
-      decodeBase64Url(body.ciphertext, "ciphertext");
-      body.welcomes?.forEach((w, i) => decodeBase64Url(w.welcome, `welcomes.${i}.welcome`));
+      checkBase64Url(body.ciphertext, "ciphertext");
+      body.welcomes?.forEach((w, i) => checkBase64Url(w.welcome, `welcomes.${i}.welcome`));
       const welcomes = body.welcomes ?? [];
       const removes = body.removes ?? [];
 

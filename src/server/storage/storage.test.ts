@@ -489,6 +489,133 @@ describe.each(backends)("storage: $name", (backend) => {
     });
   });
 
+  describe("concurrent appends (group commit)", () => {
+    /** The same devices, channel and caucuses, under the same ids, in any storage. */
+    const ids = {
+      m1: crypto.randomUUID(),
+      m2: crypto.randomUUID(),
+      party: crypto.randomUUID(),
+      channelId: crypto.randomUUID(),
+      c1: crypto.randomUUID(),
+      c2: crypto.randomUUID(),
+      inviteId: crypto.randomUUID(),
+      keyPackage: randomB64(100),
+    };
+    async function sameCaucuses(storage: Storage): Promise<void> {
+      for (const deviceId of [ids.m1, ids.m2])
+        await storage.createDevice({ deviceId, role: "mediator", authPublicKey: randomB64(32) });
+      await storage.createChannel({ channelId: ids.channelId, mediatorDeviceIds: [ids.m1, ids.m2] });
+      for (const caucusId of [ids.c1, ids.c2])
+        await storage.createCaucus({ caucusId, channelId: ids.channelId });
+      await storage.createInvite({
+        inviteId: ids.inviteId,
+        caucusId: ids.c1,
+        invitePublicKey: randomB64(32),
+        expiresAt: LATER,
+      });
+      await storage.redeemInvite({
+        inviteId: ids.inviteId,
+        deviceId: ids.party,
+        authPublicKey: randomB64(32),
+        keyPackage: ids.keyPackage,
+        now: NOW,
+      });
+    }
+
+    type Outcome = { seq: number; hash: string; duplicate: boolean } | { error: unknown };
+    const outcome = (r: PromiseSettledResult<Outcome>): Outcome =>
+      r.status === "fulfilled" ? r.value : { error: (r.reason as { code?: unknown }).code ?? r.reason };
+
+    it("answer each append as if it ran alone, in call order: accepted and refused mixed", async () => {
+      const first = event(ids.c1, ids.m1);
+      const welcome = randomB64(50);
+      // Every rule once, each depending on the ones before it in the same batch.
+      const batch: AppendEventInput[] = [
+        event(ids.c1, ids.m1), // accepted: seq 2
+        { ...first }, // a retry of seq 1: duplicate
+        { ...first, senderDeviceId: ids.m2 }, // event_id_conflict
+        event(ids.c1, ids.m1, { kind: "commit", welcomes: [{ deviceId: ids.party, welcome }] }), // seq 3, epoch 1
+        event(ids.c1, ids.m2, { kind: "commit" }), // epoch_conflict: the first commit for epoch 0 won
+        event(ids.c1, ids.m2), // stale_epoch: the caucus is at epoch 1 now
+        event(ids.c1, ids.party, { epoch: 1 }), // accepted: the welcome above let the party in
+        event(ids.c1, ids.m1, { epoch: 1, after: { seq: 2, hash: "0".repeat(64) } }), // head_moved
+        event(ids.c2, ids.m1), // another caucus: its own seq 1
+        event(ids.c2, ids.party), // not a member there: not_found
+      ];
+
+      // One at a time, in a storage of its own, under the same ids.
+      const alone = await backend.create();
+      const one = await alone.open();
+      const expected: Outcome[] = [];
+      try {
+        await sameCaucuses(one);
+        await one.appendEvent(first);
+        for (const e of batch) {
+          const [settled] = await Promise.allSettled([one.appendEvent(e)]);
+          expected.push(outcome(settled));
+        }
+        // All at once, here.
+        await sameCaucuses(s);
+        await s.appendEvent(first);
+        const together = (await Promise.allSettled(batch.map((e) => s.appendEvent(e)))).map(outcome);
+
+        expect(together).toEqual(expected);
+        expect(together.map((o) => ("error" in o ? o.error : o.seq))).toEqual([
+          2,
+          1,
+          "event_id_conflict",
+          3,
+          "epoch_conflict",
+          "stale_epoch",
+          4,
+          "head_moved",
+          1,
+          "not_found",
+        ]);
+        expect(together[1]).toMatchObject({ duplicate: true });
+        // The same transcripts, heads, epochs and memberships: refused appends left no trace.
+        for (const caucusId of [ids.c1, ids.c2]) {
+          const page = { afterSeq: 0, limit: 100, maxBytes: 1e9 };
+          expect(await s.listEvents(caucusId, page)).toEqual(await one.listEvents(caucusId, page));
+          expect(await s.getCaucus(caucusId)).toEqual(await one.getCaucus(caucusId));
+          expect(await s.listMembers(caucusId)).toEqual(await one.listMembers(caucusId));
+        }
+        expect(await s.getCaucus(ids.c1)).toMatchObject({ epoch: 1, head: { seq: 4 } });
+        expect(await s.getWelcome(ids.c1, ids.party)).toMatchObject({ welcome, seq: 3 });
+      } finally {
+        await one.close();
+        await alone.cleanup();
+      }
+    });
+
+    it("a run of concurrent appends to one caucus is gap-free and chains in call order", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const sent = Array.from({ length: 50 }, () => event(caucusId, mediator));
+      const results = await Promise.all(sent.map((e) => s.appendEvent(e)));
+      expect(results.map((r) => r.seq)).toEqual(sent.map((_, i) => i + 1));
+      const events = await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 });
+      expect(events.map((e) => e.eventId)).toEqual(sent.map((e) => e.eventId));
+      expect(
+        extendChain(
+          { seq: 0, hash: genesisHash(caucusId) },
+          events.map((e) => ({ ...e, caucusId })),
+        ),
+      ).toEqual({ ok: true, head: { seq: 50, hash: results[49]!.hash } });
+    });
+
+    it("appends still waiting when the storage closes are committed, not lost", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const sent = [event(caucusId, mediator), event(caucusId, mediator)];
+      const pending = sent.map((e) => s.appendEvent(e));
+      await s.close();
+      expect((await Promise.all(pending)).map((r) => r.seq)).toEqual([1, 2]);
+      s = await db.open();
+      expect(
+        (await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 })).map((e) => e.eventId),
+      ).toEqual(sent.map((e) => e.eventId));
+    });
+  });
+
   describe("welcomes and removals", () => {
     it("joins a pending device from the event after its commit and stores its welcome there", async () => {
       const { caucusId, mediator } = await caucusWithMediator();

@@ -102,9 +102,11 @@ export interface Storage {
 
   // ── transcript ──
   /**
-   * One transaction: idempotency, epoch rules, seq and hash chain, welcomes and removals
-   * (the rules are spelled out on AppendEventInput). Throws ServerError on any rule broken,
-   * and then nothing has changed.
+   * Idempotency, epoch rules, seq and hash chain, welcomes and removals (the rules are spelled
+   * out on AppendEventInput), all or nothing. Throws ServerError on any rule broken, and then
+   * nothing has changed. Resolves only once the event is durable. Concurrent appends may share
+   * one transaction (group commit); each is applied, in call order, exactly as if it ran alone
+   * at that point, so one's refusal never affects another.
    */
   appendEvent(input: AppendEventInput): Promise<AppendEventResult>;
   /** Events with seq > afterSeq, in seq order: at most `limit`, and see EventPage on size. */

@@ -1,4 +1,5 @@
-import { linkHash } from "../../../protocol/index.js";
+import { createHash } from "node:crypto";
+import { linkPreimage } from "../../../protocol/index.js";
 import { ServerError, forbidden, notFound } from "../../errors.js";
 import type { AppendEventInput, AppendEventResult } from "../storage.js";
 import { bytes, readCaucus, readMembership } from "./reads.js";
@@ -51,15 +52,22 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     throw new ServerError("head_moved", `the chain head is no longer #${input.after.seq}`);
   }
   const seq = caucus.head.seq + 1;
-  const hash = linkHash(caucus.head.hash, {
-    caucusId: input.caucusId,
-    seq,
-    eventId: input.eventId,
-    senderDeviceId: input.senderDeviceId,
-    kind: input.kind,
-    epoch: input.epoch,
-    ciphertext: input.ciphertext,
-  });
+  const ciphertext = bytes(input.ciphertext);
+  // protocol's linkHash, with node:crypto's SHA-256 (the hash chain's cost on the append path).
+  const hash = sha256Hex(
+    linkPreimage(
+      caucus.head.hash,
+      {
+        caucusId: input.caucusId,
+        seq,
+        eventId: input.eventId,
+        senderDeviceId: input.senderDeviceId,
+        kind: input.kind,
+        epoch: input.epoch,
+      },
+      sha256Hex(ciphertext),
+    ),
+  );
   stmt.insertEvent.run(
     input.caucusId,
     seq,
@@ -67,7 +75,7 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     input.senderDeviceId,
     input.kind,
     input.epoch,
-    bytes(input.ciphertext),
+    ciphertext,
     hash,
   );
   stmt.advanceHead.run(seq, hash, nextEpoch, input.caucusId);
@@ -81,6 +89,8 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     stmt.setRemovalProof.run(p.signature, input.caucusId, p.deviceId);
   return { seq, hash, duplicate: false };
 }
+
+const sha256Hex = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 
 /** Validates every welcome and removal before anything is written. */
 function checkRosterChanges(stmt: Statements, input: AppendEventInput): void {

@@ -20,6 +20,7 @@ import type {
   WelcomeRecord,
 } from "../storage.js";
 import { appendEventSync } from "./append-event.js";
+import { GroupCommit } from "./group-commit.js";
 import { openDatabase, type SqliteStorageOptions } from "./open-database.js";
 import {
   bytes,
@@ -50,16 +51,29 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
 
 /**
  * better-sqlite3 is synchronous; each method runs to completion (a transaction included) before
- * any other JavaScript, so one process never interleaves two appends. `.immediate()` takes the
- * write lock at BEGIN, so two processes sharing the file cannot both read the same head either.
+ * any other JavaScript, so one process never interleaves two appends. Appends are the exception to
+ * "at once": they queue for the next group commit (group-commit.ts), which applies them one after
+ * another in one transaction. `.immediate()` takes the write lock at BEGIN, so two processes
+ * sharing the file cannot both read the same head either.
  */
 class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
 
+  /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
+  private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
+
   constructor(db: Database.Database) {
     this.db = db;
     this.stmt = prepareStatements(db);
+    this.appends = new GroupCommit(db, (input) => {
+      const result = appendEventSync(this.stmt, input);
+      if (!result.duplicate)
+        // A party device is in one caucus only: removed from it, it is done for.
+        for (const d of input.removes)
+          if (readDevice(this.stmt, d)?.role === "party") this.removeDeviceSync(d);
+      return result;
+    });
   }
 
   // ── devices and login ──
@@ -364,18 +378,7 @@ class SqliteStorage implements Storage {
   // ── transcript ──
 
   appendEvent(input: AppendEventInput): Promise<AppendEventResult> {
-    return this.run(() =>
-      this.db
-        .transaction(() => {
-          const result = appendEventSync(this.stmt, input);
-          if (!result.duplicate)
-            // A party device is in one caucus only: removed from it, it is done for.
-            for (const d of input.removes)
-              if (readDevice(this.stmt, d)?.role === "party") this.removeDeviceSync(d);
-          return result;
-        })
-        .immediate(),
-    );
+    return this.appends.submit(input);
   }
 
   listEvents(caucusId: string, page: EventPage): Promise<StoredEvent[]> {
@@ -411,7 +414,10 @@ class SqliteStorage implements Storage {
 
   close(): Promise<void> {
     return this.run(() => {
-      if (this.db.open) this.db.close();
+      if (!this.db.open) return;
+      // Appends already submitted are committed (and answered) first, not dropped.
+      this.appends.flush();
+      this.db.close();
     });
   }
 
