@@ -24,9 +24,9 @@ function intEnv(name: string, fallback: number, min: number): number {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-const events = intEnv("BENCH_EVENTS", 300, 1);
+const events = intEnv("BENCH_EVENTS", 1000, 1);
 const senders = intEnv("BENCH_SENDERS", 3, 0);
-const warmup = intEnv("BENCH_WARMUP", 20, 1);
+const warmup = intEnv("BENCH_WARMUP", 200, 1);
 const stateEvents = intEnv("BENCH_STATE_EVENTS", 10_000, 0);
 const stateCaucuses = intEnv("BENCH_CAUCUSES", 200, 4);
 const socketCount = intEnv("BENCH_SOCKETS", 20_000, 0);
