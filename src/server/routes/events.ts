@@ -3,7 +3,7 @@ import { checkBase64Url } from "../base64url.js";
 import { notFound } from "../errors.js";
 import { requireMembership } from "../membership-access.js";
 import type { RouteContext } from "./context.js";
-import { disconnectRemoved, publishAll } from "./publish.js";
+import { disconnectRemoved, publishAll, publishSoon } from "./publish.js";
 import type { RouteHandlers } from "./register-route.js";
 
 /** Ciphertext per page of GET …/events, so one page of large MLS messages cannot fill memory. */
@@ -44,7 +44,10 @@ export function eventRoutes({
         for (const deviceId of [...welcomes.map((w) => w.deviceId), ...removes]) {
           deliveries.push({ deviceId, frame: { type: "membership", caucusId } });
         }
-        await publishAll(notifier, request.log, deliveries);
+        // A removed device must get the membership frame that says why before its sockets close:
+        // those pushes go out in order, before the answer; every other push goes out after it.
+        if (removes.length > 0) await publishAll(notifier, request.log, deliveries);
+        else publishSoon(notifier, request.log, deliveries);
         // A removed party device is done for (storage removed it with its sessions).
         const gone: string[] = [];
         for (const d of removes) if ((await storage.getDevice(d))?.removed) gone.push(d);
