@@ -15,7 +15,8 @@ export function eventRoutes({
 }: RouteContext): RouteHandlers<"appendEvent" | "listEvents" | "getWelcome"> {
   return {
     async appendEvent({ device, params: { caucusId }, body, request, status }) {
-      await requireMembership(storage, caucusId, device.deviceId);
+      // Membership is checked by storage.appendEvent, in the transaction that appends, with the
+      // same rule and the same not_found as requireMembership (one read per append, not two).
       checkBase64Url(body.ciphertext, "ciphertext");
       body.welcomes?.forEach((w, i) => checkBase64Url(w.welcome, `welcomes.${i}.welcome`));
       const welcomes = body.welcomes ?? [];
