@@ -81,6 +81,23 @@ describe("the send path", () => {
     expect((await b.verify()).every((r) => r.ok)).toBe(true);
   });
 
+  test("a retry of a send whose answer was lost keeps the payload that landed, once", async () => {
+    const b = net.handlers.B![0]!;
+    const relay = net.relayOf(b);
+    const eventId = crypto.randomUUID();
+    // The relay stores the event, then the answer is lost on the way back.
+    const cut = relay.rule(on("POST", /\/events$/, () => ({ dropAnswer: true })));
+    await expect(b.send({ text: "answer lost", eventId })).rejects.toThrow();
+    cut.remove();
+    const entry = await b.send({ text: "answer lost", eventId });
+    await net.mediator.sync();
+    const atMediator = net.mediator.entries(b.caucusId).filter((e) => e.eventId === eventId);
+    expect(atMediator).toHaveLength(1);
+    // What the sender shows is what the others decrypted, not a second encryption's sentAt/seen.
+    expect(entry.payload).toEqual(atMediator[0]!.payload);
+    expect(b.entries(b.caucusId).filter((e) => e.eventId === eventId)).toHaveLength(1);
+  });
+
   test("the sender's own entry is saved soon after the ack; a crash before that loses nothing", async () => {
     const store = new MemoryStateStore();
     const { code } = await net.mediator.invite(net.caucus.B!, { confirm: false });

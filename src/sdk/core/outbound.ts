@@ -52,6 +52,13 @@ export async function sendEvent(
   parse(newEventId, eventIdValue, "event id");
   const caucus = core.caucus(caucusId);
   const record = caucus.record;
+  if (Object.hasOwn(record.outbox, eventIdValue)) {
+    // This id was posted before and its answer lost: it may have landed. Learn that first, so
+    // the entry this device keeps carries the payload the others decrypted, not a new one's.
+    await syncCaucus(core, caucusId);
+    const landed = record.entries.findLast((x) => x.eventId === eventIdValue);
+    if (landed) return landed;
+  }
   for (let attempt = 1; ; attempt++) {
     // A commit of ours in flight, or a refusal last time: learn where the caucus stands first.
     if (attempt > 1 || record.pendingCommit || record.accessRefused) await syncCaucus(core, caucusId);
@@ -101,12 +108,18 @@ export async function sendEvent(
       }
     }
     await syncCaucus(core, caucusId);
-    const entry = record.entries.find((x) => x.eventId === eventIdValue);
+    const entry = record.entries.findLast((x) => x.eventId === eventIdValue);
     if (!entry)
       throw new SdkError(
         "send_unconfirmed",
         "the server acknowledged the event but it is not in the transcript",
       );
+    // A copy that the relay answered as a duplicate of one already applied leaves its payload
+    // in the outbox: it will never arrive, so it goes.
+    if (Object.hasOwn(record.outbox, eventIdValue)) {
+      delete record.outbox[eventIdValue];
+      core.saveSoon(caucusId);
+    }
     return entry;
   }
 }
