@@ -2,7 +2,7 @@ import { startServer } from "../src/server/start-server.js";
 import { startBaselineRelay } from "./baseline-relay.js";
 
 /**
- * One relay in a process of its own, for relay-alone.ts: `real DATA_DIR` (the relay as
+ * One relay in a process of its own (started by relay-process.ts): `real DATA_DIR` (the relay as
  * `backchannel serve` runs it, logging each request to stdout, which the parent points at
  * /dev/null) or `baseline DATA_DIR`
  * (baseline-relay.ts). Its own process so that the relay's CPU is counted apart from the load

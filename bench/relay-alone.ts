@@ -1,15 +1,13 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Party } from "../src/sdk/index.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { signalText } from "./backchannel-load.js";
 import { connectBaselineSenders } from "./baseline-load.js";
 import { runLoad, runOpenLoop, type LoadRun } from "./load.js";
 import { RelayClient, type RelaySender } from "./relay-client.js";
-import type { RelayKind, RelayProcessMessage } from "./relay-alone-process.js";
+import { RelayProcess } from "./relay-process.js";
 import { percentile, round } from "./stats.js";
 
 export interface RelayAloneOptions {
@@ -80,7 +78,7 @@ export interface RelayAloneResult {
 /** A relay under test: its process and one send function per sender (caucus). */
 interface Target {
   name: string;
-  process: ChildRelay;
+  process: RelayProcess;
   senders: (() => Promise<unknown>)[];
 }
 
@@ -108,17 +106,16 @@ export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayA
     // The devices' relay hands its database over to the one under test.
     await net.server.close();
 
-    const relayProcess = await ChildRelay.start("real", net.dataDir, opts.cpuProfDir);
+    const relayProcess = await RelayProcess.start("real", net.dataDir, opts.cpuProfDir);
     cleanup.push(() => relayProcess.close());
     const http = new RelayClient(relayProcess.url);
-    cleanup.push(() => http.close());
     const real: Target = {
       name: "relay",
       process: relayProcess,
       senders: senders.map((s) => http.appender(s)),
     };
 
-    const baselineProcess = await ChildRelay.start("baseline", baselineDir);
+    const baselineProcess = await RelayProcess.start("baseline", baselineDir);
     cleanup.push(() => baselineProcess.close());
     const ws = await connectBaselineSenders(baselineProcess.url, width, ciphertextBytes);
     cleanup.push(() => ws.close());
@@ -258,43 +255,4 @@ async function openLoopRun(t: Target, ratePerSec: number, seconds: number): Prom
     maxMs: round(sorted[sorted.length - 1]!),
     relayCpuMsPerEvent: round(relayCpuMs / sorted.length, 3),
   };
-}
-
-/** A relay-alone-process.ts child: its URL, its CPU so far, and a clean close. */
-class ChildRelay {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(kind: RelayKind, dataDir: string, cpuProfDir?: string): Promise<ChildRelay> {
-    const child = fork(fileURLToPath(new URL("./relay-alone-process.ts", import.meta.url)), [kind, dataDir], {
-      // The parent's flags carry tsx's loader. The relay's request log (its stdout) goes to
-      // /dev/null, written as in production; its stderr is ours.
-      execArgv: [...process.execArgv, ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [])],
-      stdio: ["ignore", "ignore", 2, "ipc"],
-    });
-    const { url } = await new Promise<{ url: string }>((resolve, reject) => {
-      child.once("message", (m: RelayProcessMessage) =>
-        "url" in m ? resolve(m) : reject(new Error("no url")),
-      );
-      child.once("exit", (code) => reject(new Error(`${kind} relay exited (${code}) before listening`)));
-    });
-    return new ChildRelay(child, url);
-  }
-
-  cpuMs(): Promise<number> {
-    return new Promise((resolve) => {
-      this.child.once("message", (m: RelayProcessMessage) => resolve("cpuMs" in m ? m.cpuMs : NaN));
-      this.child.send("cpu");
-    });
-  }
-
-  close(): Promise<void> {
-    if (this.child.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once("exit", () => resolve());
-      this.child.send("close");
-    });
-  }
 }

@@ -21,9 +21,9 @@ export interface SocketsOptions {
 }
 
 /**
- * One delivery phase. The relay pushes an event's hints before it answers the post, so a hint
- * usually arrives before the poster has read its ack: delivery is timed from the moment the post
- * was sent, and `afterAck` (negative: before the ack) shows where the ack fell among the hints.
+ * One delivery phase. The relay answers the post, then pushes the event's hints (a chunk per turn
+ * of its event loop): delivery is timed from the moment the post was sent, and `afterAck` says
+ * how long after the ack each hint arrived (negative: before it, as a small chunk may).
  */
 export interface Delivery {
   sockets: number;
@@ -254,7 +254,7 @@ async function measureDelivery(
 
 /**
  * Which events each client has fully delivered. Listening from the start: a client can report
- * an event before the poster has even read its ack (the relay pushes hints before it answers).
+ * an event before the poster has even read its ack (the hints may outrun the ack's delivery).
  */
 class DeliveredLog {
   private readonly seen = new Map<ChildProcess, Set<number>>();

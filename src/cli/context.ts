@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { BackchannelError } from "../protocol/index.js";
-import { Mediator, Party, readDeviceState, type Device } from "../sdk/index.js";
+import { Mediator, Party, openDevice as openStoredDevice, type Device } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
 import type { GlobalOptions } from "./global-options.js";
 
@@ -74,8 +74,7 @@ export async function openDevice(opts: GlobalOptions): Promise<Mediator | Party>
       "no_device",
       `no device in ${homeDir(opts)}: run \`backchannel mediator init\` or \`backchannel join <code>\` first`,
     );
-  const state = (await readDeviceState(store)) as { role?: string };
-  return state.role === "mediator" ? Mediator.open(store, nodePlatform) : Party.open(store, nodePlatform);
+  return openStoredDevice(store, nodePlatform);
 }
 
 export async function openMediator(opts: GlobalOptions): Promise<Mediator> {

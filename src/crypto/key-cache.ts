@@ -37,8 +37,4 @@ export class KeyCache<K> {
     this.entries.set(id, made);
     return made;
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

@@ -5,7 +5,7 @@ import { syncAll, verifyAll, type VerifyReport } from "./core/transcript-sync.js
 import { deviceState, type DeviceState, type TranscriptEntry } from "./device-state.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
 import type { Session } from "./session.js";
-import { joinParts } from "./state-parts.js";
+import { joinParts, storedAs } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 export type { VerifyReport };
@@ -38,7 +38,12 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
 
   protected static async loadCore(store: StateStore, platform: Platform): Promise<DeviceCore> {
     const parts = await store.load();
-    return new DeviceCore(parse(deviceState, joinParts(parts), "device state"), store, platform, parts);
+    return new DeviceCore(
+      parse(deviceState, joinParts(parts), "device state"),
+      store,
+      platform,
+      storedAs(parts),
+    );
   }
 
   get deviceId(): string {

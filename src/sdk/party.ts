@@ -119,7 +119,7 @@ export class Party extends Device<PartySnapshot> {
       }),
       joinKeys: { caucusId: invite.caucusId, ...joinKeys },
     };
-    const written = await redeemOnce(opts.store, state, () =>
+    await redeemOnce(opts.store, state, () =>
       new HttpClient(serverUrl).call("redeemInvite", {
         params: { inviteId: invite.inviteId },
         body: {
@@ -130,7 +130,7 @@ export class Party extends Device<PartySnapshot> {
         },
       }),
     );
-    return new Party(new DeviceCore(state, opts.store, opts.platform, written));
+    return new Party(new DeviceCore(state, opts.store, opts.platform, "parts"));
   }
 
   static async open(store: StateStore, platform: Platform): Promise<Party> {

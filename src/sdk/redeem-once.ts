@@ -14,11 +14,10 @@ export async function redeemOnce(
   store: StateStore,
   state: DeviceState,
   redeem: () => Promise<unknown>,
-): Promise<Record<string, unknown>> {
-  const written = await writeNewState(store, state);
+): Promise<void> {
+  await writeNewState(store, state);
   try {
     await redeem();
-    return written;
   } catch (e) {
     if (e instanceof ApiError && e.status < 500) await store.clear?.();
     throw e;

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { newDeviceState } from "./device.js";
 import { deviceState, type CaucusRecord, type DeviceState, type TranscriptEntry } from "./device-state.js";
 import { FileStateStore } from "./node.js";
-import { joinParts, splitState, StateWriter } from "./state-parts.js";
+import { joinParts, splitState, StateWriter, storedAs } from "./state-parts.js";
 import { MemoryStateStore, type StateStore } from "./state-store.js";
 
 const key = "A".repeat(43);
@@ -167,7 +167,7 @@ describe("device state as parts", () => {
     const parts = await store.load();
     const loaded = deviceState.parse(joinParts(parts));
     expect(loaded).toEqual(state);
-    const writer = new StateWriter(store, loaded, parts);
+    const writer = new StateWriter(store, loaded, storedAs(parts));
     await writer.save(loaded, [a.caucusId]);
     const keys = Object.keys(await store.inner.load());
     expect(keys).not.toContain("state");
@@ -201,7 +201,7 @@ describe("device state as parts", () => {
     await store.inner.update(splitState(state));
     const parts = await store.load();
     const loaded = deviceState.parse(joinParts(parts));
-    const writer = new StateWriter(store, loaded, parts);
+    const writer = new StateWriter(store, loaded, storedAs(parts));
     await writer.save(loaded);
     expect(store.updates).toHaveLength(0);
   });
@@ -288,7 +288,7 @@ describe.each(backends)("StateStore contract: $name", (backend) => {
     const parts = await again.load();
     expect(Object.keys(parts)).toEqual(["state"]);
     const loaded = deviceState.parse(joinParts(parts));
-    const writer = new StateWriter(again, loaded, parts);
+    const writer = new StateWriter(again, loaded, storedAs(parts));
     append(loaded.caucuses[a.caucusId]!);
     await writer.save(loaded, [a.caucusId]);
     expect(Object.keys(await reopen().load())).not.toContain("state");

@@ -74,6 +74,8 @@ function caucusPart(record: CaucusRecord): Json {
   return { ...record, entries: [] };
 }
 
+export type StoredAs = "parts" | "whole";
+
 interface SavedCaucus {
   json: string;
   entries: number;
@@ -91,15 +93,18 @@ export class StateWriter {
   private legacy: boolean;
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** `loaded`: the parts as the store returned them (the writer then knows what is stored). */
+  /**
+   * `stored`: what the store holds for this state. "parts": exactly this state, as parts (a
+   * device just opened or just written); "whole": the state as one part, written before parts
+   * existed (the first save writes every part); omitted: nothing yet.
+   */
   constructor(
     private readonly store: StateStore,
     state: DeviceState,
-    loaded?: Record<string, unknown>,
+    stored?: StoredAs,
   ) {
-    this.legacy = !!loaded && LEGACY in loaded;
-    // After a legacy load nothing is stored as parts yet: the first save writes them all.
-    if (loaded && !this.legacy) this.remember(state);
+    this.legacy = stored === "whole";
+    if (stored === "parts") this.remember(state);
   }
 
   /**
@@ -115,7 +120,9 @@ export class StateWriter {
   private async write(state: DeviceState, only: readonly string[] | undefined): Promise<void> {
     const changes = new Map<string, unknown>();
     const device = JSON.stringify(devicePart(state));
-    if (device !== this.device) changes.set(DEVICE, JSON.parse(device));
+    // The store serialises what it is given before update() returns (StateStore's contract), so
+    // the live objects go as they are: no copy per part.
+    if (device !== this.device) changes.set(DEVICE, devicePart(state));
     const legacy = this.legacy;
     if (legacy) changes.set(LEGACY, undefined);
     const ids =
@@ -134,15 +141,14 @@ export class StateWriter {
         continue;
       }
       const json = JSON.stringify(caucusPart(record));
-      if (json !== before?.json) changes.set(caucusKey(caucusId), JSON.parse(json));
+      if (json !== before?.json) changes.set(caucusKey(caucusId), caucusPart(record));
       const entries = record.entries;
       const appended =
         !!before &&
         before.entries <= entries.length &&
         (before.entries === 0 || entries[before.entries - 1]!.hash === before.lastHash);
       const from = appended ? before.entries : 0;
-      for (let n = from; n < entries.length; n++)
-        changes.set(entryKey(caucusId, n), JSON.parse(JSON.stringify(entries[n])));
+      for (let n = from; n < entries.length; n++) changes.set(entryKey(caucusId, n), entries[n]);
       if (before && !appended)
         for (let n = entries.length; n < before.entries; n++) changes.set(entryKey(caucusId, n), undefined);
       saved.set(caucusId, { json, entries: entries.length, lastHash: entries.at(-1)?.hash });
@@ -169,17 +175,10 @@ export class StateWriter {
   }
 }
 
-/** The parts after `changes` (undefined deletes), as a new record. */
-export function applyChanges(
-  parts: Record<string, unknown>,
-  changes: ReadonlyMap<string, unknown>,
-): Record<string, unknown> {
-  const out = { ...parts };
-  for (const [k, v] of changes) {
-    if (v === undefined) delete out[k];
-    else out[k] = v;
-  }
-  return out;
+/** The role a stored state names (unvalidated), read without putting the whole state together. */
+export function storedRole(parts: Record<string, unknown>): unknown {
+  const base = parts[DEVICE] ?? parts[LEGACY];
+  return isObject(base) ? base.role : undefined;
 }
 
 /** Reads a device's whole state from its store (unvalidated: the caller parses it). */
@@ -187,9 +186,12 @@ export async function readState(store: StateStore): Promise<unknown> {
   return joinParts(await store.load());
 }
 
-/** Writes a new device's whole state (its store's first write); returns the parts written. */
-export async function writeNewState(store: StateStore, state: DeviceState): Promise<Record<string, unknown>> {
-  const parts = splitState(state);
-  await store.update(parts);
-  return Object.fromEntries(parts);
+/** Writes a new device's whole state (its store's first write), as parts. */
+export function writeNewState(store: StateStore, state: DeviceState): Promise<void> {
+  return store.update(splitState(state));
+}
+
+/** How the parts a store returned hold the state (see StateWriter). */
+export function storedAs(parts: Record<string, unknown>): StoredAs {
+  return LEGACY in parts ? "whole" : "parts";
 }

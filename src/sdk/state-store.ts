@@ -12,7 +12,8 @@ export interface StateStore {
   load(): Promise<Record<string, unknown>>;
   /**
    * Sets each key to its value (a JSON value) and deletes each key whose value is undefined, in
-   * one atomic step: after a crash the store holds the parts before the update or after it, never
+   * one atomic step. The values are serialised before this returns its promise: the caller may
+   * change them as soon as it has called. Atomic: after a crash the store holds the parts before the update or after it, never
    * a mix. The first update of a store that holds nothing creates it.
    */
   update(changes: ReadonlyMap<string, unknown>): Promise<void>;
@@ -32,10 +33,12 @@ export class MemoryStateStore implements StateStore {
   }
 
   update(changes: ReadonlyMap<string, unknown>): Promise<void> {
+    // Everything serialised before anything changes: a value that is not JSON changes nothing.
+    const texts = [...changes].map(([k, v]) => [k, v === undefined ? undefined : JSON.stringify(v)] as const);
     const parts = this.parts ?? new Map<string, string>();
-    for (const [k, v] of changes) {
-      if (v === undefined) parts.delete(k);
-      else parts.set(k, JSON.stringify(v));
+    for (const [k, text] of texts) {
+      if (text === undefined) parts.delete(k);
+      else parts.set(k, text);
     }
     this.parts = parts;
     return Promise.resolve();

@@ -1,6 +1,7 @@
-import { createPrivateKey, generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { fromBase64Url, toBase64Url } from "../../protocol/index.js";
-import { seedToPkcs8, type AuthKey } from "../auth-key-format.js";
+import type { AuthKey } from "../auth-key-format.js";
+import { signEd25519 } from "./ed25519.js";
 
 export type { AuthKey };
 
@@ -17,7 +18,5 @@ export function generateAuthKey(): AuthKey {
 }
 
 export function signWithAuthKey(key: AuthKey, message: Uint8Array): string {
-  const der = seedToPkcs8(fromBase64Url(key.secret));
-  const privateKey = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
-  return toBase64Url(nodeSign(null, message, privateKey));
+  return toBase64Url(signEd25519(fromBase64Url(key.secret), message));
 }

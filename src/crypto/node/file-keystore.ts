@@ -359,8 +359,8 @@ async function load(
   // The snapshot is written whole, by an atomic replace: a file without it was damaged.
   if (batches.length === 0)
     throw new KeystoreError("keystore_corrupt", `keystore at ${path} holds no snapshot`);
-  let parts = new PartMap();
-  for (const batch of batches) parts = parts.with(batch);
+  const parts = new PartMap();
+  for (const batch of batches) parts.apply(batch);
   const fileEnd = file.bodyStart + end;
   return {
     keys,

@@ -10,7 +10,7 @@ import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.
 import { ApiError, SdkError } from "../errors.js";
 import type { Platform } from "../platform.js";
 import { Session } from "../session.js";
-import { StateWriter } from "../state-parts.js";
+import { StateWriter, type StoredAs } from "../state-parts.js";
 import type { StateStore } from "../state-store.js";
 import { Caucus } from "./caucus.js";
 
@@ -44,15 +44,15 @@ export class DeviceCore {
   private readonly deferred = new Set<string>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `loaded`: the parts the state was read from (omitted for a device whose state is new). */
+  /** `stored`: how the store holds this state (StateWriter); omitted: nothing stored yet. */
   constructor(
     readonly state: DeviceState,
     store: StateStore,
     readonly platform: Platform,
-    loaded?: Record<string, unknown>,
+    stored?: StoredAs,
   ) {
     this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform);
-    this.writer = new StateWriter(store, state, loaded);
+    this.writer = new StateWriter(store, state, stored);
   }
 
   get deviceId(): string {
@@ -101,9 +101,13 @@ export class DeviceCore {
    * part, nothing else, so the other caucuses are not looked at (the send path's save). Whatever
    * `saveSoon` left waiting goes along.
    */
-  async save(onlyCaucus?: string): Promise<void> {
+  save(onlyCaucus?: string): Promise<void> {
+    return this.write(onlyCaucus === undefined ? undefined : [onlyCaucus]);
+  }
+
+  private async write(only: readonly string[] | undefined): Promise<void> {
     const waiting = [...this.deferred];
-    await this.writer.save(this.state, onlyCaucus === undefined ? undefined : [onlyCaucus, ...waiting]);
+    await this.writer.save(this.state, only && [...only, ...waiting]);
     for (const id of waiting) this.deferred.delete(id);
     this.changed();
   }
@@ -120,7 +124,7 @@ export class DeviceCore {
       this.flushTimer = undefined;
       // A failed write is tried again in full by the next save (StateWriter).
       void this.exclusive(async () => {
-        if (this.deferred.size > 0) await this.save([...this.deferred][0]);
+        if (this.deferred.size > 0) await this.write([]);
       }).catch(() => undefined);
     }, 0);
   }

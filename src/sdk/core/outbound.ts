@@ -56,8 +56,8 @@ export async function sendEvent(
     // This id was posted before and its answer lost: it may have landed. Learn that first, so
     // the entry this device keeps carries the payload the others decrypted, not a new one's.
     await syncCaucus(core, caucusId);
-    const landed = record.entries.findLast((x) => x.eventId === eventIdValue);
-    if (landed) return landed;
+    const earlier = record.entries.findLast((x) => x.eventId === eventIdValue);
+    if (earlier) return earlier;
   }
   for (let attempt = 1; ; attempt++) {
     // A commit of ours in flight, or a refusal last time: learn where the caucus stands first.

@@ -85,8 +85,8 @@ export class Mediator extends Device<MediatorSnapshot> {
       identityKey: { secret: toBase64Url(identity.secretKey), publicKey: toBase64Url(identity.publicKey) },
       mediatorKey: toBase64Url(identity.publicKey),
     });
-    const written = await writeNewState(opts.store, state);
-    return new Mediator(new DeviceCore(state, opts.store, opts.platform, written));
+    await writeNewState(opts.store, state);
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform, "parts"));
   }
 
   /**
@@ -120,13 +120,13 @@ export class Mediator extends Device<MediatorSnapshot> {
       identityKey: { secret: link.mediatorSecret, publicKey: link.mediatorKey },
       mediatorKey: link.mediatorKey,
     });
-    const written = await redeemOnce(opts.store, state, () =>
+    await redeemOnce(opts.store, state, () =>
       new HttpClient(serverUrl).call("redeemMediatorLink", {
         params: { linkId: link.linkId },
         body: { deviceId, authPublicKey: authKey.publicKey, signature },
       }),
     );
-    return new Mediator(new DeviceCore(state, opts.store, opts.platform, written));
+    return new Mediator(new DeviceCore(state, opts.store, opts.platform, "parts"));
   }
 
   static async open(store: StateStore, platform: Platform): Promise<Mediator> {

@@ -80,6 +80,8 @@ export class GroupCommit<I, O> {
 
   private commitBatch(): void {
     const batch = this.queue.splice(0, this.maxBatch);
+    // flush() may have emptied the queue before this turn came: no empty transaction.
+    if (batch.length === 0) return;
     let outcomes: Outcome<O>[];
     try {
       outcomes = this.applyBatch(batch);
