@@ -59,6 +59,13 @@ export class GroupError extends BackchannelError {
  * Old epoch keys are kept only as long as needed: the relay refuses application messages from a
  * stale epoch, and members process events strictly in order, so one past epoch is enough.
  */
+/**
+ * Rosters already checked, by tree, with the trust they were checked against. ts-mls never edits
+ * a ratchet tree in place (a commit makes a new array), so a tree checked once stays as it was:
+ * sending again in the same epoch does not check every credential again.
+ */
+const trustedTrees = new WeakMap<object, TrustContext>();
+
 const keyRetentionConfig = {
   retainKeysForGenerations: 16,
   retainKeysForEpochs: 1,
@@ -231,6 +238,8 @@ export class CaucusGroup {
 
   /** Refuses a group holding a device we cannot certify as the mediator's or this caucus's party's. */
   assertRosterTrusted(): void {
+    const tree = this.state.ratchetTree;
+    if (trustedTrees.get(tree) === this.trust) return;
     const ids = new Set<string>();
     for (const m of this.roster()) {
       if (!m.credential || !verifyCredential(m.credential, m.mlsKey, this.trust))
@@ -242,6 +251,7 @@ export class CaucusGroup {
         throw new GroupError("roster_untrusted", "caucus roster lists a device twice");
       ids.add(m.credential.deviceId);
     }
+    trustedTrees.set(tree, this.trust);
   }
 
   private leafCredential(leafIndex: number): DeviceCredential {
