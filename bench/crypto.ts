@@ -172,12 +172,15 @@ export async function measureCrypto(
 
 /**
  * CPU milliseconds of one bare ts-mls `createApplicationMessage` (encrypt only, no framing or
- * padding of ours) of `payloadBytes`, on the provider the app uses (`cipherSuite()`): the floor
- * a send's CPU cost is compared with. Mean over `iterations` after a warm-up, in a two-member
- * group whose ratchet moves on with every message, as a sender's does.
+ * padding of ours) of `payloadBytes`, on the provider the app uses (`cipherSuite()`) unless
+ * another is given: the floor a send's CPU cost is compared with. Mean over `iterations` after a
+ * warm-up, in a two-member group whose ratchet moves on with every message, as a sender's does.
  */
-export async function bareEncryptCpuMs(payloadBytes: number, iterations = 300): Promise<number> {
-  const pair = await twoMemberGroup(await cipherSuite());
+export async function bareEncryptCpuMs(
+  payloadBytes: number,
+  { provider, iterations = 300 }: { provider?: CryptoProvider; iterations?: number } = {},
+): Promise<number> {
+  const pair = await twoMemberGroup(await (provider ? cipherSuiteOn(provider) : cipherSuite()));
   const payload = new Uint8Array(payloadBytes).fill(0x42);
   let state = pair.sender;
   for (let i = 0; i < 30; i++) state = (await createApplicationMessage(state, payload, pair.cs)).newState;
