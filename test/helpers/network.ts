@@ -50,18 +50,26 @@ export async function startNetwork(
     server?: RunningServer;
     /** Where each device keeps its state (default: in memory); `who` is "mediator" or the party. */
     store?: (who: string) => StateStore;
+    /**
+     * The address each device talks to (default: the server's): `who` is "mediator" or the
+     * party, `n` counts the devices made so far (0 for the mediator), e.g. to spread the devices
+     * over several relay nodes.
+     */
+    relayUrl?: (who: string, n: number) => string;
   } = {},
 ): Promise<TestNetwork> {
   const parties = opts.parties ?? ["A", "B"];
   const dataDir = opts.server?.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-test-"));
   const server = opts.server ?? (await startServer({ port: 0, dataDir, logger: opts.logger ?? false }));
   const relays = new Map<Mediator | Party, HostileRelay>();
-  const proxyUrl = async (): Promise<{ url: string; relay?: HostileRelay }> => {
-    if (!opts.hostile) return { url: server.url };
-    const relay = await startHostileRelay(server.url);
+  let devices = 0;
+  const proxyUrl = async (who: string): Promise<{ url: string; relay?: HostileRelay }> => {
+    const url = opts.relayUrl?.(who, devices++) ?? server.url;
+    if (!opts.hostile) return { url };
+    const relay = await startHostileRelay(url);
     return { url: relay.url, relay };
   };
-  const mediatorLink = await proxyUrl();
+  const mediatorLink = await proxyUrl("mediator");
   const mediator = await Mediator.create({
     serverUrl: mediatorLink.url,
     name: "Mediator",
@@ -74,7 +82,7 @@ export async function startNetwork(
   const handlers: Record<string, Party[]> = Object.fromEntries(parties.map((p) => [p, []]));
   const addHandler = async (party: string): Promise<Party> => {
     const { code } = await mediator.invite(caucus[party]!);
-    const link = await proxyUrl();
+    const link = await proxyUrl(party);
     const p = await Party.join({
       inviteCode: code,
       store: opts.store?.(party) ?? new MemoryStateStore(),
