@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash, linkHash } from "../../protocol/index.js";
 import { newDevice, randomB64 } from "../test-helpers.js";
+import { openPostgresStorage } from "./postgres/postgres-storage.js";
+import { freshSchema, testDatabaseUrl } from "./postgres/test-helpers.js";
 import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
 import type { AppendEventInput, Storage } from "./storage.js";
 
@@ -28,7 +30,22 @@ const sqlite: Backend = {
   },
 };
 
-const backends: Backend[] = [sqlite];
+/**
+ * A schema of its own in the test database (BACKCHANNEL_TEST_DATABASE_URL); the tests fail, not
+ * skip, when PostgreSQL is down. Small pools: several test files run at once on two cores.
+ */
+const postgres: Backend = {
+  name: "postgres",
+  async create() {
+    const { schema, drop } = await freshSchema();
+    return {
+      open: () => openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 }),
+      cleanup: drop,
+    };
+  },
+};
+
+const backends: Backend[] = [sqlite, postgres];
 
 /** The clock the invite tests run at, and an expiry after it. */
 const NOW = 1_000_000;
