@@ -84,6 +84,19 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
   return { duplicate: false, seq, hash, nextEpoch, ciphertext };
 }
 
+/** A new event's row of the events table, in its columns' order (both schemas have the same). */
+export const eventRow = (input: AppendEventInput, plan: AppendPlan & { duplicate: false }) =>
+  [
+    input.caucusId,
+    plan.seq,
+    input.eventId,
+    input.senderDeviceId,
+    input.kind,
+    input.epoch,
+    plan.ciphertext,
+    plan.hash,
+  ] as const;
+
 /** Every device a commit welcomes or removes: what AppendView.membership will be asked about. */
 export const rosterTargets = (input: AppendEventInput): string[] => [
   ...input.welcomes.map((w) => w.deviceId),

@@ -1,10 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash, linkHash } from "../../protocol/index.js";
-import { newDevice, randomB64 } from "../test-helpers.js";
+import { appendInput as event, newDevice, randomB64 } from "../test-helpers.js";
 import { openPostgresStorage } from "./postgres/postgres-storage.js";
 import { freshSchema, testDatabaseUrl } from "./postgres/test-helpers.js";
 import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
@@ -84,22 +83,6 @@ describe.each(backends)("storage: $name", (backend) => {
     await s.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage, now: NOW });
     return { party, inviteId, keyPackage };
   }
-
-  const event = (
-    caucusId: string,
-    senderDeviceId: string,
-    over: Partial<AppendEventInput> = {},
-  ): AppendEventInput => ({
-    caucusId,
-    senderDeviceId,
-    eventId: randomUUID(),
-    kind: "application",
-    epoch: 0,
-    ciphertext: randomB64(64),
-    welcomes: [],
-    removes: [],
-    ...over,
-  });
 
   /** Adds a pending party with a commit; returns its id and the caucus epoch after. */
   async function joinedParty(caucusId: string, mediator: string) {

@@ -1,7 +1,8 @@
 import type { PoolClient } from "pg";
-import { planAppend, rosterTargets } from "../append-rules.js";
+import { eventRow, planAppend, rosterTargets } from "../append-rules.js";
 import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../storage.js";
-import { bytes, readCaucus, readMemberships, removeDevices } from "./reads.js";
+import { bytes } from "../rows.js";
+import { readCaucus, readMemberships, removeDevices } from "./reads.js";
 import { firstRow } from "./transaction.js";
 
 /**
@@ -39,17 +40,7 @@ export async function appendEvent(db: PoolClient, input: AppendEventInput): Prom
        INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
      UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
-    [
-      input.caucusId,
-      seq,
-      input.eventId,
-      input.senderDeviceId,
-      input.kind,
-      input.epoch,
-      plan.ciphertext,
-      hash,
-      plan.nextEpoch,
-    ],
+    [...eventRow(input, plan), plan.nextEpoch],
   );
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.

@@ -1,13 +1,6 @@
 import type { Pool, PoolClient } from "pg";
+import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
 import { isTransient, transaction } from "./transaction.js";
-
-interface Queued<I, O> {
-  input: I;
-  resolve(output: O): void;
-  reject(error: Error): void;
-}
-
-type Outcome<O> = { ok: true; value: O } | { ok: false; error: Error };
 
 /**
  * Group commit, as sqlite/group-commit.ts does it, for a database across the network: writes
@@ -76,10 +69,10 @@ export class GroupCommit<I, O> {
         return results;
       });
     } catch (error) {
-      for (const q of batch) q.reject(asError(error));
+      rejectAll(batch, error);
       return;
     }
-    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.value) : batch[i]!.reject(o.error)));
+    settle(batch, outcomes);
   }
 
   private async applyOne(db: PoolClient, input: I): Promise<Outcome<O>> {
@@ -98,5 +91,3 @@ export class GroupCommit<I, O> {
     }
   }
 }
-
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash } from "../../../protocol/index.js";
-import { randomB64 } from "../../test-helpers.js";
+import { appendInput as event, randomB64 } from "../../test-helpers.js";
 import type { AppendEventInput, AppendEventResult, Storage } from "../storage.js";
 import { migrations } from "./migrations/index.js";
 import { openPostgresStorage } from "./postgres-storage.js";
@@ -56,22 +56,6 @@ describe("postgres storage: several relay nodes on one database", () => {
     for (const caucusId of [c1, c2]) await s.createCaucus({ caucusId, channelId });
     return { mediator, c1, c2 };
   }
-
-  const event = (
-    caucusId: string,
-    sender: string,
-    over: Partial<AppendEventInput> = {},
-  ): AppendEventInput => ({
-    caucusId,
-    senderDeviceId: sender,
-    eventId: randomUUID(),
-    kind: "application",
-    epoch: 0,
-    ciphertext: randomB64(48),
-    welcomes: [],
-    removes: [],
-    ...over,
-  });
 
   /** The whole transcript, checked as a device checks it: seqs 1..n, every link recomputed. */
   async function verifiedTranscript(s: Storage, caucusId: string) {

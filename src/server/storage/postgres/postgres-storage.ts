@@ -34,8 +34,8 @@ import { appendEvent } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./migrate.js";
+import { bytes, toEvent, toWelcome, type EventRow, type WelcomeRow } from "../rows.js";
 import {
-  bytes,
   readCaucus,
   readChannel,
   readChannelsOf,
@@ -47,8 +47,6 @@ import {
   readMembership,
   readMembershipsOf,
   removeDevices,
-  toEvent,
-  type EventRow,
 } from "./reads.js";
 import { advisoryLock, changed, firstRow, lockCaucuses, rows, takeLock, transaction } from "./transaction.js";
 
@@ -456,21 +454,12 @@ class PostgresStorage implements Storage {
   }
 
   async getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined> {
-    const r = await firstRow<{ welcome: Buffer; seq: number; hash: string; anchor_proof: string | null }>(
+    const r = await firstRow<WelcomeRow>(
       this.pool,
       "SELECT welcome, seq, hash, anchor_proof FROM welcomes WHERE caucus_id = $1 AND device_id = $2",
       [caucusId, deviceId],
     );
-    return (
-      r && {
-        caucusId,
-        deviceId,
-        welcome: r.welcome.toString("base64url"),
-        seq: r.seq,
-        hash: r.hash,
-        ...(r.anchor_proof ? { anchorProof: r.anchor_proof } : {}),
-      }
-    );
+    return r && toWelcome(caucusId, deviceId, r);
   }
 
   close(): Promise<void> {

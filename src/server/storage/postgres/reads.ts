@@ -1,4 +1,15 @@
-import type { Role, StoredEvent } from "../../../protocol/index.js";
+import {
+  toCaucus,
+  toDevice,
+  toInvite,
+  toLink,
+  toMembership,
+  type CaucusRow,
+  type DeviceRow,
+  type InviteRow,
+  type LinkRow,
+  type MembershipRow,
+} from "../rows.js";
 import type {
   CaucusRecord,
   ChannelRecord,
@@ -9,67 +20,20 @@ import type {
 } from "../storage.js";
 import { firstRow, rows, type Queryable } from "./transaction.js";
 
-/** Row shapes and reads, shared by the storage methods and the append transaction. */
-
-type MembershipRow = {
-  caucus_id: string;
-  channel_id: string;
-  device_id: string;
-  role: Role;
-  joined: boolean;
-  from_seq: number;
-  removed: boolean;
-  invite_id: string | null;
-  key_package: Buffer | null;
-};
-
-export type EventRow = {
-  seq: number;
-  event_id: string;
-  sender_device_id: string;
-  kind: "commit" | "application";
-  epoch: number;
-  ciphertext: Buffer;
-  hash: string;
-};
+/** Reads shared by the storage methods and the append transaction (row shapes: ../rows.ts). */
 
 const membershipSelect = `
   SELECT m.caucus_id, c.channel_id, m.device_id, m.role, m.joined, m.from_seq, m.removed,
          m.invite_id, m.key_package
   FROM memberships m JOIN caucuses c ON c.caucus_id = m.caucus_id`;
 
-const toMembership = (r: MembershipRow): MembershipRecord => ({
-  caucusId: r.caucus_id,
-  channelId: r.channel_id,
-  deviceId: r.device_id,
-  role: r.role,
-  joined: r.joined,
-  fromSeq: r.from_seq,
-  removed: r.removed,
-  ...(r.invite_id !== null ? { inviteId: r.invite_id } : {}),
-  ...(r.key_package !== null ? { keyPackage: r.key_package.toString("base64url") } : {}),
-});
-
-export const toEvent = (r: EventRow): StoredEvent => ({
-  seq: r.seq,
-  eventId: r.event_id,
-  senderDeviceId: r.sender_device_id,
-  kind: r.kind,
-  epoch: r.epoch,
-  ciphertext: r.ciphertext.toString("base64url"),
-  hash: r.hash,
-});
-
-/** Byte columns hold decoded bytes; the interface speaks base64url. */
-export const bytes = (b64url: string): Buffer => Buffer.from(b64url, "base64url");
-
 export async function readDevice(db: Queryable, deviceId: string): Promise<StoredDevice | undefined> {
-  const r = await firstRow<{ device_id: string; role: Role; auth_public_key: string; removed: boolean }>(
+  const r = await firstRow<DeviceRow>(
     db,
     "SELECT device_id, role, auth_public_key, removed FROM devices WHERE device_id = $1",
     [deviceId],
   );
-  return r && { deviceId: r.device_id, role: r.role, authPublicKey: r.auth_public_key, removed: r.removed };
+  return r && toDevice(r);
 }
 
 /** One statement, so the mediators and caucuses are read at one moment. */
@@ -107,23 +71,12 @@ export async function readChannelsOf(db: Queryable, deviceId: string): Promise<C
 }
 
 export async function readCaucus(db: Queryable, caucusId: string): Promise<CaucusRecord | undefined> {
-  const r = await firstRow<{
-    caucus_id: string;
-    channel_id: string;
-    epoch: number;
-    head_seq: number;
-    head_hash: string;
-  }>(db, "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = $1", [
-    caucusId,
-  ]);
-  return (
-    r && {
-      caucusId: r.caucus_id,
-      channelId: r.channel_id,
-      epoch: r.epoch,
-      head: { seq: r.head_seq, hash: r.head_hash },
-    }
+  const r = await firstRow<CaucusRow>(
+    db,
+    "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = $1",
+    [caucusId],
   );
+  return r && toCaucus(r);
 }
 
 export async function readInvite(
@@ -131,29 +84,13 @@ export async function readInvite(
   inviteId: string,
   { lock = false }: { lock?: boolean } = {},
 ): Promise<InviteRecord | undefined> {
-  const r = await firstRow<{
-    invite_id: string;
-    caucus_id: string;
-    invite_public_key: string;
-    expires_at: number;
-    used: boolean;
-    revoked: boolean;
-  }>(
+  const r = await firstRow<InviteRow>(
     db,
     `SELECT invite_id, caucus_id, invite_public_key, expires_at, used, revoked
      FROM invites WHERE invite_id = $1 ${lock ? "FOR UPDATE" : ""}`,
     [inviteId],
   );
-  return (
-    r && {
-      inviteId: r.invite_id,
-      caucusId: r.caucus_id,
-      invitePublicKey: r.invite_public_key,
-      expiresAt: r.expires_at,
-      used: r.used,
-      revoked: r.revoked,
-    }
-  );
+  return r && toInvite(r);
 }
 
 export async function readMembership(
@@ -201,13 +138,13 @@ export async function readLink(
   linkId: string,
   { lock = false }: { lock?: boolean } = {},
 ): Promise<MediatorLinkRecord | undefined> {
-  const r = await firstRow<{ link_id: string; link_public_key: string; created_by: string; used: boolean }>(
+  const r = await firstRow<LinkRow>(
     db,
     `SELECT link_id, link_public_key, created_by, used FROM mediator_links
      WHERE link_id = $1 ${lock ? "FOR UPDATE" : ""}`,
     [linkId],
   );
-  return r && { linkId: r.link_id, linkPublicKey: r.link_public_key, createdBy: r.created_by, used: r.used };
+  return r && toLink(r);
 }
 
 /** The devices of the mediator `deviceId` belongs to, oldest first; [] if it is no mediator device. */

@@ -1,6 +1,7 @@
-import { planAppend } from "../append-rules.js";
+import { eventRow, planAppend } from "../append-rules.js";
 import type { AppendEventInput, AppendEventResult } from "../storage.js";
-import { bytes, readCaucus, readMembership } from "./reads.js";
+import { bytes } from "../rows.js";
+import { readCaucus, readMembership } from "./reads.js";
 import type { Statements } from "./statements.js";
 
 /**
@@ -24,16 +25,7 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
   );
   const { seq, hash } = plan;
   if (plan.duplicate) return { seq, hash, duplicate: true };
-  stmt.insertEvent.run(
-    input.caucusId,
-    seq,
-    input.eventId,
-    input.senderDeviceId,
-    input.kind,
-    input.epoch,
-    plan.ciphertext,
-    hash,
-  );
+  stmt.insertEvent.run(...eventRow(input, plan));
   stmt.advanceHead.run(seq, hash, plan.nextEpoch, input.caucusId);
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.

@@ -35,6 +35,14 @@ import { GroupCommit } from "./group-commit.js";
 import { openDatabase, type SqliteStorageOptions } from "./open-database.js";
 import {
   bytes,
+  toEvent,
+  toMembership,
+  toWelcome,
+  type EventRow,
+  type MembershipRow,
+  type WelcomeRow,
+} from "../rows.js";
+import {
   readCaucus,
   readChannel,
   readDevice,
@@ -42,10 +50,6 @@ import {
   readLink,
   readMediatorDevices,
   readMembership,
-  toEvent,
-  toMembership,
-  type EventRow,
-  type MembershipRow,
 } from "./reads.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
@@ -380,18 +384,8 @@ class SqliteStorage implements Storage {
 
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined> {
     return this.run(() => {
-      const r = this.stmt.getWelcome.get(caucusId, deviceId) as
-        { welcome: Buffer; seq: number; hash: string; anchor_proof: string | null } | undefined;
-      return (
-        r && {
-          caucusId,
-          deviceId,
-          welcome: r.welcome.toString("base64url"),
-          seq: r.seq,
-          hash: r.hash,
-          ...(r.anchor_proof ? { anchorProof: r.anchor_proof } : {}),
-        }
-      );
+      const r = this.stmt.getWelcome.get(caucusId, deviceId) as WelcomeRow | undefined;
+      return r && toWelcome(caucusId, deviceId, r);
     });
   }
 
