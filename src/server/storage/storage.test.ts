@@ -58,9 +58,10 @@ describe.each(backends)("storage: $name", (backend) => {
     db = await backend.create();
     s = await db.open();
   });
+  // Guarded: when create() failed (PostgreSQL down), its own error is the one to read.
   afterEach(async () => {
-    await s.close();
-    await db.cleanup();
+    await s?.close();
+    await db?.cleanup();
   });
 
   /** A channel with one mediator device and one caucus. */

@@ -35,9 +35,10 @@ describe("postgres storage: several relay nodes on one database", () => {
     ({ schema, drop } = await freshSchema());
     nodes = [];
   });
+  // Guarded: when freshSchema() failed (PostgreSQL down), its own error is the one to read.
   afterEach(async () => {
-    for (const n of nodes) await n.close();
-    await drop();
+    for (const n of nodes ?? []) await n.close();
+    await drop?.();
   });
 
   async function startNodes(count: number): Promise<Storage[]> {
