@@ -50,7 +50,7 @@ import {
 } from "./reads.js";
 import { advisoryLock, changed, firstRow, lockCaucuses, rows, takeLock, transaction } from "./transaction.js";
 
-export { describeTarget, isPostgresUrl, redactedUrl, type PostgresStorageOptions } from "./connection.js";
+export { isPostgresUrl, redactedUrl, type PostgresStorageOptions } from "./connection.js";
 
 /**
  * Connects (saying where, without the password, if it cannot), checks that commits are durable,
