@@ -1,5 +1,7 @@
 import { consoleBuilt, defaultConsoleDir } from "./console.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
+import { describeStorage } from "./storage/open-storage.js";
+import { isPostgresUrl } from "./storage/postgres/postgres-storage.js";
 
 export interface ServeEnv {
   BACKCHANNEL_HOST?: string;
@@ -7,12 +9,15 @@ export interface ServeEnv {
   BACKCHANNEL_DATA_DIR?: string;
   /** Comma-separated browser origins allowed to call the API; unset: any. */
   BACKCHANNEL_ALLOW_ORIGIN?: string;
+  /** postgres:// or postgresql:// URL: PostgreSQL instead of SQLite in the data dir. */
+  BACKCHANNEL_DATABASE_URL?: string;
 }
 
 export interface ServeOptions {
   host: string;
   port: number;
   dataDir: string;
+  databaseUrl?: string;
   allowOrigins?: string[];
 }
 
@@ -31,10 +36,20 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     if (o !== "*" && URL.canParse(o) && new URL(o).origin === o) continue;
     throw new Error(`BACKCHANNEL_ALLOW_ORIGIN: "${o}" is not an origin such as http://127.0.0.1:7701`);
   }
+  // Set but empty (as container environments often leave it) counts as unset.
+  const databaseUrl = env.BACKCHANNEL_DATABASE_URL || undefined;
+  // The value is not echoed: it may hold a password.
+  if (databaseUrl !== undefined && !(URL.canParse(databaseUrl) && isPostgresUrl(databaseUrl))) {
+    throw new Error(
+      "BACKCHANNEL_DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/backchannel " +
+        "(leave it unset to use SQLite in BACKCHANNEL_DATA_DIR)",
+    );
+  }
   return {
     host: env.BACKCHANNEL_HOST ?? defaultHost,
     port,
     dataDir: env.BACKCHANNEL_DATA_DIR ?? defaultDataDir,
+    ...(databaseUrl ? { databaseUrl } : {}),
     ...(allowOrigins?.length ? { allowOrigins } : {}),
   };
 }
@@ -50,8 +65,11 @@ export async function serve(
   { withConsole = false }: { withConsole?: boolean } = {},
 ): Promise<RunningServer> {
   const consoleDir = withConsole ? defaultConsoleDir : undefined;
-  const server = await startServer({ ...serveOptionsFromEnv(env), ...(consoleDir ? { consoleDir } : {}) });
-  process.stderr.write(`backchannel relay listening on ${server.url} (data: ${server.dataDir})\n`);
+  const options = serveOptionsFromEnv(env);
+  const server = await startServer({ ...options, ...(consoleDir ? { consoleDir } : {}) });
+  process.stderr.write(
+    `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n`,
+  );
   if (withConsole)
     process.stderr.write(
       consoleBuilt(defaultConsoleDir)

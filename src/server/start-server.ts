@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
-import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
+import { openStorage } from "./storage/open-storage.js";
 
 export interface StartServerOptions extends AppOptions {
   /** Default 127.0.0.1: a relay is exposed on purpose, never by default. */
@@ -11,6 +11,8 @@ export interface StartServerOptions extends AppOptions {
   port?: number;
   /** Where backchannel.sqlite lives; default ./backchannel-data. */
   dataDir?: string;
+  /** A postgres:// or postgresql:// URL: store everything in PostgreSQL instead of SQLite. */
+  databaseUrl?: string;
 }
 
 export interface RunningServer {
@@ -32,10 +34,16 @@ export function listeningAt(app: FastifyInstance): { url: string; port: number }
   return { url: `http://${urlHost}:${address.port}`, port: address.port };
 }
 
-/** Opens the SQLite storage and listens. close() stops accepting, then closes the database. */
+/** Opens the storage and listens. close() stops accepting, then closes the database. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
-  const { host = defaultHost, port = defaultPort, dataDir = defaultDataDir, ...appOptions } = options;
-  const storage = await openSqliteStorage({ dataDir });
+  const {
+    host = defaultHost,
+    port = defaultPort,
+    dataDir = defaultDataDir,
+    databaseUrl,
+    ...appOptions
+  } = options;
+  const storage = await openStorage({ dataDir, databaseUrl });
   const app = createApp(storage, appOptions);
   try {
     await app.listen({ host, port });

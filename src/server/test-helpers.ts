@@ -15,6 +15,7 @@ import {
   redeemSigningString,
   sessionResponse,
 } from "../protocol/index.js";
+import type { AppendEventInput } from "./storage/storage.js";
 
 export interface TestKey {
   /** Raw public key, base64url. */
@@ -50,6 +51,23 @@ export function uuidv7(): string {
 }
 
 export const randomB64 = (n: number): string => randomBytes(n).toString("base64url");
+
+/** For storage tests: an application message at epoch 0 with a fresh id, unless `over` says otherwise. */
+export const appendInput = (
+  caucusId: string,
+  senderDeviceId: string,
+  over: Partial<AppendEventInput> = {},
+): AppendEventInput => ({
+  caucusId,
+  senderDeviceId,
+  eventId: randomUUID(),
+  kind: "application",
+  epoch: 0,
+  ciphertext: randomB64(64),
+  welcomes: [],
+  removes: [],
+  ...over,
+});
 export const sha256Hex = (b64url: string): string =>
   createHash("sha256").update(Buffer.from(b64url, "base64url")).digest("hex");
 

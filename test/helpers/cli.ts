@@ -55,9 +55,10 @@ function startInChild(
   args: string[],
   pattern: RegExp,
   from: "stdout" | "stderr",
-): Promise<{ url: string; process: ChildProcess }> {
+  env: Record<string, string> = {},
+): Promise<{ url: string; process: ChildProcess; printed: () => string }> {
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
     stdio: ["ignore", from === "stdout" ? "pipe" : "ignore", from === "stderr" ? "pipe" : "ignore"],
   });
   return new Promise((res, rej) => {
@@ -65,21 +66,23 @@ function startInChild(
     child[from]!.on("data", (d: Buffer) => {
       printed += d.toString();
       const m = pattern.exec(printed);
-      if (m) res({ url: m[1]!, process: child });
+      if (m) res({ url: m[1]!, process: child, printed: () => printed });
     });
     child.on("exit", () => rej(new Error(`backchannel ${args[0]} exited: ${printed}`)));
   });
 }
 
-/** `backchannel serve` on a free port in its own process; resolves with its URL. */
+/** `backchannel serve` on a free port in its own process; resolves with its URL and what it printed. */
 export function serveInChild(
   dataDir: string,
   extra: string[] = [],
-): Promise<{ url: string; process: ChildProcess }> {
+  env: Record<string, string> = {},
+): Promise<{ url: string; process: ChildProcess; printed: () => string }> {
   return startInChild(
     ["serve", "--port", "0", "--data-dir", dataDir, ...extra],
     /listening on (http:\/\/\S+)/,
     "stderr",
+    env,
   );
 }
 

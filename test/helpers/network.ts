@@ -48,6 +48,8 @@ export async function startNetwork(
     platform?: Platform;
     /** A relay already running (e.g. in another process); default: one started here. */
     server?: RunningServer;
+    /** The relay started here stores in this PostgreSQL (postgres:// URL) instead of SQLite. */
+    databaseUrl?: string;
     /** Where each device keeps its state (default: in memory); `who` is "mediator" or the party. */
     store?: (who: string) => StateStore;
     /**
@@ -60,7 +62,14 @@ export async function startNetwork(
 ): Promise<TestNetwork> {
   const parties = opts.parties ?? ["A", "B"];
   const dataDir = opts.server?.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-test-"));
-  const server = opts.server ?? (await startServer({ port: 0, dataDir, logger: opts.logger ?? false }));
+  const server =
+    opts.server ??
+    (await startServer({
+      port: 0,
+      dataDir,
+      logger: opts.logger ?? false,
+      ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
+    }));
   const relays = new Map<Mediator | Party, HostileRelay>();
   let devices = 0;
   const proxyUrl = async (who: string): Promise<{ url: string; relay?: HostileRelay }> => {

@@ -4,7 +4,7 @@ import type { Program } from "../global-options.js";
 export function registerServeCommand(program: Program): void {
   program
     .command("serve")
-    .description("run the relay server (SQLite, in --data-dir)")
+    .description("run the relay server (SQLite in --data-dir, or PostgreSQL at BACKCHANNEL_DATABASE_URL)")
     .addOption(new Option("--port <port>", "port (default 7700)").env("BACKCHANNEL_PORT"))
     .addOption(new Option("--host <host>", "interface (default 127.0.0.1)").env("BACKCHANNEL_HOST"))
     .addOption(

@@ -1,10 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash, linkHash } from "../../protocol/index.js";
-import { newDevice, randomB64 } from "../test-helpers.js";
+import { appendInput as event, newDevice, randomB64 } from "../test-helpers.js";
+import { openPostgresStorage } from "./postgres/postgres-storage.js";
+import { freshSchema, testDatabaseUrl } from "./postgres/test-helpers.js";
 import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
 import type { AppendEventInput, Storage } from "./storage.js";
 
@@ -28,7 +29,22 @@ const sqlite: Backend = {
   },
 };
 
-const backends: Backend[] = [sqlite];
+/**
+ * A schema of its own in the test database (BACKCHANNEL_TEST_DATABASE_URL); the tests fail, not
+ * skip, when PostgreSQL is down. Small pools: several test files run at once on two cores.
+ */
+const postgres: Backend = {
+  name: "postgres",
+  async create() {
+    const { schema, drop } = await freshSchema();
+    return {
+      open: () => openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 }),
+      cleanup: drop,
+    };
+  },
+};
+
+const backends: Backend[] = [sqlite, postgres];
 
 /** The clock the invite tests run at, and an expiry after it. */
 const NOW = 1_000_000;
@@ -42,9 +58,10 @@ describe.each(backends)("storage: $name", (backend) => {
     db = await backend.create();
     s = await db.open();
   });
+  // Guarded: when create() failed (PostgreSQL down), its own error is the one to read.
   afterEach(async () => {
-    await s.close();
-    await db.cleanup();
+    await s?.close();
+    await db?.cleanup();
   });
 
   /** A channel with one mediator device and one caucus. */
@@ -67,22 +84,6 @@ describe.each(backends)("storage: $name", (backend) => {
     await s.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage, now: NOW });
     return { party, inviteId, keyPackage };
   }
-
-  const event = (
-    caucusId: string,
-    senderDeviceId: string,
-    over: Partial<AppendEventInput> = {},
-  ): AppendEventInput => ({
-    caucusId,
-    senderDeviceId,
-    eventId: randomUUID(),
-    kind: "application",
-    epoch: 0,
-    ciphertext: randomB64(64),
-    welcomes: [],
-    removes: [],
-    ...over,
-  });
 
   /** Adds a pending party with a commit; returns its id and the caucus epoch after. */
   async function joinedParty(caucusId: string, mediator: string) {

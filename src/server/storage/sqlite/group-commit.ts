@@ -1,12 +1,5 @@
 import type Database from "better-sqlite3";
-
-interface Queued<I, O> {
-  input: I;
-  resolve(output: O): void;
-  reject(error: Error): void;
-}
-
-type Outcome<O> = { ok: true; value: O } | { ok: false; error: Error };
+import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
 
 /**
  * Group commit: writes submitted in the same turn of the event loop share one transaction, so
@@ -86,11 +79,9 @@ export class GroupCommit<I, O> {
     try {
       outcomes = this.applyBatch(batch);
     } catch (error) {
-      for (const q of batch) q.reject(asError(error));
+      rejectAll(batch, error);
       return;
     }
-    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.value) : batch[i]!.reject(o.error)));
+    settle(batch, outcomes);
   }
 }
-
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));

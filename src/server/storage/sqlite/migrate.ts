@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { migrations as all } from "./migrations/index.js";
-import type { Migration } from "./migrations/migration.js";
+import type { Migration } from "../migration.js";
 
 /**
  * Brings the schema up to date. Refuses a database written by a newer relay: running old code on

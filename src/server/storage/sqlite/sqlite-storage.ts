@@ -1,6 +1,17 @@
 import type Database from "better-sqlite3";
 import { genesisHash, type StoredEvent } from "../../../protocol/index.js";
-import { ServerError, notFound } from "../../errors.js";
+import { notFound } from "../../errors.js";
+import {
+  checkInviteRetry,
+  checkLinkRedeemable,
+  checkLinkRetry,
+  checkNoLongerMember,
+  checkRedeemable,
+  checkRevoker,
+  checkStaffRemoval,
+  deviceExists,
+  unknownLink,
+} from "../access-rules.js";
 import type {
   AppendEventInput,
   AppendEventResult,
@@ -24,6 +35,14 @@ import { GroupCommit } from "./group-commit.js";
 import { openDatabase, type SqliteStorageOptions } from "./open-database.js";
 import {
   bytes,
+  toEvent,
+  toMembership,
+  toWelcome,
+  type EventRow,
+  type MembershipRow,
+  type WelcomeRow,
+} from "../rows.js";
+import {
   readCaucus,
   readChannel,
   readDevice,
@@ -31,10 +50,6 @@ import {
   readLink,
   readMediatorDevices,
   readMembership,
-  toEvent,
-  toMembership,
-  type EventRow,
-  type MembershipRow,
 } from "./reads.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
@@ -192,17 +207,7 @@ class SqliteStorage implements Storage {
       this.db
         .transaction(() => {
           const existing = readInvite(this.stmt, invite.inviteId);
-          if (existing) {
-            // A retry of the same creation is fine; anything else is a different invite.
-            const same =
-              existing.caucusId === invite.caucusId &&
-              existing.invitePublicKey === invite.invitePublicKey &&
-              existing.expiresAt === invite.expiresAt &&
-              !existing.used &&
-              !existing.revoked;
-            if (same) return;
-            throw new ServerError("invite_invalid", "invite id already in use", 409);
-          }
+          if (existing) return checkInviteRetry(existing, invite);
           if (!readCaucus(this.stmt, invite.caucusId)) throw notFound();
           this.stmt.insertInvite.run(
             invite.inviteId,
@@ -224,10 +229,7 @@ class SqliteStorage implements Storage {
       this.db
         .transaction(() => {
           const invite = readInvite(this.stmt, r.inviteId);
-          if (!invite) throw new ServerError("invite_invalid", "unknown invite");
-          if (invite.revoked) throw new ServerError("invite_revoked", "the mediator revoked this invite");
-          if (invite.expiresAt <= r.now) throw new ServerError("invite_expired", "this invite has expired");
-          if (invite.used) throw new ServerError("invite_used", "invite already used");
+          checkRedeemable(invite, r.now);
           this.insertDevice({ deviceId: r.deviceId, role: "party", authPublicKey: r.authPublicKey });
           this.stmt.useInvite.run(r.inviteId);
           this.stmt.insertPendingMembership.run(invite.caucusId, r.deviceId, r.inviteId, bytes(r.keyPackage));
@@ -246,8 +248,7 @@ class SqliteStorage implements Storage {
         .transaction(() => {
           const invite = readInvite(this.stmt, revocation.inviteId);
           if (!invite) throw notFound();
-          const by = readMembership(this.stmt, invite.caucusId, revocation.byDeviceId);
-          if (!by || by.role !== "mediator" || !by.joined || by.removed) throw notFound();
+          checkRevoker(readMembership(this.stmt, invite.caucusId, revocation.byDeviceId));
           this.stmt.revokeInvite.run(invite.inviteId);
           const pending = this.stmt.pendingRedeemer.get(invite.inviteId) as { device_id: string } | undefined;
           if (!pending) return { caucusId: invite.caucusId };
@@ -281,14 +282,7 @@ class SqliteStorage implements Storage {
       this.db
         .transaction(() => {
           const existing = readLink(this.stmt, link.linkId);
-          if (existing) {
-            const same =
-              existing.linkPublicKey === link.linkPublicKey &&
-              existing.createdBy === link.createdBy &&
-              !existing.used;
-            if (same) return;
-            throw new ServerError("invite_invalid", "link id already in use", 409);
-          }
+          if (existing) return checkLinkRetry(existing, link);
           if (readMediatorDevices(this.stmt, link.createdBy).length === 0) throw notFound();
           this.stmt.insertLink.run(link.linkId, link.linkPublicKey, link.createdBy);
         })
@@ -305,10 +299,9 @@ class SqliteStorage implements Storage {
       this.db
         .transaction(() => {
           const link = readLink(this.stmt, r.linkId);
-          if (!link) throw new ServerError("invite_invalid", "unknown link");
-          if (link.used) throw new ServerError("invite_used", "link already used");
+          checkLinkRedeemable(link);
           const mediator = this.stmt.mediatorOf.get(link.createdBy) as { mediator_id: string } | undefined;
-          if (!mediator) throw new ServerError("invite_invalid", "unknown link");
+          if (!mediator) throw unknownLink();
           this.insertDevice({ deviceId: r.deviceId, role: "mediator", authPublicKey: r.authPublicKey });
           this.stmt.setMediator.run(mediator.mediator_id, r.deviceId);
           this.stmt.useLink.run(r.deviceId, r.linkId);
@@ -342,14 +335,8 @@ class SqliteStorage implements Storage {
       this.db
         .transaction(() => {
           const { byDeviceId, deviceId } = removal;
-          if (byDeviceId === deviceId || !readMediatorDevices(this.stmt, byDeviceId).includes(deviceId))
-            throw notFound();
-          const joined = (this.stmt.joinedMemberships.get(deviceId) as { n: number }).n;
-          if (joined > 0)
-            throw new ServerError(
-              "still_member",
-              `the device is still a member of ${joined} caucus(es): a commit must remove it there first`,
-            );
+          checkStaffRemoval(byDeviceId, deviceId, readMediatorDevices(this.stmt, byDeviceId));
+          checkNoLongerMember((this.stmt.joinedMemberships.get(deviceId) as { n: number }).n);
           this.stmt.detachMediatorDevice.run(deviceId);
           this.stmt.leaveChannels.run(deviceId);
           this.stmt.voidLinks.run(deviceId);
@@ -397,18 +384,8 @@ class SqliteStorage implements Storage {
 
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined> {
     return this.run(() => {
-      const r = this.stmt.getWelcome.get(caucusId, deviceId) as
-        { welcome: Buffer; seq: number; hash: string; anchor_proof: string | null } | undefined;
-      return (
-        r && {
-          caucusId,
-          deviceId,
-          welcome: r.welcome.toString("base64url"),
-          seq: r.seq,
-          hash: r.hash,
-          ...(r.anchor_proof ? { anchorProof: r.anchor_proof } : {}),
-        }
-      );
+      const r = this.stmt.getWelcome.get(caucusId, deviceId) as WelcomeRow | undefined;
+      return r && toWelcome(caucusId, deviceId, r);
     });
   }
 
@@ -438,9 +415,7 @@ class SqliteStorage implements Storage {
   }
 
   private insertDevice(device: DeviceRecord): void {
-    if (readDevice(this.stmt, device.deviceId)) {
-      throw new ServerError("device_exists", "device id already registered");
-    }
+    if (readDevice(this.stmt, device.deviceId)) throw deviceExists();
     this.stmt.insertDevice.run(device.deviceId, device.role, device.authPublicKey);
     // A mediator device starts out as its own mediator's only device.
     if (device.role === "mediator") this.stmt.insertMediatorDevice.run(device.deviceId, device.deviceId);

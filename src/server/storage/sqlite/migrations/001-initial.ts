@@ -1,4 +1,4 @@
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 
 /**
  * The relay's whole model. Byte fields (ciphertext, key packages, Welcomes) are BLOBs of the

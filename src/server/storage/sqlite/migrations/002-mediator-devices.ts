@@ -1,4 +1,4 @@
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 
 /**
  * A mediator may have several devices (its staff). `mediator_devices` groups them: every mediator

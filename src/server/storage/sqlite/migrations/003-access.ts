@@ -1,4 +1,4 @@
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 
 /**
  * Invites expire and can be revoked; removed devices can no longer log in. Invites made before

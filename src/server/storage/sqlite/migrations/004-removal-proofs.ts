@@ -1,4 +1,4 @@
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 
 /**
  * A removed device's membership keeps the mediator's signature over its removal, posted with the

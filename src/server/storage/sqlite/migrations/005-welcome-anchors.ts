@@ -1,4 +1,4 @@
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 
 /**
  * A Welcome keeps the mediator's signature over where the added device starts its transcript

@@ -2,7 +2,7 @@ import { initial } from "./001-initial.js";
 import { mediatorDevices } from "./002-mediator-devices.js";
 import { access } from "./003-access.js";
 import { removalProofs } from "./004-removal-proofs.js";
-import type { Migration } from "./migration.js";
+import type { Migration } from "../../migration.js";
 import { welcomeAnchors } from "./005-welcome-anchors.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */

@@ -1,0 +1,5 @@
+import type { Migration } from "../../migration.js";
+import { initial } from "./001-initial.js";
+
+/** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
+export const migrations: readonly Migration[] = [initial];

@@ -1,0 +1,194 @@
+import { randomUUID } from "node:crypto";
+import { Client } from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { extendChain, genesisHash } from "../../../protocol/index.js";
+import { appendInput as event, randomB64 } from "../../test-helpers.js";
+import type { AppendEventInput, AppendEventResult, Storage } from "../storage.js";
+import { migrations } from "./migrations/index.js";
+import { openPostgresStorage } from "./postgres-storage.js";
+import { freshSchema, testDatabaseUrl } from "./test-helpers.js";
+
+/**
+ * What only a shared database has: several relay nodes (here, Storage instances with pools of
+ * their own, as separate processes would have) writing the same caucuses at once. The behaviour
+ * every backend shares is in ../storage.test.ts.
+ */
+describe("postgres storage: several relay nodes on one database", () => {
+  let schema: string;
+  let drop: () => Promise<void>;
+  let nodes: Storage[];
+
+  const open = () => openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 });
+  /** Reads the schema directly, as an operator would. */
+  async function query<R>(sql: string): Promise<R[]> {
+    const client = new Client({ connectionString: testDatabaseUrl });
+    await client.connect();
+    try {
+      await client.query(`SET search_path = ${schema}`);
+      return (await client.query(sql)).rows as R[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeEach(async () => {
+    ({ schema, drop } = await freshSchema());
+    nodes = [];
+  });
+  // Guarded: when freshSchema() failed (PostgreSQL down), its own error is the one to read.
+  afterEach(async () => {
+    for (const n of nodes ?? []) await n.close();
+    await drop?.();
+  });
+
+  async function startNodes(count: number): Promise<Storage[]> {
+    const started = await Promise.all(Array.from({ length: count }, open));
+    nodes.push(...started);
+    return started;
+  }
+
+  /** Two caucuses in one channel, each with the same mediator device as a joined member. */
+  async function twoCaucuses(s: Storage) {
+    const mediator = randomUUID();
+    await s.createDevice({ deviceId: mediator, role: "mediator", authPublicKey: randomB64(32) });
+    const channelId = randomUUID();
+    await s.createChannel({ channelId, mediatorDeviceIds: [mediator] });
+    const [c1, c2] = [randomUUID(), randomUUID()];
+    for (const caucusId of [c1, c2]) await s.createCaucus({ caucusId, channelId });
+    return { mediator, c1, c2 };
+  }
+
+  /** The whole transcript, checked as a device checks it: seqs 1..n, every link recomputed. */
+  async function verifiedTranscript(s: Storage, caucusId: string) {
+    const events = await s.listEvents(caucusId, { afterSeq: 0, limit: 10_000, maxBytes: 1e9 });
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const chain = extendChain(
+      { seq: 0, hash: genesisHash(caucusId) },
+      events.map((e) => ({ ...e, caucusId })),
+    );
+    expect(chain.ok).toBe(true);
+    return events;
+  }
+
+  it("appends from three nodes at once are gap-free, chained, and each stored exactly once", async () => {
+    const [a, b, c] = await startNodes(3);
+    const { mediator, c1, c2 } = await twoCaucuses(a!);
+    // Each node sends rounds of concurrent appends, so many transactions from different nodes
+    // queue on the same caucus lock; a few go to the second caucus.
+    const sent = new Map<string, AppendEventInput>();
+    const acked = new Map<string, AppendEventResult>();
+    async function node(s: Storage): Promise<void> {
+      for (let round = 0; round < 10; round++) {
+        const batch = Array.from({ length: 10 }, () => event(c1, mediator));
+        batch.push(event(c2, mediator));
+        for (const e of batch) sent.set(e.eventId, e);
+        const results = await Promise.all(batch.map((e) => s.appendEvent(e)));
+        results.forEach((r, i) => acked.set(batch[i]!.eventId, r));
+      }
+    }
+    await Promise.all([a, b, c].map((s) => node(s!)));
+
+    for (const [caucusId, count] of [
+      [c1, 300],
+      [c2, 30],
+    ] as const) {
+      const events = await verifiedTranscript(b!, caucusId);
+      expect(events).toHaveLength(count);
+      // Every acknowledged event is stored once, at the seq and hash its node answered with.
+      for (const e of events) {
+        expect(sent.get(e.eventId)).toMatchObject({ caucusId, ciphertext: e.ciphertext });
+        expect(acked.get(e.eventId)).toEqual({ seq: e.seq, hash: e.hash, duplicate: false });
+      }
+      expect(new Set(events.map((e) => e.eventId)).size).toBe(count);
+      expect(await c!.getCaucus(caucusId)).toMatchObject({ head: { seq: count, hash: events.at(-1)!.hash } });
+    }
+    expect(acked.size).toBe(330);
+
+    // A retry through another node gets the original answer; nothing is stored twice.
+    const first = [...acked.entries()].find(([, r]) => r.seq === 1)!;
+    expect(await c!.appendEvent(sent.get(first[0])!)).toEqual({ ...first[1], duplicate: true });
+
+    // And all of it is still there for a node started afresh after every node stopped.
+    const before = await a!.listEvents(c1, { afterSeq: 0, limit: 10_000, maxBytes: 1e9 });
+    for (const n of nodes.splice(0)) await n.close();
+    const [again] = await startNodes(1);
+    expect(await again!.listEvents(c1, { afterSeq: 0, limit: 10_000, maxBytes: 1e9 })).toEqual(before);
+    expect(await again!.appendEvent(event(c1, mediator))).toMatchObject({ seq: 301 });
+  });
+
+  it("concurrent commits for one epoch from different nodes: exactly one wins each time", async () => {
+    const started = await startNodes(3);
+    const { mediator, c1 } = await twoCaucuses(started[0]!);
+    for (let epoch = 0; epoch < 5; epoch++) {
+      const outcomes = await Promise.allSettled(
+        started.map((s) => s.appendEvent(event(c1, mediator, { kind: "commit", epoch }))),
+      );
+      const won = outcomes.filter((o) => o.status === "fulfilled");
+      const lost = outcomes.flatMap((o) =>
+        o.status === "rejected" ? [(o.reason as { code?: string }).code] : [],
+      );
+      expect(won).toHaveLength(1);
+      expect(lost).toEqual(["epoch_conflict", "epoch_conflict"]);
+      expect(await started[1]!.getCaucus(c1)).toMatchObject({ epoch: epoch + 1, head: { seq: epoch + 1 } });
+    }
+    expect((await verifiedTranscript(started[2]!, c1)).map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("one invite redeemed from two nodes at once is redeemed once", async () => {
+    const [a, b] = await startNodes(2);
+    const { c1 } = await twoCaucuses(a!);
+    const inviteId = randomUUID();
+    await a!.createInvite({ inviteId, caucusId: c1, invitePublicKey: randomB64(32), expiresAt: 2e12 });
+    const devices = [randomUUID(), randomUUID()];
+    const outcomes = await Promise.allSettled(
+      [a!, b!].map((s, i) =>
+        s.redeemInvite({
+          inviteId,
+          deviceId: devices[i]!,
+          authPublicKey: randomB64(32),
+          keyPackage: randomB64(64),
+          now: 1e12,
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({ reason: { code: "invite_used" } });
+    expect((await b!.listMembers(c1)).filter((m) => m.role === "party")).toHaveLength(1);
+  });
+
+  it("three nodes starting on a fresh schema all open it, and it is migrated once", async () => {
+    const started = await startNodes(3);
+    expect(await query("SELECT version, name FROM schema_migrations ORDER BY version")).toEqual(
+      migrations.map((m) => ({ version: m.version, name: m.name })),
+    );
+    // Each of them works on the one schema.
+    const { mediator, c1 } = await twoCaucuses(started[0]!);
+    for (const s of started) await s.appendEvent(event(c1, mediator));
+    expect((await verifiedTranscript(started[1]!, c1)).length).toBe(3);
+  });
+
+  it("refuses a schema written by a newer relay", async () => {
+    await (await open()).close();
+    await query("INSERT INTO schema_migrations (version, name) VALUES (999, 'from-the-future')");
+    await expect(open()).rejects.toThrow(/999/);
+  });
+
+  it("refuses a connection whose commits are not durable (synchronous_commit = off)", async () => {
+    const url = new URL(testDatabaseUrl);
+    url.searchParams.set("options", "-c synchronous_commit=off");
+    await expect(openPostgresStorage({ databaseUrl: url.toString(), schema })).rejects.toThrow(
+      /synchronous_commit = off/,
+    );
+  });
+
+  it("an unreachable server: the error names host and port, never the password", async () => {
+    const error = await openPostgresStorage({
+      databaseUrl: "postgresql://relay:s3cret-pw@127.0.0.1:1/backchannel",
+    }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(
+      /^PostgreSQL not reachable at 127\.0\.0\.1:1 \(database "backchannel", user "relay"\): .*ECONNREFUSED/,
+    );
+    expect((error as Error).message).not.toContain("s3cret-pw");
+  });
+});
