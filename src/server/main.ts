@@ -1,4 +1,5 @@
 import { consoleBuilt, defaultConsoleDir } from "./console.js";
+import { natsUrlProblem } from "./nats/nats-url.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
 
 export interface ServeEnv {
@@ -7,6 +8,8 @@ export interface ServeEnv {
   BACKCHANNEL_DATA_DIR?: string;
   /** Comma-separated browser origins allowed to call the API; unset: any. */
   BACKCHANNEL_ALLOW_ORIGIN?: string;
+  /** NATS server for push fan-out between relay nodes; unset: one node, in-process. */
+  BACKCHANNEL_NATS_URL?: string;
 }
 
 export interface ServeOptions {
@@ -14,6 +17,7 @@ export interface ServeOptions {
   port: number;
   dataDir: string;
   allowOrigins?: string[];
+  natsUrl?: string;
 }
 
 /** Reads the environment, with the defaults documented in start-server.ts. */
@@ -31,11 +35,15 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     if (o !== "*" && URL.canParse(o) && new URL(o).origin === o) continue;
     throw new Error(`BACKCHANNEL_ALLOW_ORIGIN: "${o}" is not an origin such as http://127.0.0.1:7701`);
   }
+  const natsUrl = env.BACKCHANNEL_NATS_URL;
+  const natsProblem = natsUrl === undefined ? undefined : natsUrlProblem(natsUrl);
+  if (natsProblem) throw new Error(`BACKCHANNEL_NATS_URL: ${natsProblem}`);
   return {
     host: env.BACKCHANNEL_HOST ?? defaultHost,
     port,
     dataDir: env.BACKCHANNEL_DATA_DIR ?? defaultDataDir,
     ...(allowOrigins?.length ? { allowOrigins } : {}),
+    ...(natsUrl !== undefined ? { natsUrl } : {}),
   };
 }
 

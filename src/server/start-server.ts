@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
+import { openNatsNotifier } from "./nats/nats-notifier.js";
 import { openSqliteStorage } from "./storage/sqlite/sqlite-storage.js";
 
 export interface StartServerOptions extends AppOptions {
@@ -11,6 +12,8 @@ export interface StartServerOptions extends AppOptions {
   port?: number;
   /** Where backchannel.sqlite lives; default ./backchannel-data. */
   dataDir?: string;
+  /** Push fan-out between relay nodes through this NATS server (nats://host:port); default in-process. */
+  natsUrl?: string;
 }
 
 export interface RunningServer {
@@ -34,9 +37,23 @@ export function listeningAt(app: FastifyInstance): { url: string; port: number }
 
 /** Opens the SQLite storage and listens. close() stops accepting, then closes the database. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
-  const { host = defaultHost, port = defaultPort, dataDir = defaultDataDir, ...appOptions } = options;
+  const {
+    host = defaultHost,
+    port = defaultPort,
+    dataDir = defaultDataDir,
+    natsUrl,
+    ...appOptions
+  } = options;
   const storage = await openSqliteStorage({ dataDir });
-  const app = createApp(storage, appOptions);
+  // The app closes its notifier when it closes.
+  const notifier =
+    natsUrl === undefined
+      ? appOptions.notifier
+      : await openNatsNotifier({ url: natsUrl, logger: appOptions.logger }).catch(async (error: unknown) => {
+          await storage.close();
+          throw error;
+        });
+  const app = createApp(storage, { ...appOptions, ...(notifier ? { notifier } : {}) });
   try {
     await app.listen({ host, port });
   } catch (error) {
