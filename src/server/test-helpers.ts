@@ -6,6 +6,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { WebSocket } from "ws";
 import {
   challengeResponse,
   createCaucusResponse,
@@ -13,7 +14,9 @@ import {
   loginSigningString,
   parse,
   redeemSigningString,
+  serverFrame,
   sessionResponse,
+  type ServerFrame,
 } from "../protocol/index.js";
 
 export interface TestKey {
@@ -159,4 +162,61 @@ export async function redeemed(
   });
   if (res.status !== 201) throw new Error(`redeem: ${JSON.stringify(res.body)}`);
   return { inviteId };
+}
+
+/** A ws client that queues frames, so a test awaits the next one instead of racing it. */
+export class TestSocket {
+  readonly ws: WebSocket;
+  private readonly frames: ServerFrame[] = [];
+  private waiting: { resolve(f: ServerFrame): void; reject(e: Error): void } | undefined;
+  private closeCode: number | undefined;
+  readonly closed: Promise<{ code: number }>;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on("message", (data: Buffer) => {
+      const frame = parse(serverFrame, JSON.parse(data.toString("utf8")));
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (w) w.resolve(frame);
+      else this.frames.push(frame);
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.on("close", (code) => {
+        this.closeCode = code;
+        this.waiting?.reject(new Error(`socket closed (${code}) while waiting for a frame`));
+        this.waiting = undefined;
+        resolve({ code });
+      }),
+    );
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  /** The next frame; rejects if the socket closes first or none comes within `timeoutMs`. */
+  next(timeoutMs = 10_000): Promise<ServerFrame> {
+    const queued = this.frames.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.closeCode !== undefined) return Promise.reject(new Error(`socket closed (${this.closeCode})`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new Error(`no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = () => clearTimeout(timer);
+      this.waiting = {
+        resolve: (frame) => (settle(), resolve(frame)),
+        reject: (error) => (settle(), reject(error)),
+      };
+    });
+  }
 }
