@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { Mediator, MemoryStateStore, Party, type TranscriptEntry } from "../src/sdk/index.js";
+import type { Party } from "../src/sdk/index.js";
+import { Mediator, MemoryStateStore, type TranscriptEntry } from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { watch, type WatchHandle } from "../src/sdk/watch.js";
 import { createApp } from "../src/server/app.js";
@@ -16,9 +16,16 @@ import {
   type TcpProxy,
 } from "../src/server/nats/test-helpers.js";
 import { listeningAt } from "../src/server/start-server.js";
+import { joinUnconfirmed } from "./helpers/network.js";
 import { openSqliteStorage } from "../src/server/storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../src/server/storage/storage.js";
-import { fetchCall, login, mediatorWithCaucus, randomB64, TestSocket } from "../src/server/test-helpers.js";
+import {
+  fetchCall,
+  login,
+  mediatorWithCaucus,
+  postApplication,
+  TestSocket,
+} from "../src/server/test-helpers.js";
 
 /**
  * Two relay nodes behind one storage, each with its own NATS notifier and port: what a device
@@ -105,20 +112,8 @@ describe("two relay nodes: devices on one hear what happens on the other", () =>
     });
     const channel = await mediator.createChannel({ topic: "no new strikes", parties: ["A", "B"] });
     caucusId = channel.caucuses.find((c) => c.partyName === "A")!.caucusId;
-    const handler = async (serverUrl: string): Promise<Party> => {
-      const { code } = await mediator.invite(caucusId, { confirm: false });
-      const p = await Party.join({
-        inviteCode: code,
-        store: new MemoryStateStore(),
-        platform: nodePlatform,
-        serverUrl,
-      });
-      await mediator.sync();
-      if (!(await p.waitUntilJoined(20_000))) throw new Error("handler was not admitted");
-      return p;
-    };
-    sender = await handler(one.url);
-    watcher = await handler(two.url);
+    sender = await joinUnconfirmed(mediator, caucusId, { serverUrl: one.url });
+    watcher = await joinUnconfirmed(mediator, caucusId, { serverUrl: two.url });
     await mediator.sync();
     await sender.sync();
     await watcher.sync();
@@ -207,13 +202,7 @@ describe("a relay node that missed disconnects while its link was down", () => {
     two.proxy!.cut();
     await vi.waitFor(() => expect(two.notifier.online).toBe(false));
     expect(await call("POST", "/v1/auth/logout", {}, other)).toEqual({ status: 200, body: { revoked: 1 } });
-    const appended = await call(
-      "POST",
-      `/v1/caucuses/${m.caucusId}/events`,
-      { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
-      m.token,
-    );
-    expect(appended.status).toBe(201);
+    await postApplication(call, m);
     two.proxy!.restore();
 
     expect(await revoked.next()).toEqual({ type: "error", error: "unauthenticated", message: "logged out" });

@@ -12,6 +12,7 @@ import {
   mediatorWithCaucus,
   newDevice,
   newKey,
+  postApplication,
   randomB64,
   redeemed,
   TestSocket,
@@ -54,13 +55,7 @@ describe("startServer", () => {
     socket.send({ type: "auth", token: m.token });
     expect(await socket.next()).toEqual({ type: "ready", deviceId: m.device.deviceId });
 
-    const appended = await call(
-      "POST",
-      `/v1/caucuses/${m.caucusId}/events`,
-      { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
-      m.token,
-    );
-    expect(appended.status).toBe(201);
+    expect(await postApplication(call, m)).toBe(1);
     expect(await socket.next()).toEqual({ type: "event", caucusId: m.caucusId, seq: 1 });
   });
 
@@ -138,13 +133,7 @@ describe("startServer", () => {
       const socket = await connect(clustered.url);
       socket.send({ type: "auth", token: m.token });
       expect(await socket.next()).toMatchObject({ type: "ready" });
-      const appended = await fetchCall(clustered.url)(
-        "POST",
-        `/v1/caucuses/${m.caucusId}/events`,
-        { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
-        m.token,
-      );
-      expect(appended.status).toBe(201);
+      expect(await postApplication(fetchCall(clustered.url), m)).toBe(1);
       expect(await socket.next()).toEqual({ type: "event", caucusId: m.caucusId, seq: 1 });
     } finally {
       await clustered.close();

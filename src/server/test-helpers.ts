@@ -132,6 +132,21 @@ export async function mediatorWithCaucus(call: Call): Promise<{
   return { device, token, channelId, caucusId: parse(createCaucusResponse, caucus.body).caucusId };
 }
 
+/** The mediator posts an application message of random bytes into its caucus; returns its seq (throws unless 201). */
+export async function postApplication(
+  call: Call,
+  mediator: { token: string; caucusId: string },
+): Promise<number> {
+  const res = await call(
+    "POST",
+    `/v1/caucuses/${mediator.caucusId}/events`,
+    { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
+    mediator.token,
+  );
+  if (res.status !== 201) throw new Error(`append: ${JSON.stringify(res.body)}`);
+  return (res.body as { seq: number }).seq;
+}
+
 /** `device` redeems a fresh invite of the mediator's caucus, valid for a day (throws on failure). */
 export async function redeemed(
   call: Call,

@@ -31,6 +31,14 @@ class Socket implements Subscriber {
   }
 }
 
+/** A new device with one socket on node `n`, its subscription confirmed by NATS. */
+async function socketOn(n: NatsNotifier): Promise<{ device: string; socket: Socket }> {
+  const [device, socket] = [randomUUID(), new Socket()];
+  n.subscribe(device, socket);
+  await n.settled();
+  return { device, socket };
+}
+
 const event = (seq: number): ServerFrame => ({ type: "event", caucusId: randomUUID(), seq });
 const removed = (deviceId: string): Disconnect => ({
   deviceId,
@@ -95,10 +103,7 @@ describe("NATS notifier: two relay nodes on one NATS", () => {
 
   it("a push on node A reaches a socket on node B", async () => {
     const [a, b] = await twoNodes();
-    const device = randomUUID();
-    const socket = new Socket();
-    b.subscribe(device, socket);
-    await b.settled();
+    const { device, socket } = await socketOn(b);
     const frame = event(1);
     await a.publish(device, frame);
     expect(await socket.heard.next("the push")).toEqual({ frame });
@@ -182,10 +187,7 @@ describe("NATS notifier: two relay nodes on one NATS", () => {
 
   it("drops bad messages on its subjects with a warning each, and goes on delivering", async () => {
     const [a, b] = await twoNodes();
-    const device = randomUUID();
-    const socket = new Socket();
-    b.subscribe(device, socket);
-    await b.settled();
+    const { device, socket } = await socketOn(b);
     const bad: [string, string][] = [
       ["push", "{not json"],
       ["push", JSON.stringify({ type: "event", caucusId: "x", seq: -1 })],
@@ -206,10 +208,7 @@ describe("NATS notifier: two relay nodes on one NATS", () => {
   it("after its link drops, a node tells its sockets to resync, having missed what came meanwhile", async () => {
     const [a] = await twoNodes();
     const { n: b, proxy } = await cuttableNode();
-    const device = randomUUID();
-    const socket = new Socket();
-    b.subscribe(device, socket);
-    await b.settled();
+    const { device, socket } = await socketOn(b);
 
     proxy.cut();
     await vi.waitFor(() => expect(b.online).toBe(false));
