@@ -210,10 +210,11 @@ export class NatsNotifier implements Notifier {
   /** After a reconnect: make up for what the outage lost (see the class comment). */
   private async caughtUp(): Promise<void> {
     try {
-      // The client re-subscribed on reconnect; a round trip makes sure the server has it.
-      await this.confirmed();
+      // The client re-subscribed on reconnect; a round trip makes sure the server has it. No
+      // deadline here: a flush fails only with the link, and then the next reconnect comes back.
+      await this.nc.flush();
     } catch {
-      return; // down again: the next reconnect comes here again
+      return;
     }
     this.linkUp = true;
     const unconfirmed = this.unconfirmed;
