@@ -57,7 +57,7 @@ describe("NATS notifier: two relay nodes on one NATS", () => {
     raw = await connectTestNats();
   });
   afterAll(async () => {
-    await raw.close();
+    await raw?.close();
   });
   afterEach(async () => {
     for (const n of opened) await n.close();
