@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Party } from "../src/sdk/index.js";
 import {
   Mediator,
   MemoryStateStore,
-  Party,
   type Device,
   type HttpTransport,
   type Platform,
@@ -17,6 +17,7 @@ import {
 } from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { watch, type WatchHandle } from "../src/sdk/watch.js";
+import { joinUnconfirmed } from "./helpers/network.js";
 
 /**
  * Invariant 6 with a real crash: the relay runs as its own process (`backchannel serve`, from
@@ -138,15 +139,8 @@ describe("kill -9 of the relay in the middle of a stream of sends", () => {
     });
     const channel = await mediator.createChannel({ topic: "no new strikes", parties: ["A", "B"] });
     caucusA = channel.caucuses.find((c) => c.partyName === "A")!.caucusId;
-    const join = async (platform: Platform = nodePlatform): Promise<Party> => {
-      const { code } = await mediator.invite(caucusA, { confirm: false });
-      const p = await Party.join({ inviteCode: code, store: new MemoryStateStore(), platform });
-      await mediator.sync();
-      if (!(await p.waitUntilJoined(20_000))) throw new Error("handler was not admitted");
-      return p;
-    };
-    sender = await join(senderPlatform);
-    watcher = await join();
+    sender = await joinUnconfirmed(mediator, caucusA, { platform: senderPlatform });
+    watcher = await joinUnconfirmed(mediator, caucusA);
     await mediator.sync();
     await sender.sync();
     await watcher.sync();

@@ -342,7 +342,8 @@ export const pushSocket = {
   summary: "Push channel (WebSocket)",
   description: `The first frame must be {"type":"auth","token":"<bearer token>"} within 10 s, else the
 socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then it pushes
-{"type":"event","caucusId","seq"} (fetch from your cursor) and {"type":"membership","caucusId"}.
+{"type":"event","caucusId","seq"} (fetch from your cursor), {"type":"membership","caucusId"} and
+{"type":"sync"} (this relay may have missed pushes: fetch every caucus from your cursor).
 {"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
 closes (4401) when the token expires.`,
 } as const;

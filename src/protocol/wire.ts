@@ -249,6 +249,11 @@ export const serverFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("event"), caucusId, seq: z.number().int().positive() }),
   /** Something about membership changed (welcome waiting, pending device, removal). */
   z.strictObject({ type: z.literal("membership"), caucusId }),
+  /**
+   * This relay may have missed pushes meant for this device (its link to the other relay nodes
+   * was down): fetch every caucus from your cursor.
+   */
+  z.strictObject({ type: z.literal("sync") }),
   z.strictObject({ type: z.literal("pong") }),
   z.strictObject({ type: z.literal("error"), error: z.string(), message: z.string() }),
 ]);

@@ -93,7 +93,13 @@ export async function watch(
           backoff = 250;
           onStatus("connected");
         }
-        if (frame.type === "ready" || frame.type === "event" || frame.type === "membership")
+        // "sync": the relay node may have missed pushes while its link to the others was down.
+        if (
+          frame.type === "ready" ||
+          frame.type === "event" ||
+          frame.type === "membership" ||
+          frame.type === "sync"
+        )
           void syncAndReport().catch(() => undefined);
       };
       socket.onclose = () => {

@@ -1,4 +1,5 @@
 import { consoleBuilt, defaultConsoleDir } from "./console.js";
+import { natsUrlProblem } from "./nats/nats-url.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
 import { describeStorage } from "./storage/open-storage.js";
 import { isPostgresUrl } from "./storage/postgres/postgres-storage.js";
@@ -11,6 +12,8 @@ export interface ServeEnv {
   BACKCHANNEL_ALLOW_ORIGIN?: string;
   /** postgres:// or postgresql:// URL: PostgreSQL instead of SQLite in the data dir. */
   BACKCHANNEL_DATABASE_URL?: string;
+  /** NATS server for push fan-out between relay nodes; unset: one node, in-process. */
+  BACKCHANNEL_NATS_URL?: string;
 }
 
 export interface ServeOptions {
@@ -19,6 +22,7 @@ export interface ServeOptions {
   dataDir: string;
   databaseUrl?: string;
   allowOrigins?: string[];
+  natsUrl?: string;
 }
 
 /** Reads the environment, with the defaults documented in start-server.ts. */
@@ -45,12 +49,16 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
         "(leave it unset to use SQLite in BACKCHANNEL_DATA_DIR)",
     );
   }
+  const natsUrl = env.BACKCHANNEL_NATS_URL;
+  const natsProblem = natsUrl === undefined ? undefined : natsUrlProblem(natsUrl);
+  if (natsProblem) throw new Error(`BACKCHANNEL_NATS_URL: ${natsProblem}`);
   return {
     host: env.BACKCHANNEL_HOST ?? defaultHost,
     port,
     dataDir: env.BACKCHANNEL_DATA_DIR ?? defaultDataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(allowOrigins?.length ? { allowOrigins } : {}),
+    ...(natsUrl !== undefined ? { natsUrl } : {}),
   };
 }
 

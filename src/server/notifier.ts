@@ -8,11 +8,23 @@ export interface Disconnect {
   message: string;
 }
 
+/** The disconnects the relay sends, each with the words a client sees when its socket closes. */
+export const disconnectReasons = {
+  removed: { error: "device_removed", message: "this device was removed" },
+  loggedOut: { error: "unauthenticated", message: "logged out" },
+} as const satisfies Record<string, Pick<Disconnect, "error" | "message">>;
+
 /** One push socket: the session it authenticated with, where frames go, how it is closed. */
 export interface Subscriber {
   tokenHash: string;
   onFrame(frame: ServerFrame): void;
   onDisconnect(reason: Disconnect): void;
+  /**
+   * This node may have missed frames and disconnects meant for this subscriber (its link to the
+   * other nodes was down): check the session against storage, close if it is gone, else tell the
+   * device to fetch from its cursor.
+   */
+  onResync(): void;
 }
 
 /**
@@ -74,5 +86,15 @@ export class InProcessNotifier implements Notifier {
   close(): Promise<void> {
     this.subscribers.clear();
     return Promise.resolve();
+  }
+
+  /** Whether any subscriber of the device is on this node. */
+  has(deviceId: string): boolean {
+    return this.subscribers.has(deviceId);
+  }
+
+  /** Every subscriber on this node, for a resync. */
+  all(): Subscriber[] {
+    return [...this.subscribers.values()].flatMap((set) => [...set]);
   }
 }

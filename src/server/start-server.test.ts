@@ -3,8 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
-import { limits, parse, serverFrame, type ServerFrame } from "../protocol/index.js";
+import { limits } from "../protocol/index.js";
+import { testNatsUrl } from "./nats/test-helpers.js";
 import { startServer, type RunningServer } from "./start-server.js";
 import {
   fetchCall,
@@ -12,56 +12,12 @@ import {
   mediatorWithCaucus,
   newDevice,
   newKey,
+  postApplication,
   randomB64,
   redeemed,
+  TestSocket,
   type Call,
 } from "./test-helpers.js";
-
-/** A ws client that queues frames, so a test awaits the next one instead of racing it. */
-class TestSocket {
-  readonly ws: WebSocket;
-  private readonly frames: ServerFrame[] = [];
-  private waiting: { resolve(f: ServerFrame): void; reject(e: Error): void } | undefined;
-  private closeCode: number | undefined;
-  readonly closed: Promise<{ code: number }>;
-
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
-    this.ws.on("message", (data: Buffer) => {
-      const frame = parse(serverFrame, JSON.parse(data.toString("utf8")));
-      const w = this.waiting;
-      this.waiting = undefined;
-      if (w) w.resolve(frame);
-      else this.frames.push(frame);
-    });
-    this.closed = new Promise((resolve) =>
-      this.ws.on("close", (code) => {
-        this.closeCode = code;
-        this.waiting?.reject(new Error(`socket closed (${code}) while waiting for a frame`));
-        this.waiting = undefined;
-        resolve({ code });
-      }),
-    );
-  }
-
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ws.once("open", () => resolve());
-      this.ws.once("error", reject);
-    });
-  }
-
-  send(value: unknown): void {
-    this.ws.send(typeof value === "string" ? value : JSON.stringify(value));
-  }
-
-  next(): Promise<ServerFrame> {
-    const queued = this.frames.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.closeCode !== undefined) return Promise.reject(new Error(`socket closed (${this.closeCode})`));
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-}
 
 describe("startServer", () => {
   let dataDir: string;
@@ -99,13 +55,7 @@ describe("startServer", () => {
     socket.send({ type: "auth", token: m.token });
     expect(await socket.next()).toEqual({ type: "ready", deviceId: m.device.deviceId });
 
-    const appended = await call(
-      "POST",
-      `/v1/caucuses/${m.caucusId}/events`,
-      { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
-      m.token,
-    );
-    expect(appended.status).toBe(201);
+    expect(await postApplication(call, m)).toBe(1);
     expect(await socket.next()).toEqual({ type: "event", caucusId: m.caucusId, seq: 1 });
   });
 
@@ -171,6 +121,23 @@ describe("startServer", () => {
     expect(await socket.next()).toEqual({ type: "membership", caucusId: m.caucusId });
     expect(await socket.next()).toMatchObject({ type: "error", error: "device_removed" });
     expect((await socket.closed).code).toBe(4401);
+  });
+
+  it("with natsUrl, pushes through NATS; an unreachable NATS stops the start with its URL", async () => {
+    await expect(
+      startServer({ port: 0, dataDir, logger: false, natsUrl: "nats://127.0.0.1:1" }),
+    ).rejects.toThrow("cannot reach NATS at nats://127.0.0.1:1");
+    const clustered = await startServer({ port: 0, dataDir, logger: false, natsUrl: testNatsUrl });
+    try {
+      const m = await mediatorWithCaucus(fetchCall(clustered.url));
+      const socket = await connect(clustered.url);
+      socket.send({ type: "auth", token: m.token });
+      expect(await socket.next()).toMatchObject({ type: "ready" });
+      expect(await postApplication(fetchCall(clustered.url), m)).toBe(1);
+      expect(await socket.next()).toEqual({ type: "event", caucusId: m.caucusId, seq: 1 });
+    } finally {
+      await clustered.close();
+    }
   });
 
   it("closes a socket that never authenticates", async () => {

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
+import { openNatsNotifier } from "./nats/nats-notifier.js";
 import { openStorage } from "./storage/open-storage.js";
 
 export interface StartServerOptions extends AppOptions {
@@ -13,6 +14,8 @@ export interface StartServerOptions extends AppOptions {
   dataDir?: string;
   /** A postgres:// or postgresql:// URL: store everything in PostgreSQL instead of SQLite. */
   databaseUrl?: string;
+  /** Push fan-out between relay nodes through this NATS server (nats://host:port); default in-process. */
+  natsUrl?: string;
 }
 
 export interface RunningServer {
@@ -41,10 +44,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     port = defaultPort,
     dataDir = defaultDataDir,
     databaseUrl,
+    natsUrl,
     ...appOptions
   } = options;
   const storage = await openStorage({ dataDir, databaseUrl });
-  const app = createApp(storage, appOptions);
+  // The app closes its notifier when it closes.
+  const notifier =
+    natsUrl === undefined
+      ? appOptions.notifier
+      : await openNatsNotifier({ url: natsUrl, logger: appOptions.logger }).catch(async (error: unknown) => {
+          await storage.close();
+          throw error;
+        });
+  const app = createApp(storage, { ...appOptions, ...(notifier ? { notifier } : {}) });
   try {
     await app.listen({ host, port });
   } catch (error) {

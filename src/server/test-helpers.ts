@@ -6,6 +6,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import { WebSocket } from "ws";
 import {
   challengeResponse,
   createCaucusResponse,
@@ -13,7 +14,9 @@ import {
   loginSigningString,
   parse,
   redeemSigningString,
+  serverFrame,
   sessionResponse,
+  type ServerFrame,
 } from "../protocol/index.js";
 import type { AppendEventInput } from "./storage/storage.js";
 
@@ -147,6 +150,21 @@ export async function mediatorWithCaucus(call: Call): Promise<{
   return { device, token, channelId, caucusId: parse(createCaucusResponse, caucus.body).caucusId };
 }
 
+/** The mediator posts an application message of random bytes into its caucus; returns its seq (throws unless 201). */
+export async function postApplication(
+  call: Call,
+  mediator: { token: string; caucusId: string },
+): Promise<number> {
+  const res = await call(
+    "POST",
+    `/v1/caucuses/${mediator.caucusId}/events`,
+    { eventId: randomUUID(), kind: "application", epoch: 0, ciphertext: randomB64(32) },
+    mediator.token,
+  );
+  if (res.status !== 201) throw new Error(`append: ${JSON.stringify(res.body)}`);
+  return (res.body as { seq: number }).seq;
+}
+
 /** `device` redeems a fresh invite of the mediator's caucus, valid for a day (throws on failure). */
 export async function redeemed(
   call: Call,
@@ -177,4 +195,61 @@ export async function redeemed(
   });
   if (res.status !== 201) throw new Error(`redeem: ${JSON.stringify(res.body)}`);
   return { inviteId };
+}
+
+/** A ws client that queues frames, so a test awaits the next one instead of racing it. */
+export class TestSocket {
+  readonly ws: WebSocket;
+  private readonly frames: ServerFrame[] = [];
+  private waiting: { resolve(f: ServerFrame): void; reject(e: Error): void } | undefined;
+  private closeCode: number | undefined;
+  readonly closed: Promise<{ code: number }>;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on("message", (data: Buffer) => {
+      const frame = parse(serverFrame, JSON.parse(data.toString("utf8")));
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (w) w.resolve(frame);
+      else this.frames.push(frame);
+    });
+    this.closed = new Promise((resolve) =>
+      this.ws.on("close", (code) => {
+        this.closeCode = code;
+        this.waiting?.reject(new Error(`socket closed (${code}) while waiting for a frame`));
+        this.waiting = undefined;
+        resolve({ code });
+      }),
+    );
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  /** The next frame; rejects if the socket closes first or none comes within `timeoutMs`. */
+  next(timeoutMs = 10_000): Promise<ServerFrame> {
+    const queued = this.frames.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.closeCode !== undefined) return Promise.reject(new Error(`socket closed (${this.closeCode})`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        reject(new Error(`no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const settle = () => clearTimeout(timer);
+      this.waiting = {
+        resolve: (frame) => (settle(), resolve(frame)),
+        reject: (error) => (settle(), reject(error)),
+      };
+    });
+  }
 }

@@ -142,3 +142,24 @@ export async function admitAfterComparing(mediator: Mediator, handler: Party): P
     throw new Error("verification codes differ: a key was substituted");
   await mediator.admit(pending.caucusId, pending.deviceId);
 }
+
+/**
+ * A handler's device joins a caucus on an invite the mediator made with `confirm: false` (no
+ * codes compared), through `serverUrl` when given (default: the relay the invite names).
+ */
+export async function joinUnconfirmed(
+  mediator: Mediator,
+  caucusId: string,
+  opts: { platform?: Platform; serverUrl?: string } = {},
+): Promise<Party> {
+  const { code } = await mediator.invite(caucusId, { confirm: false });
+  const party = await Party.join({
+    inviteCode: code,
+    store: new MemoryStateStore(),
+    platform: opts.platform ?? nodePlatform,
+    serverUrl: opts.serverUrl,
+  });
+  await mediator.sync();
+  if (!(await party.waitUntilJoined(20_000))) throw new Error("handler was not admitted");
+  return party;
+}

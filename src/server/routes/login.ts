@@ -2,6 +2,7 @@ import { loginSigningString, removalsSigningString } from "../../protocol/index.
 import { hashToken, randomToken } from "../auth.js";
 import { verifyEd25519 } from "../ed25519.js";
 import { ServerError } from "../errors.js";
+import { disconnectReasons } from "../notifier.js";
 import type { RouteContext } from "./context.js";
 import type { RouteHandlers } from "./register-route.js";
 
@@ -43,8 +44,7 @@ export function loginRoutes({
       await notifier.disconnect({
         deviceId: device.deviceId,
         ...(tokenHash !== undefined ? { tokenHash } : {}),
-        error: "unauthenticated",
-        message: "logged out",
+        ...disconnectReasons.loggedOut,
       });
       return { revoked };
     },

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerFrame } from "../../protocol/index.js";
-import type { Notifier } from "../notifier.js";
+import { disconnectReasons, type Notifier } from "../notifier.js";
 
 /**
  * Push after the write is durable. A failed push is logged and swallowed: the request already
@@ -52,9 +52,7 @@ export async function disconnectRemoved(
   deviceIds: readonly string[],
 ): Promise<void> {
   const results = await Promise.allSettled(
-    deviceIds.map((deviceId) =>
-      notifier.disconnect({ deviceId, error: "device_removed", message: "this device was removed" }),
-    ),
+    deviceIds.map((deviceId) => notifier.disconnect({ deviceId, ...disconnectReasons.removed })),
   );
   const failed = results.filter((r) => r.status === "rejected").length;
   if (failed > 0) log.warn({ failed }, "closing a removed device's sockets failed");

@@ -5,7 +5,8 @@ import type { RawData, WebSocket } from "ws";
 import { clientFrame, pushSocket, safeParse, type ServerFrame } from "../../protocol/index.js";
 import { deviceForToken } from "../auth.js";
 import { toHttpError } from "../errors.js";
-import type { Disconnect, Notifier, Subscriber } from "../notifier.js";
+import { disconnectReasons, type Disconnect, type Notifier, type Subscriber } from "../notifier.js";
+import type { Storage } from "../storage/storage.js";
 import type { RouteContext } from "./context.js";
 
 /** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
@@ -18,6 +19,8 @@ export const closeUnauthenticated = 4401;
  */
 interface PushDeps {
   authenticate(token: string): Promise<{ deviceId: string; expiresAt: number; tokenHash: string }>;
+  /** Why an authenticated session no longer holds (as its disconnect would say), or undefined. */
+  revoked(deviceId: string, tokenHash: string): Promise<Pick<Disconnect, "error" | "message"> | undefined>;
   notifier: Pick<Notifier, "subscribe">;
   now(): number;
   authTimeoutMs: number;
@@ -27,6 +30,7 @@ interface PushDeps {
 export function registerWsRoute(app: FastifyInstance, { storage, notifier, config }: RouteContext): void {
   const deps: PushDeps = {
     authenticate: (token) => deviceForToken(storage, config, token),
+    revoked: (deviceId, tokenHash) => revokedReason(storage, deviceId, tokenHash),
     notifier,
     now: config.now,
     authTimeoutMs: config.wsAuthTimeoutMs,
@@ -60,6 +64,7 @@ class PushConnection implements Subscriber {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   tokenHash = "";
+  private deviceId = "";
 
   constructor(
     private readonly socket: WebSocket,
@@ -96,6 +101,23 @@ class PushConnection implements Subscriber {
     this.close(message);
   }
 
+  /** Subscriber: this node may have missed a push or a disconnect meant for this socket. */
+  onResync(): void {
+    if (this.state !== "ready") return;
+    this.deps.revoked(this.deviceId, this.tokenHash).then(
+      (reason) => {
+        if (this.state !== "ready") return;
+        if (reason) this.onDisconnect(reason);
+        else this.send({ type: "sync" });
+      },
+      (error: unknown) => {
+        // Fetching authenticates afresh, so a device told to fetch on a dead session learns of it.
+        this.deps.log.warn({ reqId: this.requestId, err: error }, "re-checking a push session failed");
+        this.send({ type: "sync" });
+      },
+    );
+  }
+
   private async handle(data: RawData, isBinary: boolean): Promise<void> {
     if (this.state === "closed") return;
     if (isBinary) return this.reject("invalid_request", "frames must be JSON text");
@@ -124,6 +146,7 @@ class PushConnection implements Subscriber {
     this.state = "ready";
     clearTimeout(this.timer);
     this.tokenHash = session.tokenHash;
+    this.deviceId = session.deviceId;
     this.unsubscribe = this.deps.notifier.subscribe(session.deviceId, this);
     // setTimeout's limit is 2^31-1 ms; tokens live minutes, so clamping only matters for odd configs.
     const untilExpiry = Math.min(Math.max(session.expiresAt - this.deps.now(), 0), 2 ** 31 - 1);
@@ -153,6 +176,18 @@ class PushConnection implements Subscriber {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
+}
+
+/** A session a disconnect would have ended: its device removed, or the session itself gone. */
+async function revokedReason(
+  storage: Storage,
+  deviceId: string,
+  tokenHash: string,
+): Promise<Pick<Disconnect, "error" | "message"> | undefined> {
+  const device = await storage.getDevice(deviceId);
+  if (!device || device.removed) return disconnectReasons.removed;
+  if (!(await storage.getSession(tokenHash))) return disconnectReasons.loggedOut;
+  return undefined;
 }
 
 function rawText(data: RawData): string {
