@@ -22,7 +22,11 @@ if ((kind !== "real" && kind !== "baseline") || !dataDir) {
 }
 const send = (m: RelayProcessMessage) => process.send?.(m);
 
-const relay = kind === "real" ? await startServer({ port: 0, dataDir }) : await startBaselineRelay(dataDir);
+const databaseUrl = process.env.BENCH_DATABASE_URL;
+const relay =
+  kind === "real"
+    ? await startServer({ port: 0, dataDir, ...(databaseUrl ? { databaseUrl } : {}) })
+    : await startBaselineRelay(dataDir);
 
 process.on("message", (m: unknown) => {
   if (m === "cpu") {

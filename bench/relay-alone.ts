@@ -97,7 +97,12 @@ export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayA
   const width = Math.max(2, ...levels);
   const parties = Array.from({ length: width }, (_, i) => `P${i + 1}`);
   opts.progress(`relay alone: a mediator and ${width} admitted handlers, one caucus each`);
-  const net = await startNetwork({ parties, topic: "bench relay alone" });
+  const databaseUrl = process.env.BENCH_DATABASE_URL;
+  const net = await startNetwork({
+    parties,
+    topic: "bench relay alone",
+    ...(databaseUrl ? { databaseUrl } : {}),
+  });
   const baselineDir = mkdtempSync(join(tmpdir(), "backchannel-bench-baseline-"));
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
