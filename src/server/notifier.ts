@@ -38,6 +38,11 @@ export interface Notifier {
   publish(deviceId: string, frame: ServerFrame): Promise<void>;
   /** Returns the unsubscribe function. */
   subscribe(deviceId: string, subscriber: Subscriber): () => void;
+  /**
+   * Resolves once every subscription made so far gets what other nodes publish (NATS: the server
+   * has confirmed them). Absent where subscribing takes effect at once (in-process).
+   */
+  settled?(): Promise<void>;
   /** Closes the device's sockets (those of one session, with `tokenHash`). */
   disconnect(reason: Disconnect): Promise<void>;
   close(): Promise<void>;

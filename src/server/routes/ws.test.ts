@@ -10,7 +10,7 @@ import { createApp } from "../app.js";
 import { listeningAt } from "../start-server.js";
 import { openSqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
-import { fetchCall, mediatorWithCaucus } from "../test-helpers.js";
+import { TestSocket, fetchCall, mediatorWithCaucus } from "../test-helpers.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -63,6 +63,54 @@ describe("push socket memory", () => {
       ws.send(JSON.stringify({ type: "ping" }));
       await new Promise((resolve) => ws.once("message", resolve));
       ws.terminate();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("push socket authentication", () => {
+  let dataDir: string;
+  let storage: Storage;
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "backchannel-ws-auth-"));
+    storage = await openSqliteStorage({ dataDir });
+  });
+  afterEach(async () => {
+    await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  // The interleaving a second node makes possible: the socket's session is read, then a logout
+  // (here: on this node, before the socket has subscribed) ends it. The disconnect finds no
+  // subscriber; the socket must still not be left open on a dead session.
+  it("closes a socket whose session was logged out while it authenticated", async () => {
+    let interleave: (() => Promise<void>) | undefined;
+    const racing: Storage = Object.create(storage) as Storage;
+    racing.getSession = async (tokenHash) => {
+      const session = await storage.getSession(tokenHash);
+      const then = interleave;
+      interleave = undefined;
+      await then?.();
+      return session;
+    };
+    const app = createApp(racing, { logger: false });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const { url } = listeningAt(app);
+      const call = fetchCall(url);
+      const m = await mediatorWithCaucus(call);
+      interleave = async () => {
+        const res = await call("POST", "/v1/auth/logout", {}, m.token);
+        expect(res.status).toBe(200);
+      };
+      const socket = new TestSocket(`${url.replace(/^http/, "ws")}/v1/ws`);
+      await socket.opened();
+      socket.send({ type: "auth", token: m.token });
+      const frame = await socket.next();
+      expect(frame).toMatchObject({ type: "error" });
+      expect((await socket.closed).code).toBe(4401);
     } finally {
       await app.close();
     }

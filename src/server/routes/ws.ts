@@ -21,7 +21,7 @@ interface PushDeps {
   authenticate(token: string): Promise<{ deviceId: string; expiresAt: number; tokenHash: string }>;
   /** Why an authenticated session no longer holds (as its disconnect would say), or undefined. */
   revoked(deviceId: string, tokenHash: string): Promise<Pick<Disconnect, "error" | "message"> | undefined>;
-  notifier: Pick<Notifier, "subscribe">;
+  notifier: Pick<Notifier, "subscribe" | "settled">;
   now(): number;
   authTimeoutMs: number;
   log: FastifyBaseLogger;
@@ -57,9 +57,10 @@ function releaseUpgrade(socket: WebSocket, request: FastifyRequest): void {
   tcp?._httpMessage?.detachSocket(tcp);
 }
 
-/** One device's push socket: unauthenticated → authenticating → ready → closed. */
+/** One device's push socket: unauthenticated → authenticating → subscribing → ready → closed. */
 class PushConnection implements Subscriber {
-  private state: "unauthenticated" | "authenticating" | "ready" | "closed" = "unauthenticated";
+  private state: "unauthenticated" | "authenticating" | "subscribing" | "ready" | "closed" =
+    "unauthenticated";
   /** The auth deadline, then the token's expiry: one timer at a time. */
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -90,9 +91,12 @@ class PushConnection implements Subscriber {
     });
   }
 
-  /** Subscriber: a push for this device. */
+  /**
+   * Subscriber: a push for this device. Not before `ready`: the device fetches from its cursor
+   * once it is ready, which covers whatever a frame before then was about.
+   */
   onFrame(frame: ServerFrame): void {
-    this.send(frame);
+    if (this.state === "ready") this.send(frame);
   }
 
   /** Subscriber: logout or removal; a revoked token must not keep receiving pushes. */
@@ -143,11 +147,19 @@ class PushConnection implements Subscriber {
       return this.close(body.message);
     }
     if (this.state !== "authenticating") return; // closed meanwhile
-    this.state = "ready";
+    this.state = "subscribing";
     clearTimeout(this.timer);
     this.tokenHash = session.tokenHash;
     this.deviceId = session.deviceId;
     this.unsubscribe = this.deps.notifier.subscribe(session.deviceId, this);
+    // A logout or removal on another node between the session check above and the subscription
+    // reaching every node would go unseen: wait until the subscription holds, then look again.
+    // If NATS cannot confirm it now, the node resyncs every socket once its link is back.
+    await this.deps.notifier.settled?.().catch(() => undefined);
+    const revoked = await this.deps.revoked(session.deviceId, session.tokenHash);
+    if (this.state !== "subscribing") return; // closed meanwhile (a disconnect got here first)
+    if (revoked) return this.onDisconnect(revoked);
+    this.state = "ready";
     // setTimeout's limit is 2^31-1 ms; tokens live minutes, so clamping only matters for odd configs.
     const untilExpiry = Math.min(Math.max(session.expiresAt - this.deps.now(), 0), 2 ** 31 - 1);
     this.timer = setTimeout(() => this.close("token expired"), untilExpiry);
