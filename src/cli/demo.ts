@@ -8,13 +8,16 @@ import {
   createWriteStream,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { setTimeout as delay } from "node:timers/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pc from "picocolors";
 import { describeStance } from "../protocol/index.js";
-import { Mediator, Party, SdkError, readDeviceState, type TranscriptEntry } from "../sdk/index.js";
+import { Mediator, Party, SdkError, readDeviceState, watch, type TranscriptEntry } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
-import { startServer } from "../server/start-server.js";
+import { startServer, type RunningServer, type StartServerOptions } from "../server/start-server.js";
+import { createSchema, dropSchema, schemaText } from "../server/storage/postgres/schema-admin.js";
+import { defaultDemoDatabaseUrl, defaultDemoNatsUrl } from "./demo-defaults.js";
 
 /** docs/design.md's acceptance story, played by separate sdk clients over real sockets. */
 export const A_TEXT = "We are not interested in escalating at this stage.";
@@ -31,20 +34,115 @@ export interface DemoCheck {
 export interface DemoResult {
   ok: boolean;
   dataDir: string;
+  /** The first relay node's address. */
   serverUrl: string;
+  /** Every relay node's address, the mediator's first, then A's handler's, then B's. */
+  serverUrls: string[];
+  /** Where the relays kept everything: "SQLite in …", or the PostgreSQL schema and NATS server. */
+  storage: string;
   checks: DemoCheck[];
 }
 
-export async function runDemo(
-  opts: { dataDir?: string; say?: (line: string) => void } = {},
-): Promise<DemoResult> {
+export interface DemoOptions {
+  /** Keep everything here (default: a temp dir, deleted afterwards). */
+  dataDir?: string;
+  say?: (line: string) => void;
+  /**
+   * Play the story across this many relay nodes on PostgreSQL and NATS, each device on another
+   * node (default: one relay on SQLite, no services needed).
+   */
+  nodes?: number;
+  /** With `nodes`: the PostgreSQL server; the demo works in a schema of its own and drops it. */
+  databaseUrl?: string;
+  /** With `nodes`: the NATS server the nodes push to each other through. */
+  natsUrl?: string;
+}
+
+/** The relay nodes the demo plays on, and what it scans for plaintext once it is done. */
+interface DemoRelays {
+  servers: RunningServer[];
+  /** For the narration: where the relays keep things. */
+  where: string;
+  /** Every stored byte the relays wrote that could hold a word: "name contains “word”". */
+  leaks(words: string[]): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+async function startRelays(
+  opts: DemoOptions,
+  dataDir: string,
+  logger: StartServerOptions["logger"],
+  keep: boolean,
+): Promise<DemoRelays> {
+  if (opts.nodes === undefined) {
+    const server = await startServer({ port: 0, dataDir, logger });
+    return {
+      servers: [server],
+      where: `SQLite in ${dataDir}`,
+      leaks: (words) => Promise.resolve(serverPlaintextLeaks(dataDir, words)),
+      close: () => server.close(),
+    };
+  }
+  const databaseUrl = opts.databaseUrl ?? defaultDemoDatabaseUrl;
+  const natsUrl = opts.natsUrl ?? defaultDemoNatsUrl;
+  const schema = `backchannel_demo_${randomBytes(6).toString("hex")}`;
+  const url = await createSchema(databaseUrl, schema);
+  const servers: RunningServer[] = [];
+  try {
+    // All at once, as a deployment's nodes start: the migrations' advisory lock lets one migrate.
+    const started = await Promise.allSettled(
+      Array.from({ length: opts.nodes }, () =>
+        startServer({ port: 0, dataDir, databaseUrl: url, natsUrl, logger }),
+      ),
+    );
+    for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  } catch (error) {
+    for (const s of servers) await s.close();
+    await dropSchema(databaseUrl, schema);
+    throw error;
+  }
+  return {
+    servers,
+    where: `PostgreSQL schema ${schema}, NATS at ${natsUrl}`,
+    async leaks(words) {
+      const found = serverPlaintextLeaks(dataDir, words);
+      for (const [table, text] of await schemaText(databaseUrl, schema))
+        for (const w of words)
+          // bytea columns read as hex: look for the word's bytes too.
+          if (text.includes(w) || text.includes(Buffer.from(w).toString("hex")))
+            found.push(`table ${table} contains “${w}”`);
+      return found;
+    },
+    async close() {
+      for (const s of servers) await s.close();
+      if (!keep) await dropSchema(databaseUrl, schema);
+    },
+  };
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const say = opts.say ?? (() => {});
+  if (opts.nodes !== undefined && (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 16))
+    throw new RangeError("nodes must be a whole number from 1 to 16");
   const keep = opts.dataDir !== undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-demo-"));
   mkdirSync(dataDir, { recursive: true });
   const logPath = join(dataDir, "server.log");
   const log = createWriteStream(logPath, { flags: "a" });
-  const server = await startServer({ port: 0, dataDir, logger: { destination: log } });
+  let relays: DemoRelays;
+  try {
+    relays = await startRelays(opts, dataDir, { destination: log }, keep);
+  } catch (error) {
+    log.end();
+    if (!keep) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const { servers } = relays;
+  // The mediator on the first node, A's handler on the next, B's on the one after.
+  const nodeOf = (i: number) => servers[i % servers.length]!;
+  const server = nodeOf(0);
   const checks: DemoCheck[] = [];
   const check = (name: string, ok: boolean, detail?: string) => {
     checks.push({ name, ok, ...(detail ? { detail } : {}) });
@@ -59,7 +157,11 @@ export async function runDemo(
     );
   };
   try {
-    say(pc.bold(`Relay server on ${server.url} (SQLite in ${dataDir})`));
+    if (servers.length === 1) say(pc.bold(`Relay server on ${server.url} (${relays.where})`));
+    else {
+      say(pc.bold(`${servers.length} relay nodes (${relays.where}):`));
+      say(`   the mediator on ${nodeOf(0).url}, A's handler on ${nodeOf(1).url}, B's on ${nodeOf(2).url}`);
+    }
 
     say(
       pc.bold(
@@ -79,8 +181,18 @@ export async function runDemo(
     const inviteB = await mediator.invite(capB.caucusId);
     const storeA = store("party-a");
     const storeB = store("party-b");
-    const a = await Party.join({ inviteCode: inviteA.code, store: storeA, platform: nodePlatform });
-    const b = await Party.join({ inviteCode: inviteB.code, store: storeB, platform: nodePlatform });
+    const a = await Party.join({
+      inviteCode: inviteA.code,
+      store: storeA,
+      platform: nodePlatform,
+      serverUrl: nodeOf(1).url,
+    });
+    const b = await Party.join({
+      inviteCode: inviteB.code,
+      store: storeB,
+      platform: nodePlatform,
+      serverUrl: nodeOf(2).url,
+    });
     // The mediator's device checks their certificates and lists them as pending admissions; the
     // mediator compares each verification code with the handler, then admits (MLS add + Welcome).
     await mediator.sync();
@@ -117,12 +229,44 @@ export async function runDemo(
       refused = e instanceof SdkError || (e as { code?: string }).code === "disclosure_substance_only";
     }
     check("a verbatim conveyance of a substance-only signal is refused", refused);
+    // B's device listens on its push socket (on its own node): the conveyance must reach it by
+    // push, at once, not by a poll (a watching device polls only once a minute).
+    let connected!: () => void;
+    const isConnected = new Promise<void>((r) => (connected = r));
+    let pushed!: (n: number) => void;
+    const heard = new Promise<number>((r) => (pushed = r));
+    const conveyedAt = { t: 0 };
+    const live = await watch(
+      b,
+      (_caucusId, added) => {
+        if (added.some((e) => e.payload?.body.type === "conveyance")) pushed(Date.now() - conveyedAt.t);
+      },
+      (status) => status === "connected" && connected(),
+    );
+    await isConnected;
+    conveyedAt.t = Date.now();
     await mediator.convey({
       from: capA.caucusId,
       eventId: signal.eventId,
       mode: "substance",
       text: SUBSTANCE_TEXT,
     });
+    const giveUp = new AbortController();
+    const pushMs = await Promise.race([
+      heard,
+      delay(10_000, undefined, { signal: giveUp.signal }).catch(() => undefined),
+    ]).finally(() => giveUp.abort());
+    live.stop();
+    await live.done;
+    check(
+      servers.length > 1
+        ? "B's device heard of the conveyance by push, across relay nodes"
+        : "B's device heard of the conveyance by push",
+      pushMs !== undefined,
+      "no push within 10 s",
+    );
+    if (pushMs !== undefined)
+      say(`   B's device was told and had decrypted it ${pushMs} ms after the mediator sent it`);
     await a.sync();
     const receipt = a.entries(a.caucusId).find((e) => e.payload?.body.type === "receipt");
     const receiptText = receipt?.payload?.body.type === "receipt" ? receipt.payload.body.text : undefined;
@@ -193,7 +337,7 @@ export async function runDemo(
     check("B never saw A's verbatim words (substance only)", !stateB.includes(A_TEXT));
     log.end();
     await new Promise<void>((r) => log.once("close", () => r()));
-    const leaks = serverPlaintextLeaks(dataDir, [
+    const leaks = await relays.leaks([
       A_TEXT,
       SUBSTANCE_TEXT,
       B_ACK_TEXT,
@@ -203,14 +347,27 @@ export async function runDemo(
       "Party A",
       "Party B",
     ]);
-    check("the server's database, WAL and log hold no plaintext", leaks.length === 0, leaks.join("; "));
+    check(
+      servers.length > 1
+        ? "the relays' database and log hold no plaintext"
+        : "the server's database, WAL and log hold no plaintext",
+      leaks.length === 0,
+      leaks.join("; "),
+    );
     check(
       "there is no understanding (parallel notifications only)",
       mediator.understandings(channel.channelId).every((u) => !u.reached),
     );
-    return { ok: checks.every((c) => c.ok), dataDir, serverUrl: server.url, checks };
+    return {
+      ok: checks.every((c) => c.ok),
+      dataDir,
+      serverUrl: server.url,
+      serverUrls: servers.map((s) => s.url),
+      storage: relays.where,
+      checks,
+    };
   } finally {
-    await server.close();
+    await relays.close();
     if (!log.closed) log.end();
     if (!keep) rmSync(dataDir, { recursive: true, force: true });
   }
