@@ -56,11 +56,16 @@ export interface DemoOptions {
   databaseUrl?: string;
   /** With `nodes`: the NATS server the nodes push to each other through. */
   natsUrl?: string;
+  /**
+   * Relay nodes already running (a test's own deployment) instead of starting any: their
+   * addresses, and the PostgreSQL schema they share, scanned for plaintext afterwards.
+   */
+  running?: { urls: string[]; databaseUrl: string; schema: string };
 }
 
 /** The relay nodes the demo plays on, and what it scans for plaintext once it is done. */
 interface DemoRelays {
-  servers: RunningServer[];
+  servers: { url: string }[];
   /** For the narration: where the relays keep things. */
   where: string;
   /** Every stored byte the relays wrote that could hold a word: "name contains “word”". */
@@ -74,6 +79,15 @@ async function startRelays(
   logger: StartServerOptions["logger"],
   keep: boolean,
 ): Promise<DemoRelays> {
+  if (opts.running) {
+    const { urls, databaseUrl, schema } = opts.running;
+    return {
+      servers: urls.map((url) => ({ url })),
+      where: `the relay nodes' PostgreSQL schema ${schema}`,
+      leaks: (words) => schemaLeaks(databaseUrl, schema, words),
+      close: () => Promise.resolve(),
+    };
+  }
   if (opts.nodes === undefined) {
     const server = await startServer({ port: 0, dataDir, logger });
     return {
@@ -106,15 +120,10 @@ async function startRelays(
   return {
     servers,
     where: `PostgreSQL schema ${schema}, NATS at ${natsUrl}`,
-    async leaks(words) {
-      const found = serverPlaintextLeaks(dataDir, words);
-      for (const [table, text] of await schemaText(databaseUrl, schema))
-        for (const w of words)
-          // bytea columns read as hex: look for the word's bytes too.
-          if (text.includes(w) || text.includes(Buffer.from(w).toString("hex")))
-            found.push(`table ${table} contains “${w}”`);
-      return found;
-    },
+    leaks: async (words) => [
+      ...serverPlaintextLeaks(dataDir, words),
+      ...(await schemaLeaks(databaseUrl, schema, words)),
+    ],
     async close() {
       for (const s of servers) await s.close();
       if (!keep) await dropSchema(databaseUrl, schema);
@@ -371,6 +380,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (!log.closed) log.end();
     if (!keep) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Scans every row of every table in the schema for any of the words. */
+async function schemaLeaks(databaseUrl: string, schema: string, words: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const [table, text] of await schemaText(databaseUrl, schema))
+    for (const w of words)
+      // bytea columns read as hex: look for the word's bytes too.
+      if (text.includes(w) || text.includes(Buffer.from(w).toString("hex")))
+        found.push(`table ${table} contains “${w}”`);
+  return found;
 }
 
 /** Scans every file the server wrote (database, WAL, log) for any of the words. */
