@@ -4,6 +4,7 @@ import { measureBaseline } from "./baseline-load.js";
 import { defaultCryptoProvider } from "ts-mls";
 import { bareEncryptCpuMs, measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
+import { intEnv } from "./env.js";
 import { measureRelayAlone } from "./relay-alone.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
@@ -14,14 +15,6 @@ import { round } from "./stats.js";
  * durability, and the parts of issue 8 each in its own phase (bench/README.md), in one run. One JSON document goes to stdout; progress
  * goes to stderr so `npm run bench > result.json` stays machine-readable.
  */
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
