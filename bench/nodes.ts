@@ -1,0 +1,133 @@
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { startPrivateNats, startPrivatePostgres, type PrivateNats } from "../test/helpers/services.js";
+import { intEnv } from "./env.js";
+import { runLoad } from "./load.js";
+import { createDatabase, startDeployment, type Deployment } from "./nodes-deployment.js";
+import {
+  describeRound,
+  ratios,
+  summarize,
+  timedRound,
+  type NodesLevel,
+  type NodesRatios,
+  type Round,
+} from "./nodes-rounds.js";
+import { compileCli } from "./sockets-relay.js";
+
+/**
+ * Several relay nodes (issue 9): events/s and CPU per event with 1, 2 and 3 `backchannel serve`
+ * processes on one PostgreSQL and one NATS, on one machine. The nodes share the machine's cores,
+ * so the throughput says little about scaling out; the question is what each node more costs:
+ * the CPU the whole deployment spends per event (nodes, PostgreSQL, NATS), against one node.
+ */
+export interface NodesOptions {
+  /** Timed appends per deployment, shared among its rounds. */
+  events: number;
+  /** Appends per node before timing, so that every node's code is optimised (JIT). */
+  warmup: number;
+  /** Concurrent senders, the same for every deployment (closed loop): an even number. */
+  senders: number;
+  /** Rounds per deployment, the deployments taking turns (1 2 3, 3 2 1, …) so all see the same noise. */
+  rounds: number;
+  /** Node counts to compare; the first is the reference (default 1, 2, 3). */
+  nodeCounts?: readonly number[];
+  /** Write a --cpu-prof profile of every node here, under n<N>/. */
+  cpuProfDir?: string;
+  progress(line: string): void;
+}
+
+export type NodesResult = { senders: number; rounds: number; levels: NodesLevel[] } & NodesRatios;
+
+export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
+  const counts = opts.nodeCounts ?? [1, 2, 3];
+  opts.progress("nodes: compiling the relay from the working tree");
+  const cliMain = compileCli();
+  opts.progress("nodes: a private PostgreSQL cluster and NATS server");
+  const pg = await startPrivatePostgres();
+  const deployments: Deployment[] = [];
+  let nats: PrivateNats | undefined;
+  try {
+    nats = await startPrivateNats();
+    const services = { pg, nats };
+    const databases: string[] = [];
+    for (const n of counts) databases.push(await createDatabase(pg.url, `bench_nodes_${n}`));
+    opts.progress(
+      `nodes: ${counts.join(", ")} node(s), a database each, ${opts.senders / 2} channels of two parties each`,
+    );
+    // Side by side, and all kept running: the rounds take turns, and an idle deployment costs
+    // next to nothing (its nodes are not counted; its share of PostgreSQL's and NATS's is noise).
+    const started = await Promise.allSettled(
+      counts.map((n, i) =>
+        startDeployment({
+          nodes: n,
+          senders: opts.senders,
+          databaseUrl: databases[i]!,
+          natsUrl: services.nats.url,
+          cliMain,
+          ...(opts.cpuProfDir ? { cpuProfDir: join(opts.cpuProfDir, `n${n}`) } : {}),
+        }),
+      ),
+    );
+    for (const s of started) if (s.status === "fulfilled") deployments.push(s.value);
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+
+    for (const d of deployments) {
+      // As many appends per node whatever the count: each node's process has its own JIT to warm.
+      const perSender = Math.ceil((opts.warmup * d.nodes.length) / d.senders.length);
+      opts.progress(`nodes: ${d.nodes.length} node(s): warm-up, ${perSender * d.senders.length} appends`);
+      await runLoad(d.senders, perSender);
+    }
+
+    const perSender = Math.max(1, Math.ceil(opts.events / opts.rounds / opts.senders));
+    const rounds: Round[][] = deployments.map(() => []);
+    for (let r = 0; r < opts.rounds; r++) {
+      const order = deployments.map((_, i) => i);
+      for (const i of r % 2 === 0 ? order : order.reverse())
+        rounds[i]!.push(await timedRound(deployments[i]!, services, perSender));
+      opts.progress(
+        `nodes: round ${r + 1}/${opts.rounds}: ` +
+          rounds.map((runs, i) => `${counts[i]} node(s) ${describeRound(runs[r]!)}`).join("; "),
+      );
+    }
+
+    const levels: NodesLevel[] = [];
+    for (const [i, d] of deployments.entries()) {
+      await d.pushes.waitFor(d.appended * d.framesPerEvent, 5000);
+      const l = summarize(d, rounds[i]!);
+      opts.progress(
+        `nodes: ${l.nodes} node(s): ${l.eventsPerSec} events/s (${l.eventsPerSecRange.join("–")}), ` +
+          `${l.cpuMsPerEvent} ms CPU/event (relay ${l.relayCpuMsPerEvent}, PostgreSQL ${l.postgresCpuMsPerEvent}, ` +
+          `NATS ${l.natsCpuMsPerEvent}; client ${l.clientCpuMsPerEvent}), pushes delivered ${l.pushDelivered}`,
+      );
+      levels.push(l);
+    }
+    return { senders: opts.senders, rounds: opts.rounds, levels, ...ratios(counts, rounds) };
+  } finally {
+    for (const d of deployments) await d.close();
+    await nats?.kill();
+    pg.destroy();
+  }
+}
+
+/** The phase's settings from BENCH_NODES_* (bench/README.md lists them). */
+export function nodesOptionsFromEnv(progress: (line: string) => void): NodesOptions {
+  const senders = intEnv("BENCH_NODES_SENDERS", 12, 2);
+  if (senders % 2 !== 0)
+    throw new Error(`BENCH_NODES_SENDERS must be even (two per channel), got ${senders}`);
+  const profDir = process.env.BENCH_NODES_PROF;
+  return {
+    events: intEnv("BENCH_NODES_EVENTS", 3000, 1),
+    warmup: intEnv("BENCH_NODES_WARMUP", 400, 0),
+    senders,
+    rounds: intEnv("BENCH_NODES_ROUNDS", 4, 1),
+    ...(profDir ? { cpuProfDir: profDir } : {}),
+    progress,
+  };
+}
+
+// `npx tsx bench/nodes.ts` runs this phase alone and prints its JSON.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await measureNodes(nodesOptionsFromEnv((line) => process.stderr.write(`${line}\n`)));
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
