@@ -8,6 +8,8 @@ import { median, percentile, round } from "./stats.js";
 export interface Round {
   latenciesMs: number[];
   elapsedMs: number;
+  /** When the run began and ended, µs on the monotonic clock (the one V8's CPU profiles use). */
+  windowUs: [number, number];
   relayCpuMs: number;
   postgresCpuMs: number;
   natsCpuMs: number;
@@ -38,6 +40,7 @@ export async function timedRound(
   });
   const before = spent(readProcs());
   const clientBefore = process.cpuUsage();
+  const startUs = monotonicUs();
   const run = await runLoad(d.senders, perSender);
   await d.pushes.waitFor(d.appended * d.framesPerEvent, 2000);
   const client = process.cpuUsage(clientBefore);
@@ -45,6 +48,7 @@ export async function timedRound(
   return {
     latenciesMs: run.latenciesMs,
     elapsedMs: run.elapsedMs,
+    windowUs: [startUs, monotonicUs()],
     relayCpuMs: after.relay - before.relay,
     postgresCpuMs: after.postgres - before.postgres,
     natsCpuMs: after.nats - before.nats,
@@ -52,6 +56,7 @@ export async function timedRound(
   };
 }
 
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const eventsPerSec = (r: Round): number => r.latenciesMs.length / (r.elapsedMs / 1000);
 /** The deployment's CPU: nodes, PostgreSQL and NATS (not the load client). */
 const cpuMs = (r: Round): number => r.relayCpuMs + r.postgresCpuMs + r.natsCpuMs;
@@ -63,8 +68,13 @@ const range = (xs: readonly number[], digits: number): [number, number] => [
   round(Math.max(...xs), digits),
 ];
 
-export const describeRound = (r: Round): string =>
-  `${Math.round(eventsPerSec(r))} events/s, ${round(cpuPerEvent(r), 3)} ms CPU/event`;
+export const describeRound = (r: Round): string => {
+  const per = (ms: number) => round(ms / r.latenciesMs.length, 2);
+  return (
+    `${Math.round(eventsPerSec(r))} events/s, ${round(cpuPerEvent(r), 3)} ms CPU/event ` +
+    `(relay ${per(r.relayCpuMs)}, PostgreSQL ${per(r.postgresCpuMs)})`
+  );
+};
 
 export interface NodesLevel {
   nodes: number;
