@@ -5,6 +5,7 @@ import { defaultCryptoProvider } from "ts-mls";
 import { bareEncryptCpuMs, measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
 import { intEnv } from "./env.js";
+import { measureNodes, nodesOptionsFromEnv } from "./nodes.js";
 import { measureRelayAlone } from "./relay-alone.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
@@ -81,6 +82,9 @@ const relay =
         progress,
       });
 
+// Several relay nodes on a private PostgreSQL and NATS (issue 9): CPU per event with 1, 2 and 3.
+const nodes = process.env.BENCH_NODES === "0" ? undefined : await measureNodes(nodesOptionsFromEnv(progress));
+
 // It runs the relay and its clients in child processes of their own, after the rest.
 const sockets =
   socketCount > 0
@@ -115,6 +119,7 @@ process.stdout.write(
         cpuMsPerEvent: backchannel.receive.cpuMsPerEvent,
       },
       ...(relay ? { relay } : {}),
+      ...(nodes ? { nodes } : {}),
       ...(state ? { state } : {}),
       ...(sockets ? { sockets } : {}),
       crypto: cryptoResult,
