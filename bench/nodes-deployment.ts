@@ -68,32 +68,30 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
     };
     const execArgv = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
     // All at once: the migrations' advisory lock lets one migrate while the others wait.
-    nodes.push(
-      ...(await Promise.all(
-        Array.from({ length: opts.nodes }, () => startRelayNode(env, { cliMain: opts.cliMain, execArgv })),
-      )),
+    await startAll(
+      Array.from({ length: opts.nodes }, () => startRelayNode(env, { cliMain: opts.cliMain, execArgv })),
+      nodes,
     );
     const channels = opts.senders / 2;
     const senders: (() => Promise<unknown>)[] = [];
     let appended = 0;
     const sendersPerNode = nodes.map(() => 0);
-    networks.push(
-      ...(await Promise.all(
-        Array.from({ length: channels }, (_, j) => {
-          const home = nodes[j % nodes.length]!;
-          return startNetwork({
-            parties: ["A", "B"],
-            topic: `bench nodes ${j}`,
-            // A relay running elsewhere: closing the network leaves it alone.
-            server: {
-              url: home.url,
-              port: home.port,
-              dataDir: mkdtempSync(join(dataDir, "net-")),
-              close: async () => {},
-            },
-          });
-        }),
-      )),
+    await startAll(
+      Array.from({ length: channels }, (_, j) => {
+        const home = nodes[j % nodes.length]!;
+        return startNetwork({
+          parties: ["A", "B"],
+          topic: `bench nodes ${j}`,
+          // A relay running elsewhere: closing the network leaves it alone.
+          server: {
+            url: home.url,
+            port: home.port,
+            dataDir: mkdtempSync(join(dataDir, "net-")),
+            close: async () => {},
+          },
+        });
+      }),
+      networks,
     );
     for (const [j, net] of networks.entries()) {
       const home = nodes[j % nodes.length]!;
@@ -123,6 +121,16 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
     await close();
     throw error;
   }
+}
+
+/**
+ * Waits for every start; those that started go into `into` (where the caller's cleanup finds
+ * them, so a failed start leaves no process behind), then the first failure, if any, is thrown.
+ */
+export async function startAll<T>(starts: readonly Promise<T>[], into: T[]): Promise<void> {
+  const settled = await Promise.allSettled(starts);
+  for (const s of settled) if (s.status === "fulfilled") into.push(s.value);
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
 }
 
 /**

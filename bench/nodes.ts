@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { startPrivateNats, startPrivatePostgres, type PrivateNats } from "../test/helpers/services.js";
 import { intEnv } from "./env.js";
 import { runLoad } from "./load.js";
-import { createDatabase, startDeployment, type Deployment } from "./nodes-deployment.js";
+import { createDatabase, startAll, startDeployment, type Deployment } from "./nodes-deployment.js";
 import {
   describeRound,
   ratios,
@@ -58,7 +58,7 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
     );
     // Side by side, and all kept running: the rounds take turns, and an idle deployment costs
     // next to nothing (its nodes are not counted; its share of PostgreSQL's and NATS's is noise).
-    const started = await Promise.allSettled(
+    await startAll(
       counts.map((n, i) =>
         startDeployment({
           nodes: n,
@@ -69,9 +69,8 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
           ...(opts.cpuProfDir ? { cpuProfDir: join(opts.cpuProfDir, `n${n}`) } : {}),
         }),
       ),
+      deployments,
     );
-    for (const s of started) if (s.status === "fulfilled") deployments.push(s.value);
-    for (const s of started) if (s.status === "rejected") throw s.reason;
 
     // As many appends per node whatever the count, each node's process having its own JIT to warm:
     // one node's own CPU per append went from 1.4 to 0.85 ms over its first 4,000 appends here.
