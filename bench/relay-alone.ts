@@ -8,7 +8,7 @@ import { connectBaselineSenders } from "./baseline-load.js";
 import { runLoad, runOpenLoop, type LoadRun } from "./load.js";
 import { RelayClient, type RelaySender } from "./relay-client.js";
 import { RelayProcess } from "./relay-process.js";
-import { percentile, round } from "./stats.js";
+import { median, percentile, round } from "./stats.js";
 
 export interface RelayAloneOptions {
   /** Appends per concurrency level and side, shared among its senders and rounds. */
@@ -194,7 +194,7 @@ export async function measureRelayAlone(opts: RelayAloneOptions): Promise<RelayA
  * and the device's bearer token. The relay stores ciphertext it cannot read, so a copy under a
  * fresh event id costs it exactly what a new message would.
  */
-async function madeSender(party: Party): Promise<RelaySender> {
+export async function madeSender(party: Party): Promise<RelaySender> {
   await party.send({ text: signalText(0) });
   const page = await party.session.http.call("listEvents", {
     params: { caucusId: party.caucusId },
@@ -222,12 +222,6 @@ async function closedLoop(t: Target, senders: number, events: number): Promise<C
 }
 
 const eventsPerSec = (run: LoadRun): number => run.latenciesMs.length / (run.elapsedMs / 1000);
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
-}
 
 /** One side of a level over its rounds. */
 function combine(runs: readonly ClosedRun[]): SideResult {

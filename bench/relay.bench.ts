@@ -4,6 +4,8 @@ import { measureBaseline } from "./baseline-load.js";
 import { defaultCryptoProvider } from "ts-mls";
 import { bareEncryptCpuMs, measureCrypto } from "./crypto.js";
 import { measureDeviceState } from "./device-state-load.js";
+import { intEnv } from "./env.js";
+import { measureNodes, nodesOptionsFromEnv } from "./nodes.js";
 import { measureRelayAlone } from "./relay-alone.js";
 import { measureSockets } from "./sockets.js";
 import { round } from "./stats.js";
@@ -14,14 +16,6 @@ import { round } from "./stats.js";
  * durability, and the parts of issue 8 each in its own phase (bench/README.md), in one run. One JSON document goes to stdout; progress
  * goes to stderr so `npm run bench > result.json` stays machine-readable.
  */
-
-function intEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -88,6 +82,9 @@ const relay =
         progress,
       });
 
+// Several relay nodes on a private PostgreSQL and NATS (issue 9): CPU per event with 1, 2 and 3.
+const nodes = process.env.BENCH_NODES === "0" ? undefined : await measureNodes(nodesOptionsFromEnv(progress));
+
 // It runs the relay and its clients in child processes of their own, after the rest.
 const sockets =
   socketCount > 0
@@ -122,6 +119,7 @@ process.stdout.write(
         cpuMsPerEvent: backchannel.receive.cpuMsPerEvent,
       },
       ...(relay ? { relay } : {}),
+      ...(nodes ? { nodes } : {}),
       ...(state ? { state } : {}),
       ...(sockets ? { sockets } : {}),
       crypto: cryptoResult,

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +42,8 @@ export interface PrivatePostgres {
   start(): void;
   /** Stops for good and deletes the cluster. */
   destroy(): void;
+  /** The postmaster's pid while the cluster runs (its backends and workers are its children). */
+  pid(): number;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     port,
     start,
     stop,
+    pid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     destroy() {
       try {
         stop("immediate");
@@ -84,6 +87,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 
 export interface PrivateNats {
   url: string;
+  /** The server's pid while it runs. */
+  pid(): number | undefined;
   kill(): Promise<void>;
   start(): Promise<void>;
 }
@@ -104,6 +109,7 @@ export async function startPrivateNats(): Promise<PrivateNats> {
   await start();
   return {
     url: `nats://127.0.0.1:${port}`,
+    pid: () => child?.pid,
     start,
     async kill() {
       const c = child;
@@ -133,6 +139,8 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
 export interface RelayNode {
   url: string;
   port: number;
+  /** The node's pid while it runs. */
+  pid(): number | undefined;
   /** What the node wrote to stderr (its human lines; errors). */
   stderr(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -140,14 +148,28 @@ export interface RelayNode {
   restart(): Promise<void>;
 }
 
+export interface RelayNodeOptions {
+  /**
+   * The compiled CLI to run (its cli/main.js) instead of bin/backchannel.js with dist/, e.g. one
+   * compiled from the working tree so that a bench never measures a stale dist/.
+   */
+  cliMain?: string;
+  /** Flags for node itself, e.g. --cpu-prof. */
+  execArgv?: string[];
+}
+
 /** A relay node: `backchannel serve` in a process of its own, on a port of its own. */
-export async function startRelayNode(env: Record<string, string>): Promise<RelayNode> {
-  ensureCliBuilt();
+export async function startRelayNode(
+  env: Record<string, string>,
+  options: RelayNodeOptions = {},
+): Promise<RelayNode> {
+  if (!options.cliMain) ensureCliBuilt();
+  const entry = options.cliMain ?? join(repoRoot, "bin", "backchannel.js");
   const port = await freePort();
   let child: ChildProcess | undefined;
   let err = "";
   const start = async (): Promise<void> => {
-    child = spawn(process.execPath, [join(repoRoot, "bin", "backchannel.js"), "serve"], {
+    child = spawn(process.execPath, [...(options.execArgv ?? []), entry, "serve"], {
       env: { ...process.env, BACKCHANNEL_HOST: "127.0.0.1", BACKCHANNEL_PORT: String(port), ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -166,6 +188,7 @@ export async function startRelayNode(env: Record<string, string>): Promise<Relay
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: () => child?.pid,
     stderr: () => err,
     restart: start,
     async kill(signal: NodeJS.Signals = "SIGKILL") {
