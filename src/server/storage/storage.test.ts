@@ -300,6 +300,29 @@ describe.each(backends)("storage: $name", (backend) => {
   });
 
   describe("removed devices and sessions", () => {
+    it("getSessionDevice reads a session with its device, as getSession and getDevice do", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      // Expired or not: expiry is the caller's check, against its own clock.
+      await s.createSession({ tokenHash: "a".repeat(64), deviceId: mediator, expiresAt: 100 });
+      await s.createSession({ tokenHash: "b".repeat(64), deviceId: party, expiresAt: LATER });
+      for (const tokenHash of ["a".repeat(64), "b".repeat(64)]) {
+        const session = await s.getSession(tokenHash);
+        expect(await s.getSessionDevice(tokenHash)).toEqual({
+          session,
+          device: await s.getDevice(session!.deviceId),
+        });
+      }
+      expect(await s.getSessionDevice("a".repeat(64))).toMatchObject({
+        session: { deviceId: mediator, expiresAt: 100 },
+        device: { deviceId: mediator, role: "mediator", removed: false },
+      });
+      expect(await s.getSessionDevice("c".repeat(64))).toBeUndefined();
+      // Removed by a commit: its device is removed and the session gone with it.
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [party] }));
+      expect(await s.getSessionDevice("b".repeat(64))).toBeUndefined();
+    });
+
     it("deleteSessions drops one session, or all of a device's", async () => {
       const { mediator } = await caucusWithMediator();
       for (const h of ["a", "b", "c"])

@@ -19,6 +19,11 @@ export interface Storage {
   createSession(session: SessionRecord): Promise<void>;
   getSession(tokenHash: string): Promise<SessionRecord | undefined>;
   /**
+   * The session and the device it belongs to, read at one moment: what every authenticated
+   * request needs, in one query. `device` is absent only if the session names no stored device.
+   */
+  getSessionDevice(tokenHash: string): Promise<{ session: SessionRecord; device?: StoredDevice } | undefined>;
+  /**
    * Deletes sessions of `deviceId`: the one with `tokenHash`, or every one when it is omitted.
    * Returns how many went.
    */

@@ -32,6 +32,10 @@ export function prepareStatements(db: Database.Database) {
     ),
     insertSession: prepare("INSERT INTO sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)"),
     getSession: prepare("SELECT token_hash, device_id, expires_at FROM sessions WHERE token_hash = ?"),
+    getSessionDevice: prepare(
+      `SELECT s.token_hash, s.device_id, s.expires_at, d.role, d.auth_public_key, d.removed
+       FROM sessions s LEFT JOIN devices d ON d.device_id = s.device_id WHERE s.token_hash = ?`,
+    ),
     pruneChallenges: prepare("DELETE FROM login_challenges WHERE expires_at < ?"),
     pruneSessions: prepare("DELETE FROM sessions WHERE expires_at < ?"),
     insertChannel: prepare("INSERT INTO channels (channel_id) VALUES (?)"),
