@@ -1,9 +1,9 @@
 import type { PoolClient } from "pg";
-import { eventRow, planAppend, rosterTargets } from "../append-rules.js";
+import { eventRow, planAppend, rosterTargets, type AppendView } from "../append-rules.js";
 import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../storage.js";
-import { bytes } from "../rows.js";
-import { readCaucus, readMemberships, removeDevices } from "./reads.js";
-import { firstRow } from "./transaction.js";
+import { bytes, toCaucus, toMembership, type CaucusRow, type MembershipRow } from "../rows.js";
+import { removeDevices } from "./reads.js";
+import { rows } from "./transaction.js";
 
 /**
  * The body of Storage.appendEvent (rules in append-rules.ts), inside a transaction that already
@@ -13,23 +13,8 @@ import { firstRow } from "./transaction.js";
  * the backstop: a writer that skipped the lock would fail, not fork the chain.
  */
 export async function appendEvent(db: PoolClient, input: AppendEventInput): Promise<AppendEventResult> {
-  const caucus = await readCaucus(db, input.caucusId);
-  const members = caucus
-    ? await readMemberships(db, input.caucusId, [input.senderDeviceId, ...rosterTargets(input)])
-    : new Map<string, MembershipRecord>();
-  const existing = await firstRow<{ seq: number; hash: string; sender_device_id: string }>(
-    db,
-    "SELECT seq, hash, sender_device_id FROM events WHERE caucus_id = $1 AND event_id = $2",
-    [input.caucusId, input.eventId],
-  );
   const plan = planAppend(
-    {
-      caucus,
-      sender: members.get(input.senderDeviceId),
-      existing: () =>
-        existing && { seq: existing.seq, hash: existing.hash, senderDeviceId: existing.sender_device_id },
-      membership: (deviceId) => members.get(deviceId),
-    },
+    await readAppendView(db, input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]),
     input,
   );
   const { seq, hash } = plan;
@@ -69,4 +54,51 @@ export async function appendEvent(db: PoolClient, input: AppendEventInput): Prom
     await removeDevices(db, input.removes, { partyOnly: true });
   }
   return { seq, hash, duplicate: false };
+}
+
+type AppendViewRow = CaucusRow &
+  Nullable<Omit<MembershipRow, "caucus_id" | "channel_id">> & {
+    existing_seq: number | null;
+    existing_hash: string | null;
+    existing_sender: string | null;
+  };
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/**
+ * Everything the rules read, in one statement (one round trip): the caucus, the event already
+ * stored under the id, and the memberships of the devices named (sender, welcomed, removed): a row
+ * per membership found, the caucus's and the event's columns repeated, or one row with no
+ * membership. No row: no such caucus.
+ */
+async function readAppendView(
+  db: PoolClient,
+  caucusId: string,
+  eventId: string,
+  deviceIds: readonly string[],
+): Promise<AppendView> {
+  const found = await rows<AppendViewRow>(
+    db,
+    `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
+            e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
+            m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package
+     FROM caucuses c
+     LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
+     LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
+     WHERE c.caucus_id = $1`,
+    [caucusId, eventId, deviceIds],
+  );
+  const first = found[0];
+  const members = new Map<string, MembershipRecord>();
+  // A row with a membership has all of its NOT NULL columns.
+  for (const r of found) if (r.device_id !== null) members.set(r.device_id, toMembership(r as MembershipRow));
+  return {
+    caucus: first && toCaucus(first),
+    sender: members.get(deviceIds[0]!),
+    existing: () =>
+      first && first.existing_seq !== null && first.existing_hash !== null && first.existing_sender !== null
+        ? { seq: first.existing_seq, hash: first.existing_hash, senderDeviceId: first.existing_sender }
+        : undefined,
+    membership: (deviceId) => members.get(deviceId),
+  };
 }
