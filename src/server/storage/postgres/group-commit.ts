@@ -1,18 +1,25 @@
-import type { Pool, PoolClient } from "pg";
-import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
-import { isTransient, transaction } from "./transaction.js";
+import { DatabaseError, type Pool, type PoolClient } from "pg";
+import { ServerError } from "../../errors.js";
+import { rejectAll, settle, type Outcome, type Queued } from "../batch.js";
+import { transaction } from "./transaction.js";
 
 /**
  * Group commit, as sqlite/group-commit.ts does it, for a database across the network: writes
  * submitted while the previous batch commits share the next transaction, so one WAL flush
  * (synchronous_commit on) makes them all durable.
  *
- * - One batch at a time per storage, its writes applied in submission order, each in a savepoint:
- *   one that throws is rolled back and rejected alone; the others see exactly the state they would
- *   have seen one at a time. Another node's batches interleave only where `begin` lets them.
- * - Nothing is resolved before the batch's COMMIT has returned. If the transaction as a whole
- *   fails (the connection dropped, COMMIT failed), every write of the batch is rejected; if
- *   PostgreSQL aborted it to break a deadlock, the whole batch runs again first.
+ * - One batch at a time per storage, its writes applied in submission order; each sees exactly
+ *   the state it would have seen one at a time. Another node's batches interleave only where
+ *   `begin` lets them.
+ * - No savepoints (two round trips per write): a refusal (ServerError) is thrown before its write
+ *   changes anything and leaves the transaction as it was, so the write is rejected alone and the
+ *   batch goes on. Any other error of a statement aborts the whole transaction in PostgreSQL: the
+ *   batch is rolled back and its writes run again, one transaction each, in the same order, so the
+ *   one that fails fails alone and the others land as they would have.
+ * - Nothing is resolved before the COMMIT that holds it has returned. If PostgreSQL aborted the
+ *   transaction to break a deadlock, the whole batch runs again first; if it failed without an
+ *   answer from the database (the connection dropped), every write of the batch is rejected (a
+ *   retry of the same event id is idempotent, whether or not COMMIT landed).
  * - The first batch starts on setImmediate, after the poll phase has handed every request that
  *   arrived to its handler; later ones start as soon as the one before has committed.
  */
@@ -24,7 +31,10 @@ export class GroupCommit<I, O> {
     private readonly pool: Pool,
     /** Runs first in each batch's transaction, given the batch (to take its locks). */
     private readonly begin: (db: PoolClient, inputs: readonly I[]) => Promise<void>,
-    /** One write; runs inside a savepoint of the batch's transaction. */
+    /**
+     * One write, in the batch's transaction. It must throw its refusals (ServerError) before it
+     * changes anything: the batch's other writes are committed with it.
+     */
     private readonly apply: (db: PoolClient, input: I) => Promise<O>,
     /** Writes per transaction at most, so one commit (and the locks it holds) stays short. */
     private readonly maxBatch = 256,
@@ -69,25 +79,24 @@ export class GroupCommit<I, O> {
         return results;
       });
     } catch (error) {
-      rejectAll(batch, error);
+      // A statement failed in the database (a deadlock was already retried by transaction()):
+      // which write's fault it was, and what it undid, only the writes alone can tell.
+      if (batch.length > 1 && error instanceof DatabaseError)
+        for (const q of batch) await this.commitBatch([q]);
+      else rejectAll(batch, error);
       return;
     }
     settle(batch, outcomes);
   }
 
   private async applyOne(db: PoolClient, input: I): Promise<Outcome<O>> {
-    await db.query("SAVEPOINT write");
     try {
-      const value = await this.apply(db, input);
-      await db.query("RELEASE SAVEPOINT write");
-      return { ok: true, value };
+      return { ok: true, value: await this.apply(db, input) };
     } catch (error) {
-      // PostgreSQL chose this transaction to break a deadlock: the locks the batch holds are part
-      // of the cycle, so the whole batch is rolled back and run again. Anything else is this
-      // write's alone. (If the connection broke, the rollback throws and fails the batch.)
-      if (isTransient(error)) throw error;
-      await db.query("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write");
-      return { ok: false, error: asError(error) };
+      // Refused before writing: nothing to undo, and the transaction is intact. Anything else
+      // (a failed statement, a broken connection) ends the batch's transaction.
+      if (error instanceof ServerError) return { ok: false, error };
+      throw error;
     }
   }
 }
