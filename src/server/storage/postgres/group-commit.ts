@@ -29,8 +29,11 @@ export class GroupCommit<I, O> {
 
   constructor(
     private readonly pool: Pool,
-    /** Runs first in each batch's transaction, given the batch (to take its locks). */
-    private readonly begin: (db: PoolClient, inputs: readonly I[]) => Promise<void>,
+    /**
+     * The statement that opens each batch's transaction, given the batch (to take its locks). It
+     * goes with BEGIN in one round trip, so it has no parameters (transaction's `first`).
+     */
+    private readonly begin: (inputs: readonly I[]) => string,
     /**
      * One write, in the batch's transaction. It must throw its refusals (ServerError) before it
      * changes anything: the batch's other writes are committed with it.
@@ -69,15 +72,15 @@ export class GroupCommit<I, O> {
   private async commitBatch(batch: readonly Queued<I, O>[]): Promise<void> {
     let outcomes: Outcome<O>[];
     try {
-      outcomes = await transaction(this.pool, async (db) => {
-        await this.begin(
-          db,
-          batch.map((q) => q.input),
-        );
-        const results: Outcome<O>[] = [];
-        for (const q of batch) results.push(await this.applyOne(db, q.input));
-        return results;
-      });
+      outcomes = await transaction(
+        this.pool,
+        async (db) => {
+          const results: Outcome<O>[] = [];
+          for (const q of batch) results.push(await this.applyOne(db, q.input));
+          return results;
+        },
+        this.begin(batch.map((q) => q.input)),
+      );
     } catch (error) {
       // A statement failed in the database (a deadlock was already retried by transaction()):
       // which write's fault it was, and what it undid, only the writes alone can tell.

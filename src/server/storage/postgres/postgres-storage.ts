@@ -58,7 +58,16 @@ import {
   readMembershipsOf,
   removeDevices,
 } from "./reads.js";
-import { advisoryLock, changed, firstRow, lockCaucuses, rows, takeLock, transaction } from "./transaction.js";
+import {
+  advisoryLock,
+  changed,
+  firstRow,
+  lockCaucuses,
+  lockCaucusesStatement,
+  rows,
+  takeLock,
+  transaction,
+} from "./transaction.js";
 
 export { isPostgresUrl, redactedUrl, type PostgresStorageOptions } from "./connection.js";
 
@@ -114,11 +123,7 @@ class PostgresStorage implements Storage {
   constructor(private readonly pool: Pool) {
     this.appends = new GroupCommit(
       pool,
-      (db, inputs) =>
-        lockCaucuses(
-          db,
-          inputs.map((i) => i.caucusId),
-        ),
+      (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
       appendEvent,
     );
   }

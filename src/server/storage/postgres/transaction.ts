@@ -1,4 +1,4 @@
-import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from "pg";
+import { DatabaseError, escapeLiteral, type Pool, type PoolClient, type QueryResultRow } from "pg";
 
 /** A pool (each query its own transaction) or a client inside one. */
 export type Queryable = Pool | PoolClient;
@@ -51,11 +51,17 @@ export async function takeLock(db: PoolClient, key: string): Promise<void> {
  */
 export async function lockCaucuses(db: PoolClient, caucusIds: readonly string[]): Promise<void> {
   if (caucusIds.length === 0) return;
-  await db.query(
-    `SELECT 1 FROM caucuses WHERE caucus_id = ANY($1::text[])
-     ORDER BY caucus_id COLLATE "C" FOR NO KEY UPDATE`,
-    [[...new Set(caucusIds)]],
-  );
+  await db.query(lockCaucusesStatement(caucusIds));
+}
+
+/**
+ * lockCaucuses's statement with its ids written in as literals: no parameters, so it can go in one
+ * simple-protocol query with BEGIN (transaction's `first`), one round trip for both. The ids are
+ * escaped whatever they are (they are UUIDs the routes validated).
+ */
+export function lockCaucusesStatement(caucusIds: readonly string[]): string {
+  const ids = [...new Set(caucusIds)].map(escapeLiteral).join(", ");
+  return `SELECT 1 FROM caucuses WHERE caucus_id IN (${ids}) ORDER BY caucus_id COLLATE "C" FOR NO KEY UPDATE`;
 }
 
 /** Deadlock or serialization failure: PostgreSQL rolled the transaction back, and it may be run again. */
@@ -72,12 +78,17 @@ const maxAttempts = 5;
  * start if PostgreSQL broke a deadlock by aborting it; `body` must therefore not act outside the
  * database.
  */
-export async function transaction<T>(pool: Pool, body: (db: PoolClient) => Promise<T>): Promise<T> {
+export async function transaction<T>(
+  pool: Pool,
+  body: (db: PoolClient) => Promise<T>,
+  /** A statement without parameters to send with BEGIN, in the same round trip (its locks). */
+  first?: string,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const db = await pool.connect();
     let broken: Error | undefined;
     try {
-      await db.query("BEGIN");
+      await db.query(first === undefined ? "BEGIN" : `BEGIN; ${first}`);
       const result = await body(db);
       await db.query("COMMIT");
       return result;
