@@ -3,20 +3,29 @@ import { eventRow, planAppend, rosterTargets, type AppendView } from "../append-
 import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../storage.js";
 import { bytes, toCaucus, toMembership, type CaucusRow, type MembershipRow } from "../rows.js";
 import { removeDevices } from "./reads.js";
-import { rows } from "./transaction.js";
+import type { BatchWrites } from "./group-commit.js";
+import type { Statement } from "./statement.js";
+import { lockCaucusesStatement } from "./transaction.js";
 
 /**
- * The body of Storage.appendEvent (rules in append-rules.ts), inside a transaction that already
- * holds the caucus row's lock (lockCaucuses): no other append, on this node or another, can move
- * the head or the epoch between the reads here and the writes, so seq stays gap-free and the
- * first commit for an epoch wins. The primary key (caucus_id, seq) and the unique event id are
- * the backstop: a writer that skipped the lock would fail, not fork the chain.
+ * Storage.appendEvent (rules in append-rules.ts) as a GroupCommit runs it, in a transaction that
+ * holds the caucus row's lock (lockCaucusesStatement) before it reads: no other append, on this
+ * node or another, can move the head or the epoch between the read and the writes, so seq stays
+ * gap-free and the first commit for an epoch wins. The primary key (caucus_id, seq) and the unique
+ * event id are the backstop: a writer that skipped the lock would fail, not fork the chain.
  */
-export async function appendEvent(db: PoolClient, input: AppendEventInput): Promise<AppendEventResult> {
-  const plan = planAppend(
-    await readAppendView(db, input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]),
-    input,
-  );
+export const appendWrites: BatchWrites<AppendEventInput, AppendEventResult> = {
+  lock: (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
+  read: readAppendView,
+  write: (db, input, read) => appendEvent(db, input, read as AppendViewRow[]),
+};
+
+async function appendEvent(
+  db: PoolClient,
+  input: AppendEventInput,
+  read: AppendViewRow[],
+): Promise<AppendEventResult> {
+  const plan = planAppend(toAppendView(read, input.senderDeviceId), input);
   const { seq, hash } = plan;
   if (plan.duplicate) return { seq, hash, duplicate: true };
 
@@ -71,30 +80,27 @@ type Nullable<T> = { [K in keyof T]: T[K] | null };
  * per membership found, the caucus's and the event's columns repeated, or one row with no
  * membership. No row: no such caucus.
  */
-async function readAppendView(
-  db: PoolClient,
-  caucusId: string,
-  eventId: string,
-  deviceIds: readonly string[],
-): Promise<AppendView> {
-  const found = await rows<AppendViewRow>(
-    db,
-    `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
-            e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
-            m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package
-     FROM caucuses c
-     LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
-     LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
-     WHERE c.caucus_id = $1`,
-    [caucusId, eventId, deviceIds],
-  );
+function readAppendView(input: AppendEventInput): Statement {
+  return {
+    text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
+                  e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
+                  m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package
+           FROM caucuses c
+           LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
+           LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
+           WHERE c.caucus_id = $1`,
+    values: [input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]],
+  };
+}
+
+function toAppendView(found: AppendViewRow[], senderDeviceId: string): AppendView {
   const first = found[0];
   const members = new Map<string, MembershipRecord>();
   // A row with a membership has all of its NOT NULL columns.
   for (const r of found) if (r.device_id !== null) members.set(r.device_id, toMembership(r as MembershipRow));
   return {
     caucus: first && toCaucus(first),
-    sender: members.get(deviceIds[0]!),
+    sender: members.get(senderDeviceId),
     existing: () =>
       first && first.existing_seq !== null && first.existing_hash !== null && first.existing_sender !== null
         ? { seq: first.existing_seq, hash: first.existing_hash, senderDeviceId: first.existing_sender }

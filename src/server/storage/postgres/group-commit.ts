@@ -1,6 +1,7 @@
-import { DatabaseError, type Pool, type PoolClient } from "pg";
+import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from "pg";
 import { ServerError } from "../../errors.js";
 import { rejectAll, settle, type Outcome, type Queued } from "../batch.js";
+import { inline, type Statement } from "./statement.js";
 import { transaction } from "./transaction.js";
 
 /**
@@ -10,7 +11,7 @@ import { transaction } from "./transaction.js";
  *
  * - One batch at a time per storage, its writes applied in submission order; each sees exactly
  *   the state it would have seen one at a time. Another node's batches interleave only where
- *   `begin` lets them.
+ *   the batch's locks (BatchWrites.lock) let them.
  * - No savepoints (two round trips per write): a refusal (ServerError) is thrown before its write
  *   changes anything and leaves the transaction as it was, so the write is rejected alone and the
  *   batch goes on. Any other error of a statement aborts the whole transaction in PostgreSQL: the
@@ -29,16 +30,7 @@ export class GroupCommit<I, O> {
 
   constructor(
     private readonly pool: Pool,
-    /**
-     * The statement that opens each batch's transaction, given the batch (to take its locks). It
-     * goes with BEGIN in one round trip, so it has no parameters (transaction's `first`).
-     */
-    private readonly begin: (inputs: readonly I[]) => string,
-    /**
-     * One write, in the batch's transaction. It must throw its refusals (ServerError) before it
-     * changes anything: the batch's other writes are committed with it.
-     */
-    private readonly apply: (db: PoolClient, input: I) => Promise<O>,
+    private readonly writes: BatchWrites<I, O>,
     /** Writes per transaction at most, so one commit (and the locks it holds) stays short. */
     private readonly maxBatch = 256,
   ) {}
@@ -69,17 +61,27 @@ export class GroupCommit<I, O> {
     while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, this.maxBatch));
   }
 
+  /**
+   * Round trips: BEGIN with the batch's locks and the first write's read, then per write its
+   * writes and the next one's read, then COMMIT. The read is a statement of its own after the
+   * lock's: it starts (READ COMMITTED: takes its snapshot) once the locks are held, so it sees all
+   * that the locks' previous holders committed.
+   */
   private async commitBatch(batch: readonly Queued<I, O>[]): Promise<void> {
+    const inputs = batch.map((q) => q.input);
     let outcomes: Outcome<O>[];
     try {
       outcomes = await transaction(
         this.pool,
-        async (db) => {
+        async (db, firstRead) => {
           const results: Outcome<O>[] = [];
-          for (const q of batch) results.push(await this.applyOne(db, q.input));
+          for (const [i, input] of inputs.entries()) {
+            const read = i === 0 ? firstRead : (await db.query<QueryResultRow>(this.writes.read(input))).rows;
+            results.push(await this.applyOne(db, input, read));
+          }
           return results;
         },
-        this.begin(batch.map((q) => q.input)),
+        `${inline(this.writes.lock(inputs))}; ${inline(this.writes.read(inputs[0]!))}`,
       );
     } catch (error) {
       // A statement failed in the database (a deadlock was already retried by transaction()):
@@ -92,9 +94,9 @@ export class GroupCommit<I, O> {
     settle(batch, outcomes);
   }
 
-  private async applyOne(db: PoolClient, input: I): Promise<Outcome<O>> {
+  private async applyOne(db: PoolClient, input: I, read: QueryResultRow[]): Promise<Outcome<O>> {
     try {
-      return { ok: true, value: await this.apply(db, input) };
+      return { ok: true, value: await this.writes.write(db, input, read) };
     } catch (error) {
       // Refused before writing: nothing to undo, and the transaction is intact. Anything else
       // (a failed statement, a broken connection) ends the batch's transaction.
@@ -102,4 +104,17 @@ export class GroupCommit<I, O> {
       throw error;
     }
   }
+}
+
+/** What a batch does, as three parts, so that GroupCommit can put statements together. */
+export interface BatchWrites<I, O> {
+  /** The batch's locks (inlined and sent with BEGIN). */
+  lock(inputs: readonly I[]): Statement;
+  /** The one statement that reads all a write checks, run once the batch holds its locks. */
+  read(input: I): Statement;
+  /**
+   * The write, given what `read` returned. It must throw its refusals (ServerError) before it
+   * changes anything: the batch's other writes are committed with it.
+   */
+  write(db: PoolClient, input: I, read: QueryResultRow[]): Promise<O>;
 }

@@ -30,7 +30,7 @@ import type {
   StoredDevice,
   WelcomeRecord,
 } from "../storage.js";
-import { appendEvent } from "./append-event.js";
+import { appendWrites } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./migrate.js";
@@ -58,16 +58,7 @@ import {
   readMembershipsOf,
   removeDevices,
 } from "./reads.js";
-import {
-  advisoryLock,
-  changed,
-  firstRow,
-  lockCaucuses,
-  lockCaucusesStatement,
-  rows,
-  takeLock,
-  transaction,
-} from "./transaction.js";
+import { advisoryLock, changed, firstRow, lockCaucuses, rows, takeLock, transaction } from "./transaction.js";
 
 export { isPostgresUrl, redactedUrl, type PostgresStorageOptions } from "./connection.js";
 
@@ -121,11 +112,7 @@ class PostgresStorage implements Storage {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly pool: Pool) {
-    this.appends = new GroupCommit(
-      pool,
-      (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
-      appendEvent,
-    );
+    this.appends = new GroupCommit(pool, appendWrites);
   }
 
   // ── devices and login ──

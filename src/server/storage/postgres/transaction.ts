@@ -1,4 +1,5 @@
-import { DatabaseError, escapeLiteral, type Pool, type PoolClient, type QueryResultRow } from "pg";
+import { DatabaseError, type Pool, type PoolClient, type QueryResult, type QueryResultRow } from "pg";
+import type { Statement } from "./statement.js";
 
 /** A pool (each query its own transaction) or a client inside one. */
 export type Queryable = Pool | PoolClient;
@@ -54,15 +55,11 @@ export async function lockCaucuses(db: PoolClient, caucusIds: readonly string[])
   await db.query(lockCaucusesStatement(caucusIds));
 }
 
-/**
- * lockCaucuses's statement with its ids written in as literals: no parameters, so it can go in one
- * simple-protocol query with BEGIN (transaction's `first`), one round trip for both. The ids are
- * escaped whatever they are (they are UUIDs the routes validated).
- */
-export function lockCaucusesStatement(caucusIds: readonly string[]): string {
-  const ids = [...new Set(caucusIds)].map(escapeLiteral).join(", ");
-  return `SELECT 1 FROM caucuses WHERE caucus_id IN (${ids}) ORDER BY caucus_id COLLATE "C" FOR NO KEY UPDATE`;
-}
+export const lockCaucusesStatement = (caucusIds: readonly string[]): Statement => ({
+  text: `SELECT 1 FROM caucuses WHERE caucus_id = ANY($1::text[])
+         ORDER BY caucus_id COLLATE "C" FOR NO KEY UPDATE`,
+  values: [[...new Set(caucusIds)]],
+});
 
 /** Deadlock or serialization failure: PostgreSQL rolled the transaction back, and it may be run again. */
 export const isTransient = (error: unknown): boolean =>
@@ -80,16 +77,21 @@ const maxAttempts = 5;
  */
 export async function transaction<T>(
   pool: Pool,
-  body: (db: PoolClient) => Promise<T>,
-  /** A statement without parameters to send with BEGIN, in the same round trip (its locks). */
+  body: (db: PoolClient, opened: QueryResultRow[]) => Promise<T>,
+  /**
+   * Statements without parameters (see statement.ts, `inline`) sent with BEGIN in one round trip:
+   * the transaction's locks, and what it reads once it holds them. `body` gets the last one's rows.
+   */
   first?: string,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const db = await pool.connect();
     let broken: Error | undefined;
     try {
-      await db.query(first === undefined ? "BEGIN" : `BEGIN; ${first}`);
-      const result = await body(db);
+      // Several statements in one query: node-pg answers with a result each.
+      const begun = (await db.query(first === undefined ? "BEGIN" : `BEGIN; ${first}`)) as
+        QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[];
+      const result = await body(db, Array.isArray(begun) ? begun.at(-1)!.rows : begun.rows);
       await db.query("COMMIT");
       return result;
     } catch (error) {
