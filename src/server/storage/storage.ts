@@ -269,6 +269,14 @@ export interface AppendEventResult {
   seq: number;
   hash: string;
   duplicate: boolean;
+  /**
+   * The devices that may read the new event, as the append leaves the caucus: its joined,
+   * non-removed members with fromSeq <= seq, oldest membership first (a device the commit welcomes
+   * reads from the next event; one it removes, not this one). Read under the append's own lock, so
+   * the relay pushes to them without reading the caucus again. Empty for a duplicate. Never on the
+   * wire: a party is not told who else is in its caucus.
+   */
+  readers: string[];
 }
 
 export interface EventPage {

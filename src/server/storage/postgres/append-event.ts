@@ -27,7 +27,7 @@ async function appendEvent(
 ): Promise<AppendEventResult> {
   const plan = planAppend(toAppendView(read, input.senderDeviceId), input);
   const { seq, hash } = plan;
-  if (plan.duplicate) return { seq, hash, duplicate: true };
+  if (plan.duplicate) return { seq, hash, duplicate: true, readers: [] };
 
   await db.query(
     `WITH event AS (
@@ -62,7 +62,9 @@ async function appendEvent(
     // A party device is in one caucus only: removed from it, it is done for.
     await removeDevices(db, input.removes, { partyOnly: true });
   }
-  return { seq, hash, duplicate: false };
+  // Read before the writes, under the lock: this commit's removes are the only change to them.
+  const readers = read[0]!.readers.filter((d) => !input.removes.includes(d));
+  return { seq, hash, duplicate: false, readers };
 }
 
 type AppendViewRow = CaucusRow &
@@ -70,21 +72,27 @@ type AppendViewRow = CaucusRow &
     existing_seq: number | null;
     existing_hash: string | null;
     existing_sender: string | null;
+    readers: string[];
   };
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
 /**
- * Everything the rules read, in one statement (one round trip): the caucus, the event already
- * stored under the id, and the memberships of the devices named (sender, welcomed, removed): a row
+ * Everything the append reads, in one statement (one round trip): the caucus, the event already
+ * stored under the id, the memberships of the devices named (sender, welcomed, removed) — a row
  * per membership found, the caucus's and the event's columns repeated, or one row with no
- * membership. No row: no such caucus.
+ * membership; no row: no such caucus — and the readers of the next event as the caucus stands
+ * (joined members all; those a commit welcomes are still pending, so not among them).
  */
 function readAppendView(input: AppendEventInput): Statement {
   return {
     text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
                   e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
-                  m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package
+                  m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
+                  ARRAY(SELECT r.device_id FROM memberships r
+                        WHERE r.caucus_id = c.caucus_id AND r.joined AND NOT r.removed
+                          AND r.from_seq <= c.head_seq + 1
+                        ORDER BY r.position) AS readers
            FROM caucuses c
            LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
            LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])

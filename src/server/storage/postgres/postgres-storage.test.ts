@@ -97,7 +97,12 @@ describe("postgres storage: several relay nodes on one database", () => {
       // Every acknowledged event is stored once, at the seq and hash its node answered with.
       for (const e of events) {
         expect(sent.get(e.eventId)).toMatchObject({ caucusId, ciphertext: e.ciphertext });
-        expect(acked.get(e.eventId)).toEqual({ seq: e.seq, hash: e.hash, duplicate: false });
+        expect(acked.get(e.eventId)).toEqual({
+          seq: e.seq,
+          hash: e.hash,
+          duplicate: false,
+          readers: [mediator],
+        });
       }
       expect(new Set(events.map((e) => e.eventId)).size).toBe(count);
       expect(await c!.getCaucus(caucusId)).toMatchObject({ head: { seq: count, hash: events.at(-1)!.hash } });
@@ -106,7 +111,7 @@ describe("postgres storage: several relay nodes on one database", () => {
 
     // A retry through another node gets the original answer; nothing is stored twice.
     const first = [...acked.entries()].find(([, r]) => r.seq === 1)!;
-    expect(await c!.appendEvent(sent.get(first[0])!)).toEqual({ ...first[1], duplicate: true });
+    expect(await c!.appendEvent(sent.get(first[0])!)).toEqual({ ...first[1], duplicate: true, readers: [] });
 
     // And all of it is still there for a node started afresh after every node stopped.
     const before = await a!.listEvents(c1, { afterSeq: 0, limit: 10_000, maxBytes: 1e9 });

@@ -110,6 +110,10 @@ export function prepareStatements(db: Database.Database) {
       `${membershipSelect} WHERE m.device_id = ? AND m.removed = 0 ORDER BY m.rowid`,
     ),
     membersOfCaucus: prepare(`${membershipSelect} WHERE m.caucus_id = ? ORDER BY m.rowid`),
+    readersOfEvent: prepare(
+      `SELECT device_id FROM memberships
+       WHERE caucus_id = ? AND joined = 1 AND removed = 0 AND from_seq <= ? ORDER BY rowid`,
+    ),
     findEvent: prepare("SELECT seq, sender_device_id, hash FROM events WHERE caucus_id = ? AND event_id = ?"),
     insertEvent: prepare(
       `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
