@@ -1,8 +1,7 @@
-import type { PoolClient } from "pg";
 import { eventRow, planAppend, rosterTargets, type AppendView } from "../append-rules.js";
 import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../storage.js";
 import { bytes, toCaucus, toMembership, type CaucusRow, type MembershipRow } from "../rows.js";
-import { removeDevices } from "./reads.js";
+import { removeDevicesStatement } from "./reads.js";
 import type { BatchWrites } from "./group-commit.js";
 import type { Statement } from "./statement.js";
 import { lockCaucusesStatement } from "./transaction.js";
@@ -17,54 +16,55 @@ import { lockCaucusesStatement } from "./transaction.js";
 export const appendWrites: BatchWrites<AppendEventInput, AppendEventResult> = {
   lock: (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
   read: readAppendView,
-  write: (db, input, read) => appendEvent(db, input, read as AppendViewRow[]),
+  write: (input, read) => appendStatements(input, read as AppendViewRow[]),
 };
 
-async function appendEvent(
-  db: PoolClient,
+/** The answer to the append and the statements that store it, planned from what it read. */
+function appendStatements(
   input: AppendEventInput,
   read: AppendViewRow[],
-): Promise<AppendEventResult> {
+): { value: AppendEventResult; statements: Statement[] } {
   const plan = planAppend(toAppendView(read, input.senderDeviceId), input);
   const { seq, hash } = plan;
-  if (plan.duplicate) return { seq, hash, duplicate: true, readers: [] };
+  if (plan.duplicate) return { value: { seq, hash, duplicate: true, readers: [] }, statements: [] };
 
-  await db.query(
-    `WITH event AS (
-       INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-     UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
-    [...eventRow(input, plan), plan.nextEpoch],
-  );
+  const statements: Statement[] = [
+    {
+      text: `WITH event AS (
+               INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+             UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
+      values: [...eventRow(input, plan), plan.nextEpoch],
+    },
+  ];
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
-    await db.query(
-      `WITH joined AS (
-         UPDATE memberships SET joined = true, from_seq = $3, key_package = NULL
-         WHERE caucus_id = $1 AND device_id = $2)
-       INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash, anchor_proof)
-       VALUES ($1, $2, $4, $5, $6, $7)`,
-      [input.caucusId, w.deviceId, seq + 1, bytes(w.welcome), seq, hash, w.anchorProof ?? null],
-    );
+    statements.push({
+      text: `WITH joined AS (
+               UPDATE memberships SET joined = true, from_seq = $3, key_package = NULL
+               WHERE caucus_id = $1 AND device_id = $2)
+             INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash, anchor_proof)
+             VALUES ($1, $2, $4, $5, $6, $7)`,
+      values: [input.caucusId, w.deviceId, seq + 1, bytes(w.welcome), seq, hash, w.anchorProof ?? null],
+    });
   }
   if (input.removes.length > 0) {
-    await db.query(
-      `UPDATE memberships SET removed = true, key_package = NULL
-       WHERE caucus_id = $1 AND device_id = ANY($2::text[])`,
-      [input.caucusId, input.removes],
-    );
+    statements.push({
+      text: `UPDATE memberships SET removed = true, key_package = NULL
+             WHERE caucus_id = $1 AND device_id = ANY($2::text[])`,
+      values: [input.caucusId, input.removes],
+    });
     for (const p of input.removalProofs ?? [])
-      await db.query("UPDATE memberships SET removal_proof = $1 WHERE caucus_id = $2 AND device_id = $3", [
-        p.signature,
-        input.caucusId,
-        p.deviceId,
-      ]);
+      statements.push({
+        text: "UPDATE memberships SET removal_proof = $1 WHERE caucus_id = $2 AND device_id = $3",
+        values: [p.signature, input.caucusId, p.deviceId],
+      });
     // A party device is in one caucus only: removed from it, it is done for.
-    await removeDevices(db, input.removes, { partyOnly: true });
+    statements.push(removeDevicesStatement(input.removes, { partyOnly: true }));
   }
   // Read before the writes, under the lock: this commit's removes are the only change to them.
   const readers = read[0]!.readers.filter((d) => !input.removes.includes(d));
-  return { seq, hash, duplicate: false, readers };
+  return { value: { seq, hash, duplicate: false, readers }, statements };
 }
 
 type AppendViewRow = CaucusRow &

@@ -1,8 +1,7 @@
-import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from "pg";
-import { ServerError } from "../../errors.js";
-import { rejectAll, settle, type Outcome, type Queued } from "../batch.js";
-import { inline, type Statement } from "./statement.js";
-import { transaction } from "./transaction.js";
+import { DatabaseError, type Pool, type QueryResultRow } from "pg";
+import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
+import type { Statement } from "./statement.js";
+import { together, transactionAround } from "./transaction.js";
 
 /**
  * Group commit, as sqlite/group-commit.ts does it, for a database across the network: writes
@@ -12,11 +11,11 @@ import { transaction } from "./transaction.js";
  * - One batch at a time per storage, its writes applied in submission order; each sees exactly
  *   the state it would have seen one at a time. Another node's batches interleave only where
  *   the batch's locks (BatchWrites.lock) let them.
- * - No savepoints (two round trips per write): a refusal (ServerError) is thrown before its write
- *   changes anything and leaves the transaction as it was, so the write is rejected alone and the
- *   batch goes on. Any other error of a statement aborts the whole transaction in PostgreSQL: the
- *   batch is rolled back and its writes run again, one transaction each, in the same order, so the
- *   one that fails fails alone and the others land as they would have.
+ * - No savepoints (two round trips per write): a write is planned from what it read before any of
+ *   its statements is sent, so a refusal leaves the transaction as it was; the write is rejected
+ *   alone and the batch goes on. A statement that fails aborts the whole transaction in
+ *   PostgreSQL: the batch is rolled back and its writes run again, one transaction each, in the
+ *   same order, so the one that fails fails alone and the others land as they would have.
  * - Nothing is resolved before the COMMIT that holds it has returned. If PostgreSQL aborted the
  *   transaction to break a deadlock, the whole batch runs again first; if it failed without an
  *   answer from the database (the connection dropped), every write of the batch is rejected (a
@@ -62,26 +61,30 @@ export class GroupCommit<I, O> {
   }
 
   /**
-   * Round trips: BEGIN with the batch's locks and the first write's read, then per write its
-   * writes and the next one's read, then COMMIT. The read is a statement of its own after the
-   * lock's: it starts (READ COMMITTED: takes its snapshot) once the locks are held, so it sees all
-   * that the locks' previous holders committed.
+   * Round trips: BEGIN with the batch's locks and the first write's read; then each write's
+   * statements with the next write's read; the last write's with COMMIT. A lone append: two. Each
+   * read is a statement of its own after the locks': it starts (READ COMMITTED: takes its
+   * snapshot) once they are held, so it sees all that their previous holders committed, and the
+   * writes before it in the batch.
    */
   private async commitBatch(batch: readonly Queued<I, O>[]): Promise<void> {
     const inputs = batch.map((q) => q.input);
     let outcomes: Outcome<O>[];
     try {
-      outcomes = await transaction(
+      outcomes = await transactionAround(
         this.pool,
+        [this.writes.lock(inputs), this.writes.read(inputs[0]!)],
         async (db, firstRead) => {
           const results: Outcome<O>[] = [];
+          let pending: readonly Statement[] = [];
           for (const [i, input] of inputs.entries()) {
-            const read = i === 0 ? firstRead : (await db.query<QueryResultRow>(this.writes.read(input))).rows;
-            results.push(await this.applyOne(db, input, read));
+            const read = i === 0 ? firstRead : await together(db, [...pending, this.writes.read(input)]);
+            const planned = this.plan(input, read);
+            results.push(planned.outcome);
+            pending = planned.statements;
           }
-          return results;
+          return { value: results, last: pending };
         },
-        `${inline(this.writes.lock(inputs))}; ${inline(this.writes.read(inputs[0]!))}`,
       );
     } catch (error) {
       // A statement failed in the database (a deadlock was already retried by transaction()):
@@ -94,27 +97,26 @@ export class GroupCommit<I, O> {
     settle(batch, outcomes);
   }
 
-  private async applyOne(db: PoolClient, input: I, read: QueryResultRow[]): Promise<Outcome<O>> {
+  /** A write that throws (a refusal) sent nothing: it is rejected alone, the batch goes on. */
+  private plan(input: I, read: QueryResultRow[]): { outcome: Outcome<O>; statements: readonly Statement[] } {
     try {
-      return { ok: true, value: await this.writes.write(db, input, read) };
+      const { value, statements } = this.writes.write(input, read);
+      return { outcome: { ok: true, value }, statements };
     } catch (error) {
-      // Refused before writing: nothing to undo, and the transaction is intact. Anything else
-      // (a failed statement, a broken connection) ends the batch's transaction.
-      if (error instanceof ServerError) return { ok: false, error };
-      throw error;
+      return { outcome: { ok: false, error: asError(error) }, statements: [] };
     }
   }
 }
 
 /** What a batch does, as three parts, so that GroupCommit can put statements together. */
 export interface BatchWrites<I, O> {
-  /** The batch's locks (inlined and sent with BEGIN). */
+  /** The batch's locks (sent with BEGIN). */
   lock(inputs: readonly I[]): Statement;
   /** The one statement that reads all a write checks, run once the batch holds its locks. */
   read(input: I): Statement;
   /**
-   * The write, given what `read` returned. It must throw its refusals (ServerError) before it
-   * changes anything: the batch's other writes are committed with it.
+   * The write, given what `read` returned: its answer, and the statements that make it so, which
+   * GroupCommit sends. It sends nothing itself, so a refusal it throws changes nothing.
    */
-  write(db: PoolClient, input: I, read: QueryResultRow[]): Promise<O>;
+  write(input: I, read: QueryResultRow[]): { value: O; statements: readonly Statement[] };
 }
