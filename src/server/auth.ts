@@ -18,11 +18,11 @@ export async function deviceForToken(
   token: string,
 ): Promise<AuthenticatedDevice & { expiresAt: number; tokenHash: string }> {
   const tokenHash = hashToken(token);
-  const session = await storage.getSession(tokenHash);
-  if (!session) throw new ServerError("unauthenticated", "missing or unknown bearer token");
+  const found = await storage.getSessionDevice(tokenHash);
+  if (!found) throw new ServerError("unauthenticated", "missing or unknown bearer token");
+  const { session, device } = found;
   if (session.expiresAt <= config.now())
     throw new ServerError("token_expired", "token expired; log in again");
-  const device = await storage.getDevice(session.deviceId);
   if (!device) throw new ServerError("unauthenticated", "missing or unknown bearer token");
   // Removing a device deletes its sessions in the same transaction; this holds even if not.
   if (device.removed) throw new ServerError("device_removed", "this device was removed");

@@ -22,7 +22,7 @@ export function eventRoutes({
       const welcomes = body.welcomes ?? [];
       const removes = body.removes ?? [];
 
-      const result = await storage.appendEvent({
+      const { readers, ...result } = await storage.appendEvent({
         caucusId,
         senderDeviceId: device.deviceId,
         eventId: body.eventId,
@@ -35,13 +35,11 @@ export function eventRoutes({
         ...(body.after ? { after: body.after } : {}),
       });
       if (!result.duplicate) {
-        const members = await storage.listMembers(caucusId);
-        const deliveries: { deviceId: string; frame: ServerFrame }[] = [];
-        for (const m of members) {
-          if (m.joined && !m.removed && m.fromSeq <= result.seq) {
-            deliveries.push({ deviceId: m.deviceId, frame: { type: "event", caucusId, seq: result.seq } });
-          }
-        }
+        // The append read its readers under its lock: no second read of the caucus per event.
+        const deliveries: { deviceId: string; frame: ServerFrame }[] = readers.map((deviceId) => ({
+          deviceId,
+          frame: { type: "event", caucusId, seq: result.seq },
+        }));
         for (const deviceId of [...welcomes.map((w) => w.deviceId), ...removes]) {
           deliveries.push({ deviceId, frame: { type: "membership", caucusId } });
         }

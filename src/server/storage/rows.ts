@@ -4,6 +4,7 @@ import type {
   InviteRecord,
   MediatorLinkRecord,
   MembershipRecord,
+  SessionRecord,
   StoredDevice,
   WelcomeRecord,
 } from "./storage.js";
@@ -17,6 +18,15 @@ import type {
 type Flag = number | boolean;
 
 export type DeviceRow = { device_id: string; role: Role; auth_public_key: string; removed: Flag };
+
+export type SessionRow = { token_hash: string; device_id: string; expires_at: number };
+
+/** A session and its device's columns (null when no device row matched: a LEFT JOIN). */
+export type SessionDeviceRow = SessionRow & {
+  role: Role | null;
+  auth_public_key: string | null;
+  removed: Flag | null;
+};
 
 export type MembershipRow = {
   caucus_id: string;
@@ -68,6 +78,26 @@ export const toDevice = (r: DeviceRow): StoredDevice => ({
   role: r.role,
   authPublicKey: r.auth_public_key,
   removed: Boolean(r.removed),
+});
+
+export const toSession = (r: SessionRow): SessionRecord => ({
+  tokenHash: r.token_hash,
+  deviceId: r.device_id,
+  expiresAt: r.expires_at,
+});
+
+export const toSessionDevice = (r: SessionDeviceRow): { session: SessionRecord; device?: StoredDevice } => ({
+  session: toSession(r),
+  ...(r.role !== null && r.auth_public_key !== null && r.removed !== null
+    ? {
+        device: toDevice({
+          device_id: r.device_id,
+          role: r.role,
+          auth_public_key: r.auth_public_key,
+          removed: r.removed,
+        }),
+      }
+    : {}),
 });
 
 export const toMembership = (r: MembershipRow): MembershipRecord => ({

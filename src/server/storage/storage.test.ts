@@ -300,6 +300,29 @@ describe.each(backends)("storage: $name", (backend) => {
   });
 
   describe("removed devices and sessions", () => {
+    it("getSessionDevice reads a session with its device, as getSession and getDevice do", async () => {
+      const { caucusId, mediator } = await caucusWithMediator();
+      const { party } = await joinedParty(caucusId, mediator);
+      // Expired or not: expiry is the caller's check, against its own clock.
+      await s.createSession({ tokenHash: "a".repeat(64), deviceId: mediator, expiresAt: 100 });
+      await s.createSession({ tokenHash: "b".repeat(64), deviceId: party, expiresAt: LATER });
+      for (const tokenHash of ["a".repeat(64), "b".repeat(64)]) {
+        const session = await s.getSession(tokenHash);
+        expect(await s.getSessionDevice(tokenHash)).toEqual({
+          session,
+          device: await s.getDevice(session!.deviceId),
+        });
+      }
+      expect(await s.getSessionDevice("a".repeat(64))).toMatchObject({
+        session: { deviceId: mediator, expiresAt: 100 },
+        device: { deviceId: mediator, role: "mediator", removed: false },
+      });
+      expect(await s.getSessionDevice("c".repeat(64))).toBeUndefined();
+      // Removed by a commit: its device is removed and the session gone with it.
+      await s.appendEvent(event(caucusId, mediator, { kind: "commit", epoch: 1, removes: [party] }));
+      expect(await s.getSessionDevice("b".repeat(64))).toBeUndefined();
+    });
+
     it("deleteSessions drops one session, or all of a device's", async () => {
       const { mediator } = await caucusWithMediator();
       for (const h of ["a", "b", "c"])
@@ -410,7 +433,7 @@ describe.each(backends)("storage: $name", (backend) => {
       const e = event(caucusId, mediator);
       const first = await s.appendEvent(e);
       const again = await s.appendEvent({ ...e, ciphertext: randomB64(10) });
-      expect(again).toEqual({ seq: first.seq, hash: first.hash, duplicate: true });
+      expect(again).toEqual({ seq: first.seq, hash: first.hash, duplicate: true, readers: [] });
       expect(await s.listEvents(caucusId, { afterSeq: 0, limit: 100, maxBytes: 1e9 })).toHaveLength(1);
     });
 
@@ -666,6 +689,39 @@ describe.each(backends)("storage: $name", (backend) => {
       expect(await s.getMembership(caucusId, pending)).toMatchObject({ joined: false });
       expect(await s.getWelcome(caucusId, pending)).toBeUndefined();
       expect(await s.getMembership(other.caucusId, elsewhere)).toMatchObject({ joined: false });
+    });
+
+    it("names each new event's readers: joined members, from the event after their welcome, until removed", async () => {
+      const [m1, m2] = [crypto.randomUUID(), crypto.randomUUID()];
+      for (const deviceId of [m1, m2])
+        await s.createDevice({ deviceId, role: "mediator", authPublicKey: randomB64(32) });
+      const channelId = crypto.randomUUID();
+      const caucusId = crypto.randomUUID();
+      await s.createChannel({ channelId, mediatorDeviceIds: [m1, m2] });
+      await s.createCaucus({ caucusId, channelId, creatorDeviceId: m1 }); // m2 waits to be added
+      const { party: p1 } = await pendingParty(caucusId);
+      const { party: p2 } = await pendingParty(caucusId);
+      const welcome = (deviceId: string) => ({ deviceId, welcome: randomB64(10) });
+
+      const appends: [AppendEventInput, string[]][] = [
+        [event(caucusId, m1), [m1]],
+        [event(caucusId, m1, { kind: "commit", welcomes: [welcome(p1), welcome(m2)] }), [m1]],
+        [event(caucusId, p1, { epoch: 1 }), [m1, m2, p1]],
+        [event(caucusId, m2, { kind: "commit", epoch: 1, welcomes: [welcome(p2)], removes: [p1] }), [m1, m2]],
+        [event(caucusId, p2, { epoch: 2 }), [m1, m2, p2]],
+      ];
+      for (const [input, readers] of appends) {
+        const result = await s.appendEvent(input);
+        // The mediators' memberships are in device id order (createCaucus): compare as sets here.
+        expect([...result.readers].sort()).toEqual([...readers].sort());
+        // And in order against the rule the relay applied to every membership before appends
+        // named their readers.
+        const members = await s.listMembers(caucusId);
+        expect(result.readers).toEqual(
+          members.filter((m) => m.joined && !m.removed && m.fromSeq <= result.seq).map((m) => m.deviceId),
+        );
+      }
+      expect(await s.appendEvent(appends[0]![0])).toMatchObject({ duplicate: true, readers: [] });
     });
 
     it("removes party members, who then lose all access", async () => {

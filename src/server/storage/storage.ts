@@ -19,6 +19,11 @@ export interface Storage {
   createSession(session: SessionRecord): Promise<void>;
   getSession(tokenHash: string): Promise<SessionRecord | undefined>;
   /**
+   * The session and the device it belongs to, read at one moment: what every authenticated
+   * request needs, in one query. `device` is absent only if the session names no stored device.
+   */
+  getSessionDevice(tokenHash: string): Promise<{ session: SessionRecord; device?: StoredDevice } | undefined>;
+  /**
    * Deletes sessions of `deviceId`: the one with `tokenHash`, or every one when it is omitted.
    * Returns how many went.
    */
@@ -264,6 +269,14 @@ export interface AppendEventResult {
   seq: number;
   hash: string;
   duplicate: boolean;
+  /**
+   * The devices that may read the new event, as the append leaves the caucus: its joined,
+   * non-removed members with fromSeq <= seq, oldest membership first (a device the commit welcomes
+   * reads from the next event; one it removes, not this one). Read under the append's own lock, so
+   * the relay pushes to them without reading the caucus again. Empty for a duplicate. Never on the
+   * wire: a party is not told who else is in its caucus.
+   */
+  readers: string[];
 }
 
 export interface EventPage {

@@ -1,72 +1,118 @@
-import type { PoolClient } from "pg";
-import { eventRow, planAppend, rosterTargets } from "../append-rules.js";
+import { eventRow, planAppend, rosterTargets, type AppendView } from "../append-rules.js";
 import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../storage.js";
-import { bytes } from "../rows.js";
-import { readCaucus, readMemberships, removeDevices } from "./reads.js";
-import { firstRow } from "./transaction.js";
+import { bytes, toCaucus, toMembership, type CaucusRow, type MembershipRow } from "../rows.js";
+import { removeDevicesStatement } from "./reads.js";
+import type { BatchWrites } from "./group-commit.js";
+import type { Statement } from "./statement.js";
+import { lockCaucusesStatement } from "./transaction.js";
 
 /**
- * The body of Storage.appendEvent (rules in append-rules.ts), inside a transaction that already
- * holds the caucus row's lock (lockCaucuses): no other append, on this node or another, can move
- * the head or the epoch between the reads here and the writes, so seq stays gap-free and the
- * first commit for an epoch wins. The primary key (caucus_id, seq) and the unique event id are
- * the backstop: a writer that skipped the lock would fail, not fork the chain.
+ * Storage.appendEvent (rules in append-rules.ts) as a GroupCommit runs it, in a transaction that
+ * holds the caucus row's lock (lockCaucusesStatement) before it reads: no other append, on this
+ * node or another, can move the head or the epoch between the read and the writes, so seq stays
+ * gap-free and the first commit for an epoch wins. The primary key (caucus_id, seq) and the unique
+ * event id are the backstop: a writer that skipped the lock would fail, not fork the chain.
  */
-export async function appendEvent(db: PoolClient, input: AppendEventInput): Promise<AppendEventResult> {
-  const caucus = await readCaucus(db, input.caucusId);
-  const members = caucus
-    ? await readMemberships(db, input.caucusId, [input.senderDeviceId, ...rosterTargets(input)])
-    : new Map<string, MembershipRecord>();
-  const existing = await firstRow<{ seq: number; hash: string; sender_device_id: string }>(
-    db,
-    "SELECT seq, hash, sender_device_id FROM events WHERE caucus_id = $1 AND event_id = $2",
-    [input.caucusId, input.eventId],
-  );
-  const plan = planAppend(
-    {
-      caucus,
-      sender: members.get(input.senderDeviceId),
-      existing: () =>
-        existing && { seq: existing.seq, hash: existing.hash, senderDeviceId: existing.sender_device_id },
-      membership: (deviceId) => members.get(deviceId),
-    },
-    input,
-  );
-  const { seq, hash } = plan;
-  if (plan.duplicate) return { seq, hash, duplicate: true };
+export const appendWrites: BatchWrites<AppendEventInput, AppendEventResult> = {
+  lock: (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
+  read: readAppendView,
+  write: (input, read) => appendStatements(input, read as AppendViewRow[]),
+};
 
-  await db.query(
-    `WITH event AS (
-       INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-     UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
-    [...eventRow(input, plan), plan.nextEpoch],
-  );
+/** The answer to the append and the statements that store it, planned from what it read. */
+function appendStatements(
+  input: AppendEventInput,
+  read: AppendViewRow[],
+): { value: AppendEventResult; statements: Statement[] } {
+  const plan = planAppend(toAppendView(read, input.senderDeviceId), input);
+  const { seq, hash } = plan;
+  if (plan.duplicate) return { value: { seq, hash, duplicate: true, readers: [] }, statements: [] };
+
+  const statements: Statement[] = [
+    {
+      text: `WITH event AS (
+               INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+             UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
+      values: [...eventRow(input, plan), plan.nextEpoch],
+    },
+  ];
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
-    await db.query(
-      `WITH joined AS (
-         UPDATE memberships SET joined = true, from_seq = $3, key_package = NULL
-         WHERE caucus_id = $1 AND device_id = $2)
-       INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash, anchor_proof)
-       VALUES ($1, $2, $4, $5, $6, $7)`,
-      [input.caucusId, w.deviceId, seq + 1, bytes(w.welcome), seq, hash, w.anchorProof ?? null],
-    );
+    statements.push({
+      text: `WITH joined AS (
+               UPDATE memberships SET joined = true, from_seq = $3, key_package = NULL
+               WHERE caucus_id = $1 AND device_id = $2)
+             INSERT INTO welcomes (caucus_id, device_id, welcome, seq, hash, anchor_proof)
+             VALUES ($1, $2, $4, $5, $6, $7)`,
+      values: [input.caucusId, w.deviceId, seq + 1, bytes(w.welcome), seq, hash, w.anchorProof ?? null],
+    });
   }
   if (input.removes.length > 0) {
-    await db.query(
-      `UPDATE memberships SET removed = true, key_package = NULL
-       WHERE caucus_id = $1 AND device_id = ANY($2::text[])`,
-      [input.caucusId, input.removes],
-    );
+    statements.push({
+      text: `UPDATE memberships SET removed = true, key_package = NULL
+             WHERE caucus_id = $1 AND device_id = ANY($2::text[])`,
+      values: [input.caucusId, input.removes],
+    });
     for (const p of input.removalProofs ?? [])
-      await db.query("UPDATE memberships SET removal_proof = $1 WHERE caucus_id = $2 AND device_id = $3", [
-        p.signature,
-        input.caucusId,
-        p.deviceId,
-      ]);
+      statements.push({
+        text: "UPDATE memberships SET removal_proof = $1 WHERE caucus_id = $2 AND device_id = $3",
+        values: [p.signature, input.caucusId, p.deviceId],
+      });
     // A party device is in one caucus only: removed from it, it is done for.
-    await removeDevices(db, input.removes, { partyOnly: true });
+    statements.push(removeDevicesStatement(input.removes, { partyOnly: true }));
   }
-  return { seq, hash, duplicate: false };
+  // Read before the writes, under the lock: this commit's removes are the only change to them.
+  const readers = read[0]!.readers.filter((d) => !input.removes.includes(d));
+  return { value: { seq, hash, duplicate: false, readers }, statements };
+}
+
+type AppendViewRow = CaucusRow &
+  Nullable<Omit<MembershipRow, "caucus_id" | "channel_id">> & {
+    existing_seq: number | null;
+    existing_hash: string | null;
+    existing_sender: string | null;
+    readers: string[];
+  };
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/**
+ * Everything the append reads, in one statement (one round trip): the caucus, the event already
+ * stored under the id, the memberships of the devices named (sender, welcomed, removed) — a row
+ * per membership found, the caucus's and the event's columns repeated, or one row with no
+ * membership; no row: no such caucus — and the readers of the next event as the caucus stands
+ * (joined members all; those a commit welcomes are still pending, so not among them).
+ */
+function readAppendView(input: AppendEventInput): Statement {
+  return {
+    text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
+                  e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
+                  m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
+                  ARRAY(SELECT r.device_id FROM memberships r
+                        WHERE r.caucus_id = c.caucus_id AND r.joined AND NOT r.removed
+                          AND r.from_seq <= c.head_seq + 1
+                        ORDER BY r.position) AS readers
+           FROM caucuses c
+           LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
+           LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
+           WHERE c.caucus_id = $1`,
+    values: [input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]],
+  };
+}
+
+function toAppendView(found: AppendViewRow[], senderDeviceId: string): AppendView {
+  const first = found[0];
+  const members = new Map<string, MembershipRecord>();
+  // A row with a membership has all of its NOT NULL columns.
+  for (const r of found) if (r.device_id !== null) members.set(r.device_id, toMembership(r as MembershipRow));
+  return {
+    caucus: first && toCaucus(first),
+    sender: members.get(senderDeviceId),
+    existing: () =>
+      first && first.existing_seq !== null && first.existing_hash !== null && first.existing_sender !== null
+        ? { seq: first.existing_seq, hash: first.existing_hash, senderDeviceId: first.existing_sender }
+        : undefined,
+    membership: (deviceId) => members.get(deviceId),
+  };
 }

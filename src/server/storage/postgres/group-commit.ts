@@ -1,18 +1,25 @@
-import type { Pool, PoolClient } from "pg";
+import { DatabaseError, type Pool, type QueryResultRow } from "pg";
 import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
-import { isTransient, transaction } from "./transaction.js";
+import type { Statement } from "./statement.js";
+import { together, transactionAround } from "./transaction.js";
 
 /**
  * Group commit, as sqlite/group-commit.ts does it, for a database across the network: writes
  * submitted while the previous batch commits share the next transaction, so one WAL flush
  * (synchronous_commit on) makes them all durable.
  *
- * - One batch at a time per storage, its writes applied in submission order, each in a savepoint:
- *   one that throws is rolled back and rejected alone; the others see exactly the state they would
- *   have seen one at a time. Another node's batches interleave only where `begin` lets them.
- * - Nothing is resolved before the batch's COMMIT has returned. If the transaction as a whole
- *   fails (the connection dropped, COMMIT failed), every write of the batch is rejected; if
- *   PostgreSQL aborted it to break a deadlock, the whole batch runs again first.
+ * - One batch at a time per storage, its writes applied in submission order; each sees exactly
+ *   the state it would have seen one at a time. Another node's batches interleave only where
+ *   the batch's locks (BatchWrites.lock) let them.
+ * - No savepoints (two round trips per write): a write is planned from what it read before any of
+ *   its statements is sent, so a refusal leaves the transaction as it was; the write is rejected
+ *   alone and the batch goes on. A statement that fails aborts the whole transaction in
+ *   PostgreSQL: the batch is rolled back and its writes run again, one transaction each, in the
+ *   same order, so the one that fails fails alone and the others land as they would have.
+ * - Nothing is resolved before the COMMIT that holds it has returned. If PostgreSQL aborted the
+ *   transaction to break a deadlock, the whole batch runs again first; if it failed without an
+ *   answer from the database (the connection dropped), every write of the batch is rejected (a
+ *   retry of the same event id is idempotent, whether or not COMMIT landed).
  * - The first batch starts on setImmediate, after the poll phase has handed every request that
  *   arrived to its handler; later ones start as soon as the one before has committed.
  */
@@ -22,10 +29,7 @@ export class GroupCommit<I, O> {
 
   constructor(
     private readonly pool: Pool,
-    /** Runs first in each batch's transaction, given the batch (to take its locks). */
-    private readonly begin: (db: PoolClient, inputs: readonly I[]) => Promise<void>,
-    /** One write; runs inside a savepoint of the batch's transaction. */
-    private readonly apply: (db: PoolClient, input: I) => Promise<O>,
+    private readonly writes: BatchWrites<I, O>,
     /** Writes per transaction at most, so one commit (and the locks it holds) stays short. */
     private readonly maxBatch = 256,
   ) {}
@@ -56,38 +60,63 @@ export class GroupCommit<I, O> {
     while (this.queue.length > 0) await this.commitBatch(this.queue.splice(0, this.maxBatch));
   }
 
+  /**
+   * Round trips: BEGIN with the batch's locks and the first write's read; then each write's
+   * statements with the next write's read; the last write's with COMMIT. A lone append: two. Each
+   * read is a statement of its own after the locks': it starts (READ COMMITTED: takes its
+   * snapshot) once they are held, so it sees all that their previous holders committed, and the
+   * writes before it in the batch.
+   */
   private async commitBatch(batch: readonly Queued<I, O>[]): Promise<void> {
+    const inputs = batch.map((q) => q.input);
     let outcomes: Outcome<O>[];
     try {
-      outcomes = await transaction(this.pool, async (db) => {
-        await this.begin(
-          db,
-          batch.map((q) => q.input),
-        );
-        const results: Outcome<O>[] = [];
-        for (const q of batch) results.push(await this.applyOne(db, q.input));
-        return results;
-      });
+      outcomes = await transactionAround(
+        this.pool,
+        [this.writes.lock(inputs), this.writes.read(inputs[0]!)],
+        async (db, firstRead) => {
+          const results: Outcome<O>[] = [];
+          let pending: readonly Statement[] = [];
+          for (const [i, input] of inputs.entries()) {
+            const read = i === 0 ? firstRead : await together(db, [...pending, this.writes.read(input)]);
+            const planned = this.plan(input, read);
+            results.push(planned.outcome);
+            pending = planned.statements;
+          }
+          return { value: results, last: pending };
+        },
+      );
     } catch (error) {
-      rejectAll(batch, error);
+      // A statement failed in the database (a deadlock was already retried by transaction()):
+      // which write's fault it was, and what it undid, only the writes alone can tell.
+      if (batch.length > 1 && error instanceof DatabaseError)
+        for (const q of batch) await this.commitBatch([q]);
+      else rejectAll(batch, error);
       return;
     }
     settle(batch, outcomes);
   }
 
-  private async applyOne(db: PoolClient, input: I): Promise<Outcome<O>> {
-    await db.query("SAVEPOINT write");
+  /** A write that throws (a refusal) sent nothing: it is rejected alone, the batch goes on. */
+  private plan(input: I, read: QueryResultRow[]): { outcome: Outcome<O>; statements: readonly Statement[] } {
     try {
-      const value = await this.apply(db, input);
-      await db.query("RELEASE SAVEPOINT write");
-      return { ok: true, value };
+      const { value, statements } = this.writes.write(input, read);
+      return { outcome: { ok: true, value }, statements };
     } catch (error) {
-      // PostgreSQL chose this transaction to break a deadlock: the locks the batch holds are part
-      // of the cycle, so the whole batch is rolled back and run again. Anything else is this
-      // write's alone. (If the connection broke, the rollback throws and fails the batch.)
-      if (isTransient(error)) throw error;
-      await db.query("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write");
-      return { ok: false, error: asError(error) };
+      return { outcome: { ok: false, error: asError(error) }, statements: [] };
     }
   }
+}
+
+/** What a batch does, as three parts, so that GroupCommit can put statements together. */
+export interface BatchWrites<I, O> {
+  /** The batch's locks (sent with BEGIN). */
+  lock(inputs: readonly I[]): Statement;
+  /** The one statement that reads all a write checks, run once the batch holds its locks. */
+  read(input: I): Statement;
+  /**
+   * The write, given what `read` returned: its answer, and the statements that make it so, which
+   * GroupCommit sends. It sends nothing itself, so a refusal it throws changes nothing.
+   */
+  write(input: I, read: QueryResultRow[]): { value: O; statements: readonly Statement[] };
 }

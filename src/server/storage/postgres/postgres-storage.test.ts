@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Client } from "pg";
+import { Client, DatabaseError } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extendChain, genesisHash } from "../../../protocol/index.js";
 import { appendInput as event, randomB64 } from "../../test-helpers.js";
@@ -97,7 +97,12 @@ describe("postgres storage: several relay nodes on one database", () => {
       // Every acknowledged event is stored once, at the seq and hash its node answered with.
       for (const e of events) {
         expect(sent.get(e.eventId)).toMatchObject({ caucusId, ciphertext: e.ciphertext });
-        expect(acked.get(e.eventId)).toEqual({ seq: e.seq, hash: e.hash, duplicate: false });
+        expect(acked.get(e.eventId)).toEqual({
+          seq: e.seq,
+          hash: e.hash,
+          duplicate: false,
+          readers: [mediator],
+        });
       }
       expect(new Set(events.map((e) => e.eventId)).size).toBe(count);
       expect(await c!.getCaucus(caucusId)).toMatchObject({ head: { seq: count, hash: events.at(-1)!.hash } });
@@ -106,7 +111,7 @@ describe("postgres storage: several relay nodes on one database", () => {
 
     // A retry through another node gets the original answer; nothing is stored twice.
     const first = [...acked.entries()].find(([, r]) => r.seq === 1)!;
-    expect(await c!.appendEvent(sent.get(first[0])!)).toEqual({ ...first[1], duplicate: true });
+    expect(await c!.appendEvent(sent.get(first[0])!)).toEqual({ ...first[1], duplicate: true, readers: [] });
 
     // And all of it is still there for a node started afresh after every node stopped.
     const before = await a!.listEvents(c1, { afterSeq: 0, limit: 10_000, maxBytes: 1e9 });
@@ -132,6 +137,48 @@ describe("postgres storage: several relay nodes on one database", () => {
       expect(await started[1]!.getCaucus(c1)).toMatchObject({ epoch: epoch + 1, head: { seq: epoch + 1 } });
     }
     expect((await verifiedTranscript(started[2]!, c1)).map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("a write the database refuses fails alone: the rest of its batch commits, nothing of it stays", async () => {
+    const [s] = await startNodes(1);
+    const { mediator, c1, c2 } = await twoCaucuses(s!);
+    const inviteId = randomUUID();
+    const party = randomUUID();
+    const keyPackage = randomB64(64);
+    await s!.createInvite({ inviteId, caucusId: c1, invitePublicKey: randomB64(32), expiresAt: 2e12 });
+    await s!.redeemInvite({ inviteId, deviceId: party, authPublicKey: randomB64(32), keyPackage, now: 1e12 });
+    // The database itself fails two writes that every rule allows: one event's insert, and a
+    // commit half way, at its welcome, after its event and the new head are written.
+    const doomed = event(c1, mediator);
+    await query(`
+      CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+      CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW
+        WHEN (NEW.event_id = '${doomed.eventId}') EXECUTE FUNCTION refuse();
+      CREATE TRIGGER refuse_welcome BEFORE INSERT ON welcomes FOR EACH ROW
+        WHEN (NEW.device_id = '${party}') EXECUTE FUNCTION refuse();`);
+    const batch = [
+      event(c1, mediator),
+      doomed,
+      event(c1, mediator, { kind: "commit", welcomes: [{ deviceId: party, welcome: randomB64(50) }] }),
+      event(c1, mediator, { kind: "commit" }), // still epoch 0: the commit before it left no trace
+      event(c1, mediator), // stale_epoch, a refusal in the same batch
+      event(c2, mediator),
+    ];
+    const outcomes = await Promise.allSettled(batch.map((e) => s!.appendEvent(e)));
+    expect(
+      outcomes.map((o) => {
+        if (o.status === "fulfilled") return o.value.seq;
+        return o.reason instanceof DatabaseError ? o.reason.message : (o.reason as { code?: string }).code;
+      }),
+    ).toEqual([1, "refused by the test", "refused by the test", 2, "stale_epoch", 1]);
+
+    const events = await verifiedTranscript(s!, c1);
+    expect(events.map((e) => e.eventId)).toEqual([batch[0]!.eventId, batch[3]!.eventId]);
+    expect(await s!.getCaucus(c1)).toMatchObject({ epoch: 1, head: { seq: 2, hash: events[1]!.hash } });
+    expect(await s!.getMembership(c1, party)).toMatchObject({ joined: false, fromSeq: 0, keyPackage });
+    expect(await s!.getWelcome(c1, party)).toBeUndefined();
+    expect((await verifiedTranscript(s!, c2)).map((e) => e.eventId)).toEqual([batch[5]!.eventId]);
   });
 
   it("one invite redeemed from two nodes at once is redeemed once", async () => {

@@ -18,6 +18,7 @@ import type {
   MembershipRecord,
   StoredDevice,
 } from "../storage.js";
+import type { Statement } from "./statement.js";
 import { firstRow, rows, type Queryable } from "./transaction.js";
 
 /** Reads shared by the storage methods and the append transaction (row shapes: ../rows.ts). */
@@ -167,15 +168,20 @@ export async function readMediatorDevices(db: Queryable, deviceId: string): Prom
 export async function removeDevices(
   db: Queryable,
   deviceIds: readonly string[],
-  { partyOnly = false }: { partyOnly?: boolean } = {},
+  options: { partyOnly?: boolean } = {},
 ): Promise<void> {
   if (deviceIds.length === 0) return;
-  await db.query(
-    `WITH gone AS (
-       UPDATE devices SET removed = true
-       WHERE device_id = ANY($1::text[]) AND ($2::boolean IS FALSE OR role = 'party')
-       RETURNING device_id)
-     DELETE FROM sessions WHERE device_id IN (SELECT device_id FROM gone)`,
-    [deviceIds, partyOnly],
-  );
+  await db.query(removeDevicesStatement(deviceIds, options));
 }
+
+export const removeDevicesStatement = (
+  deviceIds: readonly string[],
+  { partyOnly = false }: { partyOnly?: boolean } = {},
+): Statement => ({
+  text: `WITH gone AS (
+           UPDATE devices SET removed = true
+           WHERE device_id = ANY($1::text[]) AND ($2::boolean IS FALSE OR role = 'party')
+           RETURNING device_id)
+         DELETE FROM sessions WHERE device_id IN (SELECT device_id FROM gone)`,
+  values: [deviceIds, partyOnly],
+});

@@ -24,7 +24,7 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
     input,
   );
   const { seq, hash } = plan;
-  if (plan.duplicate) return { seq, hash, duplicate: true };
+  if (plan.duplicate) return { seq, hash, duplicate: true, readers: [] };
   stmt.insertEvent.run(...eventRow(input, plan));
   stmt.advanceHead.run(seq, hash, plan.nextEpoch, input.caucusId);
   for (const w of input.welcomes) {
@@ -35,5 +35,6 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
   for (const d of input.removes) stmt.removeMember.run(input.caucusId, d);
   for (const p of input.removalProofs ?? [])
     stmt.setRemovalProof.run(p.signature, input.caucusId, p.deviceId);
-  return { seq, hash, duplicate: false };
+  const readers = stmt.readersOfEvent.all(input.caucusId, seq) as { device_id: string }[];
+  return { seq, hash, duplicate: false, readers: readers.map((r) => r.device_id) };
 }

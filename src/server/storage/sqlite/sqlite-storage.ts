@@ -37,9 +37,13 @@ import {
   bytes,
   toEvent,
   toMembership,
+  toSession,
+  toSessionDevice,
   toWelcome,
   type EventRow,
   type MembershipRow,
+  type SessionDeviceRow,
+  type SessionRow,
   type WelcomeRow,
 } from "../rows.js";
 import {
@@ -119,9 +123,17 @@ class SqliteStorage implements Storage {
 
   getSession(tokenHash: string): Promise<SessionRecord | undefined> {
     return this.run(() => {
-      const r = this.stmt.getSession.get(tokenHash) as
-        { token_hash: string; device_id: string; expires_at: number } | undefined;
-      return r && { tokenHash: r.token_hash, deviceId: r.device_id, expiresAt: r.expires_at };
+      const r = this.stmt.getSession.get(tokenHash) as SessionRow | undefined;
+      return r && toSession(r);
+    });
+  }
+
+  getSessionDevice(
+    tokenHash: string,
+  ): Promise<{ session: SessionRecord; device?: StoredDevice } | undefined> {
+    return this.run(() => {
+      const r = this.stmt.getSessionDevice.get(tokenHash) as SessionDeviceRow | undefined;
+      return r && toSessionDevice(r);
     });
   }
 

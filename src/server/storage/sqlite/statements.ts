@@ -32,6 +32,10 @@ export function prepareStatements(db: Database.Database) {
     ),
     insertSession: prepare("INSERT INTO sessions (token_hash, device_id, expires_at) VALUES (?, ?, ?)"),
     getSession: prepare("SELECT token_hash, device_id, expires_at FROM sessions WHERE token_hash = ?"),
+    getSessionDevice: prepare(
+      `SELECT s.token_hash, s.device_id, s.expires_at, d.role, d.auth_public_key, d.removed
+       FROM sessions s LEFT JOIN devices d ON d.device_id = s.device_id WHERE s.token_hash = ?`,
+    ),
     pruneChallenges: prepare("DELETE FROM login_challenges WHERE expires_at < ?"),
     pruneSessions: prepare("DELETE FROM sessions WHERE expires_at < ?"),
     insertChannel: prepare("INSERT INTO channels (channel_id) VALUES (?)"),
@@ -106,6 +110,10 @@ export function prepareStatements(db: Database.Database) {
       `${membershipSelect} WHERE m.device_id = ? AND m.removed = 0 ORDER BY m.rowid`,
     ),
     membersOfCaucus: prepare(`${membershipSelect} WHERE m.caucus_id = ? ORDER BY m.rowid`),
+    readersOfEvent: prepare(
+      `SELECT device_id FROM memberships
+       WHERE caucus_id = ? AND joined = 1 AND removed = 0 AND from_seq <= ? ORDER BY rowid`,
+    ),
     findEvent: prepare("SELECT seq, sender_device_id, hash FROM events WHERE caucus_id = ? AND event_id = ?"),
     insertEvent: prepare(
       `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
