@@ -1,4 +1,12 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,6 +93,14 @@ describe("admin restore of the SQLite database", () => {
     expect(result.replaced).toBe(true);
     expect(devices(database)).toEqual(["d-backup"]);
     expect(statSync(database).mode & 0o777).toBe(0o600);
+  });
+
+  it.runIf(process.getuid?.() === 0)("run as root, gives the database to the data dir's owner", async () => {
+    const dataDir = join(root, "service");
+    mkdirSync(dataDir, { mode: 0o700 });
+    chownSync(dataDir, 1000, 1000); // the service's own user
+    await restoreDatabase({ dataDir, file: backup });
+    expect(statSync(join(dataDir, sqliteFileName))).toMatchObject({ uid: 1000, gid: 1000 });
   });
 
   it("removes a WAL left beside a database that is gone, which SQLite would replay onto the restored file", async () => {

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { chown, mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import Database from "better-sqlite3";
@@ -61,6 +61,13 @@ export async function restoreDatabase(options: RestoreOptions): Promise<RestoreR
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const schemaVersion = await withTempBeside(target, async (tmp) => {
     await pipeline(createReadStream(file), createWriteStream(tmp, { flags: "r+" }));
+    // Run as root (an operator restoring for a service with a user of its own, as the systemd
+    // unit's DynamicUser), the file goes to the data dir's owner, as SQLite does with the files it
+    // creates as root: a root-owned 0600 database is one the relay cannot open.
+    if (process.getuid?.() === 0) {
+      const { uid, gid } = await stat(dataDir);
+      await chown(tmp, uid, gid);
+    }
     const version = checkCopy(tmp, file);
     // Again: a relay may have been started on the old database while the copy was made.
     if (replaced) assertNotInUse(target);
