@@ -1,4 +1,5 @@
 import { registerAcknowledgeCommand } from "./commands/acknowledge.js";
+import { registerAdminCommand } from "./commands/admin.js";
 import { registerAdmissionCommands } from "./commands/admissions.js";
 import { registerChannelCommand } from "./commands/channel.js";
 import { registerConsoleCommand } from "./commands/console.js";
@@ -26,6 +27,7 @@ const commands: ((program: Program) => void)[] = [
   registerServeCommand,
   registerConsoleCommand,
   registerDemoCommand,
+  registerAdminCommand,
   registerMediatorCommand,
   registerJoinCommand,
   registerWhoamiCommand,

@@ -25,6 +25,22 @@ export interface ServeOptions {
   natsUrl?: string;
 }
 
+/**
+ * BACKCHANNEL_DATABASE_URL, checked: a PostgreSQL URL, or undefined for SQLite. Set but empty (as
+ * container environments often leave it) counts as unset.
+ */
+export function databaseUrlFromEnv(env: Pick<ServeEnv, "BACKCHANNEL_DATABASE_URL">): string | undefined {
+  const databaseUrl = env.BACKCHANNEL_DATABASE_URL || undefined;
+  // The value is not echoed: it may hold a password.
+  if (databaseUrl !== undefined && !(URL.canParse(databaseUrl) && isPostgresUrl(databaseUrl))) {
+    throw new Error(
+      "BACKCHANNEL_DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/backchannel " +
+        "(leave it unset to use SQLite in BACKCHANNEL_DATA_DIR)",
+    );
+  }
+  return databaseUrl;
+}
+
 /** Reads the environment, with the defaults documented in start-server.ts. */
 export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
   const rawPort = env.BACKCHANNEL_PORT ?? String(defaultPort);
@@ -40,15 +56,7 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     if (o !== "*" && URL.canParse(o) && new URL(o).origin === o) continue;
     throw new Error(`BACKCHANNEL_ALLOW_ORIGIN: "${o}" is not an origin such as http://127.0.0.1:7701`);
   }
-  // Set but empty (as container environments often leave it) counts as unset.
-  const databaseUrl = env.BACKCHANNEL_DATABASE_URL || undefined;
-  // The value is not echoed: it may hold a password.
-  if (databaseUrl !== undefined && !(URL.canParse(databaseUrl) && isPostgresUrl(databaseUrl))) {
-    throw new Error(
-      "BACKCHANNEL_DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/backchannel " +
-        "(leave it unset to use SQLite in BACKCHANNEL_DATA_DIR)",
-    );
-  }
+  const databaseUrl = databaseUrlFromEnv(env);
   const natsUrl = env.BACKCHANNEL_NATS_URL;
   const natsProblem = natsUrl === undefined ? undefined : natsUrlProblem(natsUrl);
   if (natsProblem) throw new Error(`BACKCHANNEL_NATS_URL: ${natsProblem}`);

@@ -8,6 +8,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "
 import type { FastifyInstance } from "fastify";
 import { WebSocket } from "ws";
 import {
+  BackchannelError,
   challengeResponse,
   createCaucusResponse,
   createChannelResponse,
@@ -252,4 +253,12 @@ export class TestSocket {
       };
     });
   }
+}
+
+/** The stable code `attempt` rejects with (a BackchannelError's), "resolved" if it does not reject. */
+export function rejectionCode(attempt: Promise<unknown>): Promise<string> {
+  return attempt.then(
+    () => "resolved",
+    (e: unknown) => (e instanceof BackchannelError ? e.code : `not a BackchannelError: ${String(e)}`),
+  );
 }

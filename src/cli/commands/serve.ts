@@ -1,4 +1,5 @@
 import { Option } from "@commander-js/extra-typings";
+import { dataDirOption } from "../data-dir-option.js";
 import type { Program } from "../global-options.js";
 
 export function registerServeCommand(program: Program): void {
@@ -7,11 +8,7 @@ export function registerServeCommand(program: Program): void {
     .description("run the relay server (SQLite in --data-dir, or PostgreSQL at BACKCHANNEL_DATABASE_URL)")
     .addOption(new Option("--port <port>", "port (default 7700)").env("BACKCHANNEL_PORT"))
     .addOption(new Option("--host <host>", "interface (default 127.0.0.1)").env("BACKCHANNEL_HOST"))
-    .addOption(
-      new Option("--data-dir <dir>", "data directory (default ./backchannel-data)").env(
-        "BACKCHANNEL_DATA_DIR",
-      ),
-    )
+    .addOption(dataDirOption())
     .addOption(
       new Option(
         "--allow-origin <origins>",

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { migrations as all } from "./migrations/index.js";
 import type { Migration } from "../migration.js";
+import { appliedVersions, unknownVersions } from "./schema-versions.js";
 
 /**
  * Brings the schema up to date. Refuses a database written by a newer relay: running old code on
@@ -11,13 +12,8 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     version INTEGER PRIMARY KEY,
     name    TEXT NOT NULL
   ) STRICT`);
-  const applied = new Set(
-    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map(
-      (r) => r.version,
-    ),
-  );
-  const known = new Set(migrations.map((m) => m.version));
-  const unknown = [...applied].filter((v) => !known.has(v));
+  const applied = new Set(appliedVersions(db));
+  const unknown = unknownVersions([...applied], migrations);
   if (unknown.length > 0) {
     throw new Error(`database has schema versions this relay does not know: ${unknown.join(", ")}`);
   }

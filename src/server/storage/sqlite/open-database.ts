@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { migrate } from "./migrate.js";
@@ -13,6 +13,9 @@ export function openDatabase(options: SqliteStorageOptions): Database.Database {
   if ("dataDir" in options) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     file = join(options.dataDir, sqliteFileName);
+    // SQLite gives the WAL and shared-memory files the database file's mode, so creating the file
+    // 0600 first keeps all three private whatever the umask, as a restored database is.
+    closeSync(openSync(file, "a", 0o600));
   }
   const db = new Database(file);
   try {

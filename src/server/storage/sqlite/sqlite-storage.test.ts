@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,10 +18,14 @@ describe("sqlite storage file", () => {
   it("creates the data dir, uses WAL, and records each migration once", async () => {
     const dataDir = join(root, "nested", "data");
     await (await openSqliteStorage({ dataDir })).close();
-    await (await openSqliteStorage({ dataDir })).close();
+    const open = await openSqliteStorage({ dataDir });
 
     const file = join(dataDir, sqliteFileName);
     expect(existsSync(file)).toBe(true);
+    // Private, whatever the umask: the directory, the database and the WAL beside it.
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) expect(statSync(f).mode & 0o777, f).toBe(0o600);
+    await open.close();
     const db = new Database(file, { readonly: true });
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
