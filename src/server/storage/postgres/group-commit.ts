@@ -1,6 +1,6 @@
 import { DatabaseError, type Pool, type QueryResultRow } from "pg";
 import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
-import type { Statement } from "./statement.js";
+import type { PreparedText, Statement } from "./statement.js";
 import { together, transactionAround } from "./transaction.js";
 
 /**
@@ -73,7 +73,7 @@ export class GroupCommit<I, O> {
     try {
       outcomes = await transactionAround(
         this.pool,
-        [this.writes.lock(inputs), this.writes.read(inputs[0]!)],
+        { first: [this.writes.lock(inputs), this.writes.read(inputs[0]!)], prepare: this.writes.prepare },
         async (db, firstRead) => {
           const results: Outcome<O>[] = [];
           let pending: readonly Statement[] = [];
@@ -110,6 +110,8 @@ export class GroupCommit<I, O> {
 
 /** What a batch does, as three parts, so that GroupCommit can put statements together. */
 export interface BatchWrites<I, O> {
+  /** What the parts run by name, prepared on each connection before its first batch. */
+  prepare: readonly PreparedText[];
   /** The batch's locks (sent with BEGIN). */
   lock(inputs: readonly I[]): Statement;
   /** The one statement that reads all a write checks, run once the batch holds its locks. */
