@@ -3,8 +3,42 @@ import type { AppendEventInput, AppendEventResult, MembershipRecord } from "../s
 import { bytes, toCaucus, toMembership, type CaucusRow, type MembershipRow } from "../rows.js";
 import { removeDevicesStatement } from "./reads.js";
 import type { BatchWrites } from "./group-commit.js";
-import type { Statement } from "./statement.js";
-import { lockCaucusesStatement } from "./transaction.js";
+import { executing, type PreparedText, type Statement } from "./statement.js";
+import { lockCaucusesStatement, lockCaucusesText } from "./transaction.js";
+
+/**
+ * Everything the append reads, in one statement (one round trip): the caucus, the event already
+ * stored under the id, the memberships of the devices named (sender, welcomed, removed) — a row
+ * per membership found, the caucus's and the event's columns repeated, or one row with no
+ * membership; no row: no such caucus — and the readers of the next event as the caucus stands
+ * (joined members all; those a commit welcomes are still pending, so not among them).
+ */
+const appendRead: PreparedText = {
+  name: "bc_append_read",
+  text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
+                e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
+                m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
+                ARRAY(SELECT r.device_id FROM memberships r
+                      WHERE r.caucus_id = c.caucus_id AND r.joined AND NOT r.removed
+                        AND r.from_seq <= c.head_seq + 1
+                      ORDER BY r.position) AS readers
+         FROM caucuses c
+         LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
+         LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
+         WHERE c.caucus_id = $1`,
+};
+
+const readAppendView = (input: AppendEventInput): Statement =>
+  executing(appendRead, [input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]]);
+
+/** The new event, and the caucus's head and epoch moved onto it. */
+const appendEvent: PreparedText = {
+  name: "bc_append_event",
+  text: `WITH event AS (
+           INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+         UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
+};
 
 /**
  * Storage.appendEvent (rules in append-rules.ts) as a GroupCommit runs it, in a transaction that
@@ -14,6 +48,7 @@ import { lockCaucusesStatement } from "./transaction.js";
  * event id are the backstop: a writer that skipped the lock would fail, not fork the chain.
  */
 export const appendWrites: BatchWrites<AppendEventInput, AppendEventResult> = {
+  prepare: [lockCaucusesText, appendRead, appendEvent],
   lock: (inputs) => lockCaucusesStatement(inputs.map((i) => i.caucusId)),
   read: readAppendView,
   write: (input, read) => appendStatements(input, read as AppendViewRow[]),
@@ -28,15 +63,7 @@ function appendStatements(
   const { seq, hash } = plan;
   if (plan.duplicate) return { value: { seq, hash, duplicate: true, readers: [] }, statements: [] };
 
-  const statements: Statement[] = [
-    {
-      text: `WITH event AS (
-               INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-             UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
-      values: [...eventRow(input, plan), plan.nextEpoch],
-    },
-  ];
+  const statements = [executing(appendEvent, [...eventRow(input, plan), plan.nextEpoch])];
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
     statements.push({
@@ -76,30 +103,6 @@ type AppendViewRow = CaucusRow &
   };
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
-
-/**
- * Everything the append reads, in one statement (one round trip): the caucus, the event already
- * stored under the id, the memberships of the devices named (sender, welcomed, removed) — a row
- * per membership found, the caucus's and the event's columns repeated, or one row with no
- * membership; no row: no such caucus — and the readers of the next event as the caucus stands
- * (joined members all; those a commit welcomes are still pending, so not among them).
- */
-function readAppendView(input: AppendEventInput): Statement {
-  return {
-    text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
-                  e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
-                  m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
-                  ARRAY(SELECT r.device_id FROM memberships r
-                        WHERE r.caucus_id = c.caucus_id AND r.joined AND NOT r.removed
-                          AND r.from_seq <= c.head_seq + 1
-                        ORDER BY r.position) AS readers
-           FROM caucuses c
-           LEFT JOIN events e ON e.caucus_id = c.caucus_id AND e.event_id = $2
-           LEFT JOIN memberships m ON m.caucus_id = c.caucus_id AND m.device_id = ANY($3::text[])
-           WHERE c.caucus_id = $1`,
-    values: [input.caucusId, input.eventId, [input.senderDeviceId, ...rosterTargets(input)]],
-  };
-}
 
 function toAppendView(found: AppendViewRow[], senderDeviceId: string): AppendView {
   const first = found[0];

@@ -1,6 +1,6 @@
 import { DatabaseError, type Pool, type QueryResultRow } from "pg";
 import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
-import type { Statement } from "./statement.js";
+import type { PreparedText, Statement } from "./statement.js";
 import { together, transactionAround } from "./transaction.js";
 
 /**
@@ -11,11 +11,11 @@ import { together, transactionAround } from "./transaction.js";
  * - One batch at a time per storage, its writes applied in submission order; each sees exactly
  *   the state it would have seen one at a time. Another node's batches interleave only where
  *   the batch's locks (BatchWrites.lock) let them.
- * - No savepoints (two round trips per write): a write is planned from what it read before any of
- *   its statements is sent, so a refusal leaves the transaction as it was; the write is rejected
- *   alone and the batch goes on. A statement that fails aborts the whole transaction in
- *   PostgreSQL: the batch is rolled back and its writes run again, one transaction each, in the
- *   same order, so the one that fails fails alone and the others land as they would have.
+ * - No savepoints (they cost two round trips per write): a write is planned from what it read
+ *   before any of its statements is sent, so a refusal leaves the transaction as it was; the write
+ *   is rejected alone and the batch goes on. A statement that fails aborts the whole transaction
+ *   in PostgreSQL: the batch is rolled back and its writes run again, one transaction each, in
+ *   the same order, so the one that fails fails alone and the others land as they would have.
  * - Nothing is resolved before the COMMIT that holds it has returned. If PostgreSQL aborted the
  *   transaction to break a deadlock, the whole batch runs again first; if it failed without an
  *   answer from the database (the connection dropped), every write of the batch is rejected (a
@@ -73,7 +73,7 @@ export class GroupCommit<I, O> {
     try {
       outcomes = await transactionAround(
         this.pool,
-        [this.writes.lock(inputs), this.writes.read(inputs[0]!)],
+        { first: [this.writes.lock(inputs), this.writes.read(inputs[0]!)], prepare: this.writes.prepare },
         async (db, firstRead) => {
           const results: Outcome<O>[] = [];
           let pending: readonly Statement[] = [];
@@ -87,7 +87,7 @@ export class GroupCommit<I, O> {
         },
       );
     } catch (error) {
-      // A statement failed in the database (a deadlock was already retried by transaction()):
+      // A statement failed in the database (a deadlock was already retried by transactionAround):
       // which write's fault it was, and what it undid, only the writes alone can tell.
       if (batch.length > 1 && error instanceof DatabaseError)
         for (const q of batch) await this.commitBatch([q]);
@@ -108,8 +108,10 @@ export class GroupCommit<I, O> {
   }
 }
 
-/** What a batch does, as three parts, so that GroupCommit can put statements together. */
+/** What a batch does, in parts, so that GroupCommit can put their statements together. */
 export interface BatchWrites<I, O> {
+  /** What the parts run by name, prepared on each connection before its first batch. */
+  prepare: readonly PreparedText[];
   /** The batch's locks (sent with BEGIN). */
   lock(inputs: readonly I[]): Statement;
   /** The one statement that reads all a write checks, run once the batch holds its locks. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Client, DatabaseError } from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { extendChain, genesisHash } from "../../../protocol/index.js";
+import { extendChain, genesisHash, linkHash } from "../../../protocol/index.js";
 import { appendInput as event, randomB64 } from "../../test-helpers.js";
 import type { AppendEventInput, AppendEventResult, Storage } from "../storage.js";
 import { migrations } from "./migrations/index.js";
@@ -179,6 +179,51 @@ describe("postgres storage: several relay nodes on one database", () => {
     expect(await s!.getMembership(c1, party)).toMatchObject({ joined: false, fromSeq: 0, keyPackage });
     expect(await s!.getWelcome(c1, party)).toBeUndefined();
     expect((await verifiedTranscript(s!, c2)).map((e) => e.eventId)).toEqual([batch[5]!.eventId]);
+  });
+
+  it("an append that waited for its caucus's lock reads what the lock's holder committed", async () => {
+    const [s] = await startNodes(1);
+    const { mediator, c1 } = await twoCaucuses(s!);
+    const other = new Client({ connectionString: testDatabaseUrl });
+    await other.connect();
+    await other.query(`SET search_path = ${schema}`);
+    /**
+     * Another writer (by hand, as an append on another node does it) holds the caucus's lock and
+     * stores `theirs` as the next event; `append` is sent meanwhile and waits for the lock in the
+     * query that also reads (alone: a stale read would fail it, not go through a retry).
+     */
+    async function whileHeld(theirs: AppendEventInput, append: AppendEventInput) {
+      const head = (await s!.getCaucus(c1))!.head;
+      const hash = linkHash(head.hash, { ...theirs, seq: head.seq + 1 });
+      await other.query("BEGIN");
+      await other.query("SELECT 1 FROM caucuses WHERE caucus_id = $1 FOR NO KEY UPDATE", [c1]);
+      await other.query(
+        `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
+         VALUES ($1, $2, $3, $4, 'application', 0, $5, $6)`,
+        [c1, head.seq + 1, theirs.eventId, mediator, Buffer.from(theirs.ciphertext, "base64url"), hash],
+      );
+      await other.query("UPDATE caucuses SET head_seq = $2, head_hash = $3 WHERE caucus_id = $1", [
+        c1,
+        head.seq + 1,
+        hash,
+      ]);
+      const waiting = s!.appendEvent(append);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await other.query("COMMIT");
+      return { theirs: { seq: head.seq + 1, hash }, mine: await waiting };
+    }
+    try {
+      // The head the holder moved.
+      const first = await whileHeld(event(c1, mediator), event(c1, mediator));
+      expect(first.mine).toMatchObject({ seq: 2, duplicate: false });
+      // The event the holder stored: a retry of it is a duplicate.
+      const theirs = event(c1, mediator);
+      const second = await whileHeld(theirs, { ...theirs });
+      expect(second.mine).toEqual({ ...second.theirs, duplicate: true, readers: [] });
+      expect((await verifiedTranscript(s!, c1)).map((e) => e.seq)).toEqual([1, 2, 3]);
+    } finally {
+      await other.end();
+    }
   });
 
   it("one invite redeemed from two nodes at once is redeemed once", async () => {

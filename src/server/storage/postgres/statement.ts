@@ -7,7 +7,25 @@ export type Value = string | number | boolean | readonly string[] | Buffer | nul
 export interface Statement {
   text: string;
   values: Value[];
+  /**
+   * The name it is prepared under on the connection that runs it (prepared.ts): inline() then
+   * writes `EXECUTE name(…)`. node-pg ignores the field and sends the text.
+   */
+  prepared?: string;
 }
+
+/** A statement to prepare on each connection (PREPARE name AS text; prepared.ts). */
+export interface PreparedText {
+  name: string;
+  text: string;
+}
+
+/** The prepared statement with these values. */
+export const executing = ({ name, text }: PreparedText, values: Value[]): Statement => ({
+  text,
+  values,
+  prepared: name,
+});
 
 /**
  * The statement with its values written in as literals. node-pg sends a query without parameters
@@ -18,7 +36,12 @@ export interface Statement {
  */
 export function inline(statement: Statement | string): string {
   if (typeof statement === "string") return statement;
-  return statement.text.replace(/\$(\d+)/g, (_, n: string) => literal(statement.values[Number(n) - 1]));
+  const { text, values, prepared } = statement;
+  if (prepared !== undefined)
+    return values.length === 0
+      ? `EXECUTE ${prepared}`
+      : `EXECUTE ${prepared}(${values.map(literal).join(", ")})`;
+  return text.replace(/\$(\d+)/g, (_, n: string) => literal(values[Number(n) - 1]));
 }
 
 function literal(value: Value | undefined): string {
@@ -32,6 +55,6 @@ function literal(value: Value | undefined): string {
     return String(value);
   }
   if (value === undefined) throw new Error("a statement's parameter has no value");
-  // ARRAY[] alone has no type: the statement casts it ($n::text[]).
-  return `ARRAY[${value.map(escapeLiteral).join(", ")}]`;
+  // Typed here: ARRAY[] alone has none, and EXECUTE's arguments have no cast around them.
+  return `ARRAY[${value.map(escapeLiteral).join(", ")}]::text[]`;
 }

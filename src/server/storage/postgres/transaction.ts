@@ -1,5 +1,6 @@
 import { DatabaseError, type Pool, type PoolClient, type QueryResult, type QueryResultRow } from "pg";
-import { inline, type Statement } from "./statement.js";
+import { prepareOn } from "./prepared.js";
+import { executing, inline, type PreparedText, type Statement } from "./statement.js";
 
 /** A pool (each query its own transaction) or a client inside one. */
 export type Queryable = Pool | PoolClient;
@@ -55,11 +56,15 @@ export async function lockCaucuses(db: PoolClient, caucusIds: readonly string[])
   await db.query(lockCaucusesStatement(caucusIds));
 }
 
-export const lockCaucusesStatement = (caucusIds: readonly string[]): Statement => ({
+/** Prepared where the group commit runs it (prepared.ts); lockCaucuses sends its text. */
+export const lockCaucusesText: PreparedText = {
+  name: "bc_lock_caucuses",
   text: `SELECT 1 FROM caucuses WHERE caucus_id = ANY($1::text[])
          ORDER BY caucus_id COLLATE "C" FOR NO KEY UPDATE`,
-  values: [[...new Set(caucusIds)]],
-});
+};
+
+export const lockCaucusesStatement = (caucusIds: readonly string[]): Statement =>
+  executing(lockCaucusesText, [[...new Set(caucusIds)]]);
 
 /** Deadlock or serialization failure: PostgreSQL rolled the transaction back, and it may be run again. */
 export const isTransient = (error: unknown): boolean =>
@@ -76,20 +81,27 @@ const maxAttempts = 5;
  * database.
  */
 export function transaction<T>(pool: Pool, body: (db: PoolClient) => Promise<T>): Promise<T> {
-  return transactionAround(pool, [], async (db) => ({ value: await body(db), last: [] }));
+  return transactionAround(pool, {}, async (db) => ({ value: await body(db), last: [] }));
 }
 
 /**
  * transaction(), in fewer round trips: `first` goes with BEGIN (the body gets the rows of its last
  * statement) and the statements the body ends with, `last`, go with COMMIT, each in one query.
+ * What they and the body run by name is prepared on the connection first (prepared.ts).
  */
 export async function transactionAround<T>(
   pool: Pool,
-  first: readonly Statement[],
+  { first = [], prepare = [] }: { first?: readonly Statement[]; prepare?: readonly PreparedText[] },
   body: (db: PoolClient, opened: QueryResultRow[]) => Promise<{ value: T; last: readonly Statement[] }>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const db = await pool.connect();
+    try {
+      await prepareOn(db, prepare);
+    } catch (error) {
+      db.release(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
     let broken: Error | undefined;
     try {
       const { value, last } = await body(db, await together(db, ["BEGIN", ...first]));
