@@ -5,13 +5,23 @@ import { errorCodes, limits, type ErrorCode } from "../src/protocol/index.js";
 import { createApp } from "../src/server/app.js";
 import { listeningAt } from "../src/server/start-server.js";
 import { openSqliteStorage } from "../src/server/storage/sqlite/sqlite-storage.js";
+import { TestSocket, fetchCall, mediatorWithCaucus } from "../src/server/test-helpers.js";
 import { logLevel, startLoggedRelay, type LoggedRelay } from "./helpers/logged-relay.js";
-import { exchange, parseResponses, rawRequest, type RawResponse } from "./helpers/raw-http.js";
+import {
+  clientFrame,
+  exchange,
+  handshakeLines,
+  openRawWebSocket,
+  parseResponses,
+  rawRequest,
+  requestBytes,
+  type RawResponse,
+} from "./helpers/raw-http.js";
 
 /**
  * Issue 10: every refusal the relay makes is `{ error, message }` with a stable code and
  * `application/json`, also those Node's HTTP server, Fastify and ws would make in shapes of their
- * own.
+ * own; a malformed WebSocket frame costs one warn line per connection, never an error with a stack.
  */
 
 let relay: LoggedRelay;
@@ -62,6 +72,12 @@ describe("HTTP refusals, whoever makes them, are in the API's error shape", () =
     const head = await fetch(`${relay.url}/healthz`, { method: "HEAD" });
     expect(head.status).toBe(405);
     expect(head.headers.get("allow")).toBe("GET");
+  });
+
+  it("a plain GET of the push socket → 426 invalid_request naming the WebSocket, with Upgrade", async () => {
+    const res = await viaFetch("/v1/ws");
+    expect(expectRefusal(res, 426, "invalid_request").message).toContain("WebSocket");
+    expect(res.headers.upgrade).toBe("websocket");
   });
 
   it("bad JSON → 400 invalid_json; a wrong content-type → 415 invalid_request", async () => {
@@ -174,5 +190,149 @@ describe("a request that never arrives in full → 408 invalid_request", () => {
       await app.close();
       await storage.close();
     }
+  });
+});
+
+describe("refused WebSocket handshakes are in the API's error shape, not ws's text/html", () => {
+  const handshake = (change: Record<string, string | undefined>): string => {
+    const lines: Record<string, string> = { ...handshakeLines() };
+    for (const [name, value] of Object.entries(change)) {
+      if (value === undefined) delete lines[name];
+      else lines[name] = value;
+    }
+    return requestBytes(lines);
+  };
+
+  it("a wrong or missing Sec-WebSocket-Version → 400, naming the version spoken", async () => {
+    for (const version of ["7", undefined]) {
+      const res = await rawRequest(relay.port, handshake({ "sec-websocket-version": version }));
+      expectRefusal(res, 400, "invalid_request");
+      expect(res.headers["sec-websocket-version"]).toBe("13");
+      expect(res.headers.connection).toBe("close");
+    }
+  });
+
+  it("a missing or malformed key, a foreign Upgrade, a malformed subprotocol list → 400", async () => {
+    for (const change of [
+      { "sec-websocket-key": undefined },
+      { "sec-websocket-key": "short" },
+      { upgrade: "h2c" },
+      { "sec-websocket-protocol": "a,,b" },
+    ]) {
+      const res = await rawRequest(relay.port, handshake(change));
+      expectRefusal(res, 400, "invalid_request");
+      expect(res.headers.connection).toBe("close");
+    }
+  });
+
+  it("a handshake elsewhere than the push socket: unknown path → 404, an HTTP route → 400, POST → 405", async () => {
+    expectRefusal(
+      await rawRequest(relay.port, handshake({ "request-line": "GET /nowhere HTTP/1.1" })),
+      404,
+      "not_found",
+    );
+    const stray = await rawRequest(relay.port, handshake({ "request-line": "GET /healthz HTTP/1.1" }));
+    expect(expectRefusal(stray, 400, "invalid_request").message).toContain("/v1/ws");
+    expect(stray.headers.connection).toBe("close");
+    expectRefusal(
+      await rawRequest(relay.port, handshake({ "request-line": "POST /v1/ws HTTP/1.1" })),
+      405,
+      "not_found",
+    );
+  });
+
+  it("whatever the answer, the relay closes a refused upgrade's connection, even one the client keeps open", async () => {
+    for (const change of [
+      { "request-line": "GET /v1/caucuses/%E0%A4%A/events HTTP/1.1" }, // refused before routing
+      { "request-line": "GET /healthz HTTP/1.1" }, // refused by a hook
+      { "request-line": "GET /nowhere HTTP/1.1" }, // not found
+      { "sec-websocket-version": "7" }, // refused by ws
+    ]) {
+      const { received, closed } = await exchange(relay.port, handshake(change), { keepOpen: true });
+      expect(
+        parseResponses(received).map((r) => r.status),
+        JSON.stringify(change),
+      ).toHaveLength(1);
+      expect(closed, JSON.stringify(change)).toBe(true);
+    }
+  });
+
+  it("a handshake without Host → 400", async () => {
+    expectRefusal(await rawRequest(relay.port, handshake({ host: undefined })), 400, "invalid_request");
+  });
+
+  it("a good handshake still opens the push socket", async () => {
+    const m = await mediatorWithCaucus(fetchCall(relay.url));
+    const socket = new TestSocket(`${relay.url.replace(/^http/, "ws")}/v1/ws`);
+    await socket.opened();
+    socket.send({ type: "auth", token: m.token });
+    expect(await socket.next()).toEqual({ type: "ready", deviceId: m.device.deviceId });
+    socket.ws.close();
+  });
+});
+
+describe("malformed WebSocket frames: the right close code, one warn line per connection", () => {
+  const badFrameLines = () => relay.lines.filter((l) => l.msg === "bad websocket frame");
+
+  it.each([
+    [
+      "invalid UTF-8 in a text frame",
+      clientFrame(0x1, Buffer.from([0xc3, 0x28])),
+      1007,
+      "WS_ERR_INVALID_UTF8",
+    ],
+    ["an unknown opcode", clientFrame(0x3, Buffer.from("x")), 1002, "WS_ERR_INVALID_OPCODE"],
+    [
+      "an unmasked client frame",
+      clientFrame(0x1, Buffer.from("{}"), { masked: false }),
+      1002,
+      "WS_ERR_EXPECTED_MASK",
+    ],
+    [
+      "a close frame with a reserved code",
+      clientFrame(0x8, Buffer.from([0x03, 0xe7])),
+      1002,
+      "WS_ERR_INVALID_CLOSE_CODE",
+    ],
+    [
+      "a frame over maxPayload",
+      clientFrame(0x1, Buffer.alloc(0), { declaredLength: limits.frameBytes + 1 }),
+      1009,
+      "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+    ],
+  ])("%s", async (_what, frame, closeCode, wsCode) => {
+    const before = relay.lines.length;
+    const { socket, closeCode: closed } = await openRawWebSocket(relay.port);
+    socket.write(frame);
+    expect(await closed).toBe(closeCode);
+    socket.destroy();
+    const logged = relay.lines.slice(before);
+    const bad = logged.filter((l) => l.msg === "bad websocket frame");
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatchObject({ level: logLevel.warn, code: wsCode, reason: expect.any(String) });
+    expect(bad[0]!.reqId).toEqual(expect.any(String));
+    expect(bad[0]).not.toHaveProperty("err");
+    expect(JSON.stringify(bad[0])).not.toContain("    at ");
+    expect(logged.filter((l) => l.level >= logLevel.error)).toEqual([]);
+  });
+
+  it("thousands of bad frames over many connections: exactly one line per connection", async () => {
+    const before = badFrameLines().length;
+    const connections = 40;
+    const flood = Buffer.concat(Array.from({ length: 100 }, () => clientFrame(0x3, Buffer.from("xx"))));
+    const closes = await Promise.all(
+      Array.from({ length: connections }, async () => {
+        const { socket, closeCode } = await openRawWebSocket(relay.port);
+        socket.write(flood);
+        const code = await closeCode;
+        socket.destroy();
+        return code;
+      }),
+    );
+    expect(closes).toEqual(Array.from({ length: connections }, () => 1002));
+    const lines = badFrameLines().slice(before);
+    expect(lines).toHaveLength(connections);
+    expect(new Set(lines.map((l) => l.reqId)).size).toBe(connections);
+    expect(relay.lines.filter((l) => l.level >= logLevel.error)).toEqual([]);
   });
 });
