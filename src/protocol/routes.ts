@@ -345,7 +345,9 @@ socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then 
 {"type":"event","caucusId","seq"} (fetch from your cursor), {"type":"membership","caucusId"} and
 {"type":"sync"} (this relay may have missed pushes: fetch every caucus from your cursor).
 {"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
-closes (4401) when the token expires.`,
+closes (4401) when the token expires. A frame that breaks the WebSocket protocol closes it with the
+protocol's code (1002, 1007, 1009). A GET without a WebSocket handshake gets 426, a refused
+handshake a 4xx, both in the error shape.`,
 } as const;
 
 /** A path template with each `{name}` replaced by `value(name)`. */

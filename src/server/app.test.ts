@@ -360,14 +360,17 @@ describe("bad input is rejected with a typed code and changes nothing", () => {
     expect(await storage.getDevice(d.deviceId)).toBeUndefined();
   });
 
-  it("an unknown route → 404 not_found; an undecodable or absurd URL → invalid_request", async () => {
+  it("an unknown route → 404 not_found, a known one with another method → 405; a bad URL → invalid_request", async () => {
     expect(await call("GET", "/v1/nothing")).toEqual({ status: 404, body: notFoundBody });
     for (const url of ["/v1/caucuses/%E0%A4%A/events", `/v1/caucuses/${"a".repeat(5000)}/events`]) {
       const res = await call("GET", url);
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.body).toEqual({ error: "invalid_request", message: "malformed request" });
     }
-    expect(await call("POST", "/v1/me", {})).toEqual({ status: 404, body: notFoundBody });
+    expect(await call("POST", "/v1/me", {})).toEqual({
+      status: 405,
+      body: { error: "not_found", message: "POST is not allowed here (allowed: GET)" },
+    });
   });
 
   it("a duplicate mediator device → 409 device_exists, original key kept", async () => {

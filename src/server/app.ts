@@ -6,10 +6,11 @@ import { authenticate } from "./auth.js";
 import { resolveConfig, type AppOptions } from "./config.js";
 import { registerConsole } from "./console.js";
 import { registerApiCors } from "./cors.js";
-import { notFound, toHttpError } from "./errors.js";
+import { toHttpError } from "./errors.js";
 import "./fastify-types.js";
 import { RequestLogController, createLogger } from "./logger.js";
 import { InProcessNotifier } from "./notifier.js";
+import { refusalOptions, registerRefusals } from "./refusals.js";
 import { channelRoutes } from "./routes/channels.js";
 import type { RouteContext } from "./routes/context.js";
 import { eventRoutes } from "./routes/events.js";
@@ -46,6 +47,8 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
       // The reply's generics are unresolved here; it is a plain reply at runtime.
       void (reply as unknown as FastifyReply).code(status).send(body);
     },
+    // Refusals Node's HTTP server would make in a shape of its own (no Host, unparsable bytes).
+    ...refusalOptions,
   });
 
   app.decorateRequest("device", null);
@@ -58,10 +61,7 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     if (status >= 500) request.log.error({ err: error }, "unhandled error");
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler((_request, reply) => {
-    const { status, body } = toHttpError(notFound());
-    return reply.code(status).send(body);
-  });
+  registerRefusals(app);
 
   app.addHook("onClose", () => notifier.close());
 

@@ -1,13 +1,13 @@
-import type { ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import { clientFrame, pushSocket, safeParse, type ServerFrame } from "../../protocol/index.js";
 import { deviceForToken } from "../auth.js";
 import { toHttpError } from "../errors.js";
+import { detachResponse } from "../raw-refusal.js";
 import { disconnectReasons, type Disconnect, type Notifier, type Subscriber } from "../notifier.js";
 import type { Storage } from "../storage/storage.js";
 import type { RouteContext } from "./context.js";
+import { answerHandshakeErrors, requireUpgrade } from "./ws-handshake.js";
 
 /** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
 export const closeUnauthenticated = 4401;
@@ -36,10 +36,16 @@ export function registerWsRoute(app: FastifyInstance, { storage, notifier, confi
     authTimeoutMs: config.wsAuthTimeoutMs,
     log: app.log,
   };
-  app.get(pushSocket.path, { websocket: true }, (socket, request) => {
-    const requestId = request.id;
-    releaseUpgrade(socket, request);
-    new PushConnection(socket, deps, requestId).start();
+  answerHandshakeErrors(app.websocketServer);
+  app.route({
+    method: "GET",
+    url: pushSocket.path,
+    handler: requireUpgrade,
+    wsHandler: (socket, request) => {
+      const requestId = request.id;
+      releaseUpgrade(socket, request);
+      new PushConnection(socket, deps, requestId).start();
+    },
   });
 }
 
@@ -52,9 +58,7 @@ export function registerWsRoute(app: FastifyInstance, { storage, notifier, confi
  */
 function releaseUpgrade(socket: WebSocket, request: FastifyRequest): void {
   socket.removeAllListeners("error");
-  // Node's own field: the response a server socket is busy with (undocumented, stable since 0.x).
-  const tcp = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined;
-  tcp?._httpMessage?.detachSocket(tcp);
+  if (request.raw.socket) detachResponse(request.raw.socket);
 }
 
 /** One device's push socket: unauthenticated → authenticating → subscribing → ready → closed. */
@@ -82,12 +86,17 @@ class PushConnection implements Subscriber {
       });
     });
     this.socket.on("close", () => this.dispose());
-    // ws emits "error" for protocol violations (e.g. a frame over maxPayload), after it has sent
-    // its close frame; the connection is done for.
-    this.socket.on("error", (error) => {
-      this.deps.log.error({ reqId: this.requestId, err: error }, "websocket error");
+    // ws emits "error" for a frame that breaks the protocol (bad UTF-8, unknown opcode, unmasked,
+    // over maxPayload, bad close code), once per socket, as it sends the close frame that says why
+    // (1002, 1007, 1009); it then closes the socket itself. Any client can send such frames at
+    // will, so this is one warn line per connection, and no stack: the stack would only point into
+    // ws's parser.
+    this.socket.on("error", (error: Error & { code?: string }) => {
+      this.deps.log.warn(
+        { reqId: this.requestId, code: error.code, reason: error.message },
+        "bad websocket frame",
+      );
       this.dispose();
-      this.socket.terminate();
     });
   }
 
