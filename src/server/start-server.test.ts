@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { limits } from "../protocol/index.js";
 import { testNatsUrl } from "./nats/test-helpers.js";
-import { startServer, type RunningServer } from "./start-server.js";
+import { localClientUrl, startServer, type RunningServer } from "./start-server.js";
 import {
   fetchCall,
   login,
@@ -160,5 +160,16 @@ describe("startServer", () => {
     call = fetchCall(server.url);
     const listed = await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, m.token);
     expect(listed.body.events).toEqual([expect.objectContaining({ seq: 1, ...sent })]);
+  });
+});
+
+describe("localClientUrl", () => {
+  it.each([
+    ["http://0.0.0.0:7700", "http://127.0.0.1:7700"],
+    ["http://[::]:7700", "http://[::1]:7700"],
+    ["http://127.0.0.1:7700", "http://127.0.0.1:7700"],
+    ["http://10.1.2.3:80", "http://10.1.2.3"],
+  ])("a relay at %s is reached at %s", (url, expected) => {
+    expect(localClientUrl(url)).toBe(expected);
   });
 });

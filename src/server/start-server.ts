@@ -30,6 +30,17 @@ export const defaultPort = 7700;
 export const defaultHost = "127.0.0.1";
 export const defaultDataDir = "./backchannel-data";
 
+/**
+ * An address a client on this machine can use for a relay listening at `url`: one bound to every
+ * interface (0.0.0.0, ::) is reached at the loopback address, as in a container's port mapping.
+ */
+export function localClientUrl(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === "0.0.0.0") u.hostname = "127.0.0.1";
+  else if (u.hostname === "[::]") u.hostname = "[::1]";
+  return u.origin;
+}
+
 /** Where a listening app is: http://host:port, no trailing slash (an IPv6 host in brackets). */
 export function listeningAt(app: FastifyInstance): { url: string; port: number } {
   const address = app.server.address() as AddressInfo;

@@ -20,7 +20,10 @@ export function registerServeCommand(program: Program): void {
       "also serve the web console at / (its users must then trust whoever runs this relay; see README, Trust)",
     )
     .action(async (o) => {
-      const { serve } = await import("../../server/main.js");
+      const [{ serve }, { localClientUrl }] = await Promise.all([
+        import("../../server/main.js"),
+        import("../../server/start-server.js"),
+      ]);
       // The relay reads its settings from an environment; the options (which already fall back
       // to the same variables) win over it.
       const server = await serve(
@@ -33,8 +36,9 @@ export function registerServeCommand(program: Program): void {
         },
         { withConsole: o.console === true },
       );
+      const url = localClientUrl(server.url);
       process.stderr.write(
-        `Next, in another terminal:\n  export BACKCHANNEL_PASSPHRASE=…   # unlocks your device keystore\n  npx backchannel mediator init --server ${server.url} --name "Your name"\n  npx backchannel channel create --topic "…" --party A --party B\nOr use the web console: npx backchannel console --server ${server.url}\nOr watch the whole story: npm run demo\n`,
+        `Next, in another terminal:\n  export BACKCHANNEL_PASSPHRASE=…   # unlocks your device keystore\n  npx backchannel mediator init --server ${url} --name "Your name"\n  npx backchannel channel create --topic "…" --party A --party B\nOr use the web console: npx backchannel console --server ${url}\nOr watch the whole story: npm run demo\n`,
       );
     });
 }
