@@ -88,8 +88,8 @@ describe("push socket authentication", () => {
   it("closes a socket whose session was logged out while it authenticated", async () => {
     let interleave: (() => Promise<void>) | undefined;
     const racing: Storage = Object.create(storage) as Storage;
-    racing.getSession = async (tokenHash) => {
-      const session = await storage.getSession(tokenHash);
+    racing.getSessionDevice = async (tokenHash) => {
+      const session = await storage.getSessionDevice(tokenHash);
       const then = interleave;
       interleave = undefined;
       await then?.();

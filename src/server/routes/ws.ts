@@ -205,10 +205,13 @@ async function revokedReason(
   deviceId: string,
   tokenHash: string,
 ): Promise<Pick<Disconnect, "error" | "message"> | undefined> {
-  const device = await storage.getDevice(deviceId);
+  // One query while the session holds (every socket's connect and resync asks this).
+  const found = await storage.getSessionDevice(tokenHash);
+  const own = found?.session.deviceId === deviceId ? found : undefined;
+  if (own?.device && !own.device.removed) return undefined;
+  const device = own ? own.device : await storage.getDevice(deviceId);
   if (!device || device.removed) return disconnectReasons.removed;
-  if (!(await storage.getSession(tokenHash))) return disconnectReasons.loggedOut;
-  return undefined;
+  return disconnectReasons.loggedOut;
 }
 
 function rawText(data: RawData): string {
