@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TestSocket, fetchCall, mediatorWithCaucus, newDevice, until } from "../src/server/test-helpers.js";
 import { logLevel, startLoggedRelay } from "./helpers/logged-relay.js";
+import { parsePrometheus, sample } from "./helpers/prometheus.js";
 import { parseResponses } from "./helpers/raw-http.js";
 import { startRelayNode, type RelayNode } from "./helpers/services.js";
 
@@ -64,7 +65,11 @@ describe("backchannel serve on SIGTERM", () => {
   it("drains: push sockets told to reconnect, the request in flight answered, late ones refused, exit 0", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "backchannel-shutdown-"));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    node = await startRelayNode({ BACKCHANNEL_DATA_DIR: dataDir, BACKCHANNEL_DRAIN_TIMEOUT: "10" });
+    node = await startRelayNode({
+      BACKCHANNEL_DATA_DIR: dataDir,
+      BACKCHANNEL_DRAIN_TIMEOUT: "10",
+      BACKCHANNEL_METRICS_PORT: "0",
+    });
     cleanup.push(() => node.kill());
     const call = fetchCall(node.url);
     const mediator = await mediatorWithCaucus(call);
@@ -73,6 +78,11 @@ describe("backchannel serve on SIGTERM", () => {
     await socket.opened();
     socket.send({ type: "auth", token: mediator.token });
     expect(await socket.next()).toMatchObject({ type: "ready" });
+    const metricsLine = /metrics \(Prometheus\) at (\S+)\n/;
+    await until("the node says where its metrics are", () => metricsLine.test(node.stderr()));
+    const metricsUrl = metricsLine.exec(node.stderr())?.[1];
+    const scraped = parsePrometheus(await (await fetch(metricsUrl!)).text());
+    expect(sample(scraped, "backchannel_push_sockets")).toBe(1);
     const inFlight = await startSlowRegistration(node.port);
 
     process.kill(node.pid()!, "SIGTERM");
