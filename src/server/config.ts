@@ -1,4 +1,6 @@
 import type { DestinationStream } from "pino";
+import type { RelayLifecycle } from "./lifecycle.js";
+import type { RelayMetrics } from "./metrics/relay-metrics.js";
 import type { Notifier } from "./notifier.js";
 
 export interface LoggerOptions {
@@ -29,6 +31,10 @@ export interface AppOptions {
   consoleDir?: string;
   /** Browser origins allowed to call the API (CORS); default any (the API takes bearer tokens only). */
   allowOrigins?: readonly string[];
+  /** Where the relay counts (metrics/relay-metrics.ts); default a registry of this app's own. */
+  metrics?: RelayMetrics;
+  /** Draining or not (drain.ts): /readyz and late requests answer 503 while it drains. */
+  lifecycle?: RelayLifecycle;
 }
 
 export interface AppConfig {
