@@ -8,6 +8,10 @@ import { registerConsole } from "./console.js";
 import { registerApiCors } from "./cors.js";
 import { toHttpError } from "./errors.js";
 import "./fastify-types.js";
+import { limitDevices, registerRequestLimit } from "./limits/limit-hooks.js";
+import { memoryLimiterStore } from "./limits/limiter-store.js";
+import { resolveLimits } from "./limits/limits-config.js";
+import { RelayLimits } from "./limits/relay-limits.js";
 import { RequestLogController, createLogger } from "./logger.js";
 import { InProcessNotifier } from "./notifier.js";
 import { refusalOptions, registerRefusals } from "./refusals.js";
@@ -32,6 +36,10 @@ import type { Storage } from "./storage/storage.js";
 export function createApp(storage: Storage, options: AppOptions = {}): FastifyInstance {
   const config = resolveConfig(options);
   const notifier = options.notifier ?? new InProcessNotifier();
+  const relayLimits = new RelayLimits(
+    resolveLimits(options.limits),
+    options.limiterStore ?? memoryLimiterStore(),
+  );
   const logger: FastifyBaseLogger =
     options.logger === false ? pino({ enabled: false }) : createLogger(options.logger);
   const app = Fastify({
@@ -41,6 +49,7 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     exposeHeadRoutes: false,
     // Slow-drip request bodies may not hold a connection open forever.
     requestTimeout: 60_000,
+    trustProxy: options.trustProxy ?? false,
     // Errors raised before routing (undecodable URL, over-long path segment) get our shape too.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = toHttpError(error);
@@ -59,13 +68,22 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
     if (status >= 500) request.log.error({ err: error }, "unhandled error");
+    if (body.retry_after !== undefined) void reply.header("retry-after", String(body.retry_after));
     return reply.code(status).send(body);
   });
   registerRefusals(app);
+  registerRequestLimit(app, relayLimits);
 
   app.addHook("onClose", () => notifier.close());
+  app.addHook("onClose", () => relayLimits.close());
 
-  const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
+  const ctx: RouteContext = {
+    storage,
+    notifier,
+    config,
+    limits: relayLimits,
+    authenticate: limitDevices(authenticate(storage, config), relayLimits),
+  };
   // One handler per operation of the route table (protocol/routes.ts): leaving one out does not
   // compile, and the table drives each route's validation.
   const handlers: RouteHandlers = {

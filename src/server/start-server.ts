@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
+import { openLimiterStore } from "./limits/limiter-store.js";
 import { openNatsNotifier } from "./nats/nats-notifier.js";
 import { openStorage } from "./storage/open-storage.js";
 
@@ -16,6 +17,11 @@ export interface StartServerOptions extends AppOptions {
   databaseUrl?: string;
   /** Push fan-out between relay nodes through this NATS server (nats://host:port); default in-process. */
   natsUrl?: string;
+  /**
+   * Rate-limit counters in this Redis (redis://host:port), shared by every node using it; else in
+   * PostgreSQL with databaseUrl, else in this process.
+   */
+  redisUrl?: string;
 }
 
 export interface RunningServer {
@@ -56,18 +62,27 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     dataDir = defaultDataDir,
     databaseUrl,
     natsUrl,
+    redisUrl,
     ...appOptions
   } = options;
   const storage = await openStorage({ dataDir, databaseUrl });
+  // The app closes the limiter store when it closes.
+  const limiterStore =
+    appOptions.limiterStore ??
+    (await openLimiterStore({ redisUrl, databaseUrl }).catch(async (error: unknown) => {
+      await storage.close();
+      throw error;
+    }));
   // The app closes its notifier when it closes.
   const notifier =
     natsUrl === undefined
       ? appOptions.notifier
       : await openNatsNotifier({ url: natsUrl, logger: appOptions.logger }).catch(async (error: unknown) => {
+          await limiterStore.close();
           await storage.close();
           throw error;
         });
-  const app = createApp(storage, { ...appOptions, ...(notifier ? { notifier } : {}) });
+  const app = createApp(storage, { ...appOptions, limiterStore, ...(notifier ? { notifier } : {}) });
   try {
     await app.listen({ host, port });
   } catch (error) {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { loadTestLimits } from "../../src/server/limits/load-test-limits.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
@@ -25,7 +26,7 @@ export async function startLoggedRelay(): Promise<LoggedRelay> {
     },
   });
   const dataDir = await mkdtemp(join(tmpdir(), "backchannel-logged-"));
-  const server = await startServer({ port: 0, dataDir, logger: { destination } });
+  const server = await startServer({ port: 0, dataDir, logger: { destination }, limits: loadTestLimits });
   return {
     ...server,
     lines,
