@@ -16,9 +16,16 @@ import {
   type Call,
   type TestDevice,
 } from "../test-helpers.js";
-import { limitsEnv, limitsFromEnv, resolveLimits, type LimitsOptions } from "./limits-config.js";
+import {
+  defaultLimits,
+  limitEnvName,
+  limitsEnv,
+  limitsFromEnv,
+  resolveLimits,
+  type LimitsOptions,
+} from "./limits-config.js";
 import { loadTestLimits } from "./load-test-limits.js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveOptionsFromEnv } from "../main.js";
@@ -311,6 +318,23 @@ describe("configuration", () => {
     // What the suite sets for relays it starts as processes reads back as it was.
     expect(limitsFromEnv(limitsEnv(loadTestLimits))).toEqual(loadTestLimits);
     expect(() => resolveLimits({ pageBytes: -1 })).toThrow(/limits.pageBytes/);
+  });
+
+  it("the README's table names every limit's variable and default", () => {
+    const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+    const table = readme.slice(readme.indexOf("### Limits"), readme.indexOf("Why each is shaped"));
+    for (const field of Object.keys(defaultLimits) as (keyof typeof defaultLimits)[]) {
+      const row = table.split("\n").find((line) => line.includes(`\`${limitEnvName(field)}\``));
+      expect(row, field).toBeDefined();
+      const value = defaultLimits[field];
+      const shown =
+        typeof value === "number"
+          ? field === "socketsPerDevice"
+            ? String(value)
+            : `${value / 1024 / 1024} MiB`
+          : `${value.points} per ${value.seconds === 60 ? "minute" : `${value.seconds / 60} minutes`}`;
+      expect(row, field).toContain(shown);
+    }
   });
 
   it("serve takes the limits, the Redis URL and the trusted proxies from its environment", () => {
