@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { limitsEnv } from "../src/server/limits/limits-config.js";
+import { loadTestLimits } from "../src/server/limits/load-test-limits.js";
 import { startNetwork, type TestNetwork } from "../test/helpers/network.js";
 import { startRelayNode, type RelayNode } from "../test/helpers/services.js";
 import { PushSockets } from "./push-sockets.js";
@@ -65,6 +67,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
       BACKCHANNEL_DATABASE_URL: opts.databaseUrl,
       BACKCHANNEL_NATS_URL: opts.natsUrl,
       BACKCHANNEL_DATA_DIR: dataDir,
+      ...limitsEnv(loadTestLimits),
     };
     const execArgv = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
     // All at once: the migrations' advisory lock lets one migrate while the others wait.

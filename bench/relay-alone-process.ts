@@ -1,3 +1,4 @@
+import { loadTestLimits } from "../src/server/limits/load-test-limits.js";
 import { startServer } from "../src/server/start-server.js";
 import { startBaselineRelay } from "./baseline-relay.js";
 
@@ -25,7 +26,7 @@ const send = (m: RelayProcessMessage) => process.send?.(m);
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const relay =
   kind === "real"
-    ? await startServer({ port: 0, dataDir, ...(databaseUrl ? { databaseUrl } : {}) })
+    ? await startServer({ port: 0, dataDir, limits: loadTestLimits, ...(databaseUrl ? { databaseUrl } : {}) })
     : await startBaselineRelay(dataDir);
 
 process.on("message", (m: unknown) => {

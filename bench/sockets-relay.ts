@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { loadTestLimits } from "../src/server/limits/load-test-limits.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Inside the repository, so the compiled relay resolves fastify, ws and better-sqlite3 from node_modules. */
@@ -48,7 +49,7 @@ const relayScript = `
 const [startServerUrl, dataDir] = process.argv.slice(1);
 const { rmSync } = await import("node:fs");
 const { startServer } = await import(startServerUrl);
-const server = await startServer({ host: "127.0.0.1", port: 0, dataDir });
+const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, limits: ${JSON.stringify(loadTestLimits)} });
 process.send({ type: "listening", url: server.url });
 // The bench gone (even killed) means the run is over: never outlive it holding a port, nor
 // leave the database in /dev/shm, which is memory.

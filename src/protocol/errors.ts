@@ -26,6 +26,7 @@ export const errorCodes = [
   "still_member",
   "rate_limited",
   "unavailable",
+  "quota_exceeded",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -33,6 +34,8 @@ export type ErrorCode = (typeof errorCodes)[number];
 export interface WireError {
   error: ErrorCode;
   message: string;
+  /** rate_limited only: seconds to wait before asking again (also the Retry-After header). */
+  retry_after?: number;
 }
 
 /** Base of every error our packages throw on purpose; `code` is stable. */

@@ -305,7 +305,9 @@ export const routes = {
     tag: "events",
     summary: "Append an MLS message to the caucus transcript",
     description:
-      "Idempotent on eventId (a retry gets 200 with duplicate: true). Commits: mediator devices " +
+      "Idempotent on eventId (a retry gets 200 with duplicate: true). An application message that " +
+      "would take the caucus's or its channel's stored ciphertext past the relay's quota gets 413 " +
+      "quota_exceeded (commits are never refused by it). Commits: mediator devices " +
       "only, first commit for an epoch wins (epoch_conflict). Application messages must be in the " +
       "current epoch (stale_epoch). With `after`, only if the chain head is exactly that (head_moved).",
     params: caucusParams,
@@ -324,8 +326,9 @@ export const routes = {
     summary: "Read the transcript from a cursor, in seq order",
     description:
       "Only events from this device's join point (fromSeq) on are returned. A page may hold fewer " +
-      "than `limit` events (it stops after about 8 MiB of ciphertext): page on with `after` = the " +
-      "last seq until it reaches head.seq.",
+      "than `limit` events (it stops after the relay's page size in bytes, 1 MiB of ciphertext by " +
+      "default, and always holds at least one): page on with `after` = the last seq until it " +
+      "reaches head.seq.",
     params: caucusParams,
     query: wire.listEventsQuery,
     response: wire.listEventsResponse,
@@ -359,8 +362,9 @@ socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then 
 {"type":"sync"} (this relay may have missed pushes: fetch every caucus from your cursor).
 {"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
 closes (4401) when the token expires. A relay that shuts down closes it with 1012 (service restart):
-connect again, to any node, and fetch from your cursor. A frame that breaks the WebSocket protocol
-closes it with the protocol's code (1002, 1007, 1009). A GET without a WebSocket handshake gets 426, a refused
+connect again, to any node, and fetch from your cursor. A device already holding as many sockets as
+the relay allows gets an error frame rate_limited and code 4429. A frame that breaks the WebSocket
+protocol closes it with the protocol's code (1002, 1007, 1009). A GET without a WebSocket handshake gets 426, a refused
 handshake a 4xx, both in the error shape.`,
 } as const;
 

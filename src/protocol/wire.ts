@@ -260,7 +260,15 @@ export const serverFrame = z.discriminatedUnion("type", [
 export type ServerFrame = z.infer<typeof serverFrame>;
 export type ClientFrame = z.infer<typeof clientFrame>;
 
-export const errorResponse = z.strictObject({ error: z.string(), message: z.string() });
+export const errorResponse = z.strictObject({
+  error: z.string(),
+  message: z.string(),
+  /**
+   * On a 429 (rate_limited): whole seconds until the same request may succeed, as the Retry-After
+   * header says too. No other refusal carries it.
+   */
+  retry_after: z.number().int().nonnegative().optional(),
+});
 
 // ── the relay itself ────────────────────────────────────────────────────────────────────────────
 export const healthResponse = z.strictObject({ ok: z.literal(true) });

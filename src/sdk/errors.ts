@@ -14,6 +14,8 @@ export class ApiError extends BackchannelError {
     code: string,
     message: string,
     readonly status: number,
+    /** rate_limited: seconds the relay asked to wait before the same request (its retry_after). */
+    readonly retryAfter?: number,
   ) {
     super(code, message);
   }

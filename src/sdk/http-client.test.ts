@@ -91,3 +91,59 @@ describe("HttpClient.call builds each request from the route table", () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe("HttpClient.call and the relay's rate limits", () => {
+  const limited = (retryAfter: number) => ({
+    status: 429,
+    text: JSON.stringify({ error: "rate_limited", message: "slow down", retry_after: retryAfter }),
+  });
+  /** A transport answering from `answers` in turn, and a wait that only records how long. */
+  function scripted(answers: { status: number; text: string }[]) {
+    const waits: number[] = [];
+    const calls: string[] = [];
+    const client = new HttpClient(
+      "http://relay.test",
+      () => Promise.resolve("tok"),
+      (request) => {
+        calls.push(request.method);
+        return Promise.resolve(answers.shift()!);
+      },
+      (ms) => (waits.push(ms), Promise.resolve()),
+    );
+    return { client, waits, calls };
+  }
+
+  it("asks a GET again after the retry_after the relay named", async () => {
+    const { client, waits, calls } = scripted([
+      limited(2),
+      limited(1),
+      { status: 200, text: JSON.stringify({ events: [], head }) },
+    ]);
+    expect(await client.call("listEvents", { params: { caucusId } })).toEqual({ events: [], head });
+    expect(waits).toEqual([2000, 1000]);
+    expect(calls).toEqual(["GET", "GET", "GET"]);
+  });
+
+  it("gives up after three waits, or at once for a wait over a minute, with the wait in the error", async () => {
+    const stubborn = scripted([limited(1), limited(1), limited(1), limited(1)]);
+    const error = await stubborn.client.call("listEvents", { params: { caucusId } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "rate_limited", status: 429, retryAfter: 1 });
+    expect(stubborn.waits).toHaveLength(3);
+    const long = scripted([limited(61)]);
+    await expect(long.client.call("listEvents", { params: { caucusId } })).rejects.toMatchObject({
+      retryAfter: 61,
+    });
+    expect(long.waits).toEqual([]);
+  });
+
+  it("does not repeat a POST: the caller gets an ApiError that says when to try again", async () => {
+    const { client, waits } = scripted([limited(5)]);
+    const error = await client
+      .call("createChallenge", { body: { deviceId: caucusId } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ code: "rate_limited", retryAfter: 5 });
+    expect((error as ApiError).shouldRetry()).toBe(true);
+    expect(waits).toEqual([]);
+  });
+});

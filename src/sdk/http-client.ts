@@ -26,6 +26,12 @@ type CallArgs<R extends RouteSpec> =
 
 export type CallResult<K extends OperationId> = z.output<Routes[K]["response"]>;
 
+/** A rate-limited GET is asked again at most this often, and only for a wait this short. */
+export const rateLimitRetries = 3;
+export const maxRetryWaitSeconds = 60;
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Typed HTTP client for the relay, built from the route table (protocol/routes.ts): the URL, the
  * method and whether a token goes along all come from the table. Every response body is validated
@@ -37,9 +43,37 @@ export class HttpClient {
     readonly baseUrl: string,
     private readonly getToken?: () => Promise<string>,
     private readonly transport: HttpTransport = fetchTransport,
+    private readonly wait: (ms: number) => Promise<void> = delay,
   ) {}
 
+  /**
+   * One call of the operation. A GET (safe to repeat) that the relay refuses with rate_limited is
+   * asked again after the retry_after it named, up to `rateLimitRetries` times and only while the
+   * wait is at most `maxRetryWaitSeconds`; anything else refused throws ApiError (its `retryAfter`
+   * says when the relay would take it).
+   */
   async call<K extends OperationId>(operationId: K, ...[input]: CallArgs<Routes[K]>): Promise<CallResult<K>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(operationId, input);
+      } catch (e) {
+        const wait = e instanceof ApiError && e.code === "rate_limited" ? e.retryAfter : undefined;
+        if (
+          routes[operationId].method !== "GET" ||
+          wait === undefined ||
+          wait > maxRetryWaitSeconds ||
+          attempt >= rateLimitRetries
+        )
+          throw e;
+        await this.wait(wait * 1000);
+      }
+    }
+  }
+
+  private async callOnce<K extends OperationId>(
+    operationId: K,
+    input: CallArgs<Routes[K]>[0],
+  ): Promise<CallResult<K>> {
     const spec: RouteSpec = routes[operationId];
     const {
       params = {},
@@ -83,7 +117,7 @@ export class HttpClient {
     }
     if (res.status < 200 || res.status > 299) {
       const err = errorResponse.safeParse(json);
-      if (err.success) throw new ApiError(err.data.error, err.data.message, res.status);
+      if (err.success) throw new ApiError(err.data.error, err.data.message, res.status, err.data.retry_after);
       throw new TransportError("bad_response", `server answered ${res.status}`);
     }
     try {

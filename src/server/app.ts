@@ -10,6 +10,10 @@ import { refuseWhileDraining } from "./drain.js";
 import { toHttpError } from "./errors.js";
 import "./fastify-types.js";
 import { RelayLifecycle } from "./lifecycle.js";
+import { limitDevices, registerRequestLimit } from "./limits/limit-hooks.js";
+import { memoryLimiterStore } from "./limits/limiter-store.js";
+import { resolveLimits } from "./limits/limits-config.js";
+import { RelayLimits } from "./limits/relay-limits.js";
 import { RequestLogController, createLogger } from "./logger.js";
 import { meteredStorage } from "./metrics/metered-storage.js";
 import { observeRelay } from "./metrics/observe-relay.js";
@@ -41,6 +45,10 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
   const metrics = options.metrics ?? new RelayMetrics();
   const lifecycle = options.lifecycle ?? new RelayLifecycle();
   const storage = meteredStorage(unmetered, metrics);
+  const relayLimits = new RelayLimits(
+    resolveLimits(options.limits),
+    options.limiterStore ?? memoryLimiterStore(),
+  );
   const logger: FastifyBaseLogger =
     options.logger === false ? pino({ enabled: false }) : createLogger(options.logger);
   const app = Fastify({
@@ -52,6 +60,7 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
     requestTimeout: 60_000,
     // Requests that arrive while the relay drains are refused in our shape (drain.ts), not Fastify's.
     return503OnClosing: false,
+    trustProxy: options.trustProxy ?? false,
     // Errors raised before routing (undecodable URL, over-long path segment) get our shape too.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = toHttpError(error);
@@ -70,15 +79,24 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
     if (status >= 500) request.log.error({ err: error }, "unhandled error");
+    if (body.retry_after !== undefined) void reply.header("retry-after", String(body.retry_after));
     return reply.code(status).send(body);
   });
   registerRefusals(app);
   app.addHook("onRequest", refuseWhileDraining(lifecycle));
   observeRelay(app, metrics, { notifier, lifecycle });
+  registerRequestLimit(app, relayLimits);
 
   app.addHook("onClose", () => notifier.close());
+  app.addHook("onClose", () => relayLimits.close());
 
-  const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
+  const ctx: RouteContext = {
+    storage,
+    notifier,
+    config,
+    limits: relayLimits,
+    authenticate: limitDevices(authenticate(storage, config), relayLimits),
+  };
   // One handler per operation of the route table (protocol/routes.ts): leaving one out does not
   // compile, and the table drives each route's validation.
   const handlers: RouteHandlers = {

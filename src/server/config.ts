@@ -1,6 +1,9 @@
+import type { FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import type { RelayLifecycle } from "./lifecycle.js";
 import type { RelayMetrics } from "./metrics/relay-metrics.js";
+import type { LimiterStore } from "./limits/limiter-store.js";
+import type { LimitsOptions } from "./limits/limits-config.js";
 import type { Notifier } from "./notifier.js";
 
 export interface LoggerOptions {
@@ -35,6 +38,15 @@ export interface AppOptions {
   metrics?: RelayMetrics;
   /** Draining or not (drain.ts): /readyz and late requests answer 503 while it drains. */
   lifecycle?: RelayLifecycle;
+  /** Abuse limits (limits/limits-config.ts); each field left out keeps its default. */
+  limits?: LimitsOptions;
+  /** Where rate-limit counters live; default this process. The app closes it when it closes. */
+  limiterStore?: LimiterStore;
+  /**
+   * Fastify's trustProxy: which peers may name the client in X-Forwarded-For (true, a hop count,
+   * addresses or CIDRs). Default none: the peer's address is the client's, for the limits too.
+   */
+  trustProxy?: FastifyServerOptions["trustProxy"];
 }
 
 export interface AppConfig {

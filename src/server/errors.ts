@@ -25,6 +25,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   still_member: 409,
   rate_limited: 429,
   unavailable: 503,
+  quota_exceeded: 413,
   internal: 500,
 };
 
@@ -35,6 +36,17 @@ export class ServerError extends BackchannelError {
   constructor(code: ErrorCode, message: string, status: number = defaultStatus[code]) {
     super(code, message);
     this.status = status;
+  }
+}
+
+/** A 429: the body's `retry_after` and the Retry-After header say when to ask again. */
+export class RateLimitedError extends ServerError {
+  /** Whole seconds, at least 1. */
+  readonly retryAfter: number;
+  constructor(message: string, retryAfterMs: number) {
+    const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super("rate_limited", `${message}; try again in ${retryAfter} s`);
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -75,6 +87,12 @@ export interface HttpError {
 
 /** Turns anything thrown while handling a request into the status and body the client sees. */
 export function toHttpError(error: unknown): HttpError {
+  if (error instanceof RateLimitedError) {
+    return {
+      status: error.status,
+      body: { error: error.code, message: error.message, retry_after: error.retryAfter },
+    };
+  }
   if (error instanceof ServerError) {
     return { status: error.status, body: { error: error.code, message: error.message } };
   }

@@ -1,7 +1,16 @@
 import { consoleBuilt, defaultConsoleDir } from "./console.js";
+import { redisTarget } from "./limits/limiter-store.js";
+import { limitsFromEnv, type LimitsOptions } from "./limits/limits-config.js";
 import { natsUrlProblem } from "./nats/nats-url.js";
 import { defaultDrainTimeoutMs } from "./drain.js";
-import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
+import {
+  defaultDataDir,
+  defaultHost,
+  defaultPort,
+  startServer,
+  type RunningServer,
+  type StartServerOptions,
+} from "./start-server.js";
 import { describeStorage } from "./storage/open-storage.js";
 import { isPostgresUrl } from "./storage/postgres/postgres-storage.js";
 
@@ -21,6 +30,12 @@ export interface ServeEnv {
   BACKCHANNEL_METRICS_HOST?: string;
   /** Seconds a shutdown waits for requests in flight and push sockets; default 8. */
   BACKCHANNEL_DRAIN_TIMEOUT?: string;
+  /** Redis for rate-limit counters shared between nodes; unset: PostgreSQL if used, else in-process. */
+  BACKCHANNEL_REDIS_URL?: string;
+  /** Fastify's trustProxy: true, a hop count, or comma-separated proxy addresses/CIDRs. */
+  BACKCHANNEL_TRUST_PROXY?: string;
+  /** And BACKCHANNEL_LIMITS_* (limits/limits-config.ts). */
+  [limit: `BACKCHANNEL_LIMITS_${string}`]: string | undefined;
 }
 
 export interface ServeOptions {
@@ -33,6 +48,9 @@ export interface ServeOptions {
   metricsPort?: number;
   metricsHost?: string;
   drainTimeoutMs?: number;
+  redisUrl?: string;
+  trustProxy?: StartServerOptions["trustProxy"];
+  limits: LimitsOptions;
 }
 
 /**
@@ -90,7 +108,13 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
   const natsUrl = env.BACKCHANNEL_NATS_URL;
   const natsProblem = natsUrl === undefined ? undefined : natsUrlProblem(natsUrl);
   if (natsProblem) throw new Error(`BACKCHANNEL_NATS_URL: ${natsProblem}`);
+  const redisUrl = env.BACKCHANNEL_REDIS_URL || undefined;
+  if (redisUrl !== undefined) redisTarget(redisUrl); // throws, naming the variable, if malformed
+  const trustProxy = trustProxyFromEnv(env.BACKCHANNEL_TRUST_PROXY);
   return {
+    limits: limitsFromEnv(env),
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(trustProxy !== undefined ? { trustProxy } : {}),
     host: env.BACKCHANNEL_HOST ?? defaultHost,
     port,
     dataDir: env.BACKCHANNEL_DATA_DIR ?? defaultDataDir,
@@ -99,6 +123,19 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     ...(natsUrl !== undefined ? { natsUrl } : {}),
     ...operationsFromEnv(env),
   };
+}
+
+/** "true", a hop count, or proxy addresses and CIDRs, comma-separated; unset or "false": none. */
+function trustProxyFromEnv(raw: string | undefined): StartServerOptions["trustProxy"] {
+  const value = raw?.trim();
+  if (!value || value === "false") return undefined;
+  if (value === "true") return true;
+  // The n proxies nearest the relay are trusted (Fastify's numeric trustProxy, as a function).
+  if (/^\d+$/.test(value)) return (_address: string, hop: number) => hop < Number(value);
+  return value
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a !== "");
 }
 
 /**

@@ -70,6 +70,17 @@ function operation(operationId: OperationId, spec: RouteSpec): JsonSchema {
   }
   const error = { content: json(ref(errorResponse)) };
   responses["4XX"] = { description: "Rejected: `error` is a stable code", ...error };
+  responses["429"] = {
+    description:
+      "rate_limited: over one of the relay's limits; `retry_after` (and the Retry-After header) says in how many seconds to try again",
+    headers: {
+      "Retry-After": {
+        description: "Seconds to wait, as in retry_after",
+        schema: { type: "integer", minimum: 1 },
+      },
+    },
+    ...error,
+  };
   responses["500"] = { description: "Internal error (no details)", ...error };
   responses["503"] = { description: "`unavailable`: this relay node is shutting down; try again", ...error };
   const description = [spec.description, authNote[spec.auth]].filter(Boolean).join("\n\n");
@@ -124,7 +135,9 @@ export function buildOpenApi(version: string): OpenApiDocument {
       version,
       description:
         "Untrusted relay: stores and relays MLS ciphertext for caucuses. Bytes are base64url. " +
-        'Every rejection is `{ "error": "<stable code>", "message": "…" }`.\n\n' +
+        'Every rejection is `{ "error": "<stable code>", "message": "…" }`; a 429 (rate_limited) ' +
+        "adds `retry_after`, in seconds. An application message past the caucus's or the channel's " +
+        "quota of stored ciphertext gets 413 quota_exceeded.\n\n" +
         `## ${pushSocket.summary}\n\n\`GET ${pushSocket.path}\` upgrades to a WebSocket (OpenAPI ` +
         `cannot describe its frames). ${pushSocket.description}`,
       // No licence has been chosen: the code is not licensed for use by others.

@@ -6,6 +6,7 @@ import { drainAndClose } from "./drain.js";
 import { RelayLifecycle } from "./lifecycle.js";
 import { startMetricsServer, type MetricsServer } from "./metrics/metrics-server.js";
 import { RelayMetrics } from "./metrics/relay-metrics.js";
+import { openLimiterStore } from "./limits/limiter-store.js";
 import { openNatsNotifier } from "./nats/nats-notifier.js";
 import { openStorage } from "./storage/open-storage.js";
 
@@ -26,6 +27,11 @@ export interface StartServerOptions extends AppOptions {
   metricsHost?: string;
   /** How long close() lets requests in flight and push sockets finish; default 8 s (drain.ts). */
   drainTimeoutMs?: number;
+  /**
+   * Rate-limit counters in this Redis (redis://host:port), shared by every node using it; else in
+   * PostgreSQL with databaseUrl, else in this process.
+   */
+  redisUrl?: string;
 }
 
 export interface RunningServer {
@@ -75,21 +81,36 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     metricsPort,
     metricsHost,
     drainTimeoutMs,
+    redisUrl,
     ...appOptions
   } = options;
   // Node's own metrics (CPU, memory, event loop) only for a relay that serves them.
   const metrics = appOptions.metrics ?? new RelayMetrics({ processMetrics: metricsPort !== undefined });
   const lifecycle = appOptions.lifecycle ?? new RelayLifecycle();
   const storage = await openStorage({ dataDir, databaseUrl, onCommit: metrics.commit });
+  // The app closes the limiter store when it closes.
+  const limiterStore =
+    appOptions.limiterStore ??
+    (await openLimiterStore({ redisUrl, databaseUrl }).catch(async (error: unknown) => {
+      await storage.close();
+      throw error;
+    }));
   // The app closes its notifier when it closes.
   const notifier =
     natsUrl === undefined
       ? appOptions.notifier
       : await openNatsNotifier({ url: natsUrl, logger: appOptions.logger }).catch(async (error: unknown) => {
+          await limiterStore.close();
           await storage.close();
           throw error;
         });
-  const app = createApp(storage, { ...appOptions, metrics, lifecycle, ...(notifier ? { notifier } : {}) });
+  const app = createApp(storage, {
+    ...appOptions,
+    metrics,
+    lifecycle,
+    limiterStore,
+    ...(notifier ? { notifier } : {}),
+  });
   let metricsServer: MetricsServer | undefined;
   try {
     await app.listen({ host, port });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/start-server.js";
+import { loadTestLimits } from "../../src/server/limits/load-test-limits.js";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
@@ -27,7 +28,13 @@ export async function startLoggedRelay(
     },
   });
   const dataDir = await mkdtemp(join(tmpdir(), "backchannel-logged-"));
-  const server = await startServer({ ...options, port: 0, dataDir, logger: { destination } });
+  const server = await startServer({
+    limits: loadTestLimits,
+    ...options,
+    port: 0,
+    dataDir,
+    logger: { destination },
+  });
   return {
     ...server,
     lines,

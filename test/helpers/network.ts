@@ -11,6 +11,7 @@ import {
 } from "../../src/sdk/index.js";
 import { nodePlatform } from "../../src/sdk/node.js";
 import type { AppOptions } from "../../src/server/config.js";
+import { loadTestLimits } from "../../src/server/limits/load-test-limits.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
 import { startHostileRelay, type HostileRelay } from "./hostile-relay.js";
 
@@ -67,6 +68,7 @@ export async function startNetwork(
     (await startServer({
       port: 0,
       dataDir,
+      limits: loadTestLimits,
       logger: opts.logger ?? false,
       ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
     }));

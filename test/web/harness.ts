@@ -23,6 +23,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { startConsoleHost, type RunningConsoleHost } from "../../src/cli/console-host.js";
+import { loadTestLimits } from "../../src/server/limits/load-test-limits.js";
 import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/start-server.js";
 import type { BackchannelProbe } from "../../src/web/sdk-probe.js";
 
@@ -112,6 +113,7 @@ export async function startConsoleServer(options: ConsoleServerOptions = {}): Pr
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-web-"));
   const server = await startServer({
     logger: false,
+    limits: loadTestLimits,
     ...serverOptions,
     ...(servedByRelay ? { consoleDir } : {}),
     port: options.port ?? 0,

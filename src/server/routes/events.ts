@@ -6,18 +6,17 @@ import type { RouteContext } from "./context.js";
 import { disconnectRemoved, publishAll, publishSoon } from "./publish.js";
 import type { RouteHandlers } from "./register-route.js";
 
-/** Ciphertext per page of GET …/events, so one page of large MLS messages cannot fill memory. */
-export const pageBytes = 8 * 1024 * 1024;
-
 export function eventRoutes({
   storage,
   notifier,
+  limits,
 }: RouteContext): RouteHandlers<"appendEvent" | "listEvents" | "getWelcome"> {
   return {
     async appendEvent({ device, params: { caucusId }, body, request, status }) {
       // Membership is checked by storage.appendEvent, in the transaction that appends, with the
       // same rule and the same not_found as requireMembership (one read per append, not two).
       checkBase64Url(body.ciphertext, "ciphertext");
+      await limits.post(caucusId, device.deviceId);
       body.welcomes?.forEach((w, i) => checkBase64Url(w.welcome, `welcomes.${i}.welcome`));
       const welcomes = body.welcomes ?? [];
       const removes = body.removes ?? [];
@@ -32,6 +31,7 @@ export function eventRoutes({
         welcomes,
         removes,
         removalProofs: body.removalProofs ?? [],
+        quota: limits.quota,
         ...(body.after ? { after: body.after } : {}),
       });
       if (!result.duplicate) {
@@ -64,7 +64,8 @@ export function eventRoutes({
       const events = await storage.listEvents(caucusId, {
         afterSeq: after,
         limit: query.limit,
-        maxBytes: pageBytes,
+        // One page of large MLS messages cannot fill memory; the client pages on from its end.
+        maxBytes: limits.pageBytes,
       });
       const caucus = await storage.getCaucus(caucusId);
       if (!caucus) throw notFound();

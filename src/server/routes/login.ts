@@ -10,9 +10,12 @@ export function loginRoutes({
   storage,
   config,
   notifier,
+  limits,
 }: RouteContext): RouteHandlers<"createChallenge" | "createSession" | "getRemovals" | "logout"> {
   return {
-    async createChallenge({ body: { deviceId } }) {
+    async createChallenge({ body: { deviceId }, request }) {
+      // Each challenge is a stored row: a flood of them is refused before one is written.
+      await limits.login(request.ip, deviceId);
       const now = config.now();
       await storage.pruneExpired(now);
       const nonce = randomToken();
@@ -21,9 +24,9 @@ export function loginRoutes({
       return { nonce, expiresAt: new Date(expiresAt).toISOString() };
     },
 
-    async createSession({ body }) {
+    async createSession({ body, request }) {
       const now = config.now();
-      const device = await provenDevice(body, loginSigningString(body.deviceId, body.nonce), now);
+      const device = await provenDevice(request.ip, body, loginSigningString(body.deviceId, body.nonce), now);
       // Told only to the holder of the login key, like every answer after the signature check.
       if (device.removed) throw new ServerError("device_removed", "this device was removed");
       const token = randomToken();
@@ -33,8 +36,13 @@ export function loginRoutes({
     },
 
     /** A removed device cannot log in; this is where it reads the mediator's signed word. */
-    async getRemovals({ body }) {
-      const device = await provenDevice(body, removalsSigningString(body.deviceId, body.nonce), config.now());
+    async getRemovals({ body, request }) {
+      const device = await provenDevice(
+        request.ip,
+        body,
+        removalsSigningString(body.deviceId, body.nonce),
+        config.now(),
+      );
       return { removals: await storage.listRemovalProofs(device.deviceId) };
     },
 
@@ -50,8 +58,26 @@ export function loginRoutes({
     },
   };
 
-  /** The device that signed `signed` over a live nonce it was given, or a refusal. */
+  /**
+   * The device that signed `signed` over a live nonce it was given, or a refusal; each refusal
+   * counts against the device from this address (limits.failedLogins).
+   */
   async function provenDevice(
+    ip: string,
+    body: { deviceId: string; nonce: string; signature: string },
+    signed: string,
+    now: number,
+  ) {
+    await limits.login(ip, body.deviceId);
+    try {
+      return await checkProof(body, signed, now);
+    } catch (error) {
+      await limits.loginFailed(ip, body.deviceId);
+      throw error;
+    }
+  }
+
+  async function checkProof(
     body: { deviceId: string; nonce: string; signature: string },
     signed: string,
     now: number,

@@ -11,6 +11,8 @@ import { answerHandshakeErrors, requireUpgrade } from "./ws-handshake.js";
 
 /** Application close code for "authenticate (again)": 4000–4999 are ours to define. */
 export const closeUnauthenticated = 4401;
+/** Application close code for a socket refused by a limit (its error frame says which). */
+export const closeRateLimited = 4429;
 
 /**
  * What every push connection needs, made once per relay. A relay holds tens of thousands of idle
@@ -19,6 +21,8 @@ export const closeUnauthenticated = 4401;
  */
 interface PushDeps {
   authenticate(token: string): Promise<{ deviceId: string; expiresAt: number; tokenHash: string }>;
+  /** Holds one of the device's sockets (limits.socketsPerDevice) until the release is called. */
+  holdSocket(deviceId: string): () => void;
   /** Why an authenticated session no longer holds (as its disconnect would say), or undefined. */
   revoked(deviceId: string, tokenHash: string): Promise<Pick<Disconnect, "error" | "message"> | undefined>;
   notifier: Pick<Notifier, "subscribe" | "settled">;
@@ -27,9 +31,18 @@ interface PushDeps {
   log: FastifyBaseLogger;
 }
 
-export function registerWsRoute(app: FastifyInstance, { storage, notifier, config }: RouteContext): void {
+export function registerWsRoute(
+  app: FastifyInstance,
+  { storage, notifier, config, limits }: RouteContext,
+): void {
   const deps: PushDeps = {
-    authenticate: (token) => deviceForToken(storage, config, token),
+    // A socket's login is one of the device's requests (so is reconnecting in a loop).
+    authenticate: async (token) => {
+      const session = await deviceForToken(storage, config, token);
+      await limits.device(session.deviceId);
+      return session;
+    },
+    holdSocket: (deviceId) => limits.openSocket(deviceId),
     revoked: (deviceId, tokenHash) => revokedReason(storage, deviceId, tokenHash),
     notifier,
     now: config.now,
@@ -68,6 +81,7 @@ class PushConnection implements Subscriber {
   /** The auth deadline, then the token's expiry: one timer at a time. */
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private release: (() => void) | undefined;
   tokenHash = "";
   private deviceId = "";
 
@@ -150,12 +164,16 @@ class PushConnection implements Subscriber {
     let session: { deviceId: string; expiresAt: number; tokenHash: string };
     try {
       session = await this.deps.authenticate(frame.token);
+      if (this.state !== "authenticating") return; // closed meanwhile
+      this.release = this.deps.holdSocket(session.deviceId);
     } catch (error) {
       const { body } = toHttpError(error);
       this.send({ type: "error", error: body.error, message: body.message });
-      return this.close(body.message);
+      return this.close(
+        body.message,
+        body.error === "rate_limited" ? closeRateLimited : closeUnauthenticated,
+      );
     }
-    if (this.state !== "authenticating") return; // closed meanwhile
     this.state = "subscribing";
     clearTimeout(this.timer);
     this.tokenHash = session.tokenHash;
@@ -183,10 +201,10 @@ class PushConnection implements Subscriber {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
   }
 
-  private close(reason: string): void {
+  private close(reason: string, code = closeUnauthenticated): void {
     this.dispose();
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
-      this.socket.close(closeUnauthenticated, reason);
+      this.socket.close(code, reason);
     }
   }
 
@@ -196,6 +214,8 @@ class PushConnection implements Subscriber {
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.release?.();
+    this.release = undefined;
   }
 }
 

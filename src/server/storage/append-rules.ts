@@ -17,6 +17,8 @@ export interface AppendView {
   existing(): { seq: number; hash: string; senderDeviceId: string } | undefined;
   /** A welcome's or removal's target in the caucus (asked only for commits). */
   membership(deviceId: string): MembershipRecord | undefined;
+  /** Ciphertext bytes stored in the caucus and in its whole channel (asked only with a quota). */
+  storedBytes(): { caucus: number; channel: number };
 }
 
 /** What to write: a duplicate writes nothing; a new event is the caucus's next link. */
@@ -37,6 +39,10 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
     }
     return { duplicate: true, seq: existing.seq, hash: existing.hash };
   }
+
+  const ciphertext = Buffer.from(input.ciphertext, "base64url");
+  if (input.quota && input.kind === "application")
+    checkQuota(view.storedBytes(), ciphertext.length, input.quota);
 
   let nextEpoch = caucus.epoch;
   if (input.kind === "application") {
@@ -65,7 +71,6 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
     throw new ServerError("head_moved", `the chain head is no longer #${input.after.seq}`);
   }
   const seq = caucus.head.seq + 1;
-  const ciphertext = Buffer.from(input.ciphertext, "base64url");
   // protocol's linkHash, with node:crypto's SHA-256 (the hash chain's cost on the append path).
   const hash = sha256Hex(
     linkPreimage(
@@ -104,6 +109,26 @@ export const rosterTargets = (input: AppendEventInput): string[] => [
 ];
 
 const sha256Hex = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
+
+/** Rule 7, for an application message of `size` bytes. */
+function checkQuota(
+  stored: { caucus: number; channel: number },
+  size: number,
+  quota: NonNullable<AppendEventInput["quota"]>,
+): void {
+  const over = (held: number, max: number): boolean => held + size > max;
+  const mib = (n: number): string => (n < 1024 * 1024 ? `${n} bytes` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+  if (over(stored.caucus, quota.caucusBytes))
+    throw new ServerError(
+      "quota_exceeded",
+      `this caucus holds ${mib(stored.caucus)} of ciphertext; the relay allows a caucus ${mib(quota.caucusBytes)}`,
+    );
+  if (over(stored.channel, quota.channelBytes))
+    throw new ServerError(
+      "quota_exceeded",
+      `this channel holds ${mib(stored.channel)} of ciphertext; the relay allows a channel ${mib(quota.channelBytes)}`,
+    );
+}
 
 /** Validates every welcome and removal before anything is written. */
 function checkRosterChanges(view: AppendView, input: AppendEventInput): void {

@@ -511,6 +511,37 @@ describe.each(backends)("storage: $name", (backend) => {
       expect(await s.getMembership(caucusId, party)).toMatchObject({ joined: false, removed: false });
       expect((await s.getCaucus(caucusId))!.head.seq).toBe(0);
     });
+
+    it("rule 7: the quota refuses application messages past a caucus's or a channel's bytes; commits count but pass", async () => {
+      const { caucusId, channelId, mediator } = await caucusWithMediator();
+      const quota = { caucusBytes: 100, channelBytes: 150 };
+      const sized = (n: number, over: Partial<AppendEventInput> = {}) =>
+        event(caucusId, mediator, { ciphertext: randomB64(n), quota, ...over });
+      const first = sized(60);
+      await s.appendEvent(first);
+      await expect(s.appendEvent(sized(41))).rejects.toMatchObject({ code: "quota_exceeded", status: 413 });
+      // A retry of a stored event still gets its answer, and it adds nothing.
+      expect(await s.appendEvent(first)).toMatchObject({ seq: 1, duplicate: true });
+      await s.appendEvent(sized(40)); // exactly full
+      expect(await s.appendEvent(sized(30, { kind: "commit" }))).toMatchObject({ seq: 3 });
+      // The commit counts: the channel now holds 130 bytes, so a new caucus may take 20 more.
+      const other = crypto.randomUUID();
+      await s.createCaucus({ caucusId: other, channelId });
+      await expect(
+        s.appendEvent(event(other, mediator, { ciphertext: randomB64(21), quota })),
+      ).rejects.toMatchObject({ code: "quota_exceeded" });
+      expect(await s.appendEvent(event(other, mediator, { ciphertext: randomB64(20), quota }))).toMatchObject(
+        {
+          seq: 1,
+        },
+      );
+      // Without a quota nothing is refused.
+      expect(
+        await s.appendEvent(event(caucusId, mediator, { ciphertext: randomB64(1000), epoch: 1 })),
+      ).toMatchObject({
+        seq: 4,
+      });
+    });
   });
 
   describe("concurrent appends (group commit)", () => {

@@ -250,6 +250,11 @@ export interface WelcomeDelivery {
  *    or another mediator device (the sender stays, so a caucus always keeps a mediator device).
  *    The removed device loses all access; a removed party device (it had this one caucus) is a
  *    removed device (StoredDevice), its sessions gone.
+ * 7. With `quota`, an application message whose ciphertext would take the caucus's stored
+ *    ciphertext past quota.caucusBytes, or its channel's (all its caucuses) past
+ *    quota.channelBytes, is refused (quota_exceeded). Commits are never refused by the quota (a
+ *    mediator must always be able to remove a member, even from a full caucus), but count.
+ *    Checked after rules 1–2, so a retry of a stored event still gets its answer.
  */
 export interface AppendEventInput {
   caucusId: string;
@@ -263,6 +268,8 @@ export interface AppendEventInput {
   /** The mediator's signature over each removal (opaque to the relay), kept for that device. */
   removalProofs?: readonly { deviceId: string; signature: string }[];
   after?: { seq: number; hash: string };
+  /** Rule 7: the most ciphertext a caucus and a channel may hold, bytes. */
+  quota?: { caucusBytes: number; channelBytes: number };
 }
 
 export interface AppendEventResult {

@@ -37,6 +37,8 @@ const sentences: Record<BackchannelErrorCode, string> = {
   not_member: "This device is not a member of that caucus.",
   rate_limited: "Too many requests. Wait a moment and try again.",
   unavailable: "The server is restarting or cannot reach its database. Try again in a moment.",
+  quota_exceeded:
+    "This caucus or channel has used all the storage the relay allows it. Ask the relay's operator to raise the quota.",
   internal: "The server had an internal error. Try again later.",
   server_unreachable: "The server cannot be reached. Check the connection; the console reconnects by itself.",
   bad_response: "The server answered with something unexpected.",

@@ -15,7 +15,9 @@ import { lockCaucusesStatement, lockCaucusesText } from "./transaction.js";
  */
 const appendRead: PreparedText = {
   name: "bc_append_read",
-  text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash,
+  text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash, c.ciphertext_bytes,
+                (SELECT sum(x.ciphertext_bytes) FROM caucuses x
+                 WHERE x.channel_id = c.channel_id)::bigint AS channel_bytes,
                 e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
                 m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
                 ARRAY(SELECT r.device_id FROM memberships r
@@ -37,7 +39,9 @@ const appendEvent: PreparedText = {
   text: `WITH event AS (
            INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-         UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9 WHERE caucus_id = $1`,
+         UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9,
+                             ciphertext_bytes = ciphertext_bytes + $10
+         WHERE caucus_id = $1`,
 };
 
 /**
@@ -63,7 +67,9 @@ function appendStatements(
   const { seq, hash } = plan;
   if (plan.duplicate) return { value: { seq, hash, duplicate: true, readers: [] }, statements: [] };
 
-  const statements = [executing(appendEvent, [...eventRow(input, plan), plan.nextEpoch])];
+  const statements = [
+    executing(appendEvent, [...eventRow(input, plan), plan.nextEpoch, plan.ciphertext.length]),
+  ];
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
     statements.push({
@@ -99,6 +105,8 @@ type AppendViewRow = CaucusRow &
     existing_seq: number | null;
     existing_hash: string | null;
     existing_sender: string | null;
+    ciphertext_bytes: number;
+    channel_bytes: number;
     readers: string[];
   };
 
@@ -117,5 +125,6 @@ function toAppendView(found: AppendViewRow[], senderDeviceId: string): AppendVie
         ? { seq: first.existing_seq, hash: first.existing_hash, senderDeviceId: first.existing_sender }
         : undefined,
     membership: (deviceId) => members.get(deviceId),
+    storedBytes: () => ({ caucus: first?.ciphertext_bytes ?? 0, channel: first?.channel_bytes ?? 0 }),
   };
 }

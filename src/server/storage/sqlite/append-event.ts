@@ -20,13 +20,14 @@ export function appendEventSync(stmt: Statements, input: AppendEventInput): Appe
         return r && { seq: r.seq, hash: r.hash, senderDeviceId: r.sender_device_id };
       },
       membership: (deviceId) => readMembership(stmt, input.caucusId, deviceId),
+      storedBytes: () => stmt.storedBytes.get(input.caucusId) as { caucus: number; channel: number },
     },
     input,
   );
   const { seq, hash } = plan;
   if (plan.duplicate) return { seq, hash, duplicate: true, readers: [] };
   stmt.insertEvent.run(...eventRow(input, plan));
-  stmt.advanceHead.run(seq, hash, plan.nextEpoch, input.caucusId);
+  stmt.advanceHead.run(seq, hash, plan.nextEpoch, plan.ciphertext.length, input.caucusId);
   for (const w of input.welcomes) {
     // The commit itself is from the epoch before the device joined: it reads from the next event.
     stmt.joinMember.run(seq + 1, input.caucusId, w.deviceId);

@@ -119,7 +119,16 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    advanceHead: prepare("UPDATE caucuses SET head_seq = ?, head_hash = ?, epoch = ? WHERE caucus_id = ?"),
+    advanceHead: prepare(
+      `UPDATE caucuses SET head_seq = ?, head_hash = ?, epoch = ?, ciphertext_bytes = ciphertext_bytes + ?
+       WHERE caucus_id = ?`,
+    ),
+    /** Ciphertext stored in a caucus, and in every caucus of its channel (the append's quota). */
+    storedBytes: prepare(
+      `SELECT c.ciphertext_bytes AS caucus,
+              (SELECT sum(x.ciphertext_bytes) FROM caucuses x WHERE x.channel_id = c.channel_id) AS channel
+       FROM caucuses c WHERE c.caucus_id = ?`,
+    ),
     joinMember: prepare(
       `UPDATE memberships SET joined = 1, from_seq = ?, key_package = NULL
        WHERE caucus_id = ? AND device_id = ?`,

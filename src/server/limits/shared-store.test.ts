@@ -1,0 +1,117 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import { createApp } from "../app.js";
+import { openPostgresStorage } from "../storage/postgres/postgres-storage.js";
+import { freshSchema, testDatabaseUrl } from "../storage/postgres/test-helpers.js";
+import type { Storage } from "../storage/storage.js";
+import { mediatorWithCaucus, injectCall } from "../test-helpers.js";
+import { postgresLimiterStore, redisLimiterStore, type LimiterStore } from "./limiter-store.js";
+import { loadTestLimits } from "./load-test-limits.js";
+
+/**
+ * Relay nodes that share a store share their limits: two apps on one PostgreSQL schema (as two
+ * nodes on one database), or on one Redis, spend one budget. The machine's PostgreSQL and Redis
+ * (127.0.0.1:5432, :6379) must run; without them these tests fail, saying so.
+ */
+
+const redisUrl = process.env.BACKCHANNEL_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+/** Two nodes on one PostgreSQL schema, each with its own pool of counters there. */
+async function postgresNodes(limits: object): Promise<[FastifyInstance, FastifyInstance]> {
+  const { schema, drop } = await freshSchema();
+  cleanup.push(drop);
+  const node = async (): Promise<FastifyInstance> => {
+    const storage: Storage = await openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 });
+    const app = createApp(storage, {
+      logger: false,
+      limits: { ...loadTestLimits, ...limits },
+      limiterStore: postgresLimiterStore({ databaseUrl: testDatabaseUrl, schema }),
+    });
+    cleanup.push(async () => {
+      await app.close();
+      await storage.close();
+    });
+    return app;
+  };
+  // One after the other: the first migrates.
+  const first = await node();
+  return [first, await node()];
+}
+
+const healthz = (app: FastifyInstance, ip: string) =>
+  app.inject({ method: "GET", url: "/healthz", remoteAddress: ip }).then((r) => r.statusCode);
+
+/** An address no other run of these tests used (Redis keeps counters between runs for a window). */
+const freshIp = (): string => `10.${[...randomBytes(3)].join(".")}`;
+
+describe("limits shared between relay nodes", () => {
+  it("PostgreSQL: requests through either node spend one budget per address", async () => {
+    const [one, two] = await postgresNodes({ requestsPerIp: { points: 4, seconds: 60 } });
+    const ip = freshIp();
+    expect([
+      await healthz(one, ip),
+      await healthz(two, ip),
+      await healthz(one, ip),
+      await healthz(two, ip),
+    ]).toEqual([200, 200, 200, 200]);
+    expect(await healthz(one, ip)).toBe(429);
+    expect(await healthz(two, ip)).toBe(429);
+    expect(await healthz(two, freshIp())).toBe(200);
+  });
+
+  it("PostgreSQL: a device's posts through both nodes count together", async () => {
+    const [one, two] = await postgresNodes({ postsPerCaucus: { points: 2, seconds: 60 } });
+    const m = await mediatorWithCaucus(injectCall(one));
+    const postVia = (app: FastifyInstance) =>
+      injectCall(app)(
+        "POST",
+        `/v1/caucuses/${m.caucusId}/events`,
+        { eventId: crypto.randomUUID(), kind: "application", epoch: 0, ciphertext: "AAAA" },
+        m.token,
+      );
+    expect((await postVia(one)).status).toBe(201);
+    expect((await postVia(two)).status).toBe(201);
+    expect(await postVia(one)).toMatchObject({ status: 429, body: { error: "rate_limited" } });
+  });
+
+  it("Redis: two nodes on one Redis spend one budget per address", async () => {
+    const stores: LimiterStore[] = [];
+    const nodes: FastifyInstance[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { schema, drop } = await freshSchema();
+      cleanup.push(drop);
+      const storage = await openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 });
+      const store = await redisLimiterStore(redisUrl);
+      stores.push(store);
+      const app = createApp(storage, {
+        logger: false,
+        limits: { ...loadTestLimits, requestsPerIp: { points: 3, seconds: 60 } },
+        limiterStore: store,
+      });
+      cleanup.push(async () => {
+        await app.close();
+        await storage.close();
+      });
+      nodes.push(app);
+    }
+    expect(stores[0]!.kind).toBe(`Redis at ${new URL(redisUrl).host}`);
+    const [one, two] = nodes as [FastifyInstance, FastifyInstance];
+    const ip = freshIp();
+    expect([await healthz(one, ip), await healthz(two, ip), await healthz(one, ip)]).toEqual([200, 200, 200]);
+    expect(await healthz(two, ip)).toBe(429);
+    expect(await healthz(one, freshIp())).toBe(200);
+  });
+
+  it("Redis that cannot be reached: one line naming it, never a hang", async () => {
+    await expect(redisLimiterStore("redis://:secret@127.0.0.1:1")).rejects.toThrow(
+      /^Redis not reachable at 127\.0\.0\.1:1: /,
+    );
+    await expect(redisLimiterStore("redis://:secret@127.0.0.1:1")).rejects.not.toThrow(/secret/);
+  });
+});
