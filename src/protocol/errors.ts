@@ -25,6 +25,7 @@ export const errorCodes = [
   "not_member",
   "still_member",
   "rate_limited",
+  "channel_closed",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -22,6 +22,7 @@ import { mediatorRoutes } from "./routes/mediators.js";
 import { meRoutes } from "./routes/me.js";
 import { registerRoutes, type RouteHandlers } from "./routes/register-route.js";
 import { registerWsRoute } from "./routes/ws.js";
+import { startRetentionSweeper } from "./retention/sweeper.js";
 import type { Storage } from "./storage/storage.js";
 
 /**
@@ -64,6 +65,8 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
   registerRefusals(app);
 
   app.addHook("onClose", () => notifier.close());
+  const sweeper = startRetentionSweeper(storage, config.retention, config.now, logger);
+  app.addHook("onClose", () => sweeper.stop());
 
   const ctx: RouteContext = { storage, notifier, config, authenticate: authenticate(storage, config) };
   // One handler per operation of the route table (protocol/routes.ts): leaving one out does not

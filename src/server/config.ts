@@ -1,5 +1,6 @@
 import type { DestinationStream } from "pino";
 import type { Notifier } from "./notifier.js";
+import { retentionPolicy, type RetentionOptions, type RetentionPolicy } from "./retention/policy.js";
 
 export interface LoggerOptions {
   /** pino level; default "info". */
@@ -29,6 +30,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Browser origins allowed to call the API (CORS); default any (the API takes bearer tokens only). */
   allowOrigins?: readonly string[];
+  /** Channel retention and close: grace period, sweeper (retention/policy.ts). */
+  retention?: RetentionOptions;
 }
 
 export interface AppConfig {
@@ -36,6 +39,7 @@ export interface AppConfig {
   challengeTtlMs: number;
   wsAuthTimeoutMs: number;
   now: () => number;
+  retention: RetentionPolicy;
 }
 
 export const defaultConfig = {
@@ -50,5 +54,6 @@ export function resolveConfig(options: AppOptions): AppConfig {
     challengeTtlMs: options.challengeTtlMs ?? defaultConfig.challengeTtlMs,
     wsAuthTimeoutMs: options.wsAuthTimeoutMs ?? defaultConfig.wsAuthTimeoutMs,
     now: options.now ?? Date.now,
+    retention: retentionPolicy(options.retention),
   };
 }

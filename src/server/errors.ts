@@ -24,6 +24,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   not_member: 404,
   still_member: 409,
   rate_limited: 429,
+  channel_closed: 409,
   internal: 500,
 };
 
@@ -42,6 +43,9 @@ export class ServerError extends BackchannelError {
  * which ids exist (an existence oracle that would let a party count the other side's caucuses).
  */
 export const notFound = (): ServerError => new ServerError("not_found", "not found");
+
+export const channelClosed = (): ServerError =>
+  new ServerError("channel_closed", "the mediator closed this channel");
 
 export const forbidden = (message = "mediator devices only"): ServerError =>
   new ServerError("forbidden", message);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { latestVersion } from "./schema-versions.js";
 import { rejectionCode } from "../../test-helpers.js";
 import { backupDatabase, type BackupProgress } from "./backup.js";
 import { openDatabase, sqliteFileName } from "./open-database.js";
@@ -62,7 +63,7 @@ describe("admin backup of the SQLite database", () => {
     expect(count(file)).toBe(300);
     expect(count(join(dataDir, sqliteFileName))).toBe(300 + progress.length);
 
-    expect(result).toMatchObject({ file, bytes: statSync(file).size, schemaVersion: 5 });
+    expect(result).toMatchObject({ file, bytes: statSync(file).size, schemaVersion: latestVersion() });
     expect(result.bytes).toBe(result.pages * 4096);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readdirSync(root).sort()).toEqual(["backup.sqlite", "data"]);

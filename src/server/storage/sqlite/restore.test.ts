@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { latestVersion } from "./schema-versions.js";
 import { rejectionCode } from "../../test-helpers.js";
 import { backupDatabase } from "./backup.js";
 import { openDatabase, sqliteFileName } from "./open-database.js";
@@ -58,7 +59,7 @@ describe("admin restore of the SQLite database", () => {
     expect(result).toMatchObject({
       database,
       bytes: statSync(backup).size,
-      schemaVersion: 5,
+      schemaVersion: latestVersion(),
       replaced: false,
     });
     expect(statSync(database).mode & 0o777).toBe(0o600);
