@@ -15,6 +15,7 @@ import { nodePlatform } from "../src/sdk/node.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import { cli, ensureCliBuilt } from "./helpers/cli.js";
+import { latestVersion } from "../src/server/storage/sqlite/schema-versions.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 import { ServerDatabase, type EventRow } from "./helpers/server-database.js";
 import { freePort } from "./helpers/services.js";
@@ -144,7 +145,7 @@ describe("admin backup while devices send, then admin restore on a fresh data di
       file: backupFile,
       bytes: statSync(backupFile).size,
       pages: expect.any(Number),
-      schemaVersion: 5,
+      schemaVersion: latestVersion(),
       durationMs: expect.any(Number),
     });
     expect(statSync(backupFile).mode & 0o777).toBe(0o600);
@@ -174,7 +175,11 @@ describe("admin backup while devices send, then admin restore on a fresh data di
     const run = await admin(["restore", backupFile, "--data-dir", restoredDataDir]);
     expect(run.code, run.stderr).toBe(0);
     const database = join(restoredDataDir, sqliteFileName);
-    expect(JSON.parse(run.stdout)).toMatchObject({ database, schemaVersion: 5, replaced: false });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      database,
+      schemaVersion: latestVersion(),
+      replaced: false,
+    });
     expect(statSync(database).mode & 0o777).toBe(0o600);
     restored = await startServer({ port, dataDir: restoredDataDir, logger: false });
 
