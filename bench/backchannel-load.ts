@@ -1,4 +1,4 @@
-import { fromBase64Url } from "../src/protocol/index.js";
+import { ciphertextOf, fromBase64Url } from "../src/protocol/index.js";
 import type { Party, Platform } from "../src/sdk/index.js";
 import { nodePlatform } from "../src/sdk/node.js";
 import { startNetwork } from "../test/helpers/network.js";
@@ -141,7 +141,7 @@ async function ownCiphertextBytes(party: Party): Promise<number> {
   });
   const sizes = page.events
     .filter((e) => e.kind === "application" && e.senderDeviceId === party.deviceId)
-    .map((e) => fromBase64Url(e.ciphertext).length);
+    .map((e) => fromBase64Url(ciphertextOf(e) ?? "").length);
   if (!sizes.length) throw new Error("no signal of the handler found to measure");
   return Math.max(...sizes);
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ciphertextOf } from "../src/protocol/index.js";
 import type { Party } from "../src/sdk/index.js";
 import { startNetwork } from "../test/helpers/network.js";
 import { signalText } from "./backchannel-load.js";
@@ -207,7 +208,7 @@ export async function madeSender(party: Party): Promise<RelaySender> {
     caucusId: party.caucusId,
     token: await party.session.getToken(),
     epoch: last.epoch,
-    ciphertext: last.ciphertext,
+    ciphertext: ciphertextOf(last) ?? "",
   };
 }
 

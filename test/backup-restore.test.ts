@@ -16,10 +16,10 @@ import { loadTestLimits } from "../src/server/limits/load-test-limits.js";
 import { startServer, type RunningServer } from "../src/server/start-server.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import { cli, ensureCliBuilt } from "./helpers/cli.js";
+import { latestVersion } from "../src/server/storage/sqlite/schema-versions.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 import { ServerDatabase, type EventRow } from "./helpers/server-database.js";
 import { freePort } from "./helpers/services.js";
-import { latestVersion } from "../src/server/storage/sqlite/schema-versions.js";
 
 /**
  * An operator backs up a running relay with `backchannel admin backup` (the real CLI, its own

@@ -12,6 +12,7 @@ export function caucusTitle(d: Device, caucusId: string): string {
       : `your caucus with ${r.mediatorName ?? "the mediator"}${r.topic ? ` — “${r.topic}”` : ""}${r.partyName ? ` — you speak for ${r.partyName}` : ""}`;
   if (r.removed)
     return `${title} ${pc.red("— this device was removed from the caucus; it can read nothing sent since")}`;
+  if (r.closed) return `${title} ${pc.dim("— closed by the mediator: nothing more can be sent")}`;
   if (r.quietSince)
     return `${title} ${pc.yellow(`— no word from the mediator since ${r.quietSince}: the relay may be withholding newer events from this device, or the mediator is offline`)}`;
   if (r.accessRefused)
@@ -30,6 +31,7 @@ export function caucusSummary(d: Device, caucusId: string) {
     verified: !r.problem,
     ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
     ...(r.quietSince ? { quietSince: r.quietSince } : {}),
+    ...(r.closed ? { closed: true } : {}),
     ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
   };
 }

@@ -9,6 +9,7 @@ import {
   receiptWords,
   signalKindWords,
   skippedWords,
+  burntWords,
   verdictWords,
   type EntryView,
   type TranscriptEntry,
@@ -42,6 +43,7 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
   const head = `${pc.dim(`#${e.seq}`)} ${who(e, ctx)}`;
   const b = v.body;
   if (e.skipped) return [`${head} ${pc.yellow(`· WARNING: ${skippedWords(e.skipped, who(e, ctx))}`)}`];
+  if (e.burnt) return [`${head} ${pc.dim(`· ${burntWords(e.burnt)}`)}`];
   if (!b) {
     const m = e.membership;
     const parts = [

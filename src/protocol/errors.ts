@@ -27,6 +27,7 @@ export const errorCodes = [
   "rate_limited",
   "unavailable",
   "quota_exceeded",
+  "channel_closed",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -167,6 +167,38 @@ export const routes = {
     response: wire.listChannelsResponse,
     statuses: [{ status: 200, description: "Channels" }],
   },
+  setChannelRetention: {
+    method: "PUT",
+    path: "/v1/channels/{channelId}/retention",
+    auth: "mediator",
+    tag: "channels",
+    summary: "Set how long the relay keeps this channel's application messages (null: keep them)",
+    description:
+      "A sweeper on the relay replaces each application message older than retentionDays with a " +
+      "tombstone: the ciphertext is deleted, its envelope, hash, SHA-256 and size are kept, so " +
+      "every device still verifies the transcript. Commits are kept (they carry no message). " +
+      "Deletion happens between retentionDays and retentionDays plus an hour after the append.",
+    params: channelParams,
+    body: wire.setRetentionRequest,
+    response: wire.channelSummary,
+    statuses: [{ status: 200, description: "The channel as it now stands" }],
+  },
+  closeChannel: {
+    method: "POST",
+    path: "/v1/channels/{channelId}/close",
+    auth: "mediator",
+    tag: "channels",
+    summary: "Close a channel: no more appends (channel_closed), its messages deleted after a grace period",
+    description:
+      "Every later append to its caucuses, and every new caucus, is refused with channel_closed. " +
+      "At closed.deleteAt the relay tombstones every application message of the channel and drops " +
+      "Welcomes still waiting; members still verify their transcripts. Closing twice is fine " +
+      "(the first deleteAt stands).",
+    params: channelParams,
+    body: wire.closeChannelRequest,
+    response: wire.channelSummary,
+    statuses: [{ status: 200, description: "Closed" }],
+  },
   createCaucus: {
     method: "POST",
     path: "/v1/channels/{channelId}/caucuses",

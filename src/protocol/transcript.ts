@@ -7,16 +7,25 @@ import { fromBase64Url, toHex, utf8 } from "./encoding.js";
  * each link when it stores an event; every client recomputes it from what it received, so a
  * dropped (gap), reordered or altered event, or a server showing two histories (fork), is caught.
  */
-export interface ChainLink {
+export interface ChainLinkFields {
   caucusId: string;
   seq: number;
   eventId: string;
   senderDeviceId: string;
   kind: string;
   epoch: number;
-  /** base64url MLS message bytes */
-  ciphertext: string;
 }
+
+/**
+ * A link carries its MLS message bytes, or, once the relay deleted them (a tombstone: retention,
+ * a closed channel), the SHA-256 of those bytes, which is all the link's hash ever covered: a
+ * transcript verifies across tombstones exactly as it did before the deletion.
+ */
+export type ChainLink = ChainLinkFields &
+  (
+    | { /** base64url MLS message bytes */ ciphertext: string }
+    | { /** hex SHA-256 of the deleted bytes */ ciphertextSha256: string }
+  );
 
 export function sha256HexOf(bytes: Uint8Array): string {
   return toHex(sha256(bytes));
@@ -27,7 +36,9 @@ export function genesisHash(caucusId: string): string {
 }
 
 export function linkHash(prevHash: string, link: ChainLink): string {
-  return sha256HexOf(utf8(linkPreimage(prevHash, link, sha256HexOf(fromBase64Url(link.ciphertext)))));
+  const ciphertextSha256 =
+    "ciphertext" in link ? sha256HexOf(fromBase64Url(link.ciphertext)) : link.ciphertextSha256;
+  return sha256HexOf(utf8(linkPreimage(prevHash, link, ciphertextSha256)));
 }
 
 /**
@@ -35,11 +46,7 @@ export function linkHash(prevHash: string, link: ChainLink): string {
  * definition of a link, for an implementation that hashes with another SHA-256 (the relay uses
  * node:crypto, several times faster than the pure-JS one every platform has).
  */
-export function linkPreimage(
-  prevHash: string,
-  link: Omit<ChainLink, "ciphertext">,
-  ciphertextSha256: string,
-): string {
+export function linkPreimage(prevHash: string, link: ChainLinkFields, ciphertextSha256: string): string {
   return canonicalJson({
     v: "backchannel-transcript-v1",
     caucusId: link.caucusId,

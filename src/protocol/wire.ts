@@ -69,11 +69,22 @@ export const membership = z.strictObject({
 export const meResponse = z.strictObject({ deviceId, role, memberships: z.array(membership) });
 
 // ── channels, caucuses, invites (mediator) ────────────────────────────────────────────────────
-export const createChannelRequest = z.strictObject({});
+/** How long the relay keeps a channel's application messages (days), at most ten years. */
+export const retentionDays = z.number().int().min(1).max(3650);
+export const createChannelRequest = z.strictObject({ retentionDays: retentionDays.optional() });
 export const createChannelResponse = z.strictObject({ channelId });
+export const setRetentionRequest = z.strictObject({ retentionDays: retentionDays.nullable() });
+export const closeChannelRequest = z.strictObject({});
 export const createCaucusRequest = z.strictObject({});
 export const createCaucusResponse = z.strictObject({ caucusId });
-export const channelSummary = z.strictObject({ channelId, caucusIds: z.array(caucusId) });
+export const channelSummary = z.strictObject({
+  channelId,
+  caucusIds: z.array(caucusId),
+  /** Application messages older than this are deleted by the relay (tombstones); absent: kept. */
+  retentionDays: retentionDays.optional(),
+  /** Closed by its mediator: no more appends; its messages are deleted at deleteAt (ISO 8601). */
+  closed: z.strictObject({ deleteAt: z.string() }).optional(),
+});
 export const listChannelsResponse = z.strictObject({ channels: z.array(channelSummary) });
 
 /** The longest an invite may stay redeemable (the sdk's default is 24 hours). */
@@ -200,16 +211,34 @@ export const appendEventRequest = z.strictObject({
 });
 export type AppendEventRequest = z.infer<typeof appendEventRequest>;
 
-export const storedEvent = z.strictObject({
+const eventEnvelope = {
   seq: z.number().int().positive(),
   eventId,
   senderDeviceId: deviceId,
   kind: envelopeKind,
   epoch: z.number().int().nonnegative(),
-  ciphertext: base64url(limits.ciphertextBytes),
   hash: sha256Hex,
+};
+export const liveEvent = z.strictObject({ ...eventEnvelope, ciphertext: base64url(limits.ciphertextBytes) });
+export type LiveEvent = z.infer<typeof liveEvent>;
+/**
+ * An event whose ciphertext the relay deleted (channel retention, a closed channel's deletion):
+ * its envelope and hash stay, with the SHA-256 and size of the deleted bytes, so every device
+ * still verifies the chain through it (protocol/transcript.ts) and nobody can read it any more.
+ */
+export const tombstoneEvent = z.strictObject({
+  ...eventEnvelope,
+  tombstone: z.literal(true),
+  ciphertextSha256: sha256Hex,
+  ciphertextBytes: z.number().int().nonnegative(),
 });
+export type TombstoneEvent = z.infer<typeof tombstoneEvent>;
+export const storedEvent = z.union([liveEvent, tombstoneEvent]);
 export type StoredEvent = z.infer<typeof storedEvent>;
+export const isTombstone = (e: StoredEvent): e is TombstoneEvent => "tombstone" in e;
+/** The event's MLS message bytes (base64url), or undefined for a tombstone. */
+export const ciphertextOf = (e: StoredEvent): string | undefined =>
+  "ciphertext" in e ? e.ciphertext : undefined;
 
 export const appendEventResponse = z.strictObject({
   seq: z.number().int().positive(),
@@ -225,6 +254,13 @@ export const listEventsResponse = z.strictObject({
   events: z.array(storedEvent),
   /** The chain head the server holds now. */
   head: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }),
+  /**
+   * Every application message up to this seq is a tombstone (retention or a closed channel's
+   * deletion): devices burn what they decrypted of them. Absent while nothing was deleted.
+   */
+  deletedThrough: z.number().int().positive().optional(),
+  /** The mediator closed this caucus's channel: appends are refused (channel_closed). */
+  closed: z.literal(true).optional(),
 });
 
 export const welcomeResponse = z.strictObject({

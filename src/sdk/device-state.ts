@@ -52,6 +52,19 @@ export const transcriptEntry = z.strictObject({
   skipped: z
     .strictObject({ reason: z.enum(["unreadable", "malformed", "unauthorised"]), detail: z.string() })
     .optional(),
+  /**
+   * Its content is gone from this device (sdk/core/burn.ts): `expired`, its own expiresAt passed;
+   * `deleted`, the relay deleted it (retention, a closed channel). The chain link (seq, hash)
+   * stays, so the transcript still verifies; kept of the payload: its type and sentAt (when the
+   * sender spoke, which liveness needs), if this device ever read it.
+   */
+  burnt: z
+    .strictObject({
+      reason: z.enum(["expired", "deleted"]),
+      type: z.string().max(40).optional(),
+      sentAt: z.string().max(40).optional(),
+    })
+    .optional(),
 });
 export type TranscriptEntry = z.infer<typeof transcriptEntry>;
 
@@ -80,6 +93,8 @@ export const caucusRecord = z.strictObject({
   accessRefused: z.string().optional(),
   /** No word from the mediator since this time (its sentAt), for longer than the bound. */
   quietSince: z.string().optional(),
+  /** The relay says the mediator closed the channel: nothing more can be sent. */
+  closed: z.boolean().optional(),
 });
 export type CaucusRecord = z.infer<typeof caucusRecord>;
 

@@ -201,6 +201,13 @@ export function skippedWords(
   return `A message from ${sender} ${why}, so it was skipped (${skipped.detail}). The caucus goes on; ask the sender if something is missing.`;
 }
 
+/** A burnt message (core/burn.ts) in words: that it expired, never what it said. */
+export function burntWords(burnt: { reason: "expired" | "deleted" }): string {
+  return burnt.reason === "expired"
+    ? "expired: its words were burnt from this device"
+    : "expired: deleted by the relay (retention), its words burnt from this device";
+}
+
 /** How a receipt says the source was named, from the viewer's side. */
 export function attributedAsWords(
   attributedAs: Attribution,

@@ -18,6 +18,7 @@ export {
   type MediatorSnapshot,
   type PendingConveyanceView,
 } from "./mediator/mediator.js";
+export type { ChannelSettings } from "./mediator/retention.js";
 export { Party, type AcknowledgementInput, type PartySnapshot, type SignalInput } from "./party.js";
 export { openDevice } from "./open-device.js";
 export type { CaucusView, HandlerView, RosterMediatorDevice } from "./core/caucus.js";
@@ -47,6 +48,7 @@ export {
   signalDefaults,
   signalKindWords,
   skippedWords,
+  burntWords,
   verdictWords,
   type Breach,
   type Conveyability,

@@ -56,6 +56,10 @@ export class FileStateStore implements StateStore {
     await rm(this.path, { force: true });
   }
 
+  async compact(): Promise<void> {
+    await this.keystore?.compact();
+  }
+
   async update(changes: ReadonlyMap<string, unknown>): Promise<void> {
     if (this.keystore) return this.keystore.update(changes);
     this.keystore = await FileKeystore.create(this.path, this.passphrase, changes);

@@ -11,8 +11,9 @@ import type { StateStore } from "./state-store.js";
  *   "entry/<caucusId>/<n>"    the n-th entry (from 0) of that caucus's verified transcript
  *   "state"                   a whole state, as stores written before parts held it (read only)
  *
- * A transcript only grows (entries are appended, never changed), so a save writes the new entries
- * and the caucus records and device part that changed.
+ * A transcript only grows (entries are appended), so a save writes the new entries and the
+ * caucus records and device part that changed. The one change to an entry already saved is
+ * burning it (core/burn.ts): the caller names those entries (StateWriter.rewriteEntries).
  */
 const DEVICE = "device";
 const LEGACY = "state";
@@ -92,6 +93,10 @@ export class StateWriter {
   private readonly caucuses = new Map<string, SavedCaucus>();
   private legacy: boolean;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Saved entries changed in place since (burnt), by caucus: written again by the next save. */
+  private readonly rewrites = new Map<string, Set<number>>();
+  /** Set once a save rewrote an entry: the store is then compacted (see save). */
+  private burnt = false;
 
   /**
    * `stored`: what the store holds for this state. "parts": exactly this state, as parts (a
@@ -112,13 +117,31 @@ export class StateWriter {
    * (and perhaps the device part), so the others are not even compared.
    */
   save(state: DeviceState, only?: readonly string[]): Promise<void> {
-    const run = this.queue.then(() => this.write(state, only));
+    const run = this.queue.then(async () => {
+      await this.write(state, only);
+      // A store that keeps superseded versions of a part (the file keystore's log) still holds
+      // what was burnt: have it rewrite itself without them.
+      if (this.burnt && this.store.compact) await this.store.compact();
+      this.burnt = false;
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
+  /** Entries `indices` of the caucus changed in place (they were burnt): the next save writes them. */
+  rewriteEntries(caucusId: string, indices: Iterable<number>): void {
+    let set = this.rewrites.get(caucusId);
+    if (!set) this.rewrites.set(caucusId, (set = new Set()));
+    for (const n of indices) set.add(n);
+  }
+
   private async write(state: DeviceState, only: readonly string[] | undefined): Promise<void> {
     const changes = new Map<string, unknown>();
+    const rewritten = [...this.rewrites];
+    for (const [caucusId, indices] of rewritten) {
+      const entries = Object.hasOwn(state.caucuses, caucusId) ? state.caucuses[caucusId]!.entries : [];
+      for (const n of indices) if (n < entries.length) changes.set(entryKey(caucusId, n), entries[n]);
+    }
     const device = JSON.stringify(devicePart(state));
     // The store serialises what it is given before update() returns (StateStore's contract), so
     // the live objects go as they are: no copy per part.
@@ -155,6 +178,10 @@ export class StateWriter {
     }
     if (changes.size === 0) return;
     await this.store.update(changes);
+    for (const [caucusId] of rewritten) {
+      this.rewrites.delete(caucusId);
+      this.burnt = true;
+    }
     // Only once the store has it: a failed write is tried again in full by the next save.
     this.device = device;
     this.legacy = false;

@@ -19,6 +19,12 @@ export interface StateStore {
   update(changes: ReadonlyMap<string, unknown>): Promise<void>;
   /** Forgets the device entirely (keys included). */
   clear?(): Promise<void>;
+  /**
+   * Drops every superseded version of a part the store may still hold (the file keystore's log
+   * keeps them until it is rewritten), so that burnt content leaves the store. Stores that
+   * overwrite parts in place need none.
+   */
+  compact?(): Promise<void>;
 }
 
 /** For tests and short-lived demos. Keeps deep copies, so callers cannot mutate it behind our back. */

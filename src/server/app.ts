@@ -32,6 +32,7 @@ import { meRoutes } from "./routes/me.js";
 import { readinessRoutes } from "./routes/readiness.js";
 import { registerRoutes, type RouteHandlers } from "./routes/register-route.js";
 import { registerWsRoute } from "./routes/ws.js";
+import { startRetentionSweeper } from "./retention/sweeper.js";
 import type { Storage } from "./storage/storage.js";
 
 /**
@@ -89,6 +90,8 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
 
   app.addHook("onClose", () => notifier.close());
   app.addHook("onClose", () => relayLimits.close());
+  const sweeper = startRetentionSweeper(storage, config.retention, config.now, logger);
+  app.addHook("onClose", () => sweeper.stop());
 
   const ctx: RouteContext = {
     storage,

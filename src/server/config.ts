@@ -5,6 +5,7 @@ import type { RelayMetrics } from "./metrics/relay-metrics.js";
 import type { LimiterStore } from "./limits/limiter-store.js";
 import type { LimitsOptions } from "./limits/limits-config.js";
 import type { Notifier } from "./notifier.js";
+import { retentionPolicy, type RetentionOptions, type RetentionPolicy } from "./retention/policy.js";
 
 export interface LoggerOptions {
   /** pino level; default "info". */
@@ -47,6 +48,8 @@ export interface AppOptions {
    * addresses or CIDRs). Default none: the peer's address is the client's, for the limits too.
    */
   trustProxy?: FastifyServerOptions["trustProxy"];
+  /** Channel retention and close: grace period, sweeper (retention/policy.ts). */
+  retention?: RetentionOptions;
 }
 
 export interface AppConfig {
@@ -54,6 +57,7 @@ export interface AppConfig {
   challengeTtlMs: number;
   wsAuthTimeoutMs: number;
   now: () => number;
+  retention: RetentionPolicy;
 }
 
 export const defaultConfig = {
@@ -68,5 +72,6 @@ export function resolveConfig(options: AppOptions): AppConfig {
     challengeTtlMs: options.challengeTtlMs ?? defaultConfig.challengeTtlMs,
     wsAuthTimeoutMs: options.wsAuthTimeoutMs ?? defaultConfig.wsAuthTimeoutMs,
     now: options.now ?? Date.now,
+    retention: retentionPolicy(options.retention),
   };
 }

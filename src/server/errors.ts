@@ -26,6 +26,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   rate_limited: 429,
   unavailable: 503,
   quota_exceeded: 413,
+  channel_closed: 409,
   internal: 500,
 };
 
@@ -55,6 +56,9 @@ export class RateLimitedError extends ServerError {
  * which ids exist (an existence oracle that would let a party count the other side's caucuses).
  */
 export const notFound = (): ServerError => new ServerError("not_found", "not found");
+
+export const channelClosed = (): ServerError =>
+  new ServerError("channel_closed", "the mediator closed this channel");
 
 export const forbidden = (message = "mediator devices only"): ServerError =>
   new ServerError("forbidden", message);

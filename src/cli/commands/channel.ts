@@ -1,9 +1,9 @@
 import pc from "picocolors";
-import { openMediator, output } from "../context.js";
+import { CliError, openMediator, output } from "../context.js";
 import type { Program } from "../global-options.js";
 import { parseDuration } from "../duration.js";
 import { collect } from "../repeatable.js";
-import { resolveCaucus } from "../resolve.js";
+import { resolveCaucus, resolveChannel } from "../resolve.js";
 
 /** `backchannel channel create | list | invite` (mediator). */
 export function registerChannelCommand(program: Program): void {
@@ -18,10 +18,19 @@ export function registerChannelCommand(program: Program): void {
       collect,
       [],
     )
+    .option(
+      "--retention <days>",
+      "the relay deletes each message this many days after it was sent (default: kept)",
+      parseRetentionDays,
+    )
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
       const m = await openMediator(o);
-      const c = await m.createChannel({ topic: o.topic, parties: o.party });
+      const c = await m.createChannel({
+        topic: o.topic,
+        parties: o.party,
+        ...(o.retention !== undefined ? { retentionDays: o.retention } : {}),
+      });
       output(
         o,
         c,
@@ -105,4 +114,48 @@ export function registerChannelCommand(program: Program): void {
         `Revoked invite ${inviteId}.${r.droppedDeviceId ? ` The device that redeemed it (${r.droppedDeviceId}) was dropped.` : ""}`,
       );
     });
+
+  channel
+    .command("retention")
+    .description("set how long the relay keeps the channel's messages (README: Retention)")
+    .argument("[channel]", "channel id or topic (needed only if you have several)")
+    .option("--days <n>", "delete each message this many days after it was sent", parseRetentionDays)
+    .option("--keep", "keep messages (lift the retention)")
+    .action(async (ref: string | undefined, _o, cmd) => {
+      const o = cmd.optsWithGlobals();
+      if ((o.days === undefined) === !o.keep)
+        throw new CliError("invalid_request", "give either --days <n> or --keep");
+      const m = await openMediator(o);
+      const r = await m.setRetention(resolveChannel(m, ref), o.keep ? null : (o.days as number));
+      output(
+        o,
+        r,
+        r.retentionDays === undefined
+          ? "The relay keeps this channel's messages."
+          : `The relay deletes each message of this channel ${r.retentionDays} day(s) after it was sent (devices burn their copies).`,
+      );
+    });
+
+  channel
+    .command("close")
+    .description("close a channel: nothing more can be sent; its messages are deleted after a grace period")
+    .argument("[channel]", "channel id or topic (needed only if you have several)")
+    .action(async (ref: string | undefined, _o, cmd) => {
+      const o = cmd.optsWithGlobals();
+      const m = await openMediator(o);
+      const r = await m.closeChannel(resolveChannel(m, ref));
+      output(
+        o,
+        r,
+        `Closed. The parties see the channel closed; the relay refuses every new message and deletes the channel's messages at ${r.closed?.deleteAt ?? "the end of its grace period"}.`,
+      );
+    });
+}
+
+/** Whole days, 1 to 3650 (the relay's bounds). */
+function parseRetentionDays(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3650)
+    throw new CliError("invalid_request", "retention is a whole number of days, 1 to 3650");
+  return n;
 }

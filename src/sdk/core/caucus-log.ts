@@ -6,7 +6,9 @@ import {
   mediatorOnlyTypes,
   partyOnlyTypes,
   safeParse,
+  isTombstone,
   type EventPayload,
+  type LiveEvent,
   type StoredEvent,
   type TranscriptProblem,
 } from "../../protocol/index.js";
@@ -47,7 +49,19 @@ export async function applyEvents(
     if (!group)
       return fail({ kind: "undecryptable", seq: e.seq, eventId: e.eventId, detail: "no group state" });
     let entry: TranscriptEntry;
-    if (e.kind === "commit") {
+    if (isTombstone(e)) {
+      // The relay never deletes a commit (the group needs it); one that did could stop us here.
+      if (e.kind === "commit")
+        return fail({
+          kind: "undecryptable",
+          seq: e.seq,
+          eventId: e.eventId,
+          detail: "the relay deleted a commit this device needs",
+        });
+      // Deleted before this device read it: the link verified, there is nothing to decrypt.
+      entry = { ...base(e, ownRole(group, e.senderDeviceId)), burnt: { reason: "deleted" } };
+      delete record.outbox[e.eventId];
+    } else if (e.kind === "commit") {
       if (record.pendingCommit?.eventId === e.eventId && e.senderDeviceId === self.deviceId) {
         group = CaucusGroup.restore(group.trust, fromBase64Url(record.pendingCommit.next));
         entry = base(e, "mediator", {
@@ -120,7 +134,7 @@ type SkipReason = NonNullable<TranscriptEntry["skipped"]>["reason"];
  */
 async function readApplication(
   group: CaucusGroup,
-  e: StoredEvent,
+  e: LiveEvent,
   caucusId: string,
 ): Promise<
   | { skipped: SkipReason; detail: string; next?: CaucusGroup }

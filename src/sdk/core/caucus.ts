@@ -42,6 +42,8 @@ export interface CaucusView {
    * may be withholding newer events from this device, or the mediator is offline.
    */
   readonly quietSince?: string;
+  /** The mediator closed the channel: nothing more can be sent (README "Retention"). */
+  readonly closed?: boolean;
   readonly problem?: TranscriptProblem;
   /** The problem in words, for display. */
   readonly problemText?: string;
@@ -156,6 +158,9 @@ export class Caucus {
       r.partyName,
       r.mediatorName,
       r.channelId,
+      r.closed,
+      // Burning changes entries in place (core/burn.ts).
+      r.entries.reduce((n, e) => (e.burnt ? n + 1 : n), 0),
     ];
     if (this.snapshot && key.every((k, i) => k === this.snapshot!.key[i])) return this.snapshot.view;
     const roster = this.group()?.roster() ?? [];
@@ -170,6 +175,7 @@ export class Caucus {
       removed: r.removed,
       ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
       ...(r.quietSince ? { quietSince: r.quietSince } : {}),
+      ...(r.closed ? { closed: true } : {}),
       ...(r.problem ? { problem: r.problem, problemText: describeProblem(r.problem) } : {}),
       anchor: r.anchor,
       head: r.head,

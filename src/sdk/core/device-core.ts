@@ -105,6 +105,11 @@ export class DeviceCore {
     return this.write(onlyCaucus === undefined ? undefined : [onlyCaucus]);
   }
 
+  /** Entries of a caucus were burnt in place (core/burn.ts): the next save rewrites them. */
+  burnt(caucusId: string, indices: readonly number[]): void {
+    if (indices.length > 0) this.writer.rewriteEntries(caucusId, indices);
+  }
+
   private async write(only: readonly string[] | undefined): Promise<void> {
     const waiting = [...this.deferred];
     await this.writer.save(this.state, only && [...only, ...waiting]);

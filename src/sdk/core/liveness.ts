@@ -22,7 +22,10 @@ function lastMediatorWord(core: DeviceCore, caucusId: string): number | undefine
   const entries = core.caucus(caucusId).record.entries;
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i]!;
-    if (e.senderRole === "mediator" && e.payload) return Date.parse(e.payload.sentAt);
+    if (e.senderRole !== "mediator") continue;
+    // A burnt message keeps when it was sent (core/burn.ts): its words went, not its time.
+    const sentAt = e.payload?.sentAt ?? e.burnt?.sentAt;
+    if (sentAt !== undefined) return Date.parse(sentAt);
   }
   return undefined;
 }
@@ -31,7 +34,7 @@ function lastMediatorWord(core: DeviceCore, caucusId: string): number | undefine
 export async function postHeartbeats(core: DeviceCore): Promise<void> {
   for (const caucus of core.caucuses()) {
     const r = caucus.record;
-    if (r.removed || r.problem || !r.group) continue;
+    if (r.removed || r.problem || !r.group || r.closed) continue;
     // A caucus the mediator has said nothing in has no member waiting to hear from it yet (an
     // admission is followed by a channel_info).
     const last = lastMediatorWord(core, caucus.caucusId);
@@ -52,7 +55,8 @@ export function markQuietCaucuses(core: DeviceCore): boolean {
   let changed = false;
   for (const caucus of core.caucuses()) {
     const r = caucus.record;
-    const last = r.removed || !r.group ? undefined : lastMediatorWord(core, caucus.caucusId);
+    // A closed channel's mediator has nothing more to say: its silence means nothing.
+    const last = r.removed || !r.group || r.closed ? undefined : lastMediatorWord(core, caucus.caucusId);
     const quietSince =
       last !== undefined && core.now() - last > quietAfterMs ? new Date(last).toISOString() : undefined;
     if (quietSince === r.quietSince) continue;

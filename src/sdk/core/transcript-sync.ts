@@ -3,6 +3,7 @@ import type { Head, TranscriptEntry } from "../device-state.js";
 import { verifyRemovalProof } from "../../crypto/mls/credential.js";
 import { ApiError } from "../errors.js";
 import type { Caucus } from "./caucus.js";
+import { burnDue } from "./burn.js";
 import { applyEvents } from "./caucus-log.js";
 import { markQuietCaucuses } from "./liveness.js";
 import type { DeviceCore } from "./device-core.js";
@@ -109,6 +110,8 @@ export async function syncCaucus(core: DeviceCore, caucusId: string): Promise<Tr
     }
     const { added, problem } = await applyEvents(caucus, page.events, { deviceId: core.deviceId });
     all.push(...added);
+    if (page.closed) record.closed = true;
+    core.burnt(caucusId, burnDue(record, core.now(), page.deletedThrough));
     // Same length, different head: the server rewrote events this device already verified.
     // Caught here, not only by verify(), so nothing is encrypted onto a chain we never saw.
     if (!record.problem && record.head.seq === page.head.seq && record.head.hash !== page.head.hash) {

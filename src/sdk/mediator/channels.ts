@@ -42,14 +42,15 @@ export function mediatorDeviceKeys(core: DeviceCore) {
 /** Opens a channel with one caucus (and one MLS group) per party (the caller holds the lock). */
 export async function createChannel(
   core: DeviceCore,
-  opts: { topic: string; parties: string[] },
+  opts: { topic: string; parties: string[]; retentionDays?: number },
 ): Promise<ChannelView> {
   const names = opts.parties.map((p) => p.trim());
   if (names.length < 2) throw new SdkError("parties_too_few", "a channel needs at least two parties");
   if (new Set(names.map((n) => n.toLowerCase())).size !== names.length || names.some((n) => !n))
     throw new SdkError("parties_invalid", "party names must be non-empty and distinct");
   if (!opts.topic.trim()) throw new SdkError("topic_invalid", "a channel needs a topic");
-  const { channelId } = await core.session.withRetry(() => core.api().call("createChannel", { body: {} }));
+  const body = opts.retentionDays !== undefined ? { retentionDays: opts.retentionDays } : {};
+  const { channelId } = await core.session.withRetry(() => core.api().call("createChannel", { body }));
   const view: ChannelView = { channelId, topic: opts.topic.trim(), caucuses: [] };
   for (const partyName of names) {
     const { caucusId } = await core.session.withRetry(() =>

@@ -18,6 +18,8 @@ import * as channels from "./channels.js";
 import type { ChannelView, InviteOptions, InviteResult } from "./channels.js";
 import { convey, flushOwedReceipts, resumeConveyances, type ConveyResult } from "./conveyance.js";
 import type { ConveyOptions } from "./conveyance-plan.js";
+import * as retention from "./retention.js";
+import type { ChannelSettings } from "./retention.js";
 import * as staff from "./staff.js";
 import type { MediatorDeviceView } from "./staff.js";
 
@@ -163,9 +165,25 @@ export class Mediator extends Device<MediatorSnapshot> {
     );
   }
 
-  /** Opens a channel with one caucus (and one MLS group) per party. */
-  createChannel(opts: { topic: string; parties: string[] }): Promise<ChannelView> {
+  /**
+   * Opens a channel with one caucus (and one MLS group) per party. With `retentionDays`, the relay
+   * deletes its messages that many days after they were sent (tombstones: README "Retention").
+   */
+  createChannel(opts: { topic: string; parties: string[]; retentionDays?: number }): Promise<ChannelView> {
     return this.core.exclusive(() => channels.createChannel(this.core, opts));
+  }
+
+  /** Sets (or, with null, lifts) how many days the relay keeps this channel's messages. */
+  setRetention(channelId: string, retentionDays: number | null): Promise<ChannelSettings> {
+    return this.core.exclusive(() => retention.setRetention(this.core, channelId, retentionDays));
+  }
+
+  /**
+   * Closes the channel for good: the relay refuses every later message (channel_closed), the
+   * parties see it closed, and its messages are deleted at `closed.deleteAt` (after a grace period).
+   */
+  closeChannel(channelId: string): Promise<ChannelSettings> {
+    return this.core.exclusive(() => retention.closeChannel(this.core, channelId));
   }
 
   /**

@@ -69,7 +69,12 @@ export function eventRoutes({
       });
       const caucus = await storage.getCaucus(caucusId);
       if (!caucus) throw notFound();
-      return { events, head: caucus.head };
+      return {
+        events,
+        head: caucus.head,
+        ...(caucus.deletedThrough > 0 ? { deletedThrough: caucus.deletedThrough } : {}),
+        ...(caucus.closed ? { closed: true as const } : {}),
+      };
     },
 
     async getWelcome({ device, params: { caucusId } }) {

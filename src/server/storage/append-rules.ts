@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { linkPreimage } from "../../protocol/index.js";
-import { ServerError, forbidden, notFound } from "../errors.js";
+import { ServerError, channelClosed, forbidden, notFound } from "../errors.js";
 import type { AppendEventInput, CaucusRecord, MembershipRecord } from "./storage.js";
 
 /**
@@ -39,6 +39,8 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
     }
     return { duplicate: true, seq: existing.seq, hash: existing.hash };
   }
+  // After idempotency: a retry of an event stored before the close still gets its answer.
+  if (caucus.closed) throw channelClosed();
 
   const ciphertext = Buffer.from(input.ciphertext, "base64url");
   if (input.quota && input.kind === "application")

@@ -46,8 +46,12 @@ export type EventRow = {
   sender_device_id: string;
   kind: "commit" | "application";
   epoch: number;
+  /** Empty once the event is a tombstone. */
   ciphertext: Buffer;
   hash: string;
+  /** A tombstone's: the SHA-256 (hex) and size of the deleted ciphertext; null while it is kept. */
+  tombstone_sha256: string | null;
+  tombstone_bytes: number | null;
 };
 
 export type CaucusRow = {
@@ -56,6 +60,9 @@ export type CaucusRow = {
   epoch: number;
   head_seq: number;
   head_hash: string;
+  /** Its channel's deletion time: set once the channel is closed. */
+  delete_at: number | null;
+  deleted_through: number;
 };
 
 export type InviteRow = {
@@ -112,21 +119,32 @@ export const toMembership = (r: MembershipRow): MembershipRecord => ({
   ...(r.key_package !== null ? { keyPackage: r.key_package.toString("base64url") } : {}),
 });
 
-export const toEvent = (r: EventRow): StoredEvent => ({
-  seq: r.seq,
-  eventId: r.event_id,
-  senderDeviceId: r.sender_device_id,
-  kind: r.kind,
-  epoch: r.epoch,
-  ciphertext: r.ciphertext.toString("base64url"),
-  hash: r.hash,
-});
+export const toEvent = (r: EventRow): StoredEvent => {
+  const envelope = {
+    seq: r.seq,
+    eventId: r.event_id,
+    senderDeviceId: r.sender_device_id,
+    kind: r.kind,
+    epoch: r.epoch,
+    hash: r.hash,
+  };
+  return r.tombstone_sha256 === null
+    ? { ...envelope, ciphertext: r.ciphertext.toString("base64url") }
+    : {
+        ...envelope,
+        tombstone: true,
+        ciphertextSha256: r.tombstone_sha256,
+        ciphertextBytes: r.tombstone_bytes ?? 0,
+      };
+};
 
 export const toCaucus = (r: CaucusRow): CaucusRecord => ({
   caucusId: r.caucus_id,
   channelId: r.channel_id,
   epoch: r.epoch,
   head: { seq: r.head_seq, hash: r.head_hash },
+  closed: r.delete_at !== null,
+  deletedThrough: r.deleted_through,
 });
 
 export const toInvite = (r: InviteRow): InviteRecord => ({

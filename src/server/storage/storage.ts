@@ -34,7 +34,25 @@ export interface Storage {
   pruneExpired(now: number): Promise<void>;
 
   // ── channels, caucuses, invites ──
-  createChannel(channel: { channelId: string; mediatorDeviceIds: readonly string[] }): Promise<void>;
+  createChannel(channel: {
+    channelId: string;
+    mediatorDeviceIds: readonly string[];
+    retentionDays?: number;
+  }): Promise<void>;
+  /** null: keep the channel's messages. Throws not_found for an unknown channel. */
+  setChannelRetention(channelId: string, retentionDays: number | null): Promise<void>;
+  /**
+   * Closes the channel: appends to its caucuses, and new caucuses, are refused (channel_closed)
+   * from now on, and the sweeper deletes its application messages at `deleteAt`. Closing a closed
+   * channel keeps its first deleteAt. Throws not_found for an unknown channel.
+   */
+  closeChannel(channelId: string, deleteAt: number): Promise<void>;
+  /**
+   * One pass of the retention sweeper (rules in retention-rules.ts): marks where each retained
+   * caucus's head stands now, and turns into tombstones the application messages that are due.
+   * Idempotent, and safe to run on several relay nodes at once.
+   */
+  sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult>;
   getChannel(channelId: string): Promise<ChannelRecord | undefined>;
   /** Channels the device mediates, oldest first. */
   listChannels(mediatorDeviceId: string): Promise<ChannelRecord[]>;
@@ -156,6 +174,24 @@ export interface ChannelRecord {
   mediatorDeviceIds: string[];
   /** Oldest first. */
   caucusIds: string[];
+  /** Application messages are tombstoned this many days after they were appended; absent: kept. */
+  retentionDays?: number;
+  /** Set once the channel is closed: when its application messages are tombstoned. */
+  deleteAt?: number;
+}
+
+export interface SweepOptions {
+  /** How often a caucus's head is marked (the grain of retention); default one hour. */
+  markIntervalMs?: number;
+  /** At most this many events are tombstoned per caucus per pass; default 500. */
+  batch?: number;
+}
+
+export interface SweepResult {
+  /** Caucuses whose head was marked in this pass. */
+  marked: number;
+  /** Events turned into tombstones in this pass. */
+  tombstoned: number;
 }
 
 export interface ChainHead {
@@ -170,6 +206,10 @@ export interface CaucusRecord {
   epoch: number;
   /** seq 0 with the genesis hash until the first event. */
   head: ChainHead;
+  /** Its channel is closed: appends are refused (channel_closed). */
+  closed: boolean;
+  /** Every application message up to this seq is a tombstone (0: none yet). */
+  deletedThrough: number;
 }
 
 export interface InviteRecord {
@@ -239,7 +279,7 @@ export interface WelcomeDelivery {
  * Rules, in order:
  * 1. The sender must be a joined, non-removed member of the caucus (else not_found).
  * 2. An eventId already in the caucus: same sender → the stored {seq, hash}, duplicate; other
- *    sender → event_id_conflict.
+ *    sender → event_id_conflict. Then, if the caucus's channel is closed: channel_closed.
  * 3. application: epoch must equal the caucus epoch (stale_epoch); no welcomes or removes.
  *    commit: mediator members only (forbidden); epoch must equal the caucus epoch
  *    (epoch_conflict: the first commit for an epoch wins); on success the epoch advances.

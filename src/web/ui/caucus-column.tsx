@@ -42,6 +42,7 @@ export function CaucusColumn(props: {
         removed={caucus.removed}
         {...(caucus.accessRefused ? { refused: caucus.accessRefused } : {})}
         {...(caucus.quietSince ? { quietSince: caucus.quietSince } : {})}
+        {...(caucus.closed ? { closed: true } : {})}
       />
       <PendingAdmissions device={device} partyName={partyName} pending={props.pending} />
       <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />

@@ -39,6 +39,7 @@ const sentences: Record<BackchannelErrorCode, string> = {
   unavailable: "The server is restarting or cannot reach its database. Try again in a moment.",
   quota_exceeded:
     "This caucus or channel has used all the storage the relay allows it. Ask the relay's operator to raise the quota.",
+  channel_closed: "The mediator closed this channel: nothing more can be sent in it.",
   internal: "The server had an internal error. Try again later.",
   server_unreachable: "The server cannot be reached. Check the connection; the console reconnects by itself.",
   bad_response: "The server answered with something unexpected.",

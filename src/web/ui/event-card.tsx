@@ -7,6 +7,7 @@ import {
   receiptWords,
   signalKindWords,
   skippedWords,
+  burntWords,
   verdictWords,
   type EntryView,
 } from "../../sdk/index.js";
@@ -50,6 +51,9 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         {skippedWords(e.skipped, who(v, ctx).toLowerCase() === "you" ? "you" : who(v, ctx))}
       </p>
     );
+  } else if (e.burnt) {
+    title = "Expired";
+    body = <p className="muted">{burntWords(e.burnt)}</p>;
   } else if (!b) {
     const m = e.membership;
     title = "Membership change";

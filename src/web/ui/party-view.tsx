@@ -79,6 +79,7 @@ export function PartyView({ device }: { device: Party }) {
               removed={record?.removed}
               {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
               {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
+              {...(record?.closed ? { closed: true } : {})}
             />
             {views.length === 0 && <p className="muted">Nothing here yet.</p>}
             <ol className="events">

@@ -4,6 +4,7 @@ export function TranscriptStatus({
   removed,
   refused,
   quietSince,
+  closed,
 }: {
   problem?: string;
   removed?: boolean;
@@ -11,6 +12,8 @@ export function TranscriptStatus({
   refused?: string;
   /** Nothing from the mediator since then, for longer than the liveness bound. */
   quietSince?: string;
+  /** The mediator closed the channel (README "Retention"). */
+  closed?: boolean;
 }) {
   if (removed)
     return (
@@ -23,6 +26,12 @@ export function TranscriptStatus({
       <p role="alert" className="warning">
         The relay refuses this device the caucus ({refused}), but the mediator has not said it was removed:
         the device keeps its keys and tries again.
+      </p>
+    );
+  if (closed && !problem)
+    return (
+      <p role="status" className="muted">
+        The mediator closed this channel: nothing more can be sent. Its messages will be deleted.
       </p>
     );
   if (quietSince && !problem)

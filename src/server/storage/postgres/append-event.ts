@@ -17,7 +17,8 @@ const appendRead: PreparedText = {
   name: "bc_append_read",
   text: `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash, c.ciphertext_bytes,
                 (SELECT sum(x.ciphertext_bytes) FROM caucuses x
-                 WHERE x.channel_id = c.channel_id)::bigint AS channel_bytes,
+                 WHERE x.channel_id = c.channel_id)::bigint AS channel_bytes, c.deleted_through,
+                (SELECT ch.delete_at FROM channels ch WHERE ch.channel_id = c.channel_id) AS delete_at,
                 e.seq AS existing_seq, e.hash AS existing_hash, e.sender_device_id AS existing_sender,
                 m.device_id, m.role, m.joined, m.from_seq, m.removed, m.invite_id, m.key_package,
                 ARRAY(SELECT r.device_id FROM memberships r

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { genesisHash, type StoredEvent } from "../../../protocol/index.js";
-import { notFound } from "../../errors.js";
+import { channelClosed, notFound } from "../../errors.js";
 import {
   checkInviteRetry,
   checkLinkRedeemable,
@@ -28,8 +28,11 @@ import type {
   SessionRecord,
   Storage,
   StoredDevice,
+  SweepOptions,
+  SweepResult,
   WelcomeRecord,
 } from "../storage.js";
+import { sweepRetention } from "./retention.js";
 import { appendWrites } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
 import type { CommitObserver } from "../commit-observer.js";
@@ -208,15 +211,48 @@ class PostgresStorage implements Storage {
 
   // ── channels, caucuses, invites ──
 
-  createChannel(channel: { channelId: string; mediatorDeviceIds: readonly string[] }): Promise<void> {
+  createChannel(channel: {
+    channelId: string;
+    mediatorDeviceIds: readonly string[];
+    retentionDays?: number;
+  }): Promise<void> {
     return transaction(this.pool, async (db) => {
-      await db.query("INSERT INTO channels (channel_id) VALUES ($1)", [channel.channelId]);
+      await db.query("INSERT INTO channels (channel_id, retention_days) VALUES ($1, $2)", [
+        channel.channelId,
+        channel.retentionDays ?? null,
+      ]);
       await db.query(
         `INSERT INTO channel_mediators (channel_id, device_id)
          SELECT $1, device_id FROM unnest($2::text[]) WITH ORDINALITY AS m (device_id, i) ORDER BY i`,
         [channel.channelId, channel.mediatorDeviceIds],
       );
     });
+  }
+
+  async setChannelRetention(channelId: string, retentionDays: number | null): Promise<void> {
+    const n = await changed(this.pool, "UPDATE channels SET retention_days = $1 WHERE channel_id = $2", [
+      retentionDays,
+      channelId,
+    ]);
+    if (n === 0) throw notFound();
+  }
+
+  closeChannel(channelId: string, deleteAt: number): Promise<void> {
+    return transaction(this.pool, async (db) => {
+      // Under its caucuses' locks: an append on any node either committed before the close or
+      // reads it and is refused.
+      const channel = await readChannel(db, channelId);
+      if (!channel) throw notFound();
+      await lockCaucuses(db, channel.caucusIds);
+      await db.query("UPDATE channels SET delete_at = coalesce(delete_at, $1) WHERE channel_id = $2", [
+        deleteAt,
+        channelId,
+      ]);
+    });
+  }
+
+  sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult> {
+    return sweepRetention(this.pool, now, options);
   }
 
   getChannel(channelId: string): Promise<ChannelRecord | undefined> {
@@ -233,6 +269,7 @@ class PostgresStorage implements Storage {
       await takeLock(db, advisoryLock.staff);
       const channel = await readChannel(db, caucus.channelId);
       if (!channel) throw notFound();
+      if (channel.deleteAt !== undefined) throw channelClosed();
       const creator = caucus.creatorDeviceId ?? null;
       if (creator !== null && !channel.mediatorDeviceIds.includes(creator)) throw notFound();
       await db.query("INSERT INTO caucuses (caucus_id, channel_id, head_hash) VALUES ($1, $2, $3)", [
@@ -460,8 +497,10 @@ class PostgresStorage implements Storage {
     return (
       await rows<EventRow>(
         this.pool,
-        `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash FROM (
-           SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash,
+        `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
+                tombstone_bytes FROM (
+           SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
+                  tombstone_bytes,
                   row_number() OVER w AS n,
                   sum(octet_length(ciphertext)) OVER w - octet_length(ciphertext) AS before
            FROM (SELECT * FROM events WHERE caucus_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS e

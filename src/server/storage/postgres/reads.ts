@@ -39,17 +39,25 @@ export async function readDevice(db: Queryable, deviceId: string): Promise<Store
 
 /** One statement, so the mediators and caucuses are read at one moment. */
 const channelSelect = `
-  SELECT ch.channel_id,
+  SELECT ch.channel_id, ch.retention_days, ch.delete_at,
          ARRAY(SELECT device_id FROM channel_mediators
                WHERE channel_id = ch.channel_id ORDER BY position) AS mediator_device_ids,
          ARRAY(SELECT caucus_id FROM caucuses
                WHERE channel_id = ch.channel_id ORDER BY position) AS caucus_ids
   FROM channels ch`;
 
-type ChannelRow = { channel_id: string; mediator_device_ids: string[]; caucus_ids: string[] };
+type ChannelRow = {
+  channel_id: string;
+  retention_days: number | null;
+  delete_at: number | null;
+  mediator_device_ids: string[];
+  caucus_ids: string[];
+};
 
 const toChannel = (r: ChannelRow): ChannelRecord => ({
   channelId: r.channel_id,
+  ...(r.retention_days !== null ? { retentionDays: r.retention_days } : {}),
+  ...(r.delete_at !== null ? { deleteAt: r.delete_at } : {}),
   mediatorDeviceIds: r.mediator_device_ids,
   caucusIds: r.caucus_ids,
 });
@@ -74,7 +82,8 @@ export async function readChannelsOf(db: Queryable, deviceId: string): Promise<C
 export async function readCaucus(db: Queryable, caucusId: string): Promise<CaucusRecord | undefined> {
   const r = await firstRow<CaucusRow>(
     db,
-    "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = $1",
+    `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash, c.deleted_through, ch.delete_at
+     FROM caucuses c JOIN channels ch ON ch.channel_id = c.channel_id WHERE c.caucus_id = $1`,
     [caucusId],
   );
   return r && toCaucus(r);

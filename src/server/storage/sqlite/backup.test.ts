@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { latestVersion } from "./schema-versions.js";
 import { rejectionCode } from "../../test-helpers.js";
 import { backupDatabase, type BackupProgress } from "./backup.js";
 import { openDatabase, sqliteFileName } from "./open-database.js";
-import { latestVersion } from "./schema-versions.js";
 
 /** Rows in the filler table (a read-write connection: on close it removes the WAL it opened). */
 const count = (file: string): number => {

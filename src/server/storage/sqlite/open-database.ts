@@ -29,6 +29,9 @@ export function openDatabase(options: SqliteStorageOptions): Database.Database {
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
+    // A tombstone's deleted ciphertext is overwritten with zeros, not left in a free page of the
+    // file for anyone with a copy to read (README "Retention").
+    db.pragma("secure_delete = ON");
     migrate(db);
     return db;
   } catch (error) {

@@ -28,9 +28,13 @@ export function readDevice(stmt: Statements, deviceId: string): StoredDevice | u
 }
 
 export function readChannel(stmt: Statements, channelId: string): ChannelRecord | undefined {
-  if (!stmt.channelExists.get(channelId)) return undefined;
+  const settings = stmt.channelSettings.get(channelId) as
+    { retention_days: number | null; delete_at: number | null } | undefined;
+  if (!settings) return undefined;
   return {
     channelId,
+    ...(settings.retention_days !== null ? { retentionDays: settings.retention_days } : {}),
+    ...(settings.delete_at !== null ? { deleteAt: settings.delete_at } : {}),
     mediatorDeviceIds: (stmt.channelMediators.all(channelId) as { device_id: string }[]).map(
       (r) => r.device_id,
     ),

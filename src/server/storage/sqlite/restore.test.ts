@@ -12,12 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { latestVersion } from "./schema-versions.js";
 import { rejectionCode } from "../../test-helpers.js";
 import { backupDatabase } from "./backup.js";
 import { openDatabase, sqliteFileName } from "./open-database.js";
 import { restoreDatabase } from "./restore.js";
 import { openSqliteStorage } from "./sqlite-storage.js";
-import { latestVersion } from "./schema-versions.js";
 
 /** Runs `fn` on a read-write connection to `file` (closing it removes the WAL it opened). */
 function withDb<T>(file: string, fn: (db: Database.Database) => T): T {

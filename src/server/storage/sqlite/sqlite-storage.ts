@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { genesisHash, type StoredEvent } from "../../../protocol/index.js";
-import { notFound } from "../../errors.js";
+import { channelClosed, notFound } from "../../errors.js";
 import {
   checkInviteRetry,
   checkLinkRedeemable,
@@ -28,8 +28,11 @@ import type {
   SessionRecord,
   Storage,
   StoredDevice,
+  SweepOptions,
+  SweepResult,
   WelcomeRecord,
 } from "../storage.js";
+import { prepareRetention } from "./retention.js";
 import { appendEventSync } from "./append-event.js";
 import type { CommitObserver } from "../commit-observer.js";
 import { GroupCommit } from "./group-commit.js";
@@ -79,6 +82,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storag
 class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
+  private readonly sweep: ReturnType<typeof prepareRetention>;
 
   /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
@@ -86,6 +90,7 @@ class SqliteStorage implements Storage {
   constructor(db: Database.Database, onCommit?: CommitObserver) {
     this.db = db;
     this.stmt = prepareStatements(db);
+    this.sweep = prepareRetention(db);
     this.appends = new GroupCommit(
       db,
       (input) => {
@@ -162,17 +167,37 @@ class SqliteStorage implements Storage {
 
   // ── channels, caucuses, invites ──
 
-  createChannel(channel: { channelId: string; mediatorDeviceIds: readonly string[] }): Promise<void> {
+  createChannel(channel: {
+    channelId: string;
+    mediatorDeviceIds: readonly string[];
+    retentionDays?: number;
+  }): Promise<void> {
     return this.run(() =>
       this.db
         .transaction(() => {
-          this.stmt.insertChannel.run(channel.channelId);
+          this.stmt.insertChannel.run(channel.channelId, channel.retentionDays ?? null);
           for (const d of channel.mediatorDeviceIds) {
             this.stmt.insertChannelMediator.run(channel.channelId, d);
           }
         })
         .immediate(),
     );
+  }
+
+  setChannelRetention(channelId: string, retentionDays: number | null): Promise<void> {
+    return this.run(() => {
+      if (this.stmt.setRetention.run(retentionDays, channelId).changes === 0) throw notFound();
+    });
+  }
+
+  closeChannel(channelId: string, deleteAt: number): Promise<void> {
+    return this.run(() => {
+      if (this.stmt.closeChannel.run(deleteAt, channelId).changes === 0) throw notFound();
+    });
+  }
+
+  sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult> {
+    return this.run(() => this.sweep(now, options));
   }
 
   getChannel(channelId: string): Promise<ChannelRecord | undefined> {
@@ -197,6 +222,7 @@ class SqliteStorage implements Storage {
         .transaction(() => {
           const channel = readChannel(this.stmt, caucus.channelId);
           if (!channel) throw notFound();
+          if (channel.deleteAt !== undefined) throw channelClosed();
           if (
             caucus.creatorDeviceId !== undefined &&
             !channel.mediatorDeviceIds.includes(caucus.creatorDeviceId)
@@ -393,7 +419,7 @@ class SqliteStorage implements Storage {
       const rows = this.stmt.listEvents.iterate(caucusId, page.afterSeq, page.limit) as Iterable<EventRow>;
       for (const row of rows) {
         events.push(toEvent(row));
-        taken += row.ciphertext.length;
+        taken += row.ciphertext.length; // a tombstone's is empty
         if (taken >= page.maxBytes) break; // leaving the loop ends (and resets) the statement
       }
       return events;

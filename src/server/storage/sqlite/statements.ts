@@ -38,9 +38,12 @@ export function prepareStatements(db: Database.Database) {
     ),
     pruneChallenges: prepare("DELETE FROM login_challenges WHERE expires_at < ?"),
     pruneSessions: prepare("DELETE FROM sessions WHERE expires_at < ?"),
-    insertChannel: prepare("INSERT INTO channels (channel_id) VALUES (?)"),
+    insertChannel: prepare("INSERT INTO channels (channel_id, retention_days) VALUES (?, ?)"),
+    setRetention: prepare("UPDATE channels SET retention_days = ? WHERE channel_id = ?"),
+    /** The first close's deletion time stands. */
+    closeChannel: prepare("UPDATE channels SET delete_at = coalesce(delete_at, ?) WHERE channel_id = ?"),
+    channelSettings: prepare("SELECT retention_days, delete_at FROM channels WHERE channel_id = ?"),
     insertChannelMediator: prepare("INSERT INTO channel_mediators (channel_id, device_id) VALUES (?, ?)"),
-    channelExists: prepare("SELECT 1 FROM channels WHERE channel_id = ?"),
     channelMediators: prepare("SELECT device_id FROM channel_mediators WHERE channel_id = ? ORDER BY rowid"),
     channelCaucuses: prepare("SELECT caucus_id FROM caucuses WHERE channel_id = ? ORDER BY rowid"),
     channelsOfMediator: prepare(
@@ -85,7 +88,8 @@ export function prepareStatements(db: Database.Database) {
     useLink: prepare("UPDATE mediator_links SET used = 1, redeemed_by = ? WHERE link_id = ?"),
     voidLinks: prepare("UPDATE mediator_links SET used = 1 WHERE created_by = ? AND used = 0"),
     getCaucus: prepare(
-      "SELECT caucus_id, channel_id, epoch, head_seq, head_hash FROM caucuses WHERE caucus_id = ?",
+      `SELECT c.caucus_id, c.channel_id, c.epoch, c.head_seq, c.head_hash, c.deleted_through, ch.delete_at
+       FROM caucuses c JOIN channels ch ON ch.channel_id = c.channel_id WHERE c.caucus_id = ?`,
     ),
     insertInvite: prepare(
       "INSERT INTO invites (invite_id, caucus_id, invite_public_key, expires_at) VALUES (?, ?, ?, ?)",
@@ -148,7 +152,8 @@ export function prepareStatements(db: Database.Database) {
        WHERE caucus_id = ? AND device_id = ?`,
     ),
     listEvents: prepare(
-      `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash FROM events
+      `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
+              tombstone_bytes FROM events
        WHERE caucus_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     getWelcome: prepare(

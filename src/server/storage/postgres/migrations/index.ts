@@ -1,6 +1,7 @@
 import type { Migration } from "../../migration.js";
 import { initial } from "./001-initial.js";
+import { retention } from "./003-retention.js";
 import { limits } from "./004-limits.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
-export const migrations: readonly Migration[] = [initial, limits];
+export const migrations: readonly Migration[] = [initial, retention, limits];

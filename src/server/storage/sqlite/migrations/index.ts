@@ -4,6 +4,7 @@ import { access } from "./003-access.js";
 import { removalProofs } from "./004-removal-proofs.js";
 import type { Migration } from "../../migration.js";
 import { welcomeAnchors } from "./005-welcome-anchors.js";
+import { retention } from "./007-retention.js";
 import { ciphertextBytes } from "./008-ciphertext-bytes.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
@@ -13,5 +14,6 @@ export const migrations: readonly Migration[] = [
   access,
   removalProofs,
   welcomeAnchors,
+  retention,
   ciphertextBytes,
 ];
