@@ -18,6 +18,7 @@ import { cli, ensureCliBuilt } from "./helpers/cli.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 import { ServerDatabase, type EventRow } from "./helpers/server-database.js";
 import { freePort } from "./helpers/services.js";
+import { latestVersion } from "../src/server/storage/sqlite/schema-versions.js";
 
 /**
  * An operator backs up a running relay with `backchannel admin backup` (the real CLI, its own
@@ -94,7 +95,7 @@ describe("admin backup while devices send, then admin restore on a fresh data di
   beforeAll(async () => {
     ensureCliBuilt();
     port = await freePort();
-    first = await startServer({ port, dataDir: firstDataDir, logger: false });
+    first = await startServer({ port, dataDir: firstDataDir, logger: false, registration: "open" });
     net = await startNetwork({ server: first, store: (who) => (stores[who] = new MemoryStateStore()) });
     m = net.mediator;
     a = net.handlers.A![0]!;
@@ -144,7 +145,7 @@ describe("admin backup while devices send, then admin restore on a fresh data di
       file: backupFile,
       bytes: statSync(backupFile).size,
       pages: expect.any(Number),
-      schemaVersion: 5,
+      schemaVersion: latestVersion(),
       durationMs: expect.any(Number),
     });
     expect(statSync(backupFile).mode & 0o777).toBe(0o600);
@@ -174,9 +175,13 @@ describe("admin backup while devices send, then admin restore on a fresh data di
     const run = await admin(["restore", backupFile, "--data-dir", restoredDataDir]);
     expect(run.code, run.stderr).toBe(0);
     const database = join(restoredDataDir, sqliteFileName);
-    expect(JSON.parse(run.stdout)).toMatchObject({ database, schemaVersion: 5, replaced: false });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      database,
+      schemaVersion: latestVersion(),
+      replaced: false,
+    });
     expect(statSync(database).mode & 0o777).toBe(0o600);
-    restored = await startServer({ port, dataDir: restoredDataDir, logger: false });
+    restored = await startServer({ port, dataDir: restoredDataDir, logger: false, registration: "open" });
 
     const rows = new ServerDatabase(database);
     restoredA = rows.rows(caucusA).map(rowLink);

@@ -1,5 +1,6 @@
 import type { DestinationStream } from "pino";
 import type { Notifier } from "./notifier.js";
+import { defaultRegistrationMode, type RegistrationMode } from "./registration/registration-mode.js";
 
 export interface LoggerOptions {
   /** pino level; default "info". */
@@ -29,6 +30,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Browser origins allowed to call the API (CORS); default any (the API takes bearer tokens only). */
   allowOrigins?: readonly string[];
+  /** Who may register a mediator device; default "tokens" (registration/registration-mode.ts). */
+  registration?: RegistrationMode;
 }
 
 export interface AppConfig {
@@ -36,6 +39,7 @@ export interface AppConfig {
   challengeTtlMs: number;
   wsAuthTimeoutMs: number;
   now: () => number;
+  registration: RegistrationMode;
 }
 
 export const defaultConfig = {
@@ -50,5 +54,6 @@ export function resolveConfig(options: AppOptions): AppConfig {
     challengeTtlMs: options.challengeTtlMs ?? defaultConfig.challengeTtlMs,
     wsAuthTimeoutMs: options.wsAuthTimeoutMs ?? defaultConfig.wsAuthTimeoutMs,
     now: options.now ?? Date.now,
+    registration: options.registration ?? defaultRegistrationMode,
   };
 }

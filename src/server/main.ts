@@ -1,5 +1,7 @@
 import { consoleBuilt, defaultConsoleDir } from "./console.js";
 import { natsUrlProblem } from "./nats/nats-url.js";
+import { registrationFromEnv, registrationLine } from "./registration/registration-env.js";
+import type { RegistrationMode } from "./registration/registration-mode.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
 import { describeStorage } from "./storage/open-storage.js";
 import { isPostgresUrl } from "./storage/postgres/postgres-storage.js";
@@ -14,6 +16,8 @@ export interface ServeEnv {
   BACKCHANNEL_DATABASE_URL?: string;
   /** NATS server for push fan-out between relay nodes; unset: one node, in-process. */
   BACKCHANNEL_NATS_URL?: string;
+  /** "tokens" (default): mediators register with a token from the operator; "open": anyone. */
+  BACKCHANNEL_REGISTRATION?: string;
 }
 
 export interface ServeOptions {
@@ -23,6 +27,7 @@ export interface ServeOptions {
   databaseUrl?: string;
   allowOrigins?: string[];
   natsUrl?: string;
+  registration: RegistrationMode;
 }
 
 /**
@@ -67,6 +72,7 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(allowOrigins?.length ? { allowOrigins } : {}),
     ...(natsUrl !== undefined ? { natsUrl } : {}),
+    registration: registrationFromEnv(env),
   };
 }
 
@@ -84,7 +90,8 @@ export async function serve(
   const options = serveOptionsFromEnv(env);
   const server = await startServer({ ...options, ...(consoleDir ? { consoleDir } : {}) });
   process.stderr.write(
-    `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n`,
+    `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n` +
+      registrationLine(options.registration),
   );
   if (withConsole)
     process.stderr.write(

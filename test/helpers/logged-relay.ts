@@ -25,7 +25,7 @@ export async function startLoggedRelay(): Promise<LoggedRelay> {
     },
   });
   const dataDir = await mkdtemp(join(tmpdir(), "backchannel-logged-"));
-  const server = await startServer({ port: 0, dataDir, logger: { destination } });
+  const server = await startServer({ port: 0, dataDir, logger: { destination }, registration: "open" });
   return {
     ...server,
     lines,

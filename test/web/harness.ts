@@ -112,6 +112,8 @@ export async function startConsoleServer(options: ConsoleServerOptions = {}): Pr
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "backchannel-web-"));
   const server = await startServer({
     logger: false,
+    // Open unless a test asks otherwise: the console tests register mediators freely.
+    registration: "open",
     ...serverOptions,
     ...(servedByRelay ? { consoleDir } : {}),
     port: options.port ?? 0,

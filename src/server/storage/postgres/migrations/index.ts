@@ -1,5 +1,6 @@
 import type { Migration } from "../../migration.js";
 import { initial } from "./001-initial.js";
+import { registrationTokens } from "./002-registration-tokens.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, registrationTokens];

@@ -4,6 +4,7 @@ import { access } from "./003-access.js";
 import { removalProofs } from "./004-removal-proofs.js";
 import type { Migration } from "../../migration.js";
 import { welcomeAnchors } from "./005-welcome-anchors.js";
+import { registrationTokens } from "./006-registration-tokens.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
 export const migrations: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   access,
   removalProofs,
   welcomeAnchors,
+  registrationTokens,
 ];
