@@ -15,7 +15,7 @@ const sentences: Record<BackchannelErrorCode, string> = {
   signature_invalid: "The server refused this device's signature.",
   forbidden: "This device is not allowed to do that.",
   registration_closed:
-    "This relay registers mediators only with a registration token. Ask the relay's operator for one and enter it below.",
+    "This relay registers mediators only with a registration token. Ask the relay's operator for one and enter it in the form.",
   registration_token_invalid:
     "That registration token is not valid on this relay (unknown, used up, revoked or expired). Ask the relay's operator for a new one.",
   not_found: "Not found, or this device has no access to it.",
