@@ -27,8 +27,15 @@ export interface NodesOptions {
   events: number;
   /** Appends per node before timing, so that every node's code is optimised (JIT). */
   warmup: number;
-  /** Concurrent senders, the same for every deployment (closed loop): an even number. */
+  /** Concurrent senders (closed loop), an even number: per node, or for every deployment in all (`load`). */
   senders: number;
+  /**
+   * "per-node" (the default): each node gets `senders`, so N nodes carry N times the load one node
+   * carries, as a deployment does when it scales out because its load grew; efficiencyN is then
+   * "linear per CPU spent" in the issue's sense. "total": every deployment gets `senders` in all,
+   * so each of N nodes sees 1/N of the concurrency, and batches smaller (bench/README.md).
+   */
+  load: "per-node" | "total";
   /** Rounds per deployment, the deployments taking turns (1 2 3, 3 2 1, …) so all see the same noise. */
   rounds: number;
   /** Node counts to compare; the first is the reference (default 1, 2, 3). */
@@ -38,7 +45,12 @@ export interface NodesOptions {
   progress(line: string): void;
 }
 
-export type NodesResult = { senders: number; rounds: number; levels: NodesLevel[] } & NodesRatios;
+export type NodesResult = {
+  senders: number;
+  load: NodesOptions["load"];
+  rounds: number;
+  levels: NodesLevel[];
+} & NodesRatios;
 
 export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
   const counts = opts.nodeCounts ?? [1, 2, 3];
@@ -54,7 +66,8 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
     const databases: string[] = [];
     for (const n of counts) databases.push(await createDatabase(pg.url, `bench_nodes_${n}`));
     opts.progress(
-      `nodes: ${counts.join(", ")} node(s), a database each, ${opts.senders / 2} channels of two parties each`,
+      `nodes: ${counts.join(", ")} node(s), a database each, ${opts.senders} senders ` +
+        `${opts.load === "per-node" ? "per node" : "in all"} (channels of two parties)`,
     );
     // Side by side, and all kept running: the rounds take turns, and an idle deployment costs
     // next to nothing (its nodes are not counted; its share of PostgreSQL's and NATS's is noise).
@@ -62,7 +75,7 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
       counts.map((n, i) =>
         startDeployment({
           nodes: n,
-          senders: opts.senders,
+          senders: opts.load === "per-node" ? opts.senders * n : opts.senders,
           databaseUrl: databases[i]!,
           natsUrl: services.nats.url,
           cliMain,
@@ -84,12 +97,12 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
       ),
     );
 
-    const perSender = Math.max(1, Math.ceil(opts.events / opts.rounds / opts.senders));
+    const perSender = (d: Deployment) => Math.max(1, Math.ceil(opts.events / opts.rounds / d.senders.length));
     const rounds: Round[][] = deployments.map(() => []);
     for (let r = 0; r < opts.rounds; r++) {
       const order = deployments.map((_, i) => i);
       for (const i of r % 2 === 0 ? order : order.reverse())
-        rounds[i]!.push(await timedRound(deployments[i]!, services, perSender));
+        rounds[i]!.push(await timedRound(deployments[i]!, services, perSender(deployments[i]!)));
       opts.progress(
         `nodes: round ${r + 1}/${opts.rounds}: ` +
           rounds.map((runs, i) => `${counts[i]} node(s) ${describeRound(runs[r]!)}`).join("; "),
@@ -110,7 +123,7 @@ export async function measureNodes(opts: NodesOptions): Promise<NodesResult> {
       );
       levels.push(l);
     }
-    return { senders: opts.senders, rounds: opts.rounds, levels, ...ratios(counts, rounds) };
+    return { senders: opts.senders, load: opts.load, rounds: opts.rounds, levels, ...ratios(counts, rounds) };
   } finally {
     for (const d of deployments) await d.close();
     await nats?.kill();
@@ -134,10 +147,14 @@ export function nodesOptionsFromEnv(progress: (line: string) => void): NodesOpti
   if (senders % 2 !== 0)
     throw new Error(`BENCH_NODES_SENDERS must be even (two per channel), got ${senders}`);
   const profDir = process.env.BENCH_NODES_PROF;
+  const load = process.env.BENCH_NODES_LOAD ?? "per-node";
+  if (load !== "per-node" && load !== "total")
+    throw new Error(`BENCH_NODES_LOAD must be per-node or total, got ${load}`);
   return {
     events: intEnv("BENCH_NODES_EVENTS", 2400, 1),
     warmup: intEnv("BENCH_NODES_WARMUP", 1000, 0),
     senders,
+    load,
     rounds: intEnv("BENCH_NODES_ROUNDS", 4, 1),
     ...(profDir ? { cpuProfDir: profDir } : {}),
     progress,

@@ -27,6 +27,7 @@ export const errorCodes = [
   "not_member",
   "still_member",
   "rate_limited",
+  "unavailable",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

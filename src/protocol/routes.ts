@@ -60,6 +60,19 @@ export const routes = {
     response: wire.healthResponse,
     statuses: [{ status: 200, description: "Up" }],
   },
+  ready: {
+    method: "GET",
+    path: "/readyz",
+    auth: "none",
+    tag: "relay",
+    summary: "Readiness: whether this relay node should get traffic",
+    description:
+      "503 `unavailable` while the node shuts down (after SIGTERM), when its storage does not answer, " +
+      "or when its link to NATS is down (with BACKCHANNEL_NATS_URL). `/healthz` answers as long as " +
+      "the process serves at all.",
+    response: wire.healthResponse,
+    statuses: [{ status: 200, description: "Ready" }],
+  },
   getOpenApi: {
     method: "GET",
     path: "/openapi.json",
@@ -351,8 +364,9 @@ socket closes (code 4401); the server answers {"type":"ready","deviceId"}. Then 
 {"type":"event","caucusId","seq"} (fetch from your cursor), {"type":"membership","caucusId"} and
 {"type":"sync"} (this relay may have missed pushes: fetch every caucus from your cursor).
 {"type":"ping"} gets {"type":"pong"}. A bad frame gets {"type":"error","error","message"}. The socket
-closes (4401) when the token expires. A frame that breaks the WebSocket protocol closes it with the
-protocol's code (1002, 1007, 1009). A GET without a WebSocket handshake gets 426, a refused
+closes (4401) when the token expires. A relay that shuts down closes it with 1012 (service restart):
+connect again, to any node, and fetch from your cursor. A frame that breaks the WebSocket protocol
+closes it with the protocol's code (1002, 1007, 1009). A GET without a WebSocket handshake gets 426, a refused
 handshake a 4xx, both in the error shape.`,
 } as const;
 

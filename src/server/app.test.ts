@@ -256,6 +256,7 @@ describe("happy path", () => {
     expect(operations.sort()).toEqual(
       [
         "GET /healthz",
+        "GET /readyz",
         "GET /openapi.json",
         "POST /v1/mediators",
         "POST /v1/auth/challenge",

@@ -6,9 +6,14 @@ import { authenticate } from "./auth.js";
 import { resolveConfig, type AppOptions } from "./config.js";
 import { registerConsole } from "./console.js";
 import { registerApiCors } from "./cors.js";
+import { refuseWhileDraining } from "./drain.js";
 import { toHttpError } from "./errors.js";
 import "./fastify-types.js";
+import { RelayLifecycle } from "./lifecycle.js";
 import { RequestLogController, createLogger } from "./logger.js";
+import { meteredStorage } from "./metrics/metered-storage.js";
+import { observeRelay } from "./metrics/observe-relay.js";
+import { RelayMetrics } from "./metrics/relay-metrics.js";
 import { InProcessNotifier } from "./notifier.js";
 import { refusalOptions, registerRefusals } from "./refusals.js";
 import { channelRoutes } from "./routes/channels.js";
@@ -20,6 +25,7 @@ import { loginRoutes } from "./routes/login.js";
 import { mediatorDeviceRoutes } from "./routes/mediator-devices.js";
 import { mediatorRoutes } from "./routes/mediators.js";
 import { meRoutes } from "./routes/me.js";
+import { readinessRoutes } from "./routes/readiness.js";
 import { registerRoutes, type RouteHandlers } from "./routes/register-route.js";
 import { registerWsRoute } from "./routes/ws.js";
 import type { Storage } from "./storage/storage.js";
@@ -29,9 +35,12 @@ import type { Storage } from "./storage/storage.js";
  * start-server.ts puts it on a port. Closing the app closes the notifier, not the storage
  * (whoever opened the storage closes it).
  */
-export function createApp(storage: Storage, options: AppOptions = {}): FastifyInstance {
+export function createApp(unmetered: Storage, options: AppOptions = {}): FastifyInstance {
   const config = resolveConfig(options);
   const notifier = options.notifier ?? new InProcessNotifier();
+  const metrics = options.metrics ?? new RelayMetrics();
+  const lifecycle = options.lifecycle ?? new RelayLifecycle();
+  const storage = meteredStorage(unmetered, metrics);
   const logger: FastifyBaseLogger =
     options.logger === false ? pino({ enabled: false }) : createLogger(options.logger);
   const app = Fastify({
@@ -41,6 +50,8 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     exposeHeadRoutes: false,
     // Slow-drip request bodies may not hold a connection open forever.
     requestTimeout: 60_000,
+    // Requests that arrive while the relay drains are refused in our shape (drain.ts), not Fastify's.
+    return503OnClosing: false,
     // Errors raised before routing (undecodable URL, over-long path segment) get our shape too.
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = toHttpError(error);
@@ -62,6 +73,8 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
     return reply.code(status).send(body);
   });
   registerRefusals(app);
+  app.addHook("onRequest", refuseWhileDraining(lifecycle));
+  observeRelay(app, metrics, { notifier, lifecycle });
 
   app.addHook("onClose", () => notifier.close());
 
@@ -70,6 +83,7 @@ export function createApp(storage: Storage, options: AppOptions = {}): FastifyIn
   // compile, and the table drives each route's validation.
   const handlers: RouteHandlers = {
     ...relayRoutes(),
+    ...readinessRoutes({ storage, notifier, lifecycle }),
     ...mediatorRoutes(ctx),
     ...loginRoutes(ctx),
     ...meRoutes(ctx),

@@ -1,4 +1,6 @@
 import type { DestinationStream } from "pino";
+import type { RelayLifecycle } from "./lifecycle.js";
+import type { RelayMetrics } from "./metrics/relay-metrics.js";
 import type { Notifier } from "./notifier.js";
 import { defaultRegistrationMode, type RegistrationMode } from "./registration/registration-mode.js";
 
@@ -32,6 +34,10 @@ export interface AppOptions {
   allowOrigins?: readonly string[];
   /** Who may register a mediator device; default "tokens" (registration/registration-mode.ts). */
   registration?: RegistrationMode;
+  /** Where the relay counts (metrics/relay-metrics.ts); default a registry of this app's own. */
+  metrics?: RelayMetrics;
+  /** Draining or not (drain.ts): /readyz and late requests answer 503 while it drains. */
+  lifecycle?: RelayLifecycle;
 }
 
 export interface AppConfig {

@@ -26,6 +26,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   not_member: 404,
   still_member: 409,
   rate_limited: 429,
+  unavailable: 503,
   internal: 500,
 };
 

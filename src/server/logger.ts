@@ -1,6 +1,7 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
 import { pino, type Logger } from "pino";
 import type { LoggerOptions } from "./config.js";
+import { refusalCodeOf } from "./refusal-code.js";
 
 /**
  * Defence in depth: request lines carry only the fields below, but if anything ever logs a body,
@@ -51,11 +52,13 @@ export class RequestLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
+    const code = refusalCodeOf(request);
     const line = {
       method: request.method,
       route: request.routeOptions.url ?? "(no route)",
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
+      ...(code ? { code } : {}),
       ...(request.device ? { deviceId: request.device.deviceId } : {}),
     };
     if (error) reply.log.error({ ...line, err: error }, "request errored");

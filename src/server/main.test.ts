@@ -23,4 +23,26 @@ describe("serveOptionsFromEnv", () => {
       /secret/,
     );
   });
+
+  it("reads the metrics listener and the drain timeout, refusing what they cannot be, in words", () => {
+    expect(serveOptionsFromEnv({})).not.toHaveProperty("metricsPort");
+    expect(serveOptionsFromEnv({})).not.toHaveProperty("drainTimeoutMs");
+    expect(
+      serveOptionsFromEnv({
+        BACKCHANNEL_METRICS_PORT: "9464",
+        BACKCHANNEL_METRICS_HOST: "0.0.0.0",
+        BACKCHANNEL_DRAIN_TIMEOUT: "2.5",
+      }),
+    ).toMatchObject({ metricsPort: 9464, metricsHost: "0.0.0.0", drainTimeoutMs: 2500 });
+    // Set but empty, as container environments leave them: unset.
+    expect(
+      serveOptionsFromEnv({ BACKCHANNEL_METRICS_PORT: "", BACKCHANNEL_DRAIN_TIMEOUT: "" }),
+    ).not.toHaveProperty("metricsPort");
+    expect(() => serveOptionsFromEnv({ BACKCHANNEL_METRICS_PORT: "metrics" })).toThrow(
+      'BACKCHANNEL_METRICS_PORT must be a port number (0-65535), got "metrics"',
+    );
+    expect(() => serveOptionsFromEnv({ BACKCHANNEL_DRAIN_TIMEOUT: "10s" })).toThrow(
+      'BACKCHANNEL_DRAIN_TIMEOUT must be seconds (0-3600), got "10s"',
+    );
+  });
 });

@@ -2,6 +2,7 @@ import { consoleBuilt, defaultConsoleDir } from "./console.js";
 import { natsUrlProblem } from "./nats/nats-url.js";
 import { registrationFromEnv, registrationLine } from "./registration/registration-env.js";
 import type { RegistrationMode } from "./registration/registration-mode.js";
+import { defaultDrainTimeoutMs } from "./drain.js";
 import { defaultDataDir, defaultHost, defaultPort, startServer, type RunningServer } from "./start-server.js";
 import { describeStorage } from "./storage/open-storage.js";
 import { isPostgresUrl } from "./storage/postgres/postgres-storage.js";
@@ -18,6 +19,12 @@ export interface ServeEnv {
   BACKCHANNEL_NATS_URL?: string;
   /** "tokens" (default): mediators register with a token from the operator; "open": anyone. */
   BACKCHANNEL_REGISTRATION?: string;
+  /** Port of a listener serving GET /metrics (Prometheus); unset: no metrics served. */
+  BACKCHANNEL_METRICS_PORT?: string;
+  /** Its interface; default 127.0.0.1. */
+  BACKCHANNEL_METRICS_HOST?: string;
+  /** Seconds a shutdown waits for requests in flight and push sockets; default 8. */
+  BACKCHANNEL_DRAIN_TIMEOUT?: string;
 }
 
 export interface ServeOptions {
@@ -28,6 +35,9 @@ export interface ServeOptions {
   allowOrigins?: string[];
   natsUrl?: string;
   registration: RegistrationMode;
+  metricsPort?: number;
+  metricsHost?: string;
+  drainTimeoutMs?: number;
 }
 
 /**
@@ -46,13 +56,33 @@ export function databaseUrlFromEnv(env: Pick<ServeEnv, "BACKCHANNEL_DATABASE_URL
   return databaseUrl;
 }
 
+function portFromEnv(name: string, raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new Error(`${name} must be a port number (0-65535), got "${raw}"`);
+  }
+  return port;
+}
+
+/** BACKCHANNEL_METRICS_PORT, _HOST and BACKCHANNEL_DRAIN_TIMEOUT, checked (observability, shutdown). */
+function operationsFromEnv(
+  env: ServeEnv,
+): Pick<ServeOptions, "metricsPort" | "metricsHost" | "drainTimeoutMs"> {
+  const metricsPort = env.BACKCHANNEL_METRICS_PORT || undefined;
+  const drain = env.BACKCHANNEL_DRAIN_TIMEOUT || undefined;
+  const seconds = Number(drain);
+  if (drain !== undefined && !(/^\d+(\.\d+)?$/.test(drain) && seconds <= 3600))
+    throw new Error(`BACKCHANNEL_DRAIN_TIMEOUT must be seconds (0-3600), got "${drain}"`);
+  return {
+    ...(metricsPort ? { metricsPort: portFromEnv("BACKCHANNEL_METRICS_PORT", metricsPort) } : {}),
+    ...(env.BACKCHANNEL_METRICS_HOST ? { metricsHost: env.BACKCHANNEL_METRICS_HOST } : {}),
+    ...(drain ? { drainTimeoutMs: Math.round(seconds * 1000) } : {}),
+  };
+}
+
 /** Reads the environment, with the defaults documented in start-server.ts. */
 export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
-  const rawPort = env.BACKCHANNEL_PORT ?? String(defaultPort);
-  const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new Error(`BACKCHANNEL_PORT must be a port number (0-65535), got "${rawPort}"`);
-  }
+  const port = portFromEnv("BACKCHANNEL_PORT", env.BACKCHANNEL_PORT ?? String(defaultPort));
   const allowOrigins = env.BACKCHANNEL_ALLOW_ORIGIN?.split(",")
     .map((o) => o.trim())
     .filter((o) => o !== "");
@@ -72,6 +102,7 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(allowOrigins?.length ? { allowOrigins } : {}),
     ...(natsUrl !== undefined ? { natsUrl } : {}),
+    ...operationsFromEnv(env),
     registration: registrationFromEnv(env),
   };
 }
@@ -93,14 +124,21 @@ export async function serve(
     `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n` +
       registrationLine(options.registration),
   );
+  if (server.metricsUrl) process.stderr.write(`metrics (Prometheus) at ${server.metricsUrl}/metrics\n`);
   if (withConsole)
     process.stderr.write(
       consoleBuilt(defaultConsoleDir)
         ? `web console served by this relay: ${server.url}/ (it tells its users that whoever runs this relay could read what is done in it)\n`
         : "web console not built (run `npm run build`); the API works without it\n",
     );
-  const stop = (): void => {
-    server.close().then(
+  const stop = (signal: NodeJS.Signals): void => {
+    const closed = server.close();
+    // By now the relay has stopped listening (drain.ts does that first, synchronously).
+    process.stderr.write(
+      `${signal}: shutting down: no new connections; finishing requests in flight and closing push sockets ` +
+        `(up to ${(options.drainTimeoutMs ?? defaultDrainTimeoutMs) / 1000} s); a second ${signal} stops at once\n`,
+    );
+    closed.then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(

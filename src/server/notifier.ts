@@ -46,6 +46,8 @@ export interface Notifier {
   /** Closes the device's sockets (those of one session, with `tokenHash`). */
   disconnect(reason: Disconnect): Promise<void>;
   close(): Promise<void>;
+  /** Whether the link to the other nodes is up (NATS); absent where there is no link (in-process). */
+  readonly online?: boolean;
 }
 
 export class InProcessNotifier implements Notifier {

@@ -71,6 +71,7 @@ function operation(operationId: OperationId, spec: RouteSpec): JsonSchema {
   const error = { content: json(ref(errorResponse)) };
   responses["4XX"] = { description: "Rejected: `error` is a stable code", ...error };
   responses["500"] = { description: "Internal error (no details)", ...error };
+  responses["503"] = { description: "`unavailable`: this relay node is shutting down; try again", ...error };
   const description = [spec.description, authNote[spec.auth]].filter(Boolean).join("\n\n");
   const params = parameters(spec);
   return {

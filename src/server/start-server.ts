@@ -2,6 +2,10 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { createApp } from "./app.js";
 import type { AppOptions } from "./config.js";
+import { drainAndClose } from "./drain.js";
+import { RelayLifecycle } from "./lifecycle.js";
+import { startMetricsServer, type MetricsServer } from "./metrics/metrics-server.js";
+import { RelayMetrics } from "./metrics/relay-metrics.js";
 import { openNatsNotifier } from "./nats/nats-notifier.js";
 import { openStorage } from "./storage/open-storage.js";
 
@@ -16,6 +20,12 @@ export interface StartServerOptions extends AppOptions {
   databaseUrl?: string;
   /** Push fan-out between relay nodes through this NATS server (nats://host:port); default in-process. */
   natsUrl?: string;
+  /** Serve GET /metrics on a listener of its own at this port (0: a free one); default none. */
+  metricsPort?: number;
+  /** The metrics listener's interface; default 127.0.0.1. */
+  metricsHost?: string;
+  /** How long close() lets requests in flight and push sockets finish; default 8 s (drain.ts). */
+  drainTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -23,6 +33,12 @@ export interface RunningServer {
   url: string;
   port: number;
   dataDir: string;
+  /** http://host:port of the metrics listener, when one was asked for. */
+  metricsUrl?: string;
+  /**
+   * Drains (drain.ts: stop accepting, /readyz 503, push sockets told to reconnect, requests in
+   * flight finished), then closes storage, which commits what is queued.
+   */
   close(): Promise<void>;
 }
 
@@ -56,9 +72,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     dataDir = defaultDataDir,
     databaseUrl,
     natsUrl,
+    metricsPort,
+    metricsHost,
+    drainTimeoutMs,
     ...appOptions
   } = options;
-  const storage = await openStorage({ dataDir, databaseUrl });
+  // Node's own metrics (CPU, memory, event loop) only for a relay that serves them.
+  const metrics = appOptions.metrics ?? new RelayMetrics({ processMetrics: metricsPort !== undefined });
+  const lifecycle = appOptions.lifecycle ?? new RelayLifecycle();
+  const storage = await openStorage({ dataDir, databaseUrl, onCommit: metrics.commit });
   // The app closes its notifier when it closes.
   const notifier =
     natsUrl === undefined
@@ -67,9 +89,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
           await storage.close();
           throw error;
         });
-  const app = createApp(storage, { ...appOptions, ...(notifier ? { notifier } : {}) });
+  const app = createApp(storage, { ...appOptions, metrics, lifecycle, ...(notifier ? { notifier } : {}) });
+  let metricsServer: MetricsServer | undefined;
   try {
     await app.listen({ host, port });
+    if (metricsPort !== undefined)
+      metricsServer = await startMetricsServer(metrics, { port: metricsPort, host: metricsHost });
   } catch (error) {
     await app.close().catch(() => undefined);
     await storage.close();
@@ -79,12 +104,15 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     ...listeningAt(app),
     dataDir,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     close: () =>
       (closing ??= (async () => {
         try {
-          await app.close();
+          await drainAndClose(app, lifecycle, { timeoutMs: drainTimeoutMs });
         } finally {
           await storage.close();
+          // Last: a scrape during the drain still sees it happen.
+          await metricsServer?.close();
         }
       })()),
   };

@@ -204,7 +204,7 @@ export class TestSocket {
   private readonly frames: ServerFrame[] = [];
   private waiting: { resolve(f: ServerFrame): void; reject(e: Error): void } | undefined;
   private closeCode: number | undefined;
-  readonly closed: Promise<{ code: number }>;
+  readonly closed: Promise<{ code: number; reason: string }>;
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
@@ -216,11 +216,11 @@ export class TestSocket {
       else this.frames.push(frame);
     });
     this.closed = new Promise((resolve) =>
-      this.ws.on("close", (code) => {
+      this.ws.on("close", (code, reason) => {
         this.closeCode = code;
         this.waiting?.reject(new Error(`socket closed (${code}) while waiting for a frame`));
         this.waiting = undefined;
-        resolve({ code });
+        resolve({ code, reason: reason.toString("utf8") });
       }),
     );
   }
@@ -261,4 +261,16 @@ export function rejectionCode(attempt: Promise<unknown>): Promise<string> {
     () => "resolved",
     (e: unknown) => (e instanceof BackchannelError ? e.code : `not a BackchannelError: ${String(e)}`),
   );
+}
+
+/**
+ * Polls until `check` holds, failing after `timeoutMs`: for a state another process or component
+ * reaches on its own (a link going down, a log line written), with a deadline rather than a sleep.
+ */
+export async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

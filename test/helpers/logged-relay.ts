@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { startServer, type RunningServer } from "../../src/server/start-server.js";
+import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/start-server.js";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
@@ -15,7 +15,9 @@ export interface LoggedRelay extends RunningServer {
 }
 
 /** A relay on a real port and its own SQLite directory, its log lines captured for the test. */
-export async function startLoggedRelay(): Promise<LoggedRelay> {
+export async function startLoggedRelay(
+  options: Omit<StartServerOptions, "port" | "dataDir" | "logger"> = {},
+): Promise<LoggedRelay> {
   const lines: LogLine[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -25,7 +27,13 @@ export async function startLoggedRelay(): Promise<LoggedRelay> {
     },
   });
   const dataDir = await mkdtemp(join(tmpdir(), "backchannel-logged-"));
-  const server = await startServer({ port: 0, dataDir, logger: { destination }, registration: "open" });
+  const server = await startServer({
+    ...options,
+    port: 0,
+    dataDir,
+    logger: { destination },
+    registration: "open",
+  });
   return {
     ...server,
     lines,

@@ -144,6 +144,8 @@ export interface RelayNode {
   /** What the node wrote to stderr (its human lines; errors). */
   stderr(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** How the running node process ends: its exit code, or the signal that ended it. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Starts it again on the same port (after a kill). */
   restart(): Promise<void>;
 }
@@ -198,6 +200,13 @@ export async function startRelayNode(
     pid: () => child?.pid,
     stderr: () => err,
     restart: start,
+    exited() {
+      const c = child;
+      if (!c) return Promise.reject(new Error("the node was never started"));
+      if (c.exitCode !== null || c.signalCode !== null)
+        return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
+      return new Promise((resolve) => c.once("exit", (code, signal) => resolve({ code, signal })));
+    },
     async kill(signal: NodeJS.Signals = "SIGKILL") {
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;

@@ -15,6 +15,23 @@ export function registerServeCommand(program: Program): void {
         "comma-separated browser origins allowed to call the API (default any: it takes bearer tokens only)",
       ).env("BACKCHANNEL_ALLOW_ORIGIN"),
     )
+    .addOption(
+      new Option(
+        "--metrics-port <port>",
+        "serve Prometheus metrics at /metrics on this port, on a listener of its own (default none)",
+      ).env("BACKCHANNEL_METRICS_PORT"),
+    )
+    .addOption(
+      new Option("--metrics-host <host>", "the metrics listener's interface (default 127.0.0.1)").env(
+        "BACKCHANNEL_METRICS_HOST",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--drain-timeout <seconds>",
+        "on SIGTERM/SIGINT, how long to let requests and push sockets finish (default 8)",
+      ).env("BACKCHANNEL_DRAIN_TIMEOUT"),
+    )
     // No .choices(): the relay checks the value (registration-env.ts), where an empty variable
     // counts as unset, as container environments leave them.
     .addOption(
@@ -41,6 +58,9 @@ export function registerServeCommand(program: Program): void {
         ...(o.host ? { BACKCHANNEL_HOST: o.host } : {}),
         ...(o.dataDir ? { BACKCHANNEL_DATA_DIR: o.dataDir } : {}),
         ...(o.allowOrigin ? { BACKCHANNEL_ALLOW_ORIGIN: o.allowOrigin } : {}),
+        ...(o.metricsPort ? { BACKCHANNEL_METRICS_PORT: o.metricsPort } : {}),
+        ...(o.metricsHost ? { BACKCHANNEL_METRICS_HOST: o.metricsHost } : {}),
+        ...(o.drainTimeout ? { BACKCHANNEL_DRAIN_TIMEOUT: o.drainTimeout } : {}),
         ...(o.registration ? { BACKCHANNEL_REGISTRATION: o.registration } : {}),
       };
       const server = await serve(env, { withConsole: o.console === true });

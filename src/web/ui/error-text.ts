@@ -40,6 +40,7 @@ const sentences: Record<BackchannelErrorCode, string> = {
   event_id_conflict: "That event id is already taken.",
   not_member: "This device is not a member of that caucus.",
   rate_limited: "Too many requests. Wait a moment and try again.",
+  unavailable: "The server is restarting or cannot reach its database. Try again in a moment.",
   internal: "The server had an internal error. Try again later.",
   server_unreachable: "The server cannot be reached. Check the connection; the console reconnects by itself.",
   bad_response: "The server answered with something unexpected.",

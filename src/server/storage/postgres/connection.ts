@@ -1,4 +1,5 @@
 import { DatabaseError, Pool, TypeOverrides, type PoolClient } from "pg";
+import type { CommitObserver } from "../commit-observer.js";
 
 export interface PostgresStorageOptions {
   /**
@@ -10,6 +11,8 @@ export interface PostgresStorageOptions {
   schema?: string;
   /** Connections this relay node keeps to the database; default 10. */
   poolSize?: number;
+  /** Told about each group commit (metrics). */
+  onCommit?: CommitObserver;
 }
 
 export const isPostgresUrl = (url: string): boolean => /^postgres(?:ql)?:\/\//i.test(url);

@@ -1,5 +1,6 @@
 import { DatabaseError, type Pool, type QueryResultRow } from "pg";
 import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
+import { observe, secondsSince, type CommitObserver } from "../commit-observer.js";
 import type { PreparedText, Statement } from "./statement.js";
 import { together, transactionAround } from "./transaction.js";
 
@@ -32,6 +33,8 @@ export class GroupCommit<I, O> {
     private readonly writes: BatchWrites<I, O>,
     /** Writes per transaction at most, so one commit (and the locks it holds) stays short. */
     private readonly maxBatch = 256,
+    /** Told how long each batch's transaction took, BEGIN to COMMIT (the WAL flush included). */
+    private readonly onCommit?: CommitObserver,
   ) {}
 
   submit(input: I): Promise<O> {
@@ -70,6 +73,7 @@ export class GroupCommit<I, O> {
   private async commitBatch(batch: readonly Queued<I, O>[]): Promise<void> {
     const inputs = batch.map((q) => q.input);
     let outcomes: Outcome<O>[];
+    const start = process.hrtime.bigint();
     try {
       outcomes = await transactionAround(
         this.pool,
@@ -87,6 +91,7 @@ export class GroupCommit<I, O> {
         },
       );
     } catch (error) {
+      observe(this.onCommit, { writes: batch.length, seconds: secondsSince(start), ok: false });
       // A statement failed in the database (a deadlock was already retried by transactionAround):
       // which write's fault it was, and what it undid, only the writes alone can tell.
       if (batch.length > 1 && error instanceof DatabaseError)
@@ -94,6 +99,7 @@ export class GroupCommit<I, O> {
       else rejectAll(batch, error);
       return;
     }
+    observe(this.onCommit, { writes: batch.length, seconds: secondsSince(start), ok: true });
     settle(batch, outcomes);
   }
 

@@ -35,6 +35,7 @@ import type {
 } from "../storage.js";
 import { appendWrites } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
+import type { CommitObserver } from "../commit-observer.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./migrate.js";
 import {
@@ -80,7 +81,7 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
     } finally {
       db.release();
     }
-    return new PostgresStorage(pool);
+    return new PostgresStorage(pool, options.onCommit);
   } catch (error) {
     await pool.end();
     throw error;
@@ -115,8 +116,11 @@ class PostgresStorage implements Storage {
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly pool: Pool) {
-    this.appends = new GroupCommit(pool, appendWrites);
+  constructor(
+    private readonly pool: Pool,
+    onCommit?: CommitObserver,
+  ) {
+    this.appends = new GroupCommit(pool, appendWrites, undefined, onCommit);
   }
 
   // ── devices and login ──

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { asError, rejectAll, settle, type Outcome, type Queued } from "../batch.js";
+import { observe, secondsSince, type CommitObserver } from "../commit-observer.js";
 
 /**
  * Group commit: writes submitted in the same turn of the event loop share one transaction, so
@@ -29,6 +30,8 @@ export class GroupCommit<I, O> {
     apply: (input: I) => O,
     /** Writes per transaction at most; more wait for the next turn, so one commit stays short. */
     private readonly maxBatch = 256,
+    /** Told how long each batch took, BEGIN to COMMIT (the fsync included). */
+    private readonly onCommit?: CommitObserver,
   ) {
     const one = db.transaction(apply);
     const batchTransaction = db.transaction((batch: readonly Queued<I, O>[]) =>
@@ -76,12 +79,15 @@ export class GroupCommit<I, O> {
     // flush() may have emptied the queue before this turn came: no empty transaction.
     if (batch.length === 0) return;
     let outcomes: Outcome<O>[];
+    const start = process.hrtime.bigint();
     try {
       outcomes = this.applyBatch(batch);
     } catch (error) {
+      observe(this.onCommit, { writes: batch.length, seconds: secondsSince(start), ok: false });
       rejectAll(batch, error);
       return;
     }
+    observe(this.onCommit, { writes: batch.length, seconds: secondsSince(start), ok: true });
     settle(batch, outcomes);
   }
 }

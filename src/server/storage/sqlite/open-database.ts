@@ -2,10 +2,14 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { migrate } from "./migrate.js";
+import type { CommitObserver } from "../commit-observer.js";
 
 export const sqliteFileName = "backchannel.sqlite";
 
-export type SqliteStorageOptions = { dataDir: string } | { inMemory: true };
+export type SqliteStorageOptions = ({ dataDir: string } | { inMemory: true }) & {
+  /** Told about each group commit (metrics). */
+  onCommit?: CommitObserver;
+};
 
 /** Creates the data dir if missing, opens the file with the settings durability needs, migrates. */
 export function openDatabase(options: SqliteStorageOptions): Database.Database {

@@ -34,6 +34,7 @@ import type {
   WelcomeRecord,
 } from "../storage.js";
 import { appendEventSync } from "./append-event.js";
+import type { CommitObserver } from "../commit-observer.js";
 import { GroupCommit } from "./group-commit.js";
 import { openDatabase, type SqliteStorageOptions } from "./open-database.js";
 import {
@@ -73,7 +74,7 @@ export { sqliteFileName, type SqliteStorageOptions } from "./open-database.js";
 /** Opens (creating if needed) `<dataDir>/backchannel.sqlite` and brings its schema up to date. */
 export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
   try {
-    return Promise.resolve(new SqliteStorage(openDatabase(options)));
+    return Promise.resolve(new SqliteStorage(openDatabase(options), options.onCommit));
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
@@ -94,18 +95,23 @@ class SqliteStorage implements Storage {
   /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, onCommit?: CommitObserver) {
     this.db = db;
     this.stmt = prepareStatements(db);
     this.tokens = prepareTokenStatements(db);
-    this.appends = new GroupCommit(db, (input) => {
-      const result = appendEventSync(this.stmt, input);
-      if (!result.duplicate)
-        // A party device is in one caucus only: removed from it, it is done for.
-        for (const d of input.removes)
-          if (readDevice(this.stmt, d)?.role === "party") this.removeDeviceSync(d);
-      return result;
-    });
+    this.appends = new GroupCommit(
+      db,
+      (input) => {
+        const result = appendEventSync(this.stmt, input);
+        if (!result.duplicate)
+          // A party device is in one caucus only: removed from it, it is done for.
+          for (const d of input.removes)
+            if (readDevice(this.stmt, d)?.role === "party") this.removeDeviceSync(d);
+        return result;
+      },
+      undefined,
+      onCommit,
+    );
   }
 
   // ── devices and login ──
