@@ -26,7 +26,13 @@ const send = (m: RelayProcessMessage) => process.send?.(m);
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const relay =
   kind === "real"
-    ? await startServer({ port: 0, dataDir, limits: loadTestLimits, ...(databaseUrl ? { databaseUrl } : {}) })
+    ? await startServer({
+        port: 0,
+        dataDir,
+        registration: "open",
+        limits: loadTestLimits,
+        ...(databaseUrl ? { databaseUrl } : {}),
+      })
     : await startBaselineRelay(dataDir);
 
 process.on("message", (m: unknown) => {

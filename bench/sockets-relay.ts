@@ -49,7 +49,7 @@ const relayScript = `
 const [startServerUrl, dataDir] = process.argv.slice(1);
 const { rmSync } = await import("node:fs");
 const { startServer } = await import(startServerUrl);
-const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, limits: ${JSON.stringify(loadTestLimits)} });
+const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, registration: "open", limits: ${JSON.stringify(loadTestLimits)} });
 process.send({ type: "listening", url: server.url });
 // The bench gone (even killed) means the run is over: never outlive it holding a port, nor
 // leave the database in /dev/shm, which is memory.

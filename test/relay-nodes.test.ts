@@ -54,7 +54,7 @@ class Relays {
       logger: false,
       reconnectWaitMs: 50,
     });
-    const app = createApp(this.storage, { logger: false, notifier });
+    const app = createApp(this.storage, { logger: false, notifier, registration: "open" });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const node = {
       url: listeningAt(app).url,

@@ -50,6 +50,7 @@ class RelayProcess {
         BACKCHANNEL_HOST: "127.0.0.1",
         BACKCHANNEL_PORT: String(this.port),
         BACKCHANNEL_DATA_DIR: this.dataDir,
+        BACKCHANNEL_REGISTRATION: "open",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

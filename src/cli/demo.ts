@@ -89,7 +89,9 @@ async function startRelays(
     };
   }
   if (opts.nodes === undefined) {
-    const server = await startServer({ port: 0, dataDir, logger });
+    // Open registration, on purpose: the demo's own relay lives on a loopback port for one run,
+    // and the story starts with the mediator registering (closed registration is tested apart).
+    const server = await startServer({ port: 0, dataDir, logger, registration: "open" });
     return {
       servers: [server],
       where: `SQLite in ${dataDir}`,
@@ -106,7 +108,7 @@ async function startRelays(
     // All at once, as a deployment's nodes start: the migrations' advisory lock lets one migrate.
     const started = await Promise.allSettled(
       Array.from({ length: opts.nodes }, () =>
-        startServer({ port: 0, dataDir, databaseUrl: url, natsUrl, logger }),
+        startServer({ port: 0, dataDir, databaseUrl: url, natsUrl, logger, registration: "open" }),
       ),
     );
     for (const r of started) if (r.status === "fulfilled") servers.push(r.value);

@@ -11,6 +11,8 @@ export const errorCodes = [
   "challenge_invalid",
   "signature_invalid",
   "forbidden",
+  "registration_closed",
+  "registration_token_invalid",
   "not_found",
   "device_exists",
   "invite_used",

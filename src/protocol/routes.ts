@@ -87,7 +87,13 @@ export const routes = {
     path: "/v1/mediators",
     auth: "none",
     tag: "devices",
-    summary: "Register a mediator device (open registration: a mediator account is a device)",
+    summary: "Register a mediator device (a mediator account is a device)",
+    description:
+      "Registration is closed by default: the body carries a `registrationToken` from the relay's operator " +
+      "(`backchannel admin token create`), and each registration spends one of its uses. Without one the " +
+      "relay answers 403 `registration_closed`; with one that is unknown, used up, revoked or expired, 403 " +
+      "`registration_token_invalid` (the same answer for each, so nothing tells which tokens exist). A relay " +
+      "whose operator opened registration (`--registration open`) registers anyone and ignores the token.",
     body: wire.registerMediatorRequest,
     response: wire.registerMediatorResponse,
     statuses: [{ status: 201, description: "Registered" }],

@@ -27,6 +27,12 @@ export type Role = z.infer<typeof role>;
 export const registerMediatorRequest = z.strictObject({
   deviceId: randomId,
   authPublicKey: ed25519PublicKey,
+  /**
+   * From the relay's operator (`backchannel admin token create`). A relay with closed
+   * registration, the default, requires one; an open relay ignores it. Any string is looked up
+   * (no format check): a malformed token is refused exactly as an unknown one.
+   */
+  registrationToken: z.string().min(1).max(200).optional(),
 });
 export const registerMediatorResponse = z.strictObject({ deviceId, role });
 

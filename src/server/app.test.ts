@@ -45,7 +45,8 @@ let now: number;
 async function start(options: AppOptions = {}): Promise<void> {
   storage = await openSqliteStorage({ inMemory: true });
   now = Date.parse("2030-01-01T00:00:00Z");
-  app = createApp(storage, { logger: false, now: () => now, ...options });
+  // Open registration unless a test says otherwise (closed registration: registration.test.ts).
+  app = createApp(storage, { logger: false, now: () => now, registration: "open", ...options });
   call = injectCall(app);
 }
 
@@ -1127,7 +1128,7 @@ describe("failures inside", () => {
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
-    const brokenApp = createApp(broken, { logger: false });
+    const brokenApp = createApp(broken, { logger: false, registration: "open" });
     const d = newDevice();
     const res = await injectCall(brokenApp)("POST", "/v1/mediators", {
       deviceId: d.deviceId,

@@ -6,6 +6,7 @@ import type { LimiterStore } from "./limits/limiter-store.js";
 import type { LimitsOptions } from "./limits/limits-config.js";
 import type { Notifier } from "./notifier.js";
 import { retentionPolicy, type RetentionOptions, type RetentionPolicy } from "./retention/policy.js";
+import { defaultRegistrationMode, type RegistrationMode } from "./registration/registration-mode.js";
 
 export interface LoggerOptions {
   /** pino level; default "info". */
@@ -35,6 +36,8 @@ export interface AppOptions {
   consoleDir?: string;
   /** Browser origins allowed to call the API (CORS); default any (the API takes bearer tokens only). */
   allowOrigins?: readonly string[];
+  /** Who may register a mediator device; default "tokens" (registration/registration-mode.ts). */
+  registration?: RegistrationMode;
   /** Where the relay counts (metrics/relay-metrics.ts); default a registry of this app's own. */
   metrics?: RelayMetrics;
   /** Draining or not (drain.ts): /readyz and late requests answer 503 while it drains. */
@@ -58,6 +61,7 @@ export interface AppConfig {
   wsAuthTimeoutMs: number;
   now: () => number;
   retention: RetentionPolicy;
+  registration: RegistrationMode;
 }
 
 export const defaultConfig = {
@@ -73,5 +77,6 @@ export function resolveConfig(options: AppOptions): AppConfig {
     wsAuthTimeoutMs: options.wsAuthTimeoutMs ?? defaultConfig.wsAuthTimeoutMs,
     now: options.now ?? Date.now,
     retention: retentionPolicy(options.retention),
+    registration: options.registration ?? defaultRegistrationMode,
   };
 }

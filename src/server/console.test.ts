@@ -37,7 +37,12 @@ describe("web console serving", () => {
 
   /** The relay serving the console in `consoleDir`; `null`: the relay as started by default. */
   function app(consoleDir: string | null = dir): FastifyInstance {
-    const a = createApp(storage, { logger: false, ...(consoleDir === null ? {} : { consoleDir }) });
+    // Registration open: these tests register mediators freely (closed registration: routes/mediators.test.ts).
+    const a = createApp(storage, {
+      logger: false,
+      registration: "open",
+      ...(consoleDir === null ? {} : { consoleDir }),
+    });
     apps.push(a);
     return a;
   }

@@ -10,6 +10,8 @@ const defaultStatus: Record<ErrorCode, number> = {
   challenge_invalid: 401,
   signature_invalid: 401,
   forbidden: 403,
+  registration_closed: 403,
+  registration_token_invalid: 403,
   not_found: 404,
   device_exists: 409,
   invite_used: 409,

@@ -2,6 +2,8 @@ import { consoleBuilt, defaultConsoleDir } from "./console.js";
 import { redisTarget } from "./limits/limiter-store.js";
 import { limitsFromEnv, type LimitsOptions } from "./limits/limits-config.js";
 import { natsUrlProblem } from "./nats/nats-url.js";
+import { registrationFromEnv, registrationLine } from "./registration/registration-env.js";
+import type { RegistrationMode } from "./registration/registration-mode.js";
 import { defaultDrainTimeoutMs } from "./drain.js";
 import {
   defaultDataDir,
@@ -24,6 +26,8 @@ export interface ServeEnv {
   BACKCHANNEL_DATABASE_URL?: string;
   /** NATS server for push fan-out between relay nodes; unset: one node, in-process. */
   BACKCHANNEL_NATS_URL?: string;
+  /** "tokens" (default): mediators register with a token from the operator; "open": anyone. */
+  BACKCHANNEL_REGISTRATION?: string;
   /** Port of a listener serving GET /metrics (Prometheus); unset: no metrics served. */
   BACKCHANNEL_METRICS_PORT?: string;
   /** Its interface; default 127.0.0.1. */
@@ -45,6 +49,7 @@ export interface ServeOptions {
   databaseUrl?: string;
   allowOrigins?: string[];
   natsUrl?: string;
+  registration: RegistrationMode;
   metricsPort?: number;
   metricsHost?: string;
   drainTimeoutMs?: number;
@@ -122,6 +127,7 @@ export function serveOptionsFromEnv(env: ServeEnv = process.env): ServeOptions {
     ...(allowOrigins?.length ? { allowOrigins } : {}),
     ...(natsUrl !== undefined ? { natsUrl } : {}),
     ...operationsFromEnv(env),
+    registration: registrationFromEnv(env),
   };
 }
 
@@ -152,7 +158,8 @@ export async function serve(
   const options = serveOptionsFromEnv(env);
   const server = await startServer({ ...options, ...(consoleDir ? { consoleDir } : {}) });
   process.stderr.write(
-    `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n`,
+    `backchannel relay listening on ${server.url} (storage: ${describeStorage(options)})\n` +
+      registrationLine(options.registration),
   );
   if (server.metricsUrl) process.stderr.write(`metrics (Prometheus) at ${server.metricsUrl}/metrics\n`);
   if (withConsole)

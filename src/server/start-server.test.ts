@@ -27,7 +27,8 @@ describe("startServer", () => {
 
   beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "backchannel-server-"));
-    server = await startServer({ port: 0, dataDir, logger: false });
+    // Registration open: these tests register mediators freely (closed registration: routes/mediators.test.ts).
+    server = await startServer({ port: 0, dataDir, logger: false, registration: "open" });
     call = fetchCall(server.url);
     sockets = [];
   });
@@ -125,9 +126,15 @@ describe("startServer", () => {
 
   it("with natsUrl, pushes through NATS; an unreachable NATS stops the start with its URL", async () => {
     await expect(
-      startServer({ port: 0, dataDir, logger: false, natsUrl: "nats://127.0.0.1:1" }),
+      startServer({ port: 0, dataDir, logger: false, registration: "open", natsUrl: "nats://127.0.0.1:1" }),
     ).rejects.toThrow("cannot reach NATS at nats://127.0.0.1:1");
-    const clustered = await startServer({ port: 0, dataDir, logger: false, natsUrl: testNatsUrl });
+    const clustered = await startServer({
+      port: 0,
+      dataDir,
+      logger: false,
+      registration: "open",
+      natsUrl: testNatsUrl,
+    });
     try {
       const m = await mediatorWithCaucus(fetchCall(clustered.url));
       const socket = await connect(clustered.url);
@@ -141,7 +148,13 @@ describe("startServer", () => {
   });
 
   it("closes a socket that never authenticates", async () => {
-    const impatient = await startServer({ port: 0, dataDir, logger: false, wsAuthTimeoutMs: 50 });
+    const impatient = await startServer({
+      port: 0,
+      dataDir,
+      logger: false,
+      registration: "open",
+      wsAuthTimeoutMs: 50,
+    });
     try {
       const silent = await connect(impatient.url);
       expect((await silent.closed).code).toBe(4401);
@@ -156,7 +169,7 @@ describe("startServer", () => {
     expect((await call("POST", `/v1/caucuses/${m.caucusId}/events`, sent, m.token)).status).toBe(201);
     await server.close();
 
-    server = await startServer({ port: 0, dataDir, logger: false });
+    server = await startServer({ port: 0, dataDir, logger: false, registration: "open" });
     call = fetchCall(server.url);
     const listed = await call("GET", `/v1/caucuses/${m.caucusId}/events`, undefined, m.token);
     expect(listed.body.events).toEqual([expect.objectContaining({ seq: 1, ...sent })]);

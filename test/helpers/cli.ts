@@ -72,7 +72,10 @@ function startInChild(
   });
 }
 
-/** `backchannel serve` on a free port in its own process; resolves with its URL and what it printed. */
+/**
+ * `backchannel serve` on a free port in its own process; resolves with its URL and what it printed.
+ * Registration is open unless `env` or `extra` says otherwise: CLI tests register mediators freely.
+ */
 export function serveInChild(
   dataDir: string,
   extra: string[] = [],
@@ -82,7 +85,7 @@ export function serveInChild(
     ["serve", "--port", "0", "--data-dir", dataDir, ...extra],
     /listening on (http:\/\/\S+)/,
     "stderr",
-    env,
+    { BACKCHANNEL_REGISTRATION: "open", ...env },
   );
 }
 

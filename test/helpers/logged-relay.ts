@@ -34,6 +34,7 @@ export async function startLoggedRelay(
     port: 0,
     dataDir,
     logger: { destination },
+    registration: "open",
   });
   return {
     ...server,

@@ -69,6 +69,9 @@ export async function startNetwork(
       port: 0,
       dataDir,
       limits: loadTestLimits,
+      // Open on purpose: the network's mediator registers without a token (closed registration,
+      // the default, is tested in test/registration.test.ts).
+      registration: "open",
       logger: opts.logger ?? false,
       ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}),
     }));

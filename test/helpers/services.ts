@@ -172,7 +172,14 @@ export async function startRelayNode(
   let err = "";
   const start = async (): Promise<void> => {
     child = spawn(process.execPath, [...(options.execArgv ?? []), entry, "serve"], {
-      env: { ...process.env, BACKCHANNEL_HOST: "127.0.0.1", BACKCHANNEL_PORT: String(port), ...env },
+      // Open registration unless `env` says otherwise: test and bench nodes register mediators freely.
+      env: {
+        ...process.env,
+        BACKCHANNEL_HOST: "127.0.0.1",
+        BACKCHANNEL_PORT: String(port),
+        BACKCHANNEL_REGISTRATION: "open",
+        ...env,
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     const started = child;

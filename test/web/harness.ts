@@ -114,6 +114,8 @@ export async function startConsoleServer(options: ConsoleServerOptions = {}): Pr
   const server = await startServer({
     logger: false,
     limits: loadTestLimits,
+    // Open unless a test asks otherwise: the console tests register mediators freely.
+    registration: "open",
     ...serverOptions,
     ...(servedByRelay ? { consoleDir } : {}),
     port: options.port ?? 0,

@@ -1,6 +1,7 @@
 import { CliError, output, outputFailure } from "../context.js";
 import { dataDirOption } from "../data-dir-option.js";
 import type { GlobalOptions, Program } from "../global-options.js";
+import { registerAdminTokenCommands } from "./admin-token.js";
 
 /**
  * `backchannel admin …`: the operator's backup and restore of a relay's database. The rules
@@ -11,7 +12,10 @@ import type { GlobalOptions, Program } from "../global-options.js";
 export function registerAdminCommand(program: Program): void {
   const admin = program
     .command("admin")
-    .description("operate a relay: back up and restore its database (run on the relay's machine)");
+    .description(
+      "operate a relay: back up and restore its database, issue registration tokens (run on the relay's machine)",
+    );
+  registerAdminTokenCommands(admin);
 
   admin
     .command("backup")

@@ -15,11 +15,18 @@ export function registerMediatorCommand(program: Program): void {
       new Option("--server <url>", "relay server URL").env("BACKCHANNEL_SERVER").makeOptionMandatory(),
     )
     .requiredOption("--name <name>", "how parties will see the mediator")
+    .addOption(
+      new Option(
+        "--token <token>",
+        "registration token from the relay's operator (a relay's registration is closed by default)",
+      ).env("BACKCHANNEL_REGISTRATION_TOKEN"),
+    )
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
       const m = await Mediator.create({
         serverUrl: o.server,
         name: o.name,
+        ...(o.token ? { registrationToken: o.token } : {}),
         store: await newStore(o),
         platform: nodePlatform,
       });

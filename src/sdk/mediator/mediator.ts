@@ -71,12 +71,21 @@ export class Mediator extends Device<MediatorSnapshot> {
     name: string;
     store: StateStore;
     platform: Platform;
+    /**
+     * From the relay's operator: a relay with closed registration (the default) refuses a
+     * mediator without one (registration_closed); an open relay ignores it.
+     */
+    registrationToken?: string;
   }): Promise<Mediator> {
     const deviceId = crypto.randomUUID();
     const authKey = await opts.platform.generateAuthKey();
     const identity = generateIdentityKey();
     await new HttpClient(opts.serverUrl).call("registerMediator", {
-      body: { deviceId, authPublicKey: authKey.publicKey },
+      body: {
+        deviceId,
+        authPublicKey: authKey.publicKey,
+        ...(opts.registrationToken ? { registrationToken: opts.registrationToken } : {}),
+      },
     });
     const state = newDeviceState({
       serverUrl: opts.serverUrl,

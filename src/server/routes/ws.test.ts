@@ -31,7 +31,8 @@ describe("push socket memory", () => {
   // A relay holds tens of thousands of idle push sockets (bench/sockets.ts): the upgrade's request,
   // reply, headers and request logger, kept for each, were most of a socket's memory.
   it("keeps nothing of the HTTP upgrade once the socket is authenticated", async () => {
-    const app = createApp(storage, { logger: false });
+    // Registration open: these tests register mediators freely (closed registration: mediators.test.ts).
+    const app = createApp(storage, { logger: false, registration: "open" });
     let upgrade: { raw: WeakRef<object>; request: WeakRef<object> } | undefined;
     app.addHook("onRequest", (request, _reply, done) => {
       if (request.url === "/v1/ws")
@@ -95,7 +96,7 @@ describe("push socket authentication", () => {
       await then?.();
       return session;
     };
-    const app = createApp(racing, { logger: false });
+    const app = createApp(racing, { logger: false, registration: "open" });
     await app.listen({ host: "127.0.0.1", port: 0 });
     try {
       const { url } = listeningAt(app);

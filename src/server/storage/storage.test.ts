@@ -1,51 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ciphertextOf, extendChain, genesisHash, linkHash } from "../../protocol/index.js";
 import { appendInput as event, newDevice, randomB64 } from "../test-helpers.js";
-import { openPostgresStorage } from "./postgres/postgres-storage.js";
-import { freshSchema, testDatabaseUrl } from "./postgres/test-helpers.js";
-import { openSqliteStorage } from "./sqlite/sqlite-storage.js";
 import type { AppendEventInput, Storage } from "./storage.js";
-
-/**
- * One suite, every backend (as kysely's DIALECTS): a PostgreSQL backend joins by adding an entry
- * whose `create` gives a fresh database and whose `open` can be called again to reopen it.
- */
-interface Backend {
-  name: string;
-  create(): Promise<{ open(): Promise<Storage>; cleanup(): Promise<void> }>;
-}
-
-const sqlite: Backend = {
-  name: "sqlite",
-  async create() {
-    const dataDir = await mkdtemp(join(tmpdir(), "backchannel-storage-"));
-    return {
-      open: () => openSqliteStorage({ dataDir }),
-      cleanup: () => rm(dataDir, { recursive: true, force: true }),
-    };
-  },
-};
-
-/**
- * A schema of its own in the test database (BACKCHANNEL_TEST_DATABASE_URL); the tests fail, not
- * skip, when PostgreSQL is down. Small pools: several test files run at once on two cores.
- */
-const postgres: Backend = {
-  name: "postgres",
-  async create() {
-    const { schema, drop } = await freshSchema();
-    return {
-      open: () => openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 }),
-      cleanup: drop,
-    };
-  },
-};
-
-const backends: Backend[] = [sqlite, postgres];
+import { backends, type Backend } from "./test-backends.js";
 
 /** The clock the invite tests run at, and an expiry after it. */
 const NOW = 1_000_000;

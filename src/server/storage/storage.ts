@@ -33,6 +33,22 @@ export interface Storage {
   /** Drops challenges and sessions that expired before `now`. */
   pruneExpired(now: number): Promise<void>;
 
+  // ── registration tokens (closed registration: the operator hands them out) ──
+  /** Throws invalid_request if the id or the hash is taken. */
+  createRegistrationToken(token: RegistrationTokenRecord): Promise<void>;
+  /** Every token, revoked and used-up ones included, oldest first; never a hash. */
+  listRegistrationTokens(): Promise<RegistrationTokenInfo[]>;
+  /** Marks the token revoked for good; false if no token has this id. Idempotent. */
+  revokeRegistrationToken(tokenId: string): Promise<boolean>;
+  /**
+   * One transaction: spends one use of the token whose hash is `tokenHash` and registers the
+   * device (as createDevice). Throws registration_token_invalid — one answer whether the token is
+   * unknown, used up, revoked or expired (expiresAt <= now), so a caller learns nothing about
+   * which tokens exist — or device_exists; either way nothing has changed, the use included.
+   * Two registrations racing for a token's last use: exactly one wins, on any number of nodes.
+   */
+  registerWithToken(registration: TokenRegistration): Promise<void>;
+
   // ── channels, caucuses, invites ──
   createChannel(channel: {
     channelId: string;
@@ -167,6 +183,38 @@ export interface SessionRecord {
   tokenHash: string;
   deviceId: string;
   expiresAt: number;
+}
+
+/**
+ * A registration token as the relay keeps it: the token itself is shown once, to the operator
+ * who made it, and only its SHA-256 is stored (as a session's), so a copy of the database
+ * registers nobody. `createdAt` is for the operator's list; it says nothing about any caucus.
+ */
+export interface RegistrationTokenRecord {
+  /** Public handle for list and revoke; not a secret. */
+  tokenId: string;
+  /** SHA-256 (hex) of the token. */
+  tokenHash: string;
+  /** How many registrations it allows in all. */
+  uses: number;
+  /** Registrations from this time on are refused; absent: never expires. */
+  expiresAt?: number;
+  /** The operator's own words about it (who it is for). */
+  note?: string;
+  createdAt: number;
+}
+
+export interface RegistrationTokenInfo extends Omit<RegistrationTokenRecord, "tokenHash"> {
+  /** Registrations it has made. */
+  used: number;
+  revoked: boolean;
+}
+
+export interface TokenRegistration {
+  tokenHash: string;
+  device: DeviceRecord;
+  /** The relay's clock, for the token's expiry. */
+  now: number;
 }
 
 export interface ChannelRecord {

@@ -14,6 +14,10 @@ const sentences: Record<BackchannelErrorCode, string> = {
   challenge_invalid: "Logging in failed (the login challenge expired). Please try again.",
   signature_invalid: "The server refused this device's signature.",
   forbidden: "This device is not allowed to do that.",
+  registration_closed:
+    "This relay registers mediators only with a registration token. Ask the relay's operator for one and enter it in the form.",
+  registration_token_invalid:
+    "That registration token is not valid on this relay (unknown, used up, revoked or expired). Ask the relay's operator for a new one.",
   not_found: "Not found, or this device has no access to it.",
   device_exists: "A device with this id already exists. Reload and try again.",
   invite_used: "This invite code has already been used. Ask the mediator for a new one.",

@@ -13,6 +13,7 @@ export function Landing(props: {
   onParty: (p: Party) => void;
 }) {
   const [name, setName] = useState("");
+  const [registrationToken, setRegistrationToken] = useState("");
   const [code, setCode] = useState("");
   const [linkCode, setLinkCode] = useState("");
   const [busy, setBusy] = useState(false);
@@ -83,6 +84,7 @@ export function Landing(props: {
                 name: name.trim(),
                 store: props.store,
                 platform: browserPlatform,
+                ...(registrationToken.trim() ? { registrationToken: registrationToken.trim() } : {}),
               });
               props.onMediator(m);
             })
@@ -91,6 +93,17 @@ export function Landing(props: {
           <h2 id="mediator-title">I am the mediator</h2>
           <label htmlFor="mediator-name">Your name, as parties will see it</label>
           <input id="mediator-name" value={name} onChange={(e) => setName(e.target.value)} required />
+          <label htmlFor="registration-token">
+            Registration token from the relay's operator (if it asks for one)
+          </label>
+          <input
+            id="registration-token"
+            value={registrationToken}
+            onChange={(e) => setRegistrationToken(e.target.value)}
+            placeholder="bcr1-…"
+            autoComplete="off"
+            spellCheck={false}
+          />
           <button type="submit" disabled={busy || !name.trim()}>
             Create mediator device
           </button>

@@ -25,11 +25,14 @@ import type {
   MediatorLinkRecord,
   MembershipRecord,
   Redemption,
+  RegistrationTokenInfo,
+  RegistrationTokenRecord,
   SessionRecord,
   Storage,
   StoredDevice,
   SweepOptions,
   SweepResult,
+  TokenRegistration,
   WelcomeRecord,
 } from "../storage.js";
 import { sweepRetention } from "./retention.js";
@@ -62,6 +65,7 @@ import {
   readMembershipsOf,
   removeDevices,
 } from "./reads.js";
+import { insertToken, listTokens, revokeToken, spendToken } from "./registration-tokens.js";
 import { advisoryLock, changed, firstRow, lockCaucuses, rows, takeLock, transaction } from "./transaction.js";
 
 export { isPostgresUrl, redactedUrl, type PostgresStorageOptions } from "./connection.js";
@@ -207,6 +211,28 @@ class PostgresStorage implements Storage {
        DELETE FROM sessions WHERE expires_at < $1`,
       [now],
     );
+  }
+
+  // ── registration tokens ──
+
+  createRegistrationToken(token: RegistrationTokenRecord): Promise<void> {
+    return insertToken(this.pool, token);
+  }
+
+  listRegistrationTokens(): Promise<RegistrationTokenInfo[]> {
+    return listTokens(this.pool);
+  }
+
+  revokeRegistrationToken(tokenId: string): Promise<boolean> {
+    return revokeToken(this.pool, tokenId);
+  }
+
+  registerWithToken(r: TokenRegistration): Promise<void> {
+    return transaction(this.pool, async (db) => {
+      // The use first: only a token holder learns whether a device id is taken.
+      await spendToken(db, r.tokenHash, r.now);
+      await insertDevice(db, r.device);
+    });
   }
 
   // ── channels, caucuses, invites ──

@@ -25,11 +25,14 @@ import type {
   MediatorLinkRecord,
   MembershipRecord,
   Redemption,
+  RegistrationTokenInfo,
+  RegistrationTokenRecord,
   SessionRecord,
   Storage,
   StoredDevice,
   SweepOptions,
   SweepResult,
+  TokenRegistration,
   WelcomeRecord,
 } from "../storage.js";
 import { prepareRetention } from "./retention.js";
@@ -59,6 +62,14 @@ import {
   readMediatorDevices,
   readMembership,
 } from "./reads.js";
+import {
+  insertToken,
+  listTokens,
+  prepareTokenStatements,
+  revokeToken,
+  spendToken,
+  type TokenStatements,
+} from "./registration-tokens.js";
 import { prepareStatements, type Statements } from "./statements.js";
 
 export { sqliteFileName, type SqliteStorageOptions } from "./open-database.js";
@@ -83,6 +94,7 @@ class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly stmt: Statements;
   private readonly sweep: ReturnType<typeof prepareRetention>;
+  private readonly tokens: TokenStatements;
 
   /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
@@ -91,6 +103,7 @@ class SqliteStorage implements Storage {
     this.db = db;
     this.stmt = prepareStatements(db);
     this.sweep = prepareRetention(db);
+    this.tokens = prepareTokenStatements(db);
     this.appends = new GroupCommit(
       db,
       (input) => {
@@ -163,6 +176,32 @@ class SqliteStorage implements Storage {
       this.stmt.pruneChallenges.run(now);
       this.stmt.pruneSessions.run(now);
     });
+  }
+
+  // ── registration tokens ──
+
+  createRegistrationToken(token: RegistrationTokenRecord): Promise<void> {
+    return this.run(() => insertToken(this.tokens, token));
+  }
+
+  listRegistrationTokens(): Promise<RegistrationTokenInfo[]> {
+    return this.run(() => listTokens(this.tokens));
+  }
+
+  revokeRegistrationToken(tokenId: string): Promise<boolean> {
+    return this.run(() => revokeToken(this.tokens, tokenId));
+  }
+
+  registerWithToken(r: TokenRegistration): Promise<void> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          // The use first: only a token holder learns whether a device id is taken.
+          spendToken(this.tokens, r.tokenHash, r.now);
+          this.insertDevice(r.device);
+        })
+        .immediate(),
+    );
   }
 
   // ── channels, caucuses, invites ──

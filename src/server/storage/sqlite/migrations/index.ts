@@ -4,6 +4,7 @@ import { access } from "./003-access.js";
 import { removalProofs } from "./004-removal-proofs.js";
 import type { Migration } from "../../migration.js";
 import { welcomeAnchors } from "./005-welcome-anchors.js";
+import { registrationTokens } from "./006-registration-tokens.js";
 import { retention } from "./007-retention.js";
 import { ciphertextBytes } from "./008-ciphertext-bytes.js";
 
@@ -14,6 +15,7 @@ export const migrations: readonly Migration[] = [
   access,
   removalProofs,
   welcomeAnchors,
+  registrationTokens,
   retention,
   ciphertextBytes,
 ];
