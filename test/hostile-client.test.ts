@@ -32,9 +32,12 @@ const rssMiB = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
 /** fetch as a client behind the proxy at `ip`. */
-function callFrom(baseUrl: string, ip: string): Call & { raw: typeof fetch } {
-  const raw: typeof fetch = (input, init) =>
-    fetch(`${baseUrl}${String(input)}`, {
+function callFrom(
+  baseUrl: string,
+  ip: string,
+): Call & { raw: (path: string, init?: RequestInit) => Promise<Response> } {
+  const raw = (path: string, init?: RequestInit): Promise<Response> =>
+    fetch(`${baseUrl}${path}`, {
       ...init,
       headers: { ...(init?.headers as Record<string, string>), "x-forwarded-for": ip },
     });
@@ -120,7 +123,10 @@ describe("a hostile client against a relay with the public defaults", () => {
 
   afterAll(async () => {
     clearInterval(sampler);
-    for (const h of held) h instanceof WebSocket ? h.terminate() : h.destroy();
+    for (const h of held) {
+      if (h instanceof WebSocket) h.terminate();
+      else h.destroy();
+    }
     await net?.close();
     await relay?.kill("SIGKILL");
     await rm(dataDir, { recursive: true, force: true });
