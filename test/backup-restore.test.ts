@@ -96,8 +96,13 @@ describe("admin backup while devices send, then admin restore on a fresh data di
   beforeAll(async () => {
     ensureCliBuilt();
     port = await freePort();
-    first = await startServer({ port, dataDir: firstDataDir, logger: false, limits: loadTestLimits });
-    first = await startServer({ port, dataDir: firstDataDir, logger: false, registration: "open" });
+    first = await startServer({
+      port,
+      dataDir: firstDataDir,
+      logger: false,
+      limits: loadTestLimits,
+      registration: "open",
+    });
     net = await startNetwork({ server: first, store: (who) => (stores[who] = new MemoryStateStore()) });
     m = net.mediator;
     a = net.handlers.A![0]!;
@@ -183,8 +188,13 @@ describe("admin backup while devices send, then admin restore on a fresh data di
       replaced: false,
     });
     expect(statSync(database).mode & 0o777).toBe(0o600);
-    restored = await startServer({ port, dataDir: restoredDataDir, logger: false, limits: loadTestLimits });
-    restored = await startServer({ port, dataDir: restoredDataDir, logger: false, registration: "open" });
+    restored = await startServer({
+      port,
+      dataDir: restoredDataDir,
+      logger: false,
+      limits: loadTestLimits,
+      registration: "open",
+    });
 
     const rows = new ServerDatabase(database);
     restoredA = rows.rows(caucusA).map(rowLink);

@@ -225,7 +225,11 @@ async function probe(
     all.push({ ...r, volatile: true });
     return r;
   };
-  all.push(await raw(undefined, "GET", "/healthz"), await raw(undefined, "GET", "/openapi.json"));
+  all.push(
+    await raw(undefined, "GET", "/healthz"),
+    await raw(undefined, "GET", "/readyz"),
+    await raw(undefined, "GET", "/openapi.json"),
+  );
   const { nonce } = jsonOf(
     volatile(await raw(undefined, "POST", "/v1/auth/challenge", { deviceId: observer.device.deviceId })),
   ) as { nonce: string };
@@ -324,6 +328,10 @@ async function probe(
       }),
     );
     record("POST channel caucuses", name, await post(`/v1/channels/${id}/caucuses`, {}));
+    record("POST channel close", name, await post(`/v1/channels/${id}/close`, {}));
+    const retention = await raw(token, "PUT", `/v1/channels/${id}/retention`, { retentionDays: 1 });
+    all.push(retention);
+    record("PUT channel retention", name, retention);
     const put = await raw(token, "PUT", `/v1/caucuses/${id}/key-package`, { keyPackage: "AAAA" });
     all.push(put);
     record("PUT key-package", name, put);

@@ -20,6 +20,7 @@ describe("a relay that pages by bytes", () => {
       port: 0,
       dataDir,
       logger: false,
+      registration: "open",
       limits: { ...loadTestLimits, pageBytes: 1 },
     });
     net = await startNetwork({ parties: ["A", "B"], server });

@@ -32,6 +32,14 @@ export function planConveyance(
   now = Date.now(),
 ): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody } {
   const body = source?.payload?.body;
+  // Burnt (core/burn.ts): its words are gone from this device, so there is nothing to convey.
+  if (source?.burnt)
+    throw new SdkError(
+      "signal_expired",
+      source.burnt.reason === "expired"
+        ? "this signal has expired and can no longer be conveyed"
+        : "this signal was deleted under the channel's retention and can no longer be conveyed",
+    );
   if (!source || source.senderRole !== "party" || !isConveyable(body))
     throw new SdkError("source_invalid", "only a party's signal or acknowledgement can be conveyed");
   const attribution: Attribution = opts.attribution ?? body.attribution;

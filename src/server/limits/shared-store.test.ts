@@ -30,6 +30,7 @@ async function postgresNodes(limits: object): Promise<[FastifyInstance, FastifyI
     const storage: Storage = await openPostgresStorage({ databaseUrl: testDatabaseUrl, schema, poolSize: 2 });
     const app = createApp(storage, {
       logger: false,
+      registration: "open",
       limits: { ...loadTestLimits, ...limits },
       limiterStore: postgresLimiterStore({ databaseUrl: testDatabaseUrl, schema }),
     });
@@ -91,6 +92,7 @@ describe("limits shared between relay nodes", () => {
       stores.push(store);
       const app = createApp(storage, {
         logger: false,
+        registration: "open",
         limits: { ...loadTestLimits, requestsPerIp: { points: 3, seconds: 60 } },
         limiterStore: store,
       });
