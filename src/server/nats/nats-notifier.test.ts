@@ -198,6 +198,8 @@ describe("NATS notifier: two relay nodes on one NATS", () => {
       ["shout", JSON.stringify(event(1))],
     ];
     for (const [kind, text] of bad) raw.publish(`${prefix}.${kind}.${device}`, text);
+    // Two connections are not ordered with each other: the server must hold the bad ones first.
+    await raw.flush();
     const frame = event(2);
     await a.publish(device, frame);
     expect(await socket.heard.next("the good push")).toEqual({ frame });
