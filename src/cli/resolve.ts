@@ -6,8 +6,10 @@ import { CliError } from "./context.js";
 export function resolveCaucus(
   m: Mediator,
   ref: string,
-  channelId?: string,
+  channelRef?: string,
 ): { caucusId: string; partyName: string; channelId: string } {
+  // --channel takes an id or a topic, as its help says.
+  const channelId = channelRef === undefined ? undefined : resolveChannel(m, channelRef);
   const matches = m
     .channels()
     .filter((c) => !channelId || c.channelId === channelId)
