@@ -14,6 +14,16 @@ describe("backchannel channel retention and close", () => {
   let server: ChildProcess;
   let url: string;
   const m = () => join(dir, "m");
+  /** The mediator's note to `party` in the channel called `topic`. */
+  const note = (topic: string, party: string, text: string) => [
+    "note",
+    "--channel",
+    topic,
+    "--to",
+    party,
+    "--text",
+    text,
+  ];
 
   beforeAll(async () => {
     ensureCliBuilt();
@@ -69,15 +79,7 @@ describe("backchannel channel retention and close", () => {
 
   test("a closed channel says when it will be deleted and refuses what is sent after", async () => {
     await cliJson(m(), ["channel", "create", "--topic", "to close", "--party", "North", "--party", "South"]);
-    const before = await cliJson<{ seq: number }>(m(), [
-      "note",
-      "--channel",
-      "to close",
-      "--to",
-      "North",
-      "--text",
-      "Before the close.",
-    ]);
+    const before = await cliJson<{ seq: number }>(m(), note("to close", "North", "Before the close."));
     expect(before.seq).toBeGreaterThan(0);
 
     const closed = await cliJson<{ closed?: { deleteAt: string } }>(m(), ["channel", "close", "to close"]);
@@ -86,28 +88,11 @@ describe("backchannel channel retention and close", () => {
     expect(deleteAt - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
     expect(deleteAt - Date.now()).toBeLessThan(7.1 * 86_400_000);
 
-    const after = await cli(m(), [
-      "note",
-      "--channel",
-      "to close",
-      "--to",
-      "North",
-      "--text",
-      "After the close.",
-      "--json",
-    ]);
+    const after = await cli(m(), [...note("to close", "North", "After the close."), "--json"]);
     expect(after.code).not.toBe(0);
     expect(after.stdout + after.stderr).toContain("channel_closed");
     // The other channel goes on.
-    const other = await cliJson<{ seq: number }>(m(), [
-      "note",
-      "--channel",
-      "Τρίτη — retained",
-      "--to",
-      "A",
-      "--text",
-      "Still open.",
-    ]);
+    const other = await cliJson<{ seq: number }>(m(), note("Τρίτη — retained", "A", "Still open."));
     expect(other.seq).toBeGreaterThan(0);
   });
 });

@@ -8,7 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { defaultLimits, limitsEnv } from "../src/server/limits/limits-config.js";
 import type { RunningServer } from "../src/server/start-server.js";
-import { login, newDevice, randomB64, type Call, type TestDevice } from "../src/server/test-helpers.js";
+import {
+  fetchCall,
+  login,
+  newDevice,
+  randomB64,
+  type Call,
+  type TestDevice,
+} from "../src/server/test-helpers.js";
 import { startNetwork, type TestNetwork } from "./helpers/network.js";
 import { startRelayNode, type RelayNode } from "./helpers/services.js";
 
@@ -31,7 +38,7 @@ const junker = "203.0.113.5";
 const rssMiB = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
-/** fetch as a client behind the proxy at `ip`. */
+/** fetch as a client behind the proxy at `ip`: `Call`s, and `raw` for what a Call does not show. */
 function callFrom(
   baseUrl: string,
   ip: string,
@@ -41,19 +48,7 @@ function callFrom(
       ...init,
       headers: { ...(init?.headers as Record<string, string>), "x-forwarded-for": ip },
     });
-  const call: Call = async (method, url, body, token) => {
-    const res = await raw(url, {
-      method,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      headers: {
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
-  };
-  return Object.assign(call, { raw });
+  return Object.assign(fetchCall(baseUrl, { "x-forwarded-for": ip }), { raw });
 }
 
 /** Runs `n` tasks, `parallel` at a time. */

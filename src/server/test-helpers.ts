@@ -102,12 +102,14 @@ export function injectCall(app: FastifyInstance): Call {
   };
 }
 
-export function fetchCall(baseUrl: string): Call {
+/** `headers` go with every request (e.g. X-Forwarded-For, as a client behind a proxy). */
+export function fetchCall(baseUrl: string, headers: Record<string, string> = {}): Call {
   return async (method, url, body, token) => {
     const res = await fetch(baseUrl + url, {
       method,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       headers: {
+        ...headers,
         ...(body !== undefined ? { "content-type": "application/json" } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
