@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FileStateStore } from "../src/sdk/node.js";
 import { ApiError, type Mediator, type Party } from "../src/sdk/index.js";
+import { deletionHour, linkHash, type StoredEvent } from "../src/protocol/index.js";
+import type { Rule } from "./helpers/hostile-relay.js";
 import { openStorage } from "../src/server/storage/open-storage.js";
 import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../src/server/storage/storage.js";
@@ -215,5 +217,165 @@ describe("retention", () => {
     await sweepAt(net, Date.parse(closed.closed!.deleteAt));
     expect(relayRows(net).filter((r) => r.kind === "application" && r.ciphertext.length > 0)).toEqual([]);
     await everyoneVerifies([b]);
+  });
+});
+
+/**
+ * A signal's own expiry on the relay (README "Retention"): a sender who gives an expiry tells the
+ * relay the hour it falls in (rounded up), bound into the encrypted payload and the chain's hash;
+ * the sweeper deletes the ciphertext then, of the signal and of its conveyances, and every device
+ * still verifies. Without the opt-in nothing is deleted early; a bad deletion time is refused;
+ * a relay that shows another one is caught.
+ */
+describe("a signal's relay deletion time", () => {
+  let net: TestNetwork;
+  const HOUR = 3_600_000;
+  beforeAll(async () => {
+    net = await startNetwork({ hostile: true });
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+  const rowsOf = (eventIds: readonly string[]) => {
+    const db = new Database(join(net.dataDir, sqliteFileName), { readonly: true, fileMustExist: true });
+    try {
+      const one = db.prepare("SELECT ciphertext, delete_at FROM events WHERE event_id = ?");
+      return eventIds.map((id) => one.get(id) as { ciphertext: Buffer; delete_at: number | null });
+    } finally {
+      db.close();
+    }
+  };
+
+  test("the relay deletes an expiring signal and its conveyance after the hour; every device verifies", async () => {
+    const a = net.handlers.A![0]!;
+    const b = net.handlers.B![0]!;
+    let now = Date.now();
+    const devices = [net.mediator, a, b];
+    for (const d of devices) coreOf(d).now = () => now;
+    const expiresAt = new Date(now + 60_000).toISOString();
+    const deleteAt = Date.parse(deletionHour(expiresAt));
+    const words = "We could pause deliveries for a week";
+    const signal = await b.send({ text: words, disclosure: "verbatim", expiresAt });
+    const optedOut = await b.send({ text: "kept from the relay", expiresAt, relayDeletion: false });
+    const plain = await b.send({ text: "no expiry at all" });
+    await net.mediator.sync();
+    const conveyed = await net.mediator.convey({
+      from: net.caucus.B!,
+      eventId: signal.eventId,
+      mode: "verbatim",
+    });
+    const conveyance = conveyed.conveyances[0]!;
+    expect(conveyance.payload?.body).toMatchObject({ type: "conveyance", expiresAt });
+    await a.sync();
+
+    // The relay holds the hour (no finer) for the signal and its conveyance only.
+    const ids = [signal.eventId, conveyance.eventId, optedOut.eventId, plain.eventId];
+    const stored = rowsOf(ids);
+    expect(stored.map((r) => r.delete_at)).toEqual([deleteAt, deleteAt, null, null]);
+    expect(deleteAt % HOUR).toBe(0);
+    expect(deleteAt).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+
+    expect(await sweepAt(net, deleteAt - 1)).toBe(0);
+    expect(await sweepAt(net, deleteAt)).toBe(2);
+    const after = rowsOf(ids);
+    expect(after.map((r) => r.ciphertext.length === 0)).toEqual([true, true, false, false]);
+    // Not a byte of the deleted ciphertext left in the database file either.
+    const checkpoint = new Database(join(net.dataDir, sqliteFileName));
+    checkpoint.pragma("wal_checkpoint(TRUNCATE)");
+    checkpoint.close();
+    const file = readFileSync(join(net.dataDir, sqliteFileName));
+    for (const [i, r] of stored.slice(0, 2).entries())
+      expect(file.includes(r.ciphertext.subarray(32, 96)), ids[i]).toBe(false);
+
+    // Devices burn it by its expiry, as before; each still verifies through the tombstones.
+    now = deleteAt + 1;
+    for (const d of devices) await d.sync();
+    await everyoneVerifies(devices);
+    const entry = (d: Mediator | Party, caucusId: string, eventId: string) =>
+      d.entries(caucusId).find((e) => e.eventId === eventId)!;
+    expect(entry(b, net.caucus.B!, signal.eventId).burnt?.reason).toBe("expired");
+    expect(entry(a, net.caucus.A!, conveyance.eventId).burnt?.reason).toBe("expired");
+    expect(entry(net.mediator, net.caucus.B!, plain.eventId).payload?.body).toMatchObject({
+      text: "no expiry at all",
+    });
+  });
+
+  test("a malformed or past deletion time is refused (delete_at_invalid) and changes nothing", async () => {
+    const b = net.handlers.B![0]!;
+    const caucusId = net.caucus.B!;
+    const api = coreOf(b).api();
+    const headBefore = (await api.call("listEvents", { params: { caucusId }, query: { after: 0 } })).head;
+    const hourNow = Date.now() - (Date.now() % HOUR);
+    for (const deleteAt of [
+      "next tuesday",
+      new Date(hourNow + HOUR + 1000).toISOString(),
+      new Date(hourNow).toISOString(),
+    ])
+      await expect(
+        api.call("appendEvent", {
+          params: { caucusId },
+          body: {
+            eventId: crypto.randomUUID(),
+            kind: "application",
+            epoch: 0,
+            ciphertext: Buffer.alloc(600, 1).toString("base64url"),
+            deleteAt,
+          },
+        }),
+        deleteAt,
+      ).rejects.toSatisfy((e) => e instanceof ApiError && e.code === "delete_at_invalid" && e.status === 400);
+    const headAfter = (await api.call("listEvents", { params: { caucusId }, query: { after: 0 } })).head;
+    expect(headAfter).toEqual(headBefore);
+    await everyoneVerifies([b]);
+  });
+
+  test("a relay that shows another deletion time is caught", async () => {
+    const b = net.handlers.B![0]!;
+    const caucusId = net.caucus.B!;
+    await b.send({ text: "a plain one before it" });
+    const signal = await b.send({
+      text: "this offer stands for the afternoon",
+      expiresAt: new Date(Date.now() + 3 * HOUR).toISOString(),
+    });
+    const honest = deletionHour(Date.now() + 3 * HOUR);
+    const earlier = new Date(Date.parse(honest) - 2 * HOUR).toISOString();
+    // The relay moves the signal's deletion time earlier and rehashes the chain from there on, as a
+    // relay that changed it at the append would serve it: consistent, to a device that never saw it.
+    const forge: Rule = (req) => {
+      if (req.method !== "GET" || !req.path.startsWith(`/v1/caucuses/${caucusId}/events`)) return undefined;
+      return {
+        rewrite: (answer) => {
+          const page = answer.body as { events: StoredEvent[]; head: { seq: number; hash: string } };
+          const at = page.events.findIndex((e) => e.eventId === signal.eventId);
+          if (at < 1) return answer;
+          let prev = page.events[at - 1]!.hash;
+          const events = page.events.map((e, i) => {
+            if (i < at) return e;
+            const forged = { ...e, ...(i === at ? { deleteAt: earlier } : {}) };
+            prev = linkHash(prev, { ...forged, caucusId });
+            return { ...forged, hash: prev };
+          });
+          const last = page.events.at(-1)!;
+          const head = page.head.seq === last.seq ? { seq: last.seq, hash: prev } : page.head;
+          return { ...answer, body: { ...page, events, head } };
+        },
+      };
+    };
+    // The mediator's device reads it for the first time: the payload's signed time disagrees.
+    const toMediator = net.relayOf(net.mediator).rule(forge);
+    // The sender's device verified it already: the rewritten link is caught.
+    const toSender = net.relayOf(b).rule(forge);
+    try {
+      await net.mediator.sync();
+      const seen = net.mediator.entries(caucusId).find((e) => e.eventId === signal.eventId)!;
+      expect(seen.payload).toBeUndefined();
+      expect(seen.skipped).toMatchObject({ reason: "malformed" });
+      expect(seen.skipped?.detail).toContain(`deletion time (${earlier})`);
+      const [report] = await b.verify();
+      expect(report).toMatchObject({ ok: false, problem: { kind: "altered" } });
+    } finally {
+      toMediator.remove();
+      toSender.remove();
+    }
   });
 });

@@ -30,6 +30,7 @@ export const errorCodes = [
   "unavailable",
   "quota_exceeded",
   "channel_closed",
+  "delete_at_invalid",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

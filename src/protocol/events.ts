@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ed25519Signature, eventId, sha256Hex } from "./ids.js";
 import { limits } from "./limits.js";
+import { deleteAt } from "./relay-deletion.js";
 import { stance } from "./stance.js";
 
 /**
@@ -146,6 +147,11 @@ export const eventPayload = z.strictObject({
   sentAt: isoTime,
   /** The chain head the sender had verified when it sent this: members compare it with their own. */
   seen: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }),
+  /**
+   * The relay deletion time the sender put in this event's envelope (relay-deletion.ts), signed
+   * here so that devices catch a relay that shows another one (or one the sender never gave).
+   */
+  deleteAt: deleteAt.optional(),
   body: eventBody,
 });
 export type EventPayload = z.infer<typeof eventPayload>;

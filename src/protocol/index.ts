@@ -10,3 +10,4 @@ export * from "./routes.js";
 export * from "./stance.js";
 export * from "./transcript.js";
 export * from "./wire.js";
+export * from "./relay-deletion.js";

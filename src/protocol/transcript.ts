@@ -14,6 +14,12 @@ export interface ChainLinkFields {
   senderDeviceId: string;
   kind: string;
   epoch: number;
+  /**
+   * The sender's relay deletion time, when it gave one (relay-deletion.ts): covered by the hash,
+   * so the relay cannot move it after the append without altering the chain. Links without one
+   * hash exactly as before it existed.
+   */
+  deleteAt?: string | undefined;
 }
 
 /**
@@ -55,6 +61,7 @@ export function linkPreimage(prevHash: string, link: ChainLinkFields, ciphertext
     senderDeviceId: link.senderDeviceId,
     kind: link.kind,
     epoch: link.epoch,
+    deleteAt: link.deleteAt,
     ciphertextSha256,
     prev: prevHash,
   });

@@ -14,6 +14,7 @@ import {
   sha256Hex,
 } from "./ids.js";
 import { limits } from "./limits.js";
+import { deleteAt } from "./relay-deletion.js";
 
 /**
  * Every HTTP body and WebSocket frame, request and response. The server validates requests with
@@ -214,6 +215,12 @@ export const appendEventRequest = z.strictObject({
    * carries it, so the anchor its sender signed for them is where the commit lands.
    */
   after: z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex }).optional(),
+  /**
+   * Application message only, opt-in: the hour after which the relay deletes its ciphertext (a
+   * tombstone), as protocol/relay-deletion.ts writes it. Any string is taken here so that the relay
+   * refuses a malformed one, a past one or one on a commit with its own code (delete_at_invalid).
+   */
+  deleteAt: z.string().max(64).optional(),
 });
 export type AppendEventRequest = z.infer<typeof appendEventRequest>;
 
@@ -224,11 +231,14 @@ const eventEnvelope = {
   kind: envelopeKind,
   epoch: z.number().int().nonnegative(),
   hash: sha256Hex,
+  /** The sender's relay deletion time (relay-deletion.ts), if it gave one; the hash covers it. */
+  deleteAt: deleteAt.optional(),
 };
 export const liveEvent = z.strictObject({ ...eventEnvelope, ciphertext: base64url(limits.ciphertextBytes) });
 export type LiveEvent = z.infer<typeof liveEvent>;
 /**
- * An event whose ciphertext the relay deleted (channel retention, a closed channel's deletion):
+ * An event whose ciphertext the relay deleted (channel retention, a closed channel's deletion, its
+ * sender's deleteAt):
  * its envelope and hash stay, with the SHA-256 and size of the deleted bytes, so every device
  * still verifies the chain through it (protocol/transcript.ts) and nobody can read it any more.
  */

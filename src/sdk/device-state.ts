@@ -3,6 +3,7 @@ import {
   caucusId,
   channelId,
   conveyanceBody,
+  deleteAt,
   receiptBody,
   deviceId,
   ed25519PublicKey,
@@ -123,6 +124,8 @@ export const pendingConveyance = z.strictObject({
   sourceCaucusId: caucusId,
   sourceEventId: eventId,
   conveyance: conveyanceBody,
+  /** The source signal's relay deletion time, which each conveyance carries too. */
+  deleteAt: deleteAt.optional(),
   receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true }),
   targets: z.array(
     z.strictObject({

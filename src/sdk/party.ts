@@ -1,4 +1,5 @@
 import {
+  deletionHour,
   fromBase64Url,
   redeemSigningString,
   sha256HexOf,
@@ -37,6 +38,12 @@ export interface SignalInput {
   /** Default "party": the other side learns which party said it. */
   attribution?: Attribution;
   expiresAt?: string;
+  /**
+   * With expiresAt: tell the relay the hour the signal expires in (rounded up), so it deletes the
+   * ciphertext then as well (default true; README "Retention"). false keeps the expiry from the
+   * relay, which then keeps the ciphertext until the channel's retention or close.
+   */
+  relayDeletion?: boolean;
   onBehalfOf?: string;
   inReplyTo?: string;
   /**
@@ -239,6 +246,7 @@ export class Party extends Device<PartySnapshot> {
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
         },
         input.eventId,
+        relayDeletionTime(input),
       );
     });
   }
@@ -283,4 +291,11 @@ export class Party extends Device<PartySnapshot> {
       });
     });
   }
+}
+
+/** The signal's relay deletion time, if it has an expiry and its sender did not opt out. */
+function relayDeletionTime(input: SignalInput): string | undefined {
+  if (!input.expiresAt || input.relayDeletion === false) return undefined;
+  // A malformed expiry is refused when the payload is checked, with the field's own message.
+  return Number.isFinite(Date.parse(input.expiresAt)) ? deletionHour(input.expiresAt) : undefined;
 }

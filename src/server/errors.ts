@@ -29,6 +29,7 @@ const defaultStatus: Record<ErrorCode, number> = {
   unavailable: 503,
   quota_exceeded: 413,
   channel_closed: 409,
+  delete_at_invalid: 400,
   internal: 500,
 };
 

@@ -16,7 +16,14 @@ export function registerSendCommand(program: Program): void {
       .addOption(signalKindOption())
       .addOption(disclosureOption(signalDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
-      .option("--expires <iso-time>", "after this time it may no longer be conveyed")
+      .option(
+        "--expires <iso-time>",
+        "after this time it may no longer be conveyed; devices burn it, and the relay deletes it after that hour",
+      )
+      .option(
+        "--no-relay-deletion",
+        "with --expires: do not tell the relay the expiry (it keeps the ciphertext until the channel's retention)",
+      )
       .option("--on-behalf-of <principal>", "say it on behalf of your principal (a personal message)"),
   ).action(async (_o, cmd) => {
     const o = cmd.optsWithGlobals();
@@ -28,6 +35,7 @@ export function registerSendCommand(program: Program): void {
       attribution: attributionOf(o.anonymous),
       stance: stanceFrom(o),
       ...(o.expires ? { expiresAt: new Date(o.expires).toISOString() } : {}),
+      relayDeletion: o.relayDeletion !== false,
       ...(o.onBehalfOf ? { onBehalfOf: o.onBehalfOf } : {}),
     });
     const b = e.payload?.body;

@@ -101,6 +101,13 @@ export async function applyEvents(
     } else {
       const own = e.senderDeviceId === self.deviceId ? record.outbox[e.eventId] : undefined;
       if (own) {
+        // This device put the deletion time in the envelope itself: another one is the relay's.
+        if (own.deleteAt !== e.deleteAt)
+          return fail({
+            kind: "fork",
+            seq: e.seq,
+            detail: `the relay shows deletion time ${e.deleteAt ?? "none"} on a message this device sent with ${own.deleteAt ?? "none"}`,
+          });
         entry = { ...base(e, ownRole(group, self.deviceId)), payload: own };
         delete record.outbox[e.eventId];
       } else {
@@ -168,6 +175,16 @@ async function readApplication(
     return {
       skipped: "malformed",
       detail: "the payload names another event or caucus than its envelope",
+      next: r.next,
+    };
+  // The deletion time the relay acts on must be the one the sender signed: the relay, which chose
+  // neither, could otherwise make a message look as if its sender wanted it gone sooner. Other
+  // devices cannot tell a relay that changed it from a sender that wrote two (that one is skipped,
+  // as any field that disagrees with its envelope); the sender's own device can (applyEvents).
+  if (p.deleteAt !== e.deleteAt)
+    return {
+      skipped: "malformed",
+      detail: `the relay's deletion time (${e.deleteAt ?? "none"}) is not the one its sender signed (${p.deleteAt ?? "none"})`,
       next: r.next,
     };
   if (sender.role === "party" && mediatorOnlyTypes.includes(p.body.type))

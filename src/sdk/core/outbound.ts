@@ -47,6 +47,11 @@ export async function sendEvent(
   body: EventBody,
   // Random (v4): an id with a time in it would date the event at the relay (invariant 1).
   eventIdValue: string = crypto.randomUUID(),
+  /**
+   * The relay deletes the message's ciphertext after this hour (protocol/relay-deletion.ts): put
+   * in the envelope for the relay and in the encrypted payload, where the other devices check it.
+   */
+  deleteAt?: string,
 ): Promise<TranscriptEntry> {
   // Before anything is encrypted or saved: the relay would refuse an id that is not random.
   parse(newEventId, eventIdValue, "event id");
@@ -71,6 +76,7 @@ export async function sendEvent(
         caucusId,
         sentAt: new Date(core.now()).toISOString(),
         seen: record.head,
+        ...(deleteAt !== undefined ? { deleteAt } : {}),
         body,
       },
       "event",
@@ -85,6 +91,7 @@ export async function sendEvent(
       kind: "application" as const,
       epoch,
       ciphertext: toBase64Url(ciphertext),
+      ...(deleteAt !== undefined ? { deleteAt } : {}),
     };
     let ack;
     try {

@@ -30,7 +30,7 @@ export function planConveyance(
   source: TranscriptEntry | undefined,
   channel: ChannelView,
   now = Date.now(),
-): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody } {
+): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody; deleteAt?: string } {
   const body = source?.payload?.body;
   // Burnt (core/burn.ts): its words are gone from this device, so there is nothing to convey.
   if (source?.burnt)
@@ -86,5 +86,8 @@ export function planConveyance(
       attributedAs: attribution,
       toParties: targets.map((t) => partyName(t)!),
     },
+    // The conveyance expires with its signal, and the relay deletes it when it deletes the signal:
+    // only if the sender told the relay (telling it in another caucus would undo the opt-out).
+    ...(body.type === "signal" && source.payload?.deleteAt ? { deleteAt: source.payload.deleteAt } : {}),
   };
 }

@@ -42,6 +42,7 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
     sourceCaucusId: opts.from,
     sourceEventId: opts.eventId,
     conveyance: plan.conveyance,
+    ...(plan.deleteAt ? { deleteAt: plan.deleteAt } : {}),
     receipt: { mode: plan.receipt.mode, text: plan.receipt.text, attributedAs: plan.receipt.attributedAs },
     targets: plan.targets.map((caucusId) => ({
       caucusId,
@@ -71,7 +72,7 @@ async function advance(core: DeviceCore, pending: PendingConveyance): Promise<Co
   const conveyances: TranscriptEntry[] = [];
   for (const target of pending.targets) {
     if (target.delivered) continue;
-    const entry = await deliver(core, target.caucusId, pending.conveyance, target.eventId);
+    const entry = await deliver(core, target.caucusId, pending.conveyance, target.eventId, pending.deleteAt);
     if ("error" in entry) {
       target.lastError = entry.error;
     } else {
@@ -124,12 +125,13 @@ async function deliver(
   caucusId: string,
   body: EventBody,
   eventId: string,
+  deleteAt?: string,
 ): Promise<{ entry: TranscriptEntry } | { error: string }> {
   const found = () => core.caucus(caucusId).record.entries.find((e) => e.eventId === eventId);
   const already = found();
   if (already) return { entry: already };
   try {
-    return { entry: await sendEvent(core, caucusId, body, eventId) };
+    return { entry: await sendEvent(core, caucusId, body, eventId, deleteAt) };
   } catch (e) {
     const error = (e as { code?: unknown }).code;
     try {

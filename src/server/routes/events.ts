@@ -10,6 +10,7 @@ export function eventRoutes({
   storage,
   notifier,
   limits,
+  config,
 }: RouteContext): RouteHandlers<"appendEvent" | "listEvents" | "getWelcome"> {
   return {
     async appendEvent({ device, params: { caucusId }, body, request, status }) {
@@ -33,6 +34,8 @@ export function eventRoutes({
         removalProofs: body.removalProofs ?? [],
         quota: limits.quota,
         ...(body.after ? { after: body.after } : {}),
+        // Rule 8 checks it after idempotency: a retry of a stored event still gets its answer.
+        ...(body.deleteAt !== undefined ? { deleteAt: body.deleteAt, now: config.now() } : {}),
       });
       if (!result.duplicate) {
         // The append read its readers under its lock: no second read of the caucus per event.

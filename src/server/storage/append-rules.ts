@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { linkPreimage } from "../../protocol/index.js";
+import { linkPreimage, maxDeleteAheadMs, parseDeleteAt } from "../../protocol/index.js";
 import { ServerError, channelClosed, forbidden, notFound } from "../errors.js";
 import type { AppendEventInput, CaucusRecord, MembershipRecord } from "./storage.js";
 
@@ -42,6 +42,7 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
   // After idempotency: a retry of an event stored before the close still gets its answer.
   if (caucus.closed) throw channelClosed();
 
+  if (input.deleteAt !== undefined) checkDeleteAt(input.kind, input.deleteAt, input.now);
   const ciphertext = Buffer.from(input.ciphertext, "base64url");
   if (input.quota && input.kind === "application")
     checkQuota(view.storedBytes(), ciphertext.length, input.quota);
@@ -84,6 +85,7 @@ export function planAppend(view: AppendView, input: AppendEventInput): AppendPla
         senderDeviceId: input.senderDeviceId,
         kind: input.kind,
         epoch: input.epoch,
+        deleteAt: input.deleteAt,
       },
       sha256Hex(ciphertext),
     ),
@@ -102,7 +104,27 @@ export const eventRow = (input: AppendEventInput, plan: AppendPlan & { duplicate
     input.epoch,
     plan.ciphertext,
     plan.hash,
+    input.deleteAt === undefined ? null : Date.parse(input.deleteAt),
   ] as const;
+
+/** Rule 8: a deletion time only on a message, in the future, within the bound. */
+function checkDeleteAt(kind: AppendEventInput["kind"], deleteAt: string, now = Date.now()): void {
+  if (kind !== "application")
+    throw new ServerError("delete_at_invalid", "only an application message may carry a deletion time");
+  const at = parseDeleteAt(deleteAt);
+  if (at === undefined)
+    throw new ServerError(
+      "delete_at_invalid",
+      "deleteAt must be an exact hour in UTC, written as 2026-11-30T18:00:00.000Z",
+    );
+  if (at <= now)
+    throw new ServerError(
+      "delete_at_invalid",
+      `the deletion time ${deleteAt} has passed: the message would be deleted at once`,
+    );
+  if (at > now + maxDeleteAheadMs)
+    throw new ServerError("delete_at_invalid", "a deletion time is at most ten years ahead");
+}
 
 /** Every device a commit welcomes or removes: what AppendView.membership will be asked about. */
 export const rosterTargets = (input: AppendEventInput): string[] => [

@@ -20,6 +20,12 @@ import type { SweepOptions } from "./storage.js";
  * tombstoned: they carry no message, and a device that has not yet applied one needs it to stay
  * in the group.
  *
+ * An application message whose sender gave a deletion time (AppendEventInput rule 8,
+ * protocol/relay-deletion.ts) is due once that time passes, whatever its channel's retention: it
+ * becomes the same tombstone, and its bytes leave the quota count the same way. Those are single
+ * messages, not a prefix of the chain, so they do not move `deleted_through` (which tells devices
+ * that everything before it is gone); each is found by an index of the messages still waiting.
+ *
  * Each caucus's `deleted_through` moves forward only, tombstones are written only over live rows,
  * and marks are inserted once per (caucus, time): two nodes sweeping at once do the work once.
  */
@@ -49,6 +55,17 @@ export const dueCaucusesSql = (p: (n: number) => string) => `
     WHERE ch.retention_days IS NOT NULL OR ch.delete_at IS NOT NULL) AS d
   WHERE due_through > deleted_through
   ORDER BY caucus_id`;
+
+/**
+ * The application messages whose sender's deletion time passed and that still hold ciphertext,
+ * soonest due first. Same SQL on both backends; parameters: now, batch size.
+ */
+export const dueMessagesSql = (p: (n: number) => string) => `
+  SELECT caucus_id, seq FROM events
+  WHERE delete_at IS NOT NULL AND delete_at <= ${p(1)} AND tombstone_sha256 IS NULL
+    AND kind = 'application'
+  ORDER BY delete_at, caucus_id, seq
+  LIMIT ${p(2)}`;
 
 /** Marks each retained, open caucus whose newest mark is older than the interval. Parameters: now, interval. */
 export const markCaucusesSql = (p: (n: number) => string) => `

@@ -52,6 +52,8 @@ export type EventRow = {
   /** A tombstone's: the SHA-256 (hex) and size of the deleted ciphertext; null while it is kept. */
   tombstone_sha256: string | null;
   tombstone_bytes: number | null;
+  /** The sender's relay deletion time (epoch ms), if it gave one. */
+  delete_at: number | string | null;
 };
 
 export type CaucusRow = {
@@ -127,6 +129,7 @@ export const toEvent = (r: EventRow): StoredEvent => {
     kind: r.kind,
     epoch: r.epoch,
     hash: r.hash,
+    ...(r.delete_at !== null ? { deleteAt: new Date(Number(r.delete_at)).toISOString() } : {}),
   };
   return r.tombstone_sha256 === null
     ? { ...envelope, ciphertext: r.ciphertext.toString("base64url") }

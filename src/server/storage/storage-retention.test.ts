@@ -156,6 +156,77 @@ describe.each(backends)("storage: $name", (backend) => {
       expect((await s.getMembership(caucusId, pending.party))?.keyPackage).toBeUndefined();
     });
 
+    describe("a sender's deletion time (rule 8)", () => {
+      const HOUR = 3_600_000;
+      const at = (ms: number) => new Date(ms).toISOString();
+      /** The first whole hour after T0. */
+      const H = T0 - (T0 % HOUR) + HOUR;
+
+      it("tombstones a message once its deletion time passes, whatever the channel's retention", async () => {
+        const { caucusId, mediator, sent } = await retainedCaucus(undefined, 1);
+        const epoch = sent[0]!.epoch;
+        const expiring = event(caucusId, mediator, { epoch, deleteAt: at(H), now: T0 });
+        await s.appendEvent(expiring);
+        const kept = await append(caucusId, mediator);
+        const before = await s.listEvents(caucusId, page);
+        // The envelope carries it, and the chain's hash covers it.
+        expect(before[2]).toMatchObject({ eventId: expiring.eventId, deleteAt: at(H) });
+        expect(await verifies(caucusId)).toBe(true);
+        // A quota the caucus has exactly filled: the deleted bytes are credited back.
+        const bytes = (b64: string) => Buffer.from(b64, "base64url").length;
+        const stored = before.reduce((n, e) => n + bytes(ciphertextOf(e)!), 0);
+        const quota = { caucusBytes: stored, channelBytes: 10 * stored };
+        const post = (n: number) =>
+          s.appendEvent(event(caucusId, mediator, { epoch, ciphertext: randomB64(n), quota }));
+        await expect(post(1)).rejects.toMatchObject({ code: "quota_exceeded" });
+
+        expect(await s.sweepRetention(H - 1)).toMatchObject({ tombstoned: 0 });
+        expect(await s.sweepRetention(H)).toMatchObject({ tombstoned: 1 });
+        const after = await s.listEvents(caucusId, page);
+        expect(after[2]).toEqual({
+          ...before[2],
+          ciphertext: undefined,
+          tombstone: true,
+          ciphertextSha256: sha256(expiring.ciphertext),
+          ciphertextBytes: bytes(expiring.ciphertext),
+        });
+        expect("ciphertext" in after[2]!).toBe(false);
+        // The others keep their bytes; the chain verifies; deletedThrough (a prefix) is untouched.
+        expect(ciphertextOf(after[1]!)).toBe(sent[0]!.ciphertext);
+        expect(ciphertextOf(after[3]!)).toBe(kept.ciphertext);
+        expect(await verifies(caucusId)).toBe(true);
+        expect(await s.getCaucus(caucusId)).toMatchObject({ deletedThrough: 0 });
+        expect(await s.sweepRetention(T0 + 10 * HOUR)).toMatchObject({ tombstoned: 0 });
+        expect(await post(bytes(expiring.ciphertext))).toMatchObject({ duplicate: false });
+        await expect(post(1)).rejects.toMatchObject({ code: "quota_exceeded" });
+        // A retry of the stored event gets its answer, though its deletion time has passed.
+        await expect(s.appendEvent({ ...expiring, now: T0 + 2 * HOUR })).resolves.toMatchObject({
+          seq: 3,
+          duplicate: true,
+        });
+      });
+
+      it("refuses a malformed, past or misplaced deletion time (delete_at_invalid) and changes nothing", async () => {
+        const { caucusId, mediator, sent } = await retainedCaucus(undefined, 1);
+        const epoch = sent[0]!.epoch;
+        const head = (await s.getCaucus(caucusId))!.head;
+        for (const over of [
+          { deleteAt: "tomorrow" },
+          { deleteAt: at(H + 60_000) }, // not an exact hour
+          { deleteAt: at(H).replace(".000Z", "Z") }, // an hour, spelt otherwise
+          { deleteAt: at(H - HOUR) }, // the hour now is in: past
+          { deleteAt: at(H + 3651 * DAY) }, // more than ten years on
+          { deleteAt: at(H), kind: "commit" as const }, // on a commit
+        ])
+          await expect(
+            s.appendEvent(event(caucusId, mediator, { epoch, now: T0, ...over })),
+            JSON.stringify(over),
+          ).rejects.toMatchObject({ code: "delete_at_invalid" });
+        expect((await s.getCaucus(caucusId))!.head).toEqual(head);
+        expect(await s.listEvents(caucusId, page)).toHaveLength(2);
+      });
+    });
+
     it("retention can be set, changed and lifted on an existing channel", async () => {
       const { channelId } = await retainedCaucus(undefined, 0);
       await s.setChannelRetention(channelId, 30);

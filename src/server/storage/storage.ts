@@ -343,6 +343,9 @@ export interface WelcomeDelivery {
  *    quota.channelBytes, is refused (quota_exceeded). Commits are never refused by the quota (a
  *    mediator must always be able to remove a member, even from a full caucus), but count.
  *    Checked after rules 1–2, so a retry of a stored event still gets its answer.
+ * 8. `deleteAt` (an application message only, else delete_at_invalid) must be after `now` and at
+ *    most ten years on (delete_at_invalid); the link's hash covers it, and the sweeper deletes the
+ *    message's ciphertext once it passes (retention-rules.ts). Checked after rules 1–2, as rule 7.
  */
 export interface AppendEventInput {
   caucusId: string;
@@ -358,6 +361,10 @@ export interface AppendEventInput {
   after?: { seq: number; hash: string };
   /** Rule 7: the most ciphertext a caucus and a channel may hold, bytes. */
   quota?: { caucusBytes: number; channelBytes: number };
+  /** Rule 8: the sender's relay deletion time, well-formed (protocol/relay-deletion.ts). */
+  deleteAt?: string;
+  /** Rule 8: the relay's clock at the append (never stored: events carry no time). */
+  now?: number;
 }
 
 export interface AppendEventResult {

@@ -44,6 +44,8 @@ const sentences: Record<BackchannelErrorCode, string> = {
   quota_exceeded:
     "This caucus or channel has used all the storage the relay allows it. Ask the relay's operator to raise the quota.",
   channel_closed: "The mediator closed this channel: nothing more can be sent in it.",
+  delete_at_invalid:
+    "The relay refused the message's deletion time (it has passed, or is malformed). Check the expiry and send again.",
   internal: "The server had an internal error. Try again later.",
   server_unreachable: "The server cannot be reached. Check the connection; the console reconnects by itself.",
   bad_response: "The server answered with something unexpected.",

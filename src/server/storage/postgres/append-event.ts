@@ -38,10 +38,11 @@ const readAppendView = (input: AppendEventInput): Statement =>
 const appendEvent: PreparedText = {
   name: "bc_append_event",
   text: `WITH event AS (
-           INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
-         UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $9,
-                             ciphertext_bytes = ciphertext_bytes + $10
+           INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash,
+                               delete_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+         UPDATE caucuses SET head_seq = $2, head_hash = $8, epoch = $10,
+                             ciphertext_bytes = ciphertext_bytes + $11
          WHERE caucus_id = $1`,
 };
 

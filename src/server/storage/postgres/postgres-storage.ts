@@ -524,9 +524,9 @@ class PostgresStorage implements Storage {
       await rows<EventRow>(
         this.pool,
         `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
-                tombstone_bytes FROM (
+                tombstone_bytes, delete_at FROM (
            SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
-                  tombstone_bytes,
+                  tombstone_bytes, delete_at,
                   row_number() OVER w AS n,
                   sum(octet_length(ciphertext)) OVER w - octet_length(ciphertext) AS before
            FROM (SELECT * FROM events WHERE caucus_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS e

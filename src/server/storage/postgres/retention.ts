@@ -1,6 +1,7 @@
 import {
   dayMs,
   dueCaucusesSql,
+  dueMessagesSql,
   markCaucusesSql,
   sweepSettings,
   type DueCaucusRow,
@@ -37,6 +38,24 @@ const tombstoneBatch = `
   SELECT (SELECT seq FROM through) AS through, (SELECT looked FROM through) AS looked,
          (SELECT count(*) FROM done) AS tombstoned`;
 
+/**
+ * The messages whose sender's deletion time passed, at most $2 of them, in one statement: each
+ * becomes a tombstone as in tombstoneBatch, and its bytes leave its caucus's quota count. A row
+ * another node tombstoned meanwhile fails the re-checked `tombstone_sha256 IS NULL` and is skipped.
+ */
+const tombstoneDueMessages = `
+  WITH due AS (${dueMessagesSql(param)}),
+  done AS (
+    UPDATE events e SET tombstone_sha256 = encode(sha256(e.ciphertext), 'hex'),
+                        tombstone_bytes = octet_length(e.ciphertext), ciphertext = '\\x'::bytea
+    FROM due WHERE e.caucus_id = due.caucus_id AND e.seq = due.seq AND e.tombstone_sha256 IS NULL
+    RETURNING e.caucus_id, e.tombstone_bytes),
+  credited AS (
+    UPDATE caucuses c SET ciphertext_bytes = c.ciphertext_bytes - d.bytes
+    FROM (SELECT caucus_id, sum(tombstone_bytes) AS bytes FROM done GROUP BY caucus_id) AS d
+    WHERE c.caucus_id = d.caucus_id)
+  SELECT count(*) AS tombstoned FROM done`;
+
 /** Storage.sweepRetention on PostgreSQL (rules in ../retention-rules.ts). */
 export async function sweepRetention(
   db: Queryable,
@@ -70,6 +89,11 @@ export async function sweepRetention(
         [c.caucus_id],
       );
     }
+  }
+  // Then the messages whose sender's deletion time passed, with what is left of the batch.
+  if (left > 0) {
+    const r = await firstRow<{ tombstoned: string }>(db, tombstoneDueMessages, [now, left]);
+    tombstoned += Number(r?.tombstoned ?? 0);
   }
   return { marked, tombstoned };
 }

@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import {
   dayMs,
   dueCaucusesSql,
+  dueMessagesSql,
   markCaucusesSql,
   sweepSettings,
   type DueCaucusRow,
@@ -20,6 +21,8 @@ export function prepareRetention(db: Database.Database) {
     `SELECT seq, kind, ciphertext, tombstone_sha256 FROM events
      WHERE caucus_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
+  const dueMessages = db.prepare(dueMessagesSql(param));
+  const message = db.prepare("SELECT ciphertext FROM events WHERE caucus_id = ? AND seq = ?");
   const tombstone = db.prepare(
     `UPDATE events SET ciphertext = X'', tombstone_sha256 = ?, tombstone_bytes = ?
      WHERE caucus_id = ? AND seq = ? AND tombstone_sha256 IS NULL`,
@@ -36,6 +39,14 @@ export function prepareRetention(db: Database.Database) {
   const dropKeyPackages = db.prepare(
     "UPDATE memberships SET key_package = NULL WHERE caucus_id = ? AND key_package IS NOT NULL",
   );
+
+  /** Turns one live application message into a tombstone, its bytes credited back; 1 if it did. */
+  const tombstoneOne = (caucusId: string, seq: number, ciphertext: Buffer): number => {
+    const sha256 = createHash("sha256").update(ciphertext).digest("hex");
+    const changes = tombstone.run(sha256, ciphertext.length, caucusId, seq).changes;
+    if (changes > 0) credit.run(ciphertext.length, caucusId);
+    return changes;
+  };
 
   /** One pass, in one immediate transaction: at most `batch` events are looked at. */
   return (now: number, options?: SweepOptions): SweepResult =>
@@ -56,10 +67,7 @@ export function prepareRetention(db: Database.Database) {
           left -= rows.length;
           for (const r of rows) {
             if (r.kind !== "application" || r.tombstone_sha256 !== null) continue;
-            const sha256 = createHash("sha256").update(r.ciphertext).digest("hex");
-            const changes = tombstone.run(sha256, r.ciphertext.length, c.caucus_id, r.seq).changes;
-            if (changes > 0) credit.run(r.ciphertext.length, c.caucus_id);
-            tombstoned += changes;
+            tombstoned += tombstoneOne(c.caucus_id, r.seq, r.ciphertext);
           }
           // A short batch reached due_through; a full one stops at its last event.
           const through = left > 0 || rows.length === 0 ? c.due_through : rows[rows.length - 1]!.seq;
@@ -70,6 +78,12 @@ export function prepareRetention(db: Database.Database) {
             dropKeyPackages.run(c.caucus_id);
           }
         }
+        // Then the messages whose sender's deletion time passed, with what is left of the batch.
+        if (left > 0)
+          for (const m of dueMessages.all({ p1: now, p2: left }) as { caucus_id: string; seq: number }[]) {
+            const { ciphertext } = message.get(m.caucus_id, m.seq) as { ciphertext: Buffer };
+            tombstoned += tombstoneOne(m.caucus_id, m.seq, ciphertext);
+          }
         return { marked, tombstoned };
       })
       .immediate();

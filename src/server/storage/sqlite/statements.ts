@@ -120,8 +120,9 @@ export function prepareStatements(db: Database.Database) {
     ),
     findEvent: prepare("SELECT seq, sender_device_id, hash FROM events WHERE caucus_id = ? AND event_id = ?"),
     insertEvent: prepare(
-      `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (caucus_id, seq, event_id, sender_device_id, kind, epoch, ciphertext, hash,
+                           delete_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     advanceHead: prepare(
       `UPDATE caucuses SET head_seq = ?, head_hash = ?, epoch = ?, ciphertext_bytes = ciphertext_bytes + ?
@@ -153,7 +154,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     listEvents: prepare(
       `SELECT seq, event_id, sender_device_id, kind, epoch, ciphertext, hash, tombstone_sha256,
-              tombstone_bytes FROM events
+              tombstone_bytes, delete_at FROM events
        WHERE caucus_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     getWelcome: prepare(
