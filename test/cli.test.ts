@@ -3,6 +3,9 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
+import { deletionHour } from "../src/protocol/index.js";
+import { sqliteFileName } from "../src/server/storage/sqlite/sqlite-storage.js";
 import { cli, cliJson, ensureCliBuilt, serveInChild } from "./helpers/cli.js";
 
 /**
@@ -139,6 +142,34 @@ describe("backchannel CLI", () => {
     ]);
     expect(exported.caucuses[0]!.events.some((e) => e.stanceText?.includes("no commitment"))).toBe(true);
   }, 240_000); // one process per command (~30), each starting Node and deriving its keystore key
+
+  test("send --expires tells the relay the hour it expires in, unless --no-relay-deletion", async () => {
+    const expires = new Date(Date.now() + 90 * 60_000).toISOString();
+    const send = (...extra: string[]) =>
+      cliJson<{ eventId: string }>(home("Nord"), [
+        "send",
+        "--text",
+        "Bis heute Abend.",
+        "--expires",
+        expires,
+        ...extra,
+      ]);
+    const told = await send();
+    const kept = await send("--no-relay-deletion");
+    const db = new Database(join(dir, "relay", sqliteFileName), { readonly: true, fileMustExist: true });
+    try {
+      const deleteAt = (id: string) =>
+        (
+          db.prepare("SELECT delete_at FROM events WHERE event_id = ?").get(id) as {
+            delete_at: number | null;
+          }
+        ).delete_at;
+      expect(deleteAt(told.eventId)).toBe(Date.parse(deletionHour(expires)));
+      expect(deleteAt(kept.eventId)).toBeNull();
+    } finally {
+      db.close();
+    }
+  });
 
   test("failures are typed, with stable codes and exit statuses", async () => {
     const wrong = await cli(home("m"), ["inbox", "--json"], { BACKCHANNEL_PASSPHRASE: "not the passphrase" });
