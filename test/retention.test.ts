@@ -329,29 +329,27 @@ describe("a signal's relay deletion time", () => {
     await everyoneVerifies([b]);
   });
 
-  test("a relay that shows another deletion time is caught", async () => {
-    const b = net.handlers.B![0]!;
-    const caucusId = net.caucus.B!;
-    await b.send({ text: "a plain one before it" });
-    const signal = await b.send({
-      text: "this offer stands for the afternoon",
-      expiresAt: new Date(Date.now() + 3 * HOUR).toISOString(),
-    });
-    const honest = deletionHour(Date.now() + 3 * HOUR);
-    const earlier = new Date(Date.parse(honest) - 2 * HOUR).toISOString();
-    // The relay moves the signal's deletion time earlier and rehashes the chain from there on, as a
-    // relay that changed it at the append would serve it: consistent, to a device that never saw it.
-    const forge: Rule = (req) => {
+  /**
+   * The relay moves `eventId`'s deletion time to `moved` and rehashes the chain from there on, as a
+   * relay that changed it at the append would serve it: consistent, to a device that never saw it.
+   * `before`: the link before the event, for a page that starts with it.
+   */
+  const forging =
+    (caucusId: string, eventId: string, moved: string, before?: { seq: number; hash: string }): Rule =>
+    (req) => {
       if (req.method !== "GET" || !req.path.startsWith(`/v1/caucuses/${caucusId}/events`)) return undefined;
       return {
         rewrite: (answer) => {
           const page = answer.body as { events: StoredEvent[]; head: { seq: number; hash: string } };
-          const at = page.events.findIndex((e) => e.eventId === signal.eventId);
-          if (at < 1) return answer;
-          let prev = page.events[at - 1]!.hash;
+          const at = page.events.findIndex((e) => e.eventId === eventId);
+          const first = page.events[0];
+          const prevLink =
+            at > 0 ? page.events[at - 1] : first && before?.seq === first.seq - 1 ? before : undefined;
+          if (at < 0 || !prevLink) return answer;
+          let prev = prevLink.hash;
           const events = page.events.map((e, i) => {
             if (i < at) return e;
-            const forged = { ...e, ...(i === at ? { deleteAt: earlier } : {}) };
+            const forged = { ...e, ...(i === at ? { deleteAt: moved } : {}) };
             prev = linkHash(prev, { ...forged, caucusId });
             return { ...forged, hash: prev };
           });
@@ -361,6 +359,16 @@ describe("a signal's relay deletion time", () => {
         },
       };
     };
+  const hourFromNow = (hours: number) => new Date(Date.now() + hours * HOUR).toISOString();
+
+  test("a relay that shows another deletion time is caught", async () => {
+    const b = net.handlers.B![0]!;
+    const caucusId = net.caucus.B!;
+    await b.send({ text: "a plain one before it" });
+    const expiresAt = hourFromNow(3);
+    const signal = await b.send({ text: "this offer stands for the afternoon", expiresAt });
+    const earlier = new Date(Date.parse(deletionHour(expiresAt)) - 2 * HOUR).toISOString();
+    const forge = forging(caucusId, signal.eventId, earlier);
     // The mediator's device reads it for the first time: the payload's signed time disagrees.
     const toMediator = net.relayOf(net.mediator).rule(forge);
     // The sender's device verified it already: the rewritten link is caught.
@@ -376,6 +384,34 @@ describe("a signal's relay deletion time", () => {
     } finally {
       toMediator.remove();
       toSender.remove();
+    }
+  });
+
+  test("the sender's own device, learning where its message landed, calls a moved deletion time a fork", async () => {
+    const a = net.handlers.A![0]!;
+    const caucusId = net.caucus.A!;
+    await a.sync();
+    const before = { ...coreOf(a).caucus(caucusId).record.head };
+    const eventId = crypto.randomUUID();
+    const expiresAt = hourFromNow(5);
+    const relay = net.relayOf(a);
+    // The relay stores the message but its answer is lost; the device then syncs to find it.
+    let posts = 0;
+    relay.rule((req) =>
+      req.method === "POST" && req.path.endsWith("/events") && posts++ === 0
+        ? { dropAnswer: true }
+        : undefined,
+    );
+    relay.rule(forging(caucusId, eventId, deletionHour(Date.parse(expiresAt) - 3 * HOUR), before));
+    try {
+      await expect(a.send({ text: "until this evening", expiresAt, eventId })).rejects.toThrow();
+      await a.sync();
+      expect(coreOf(a).caucus(caucusId).record.problem).toMatchObject({
+        kind: "fork",
+        detail: expect.stringContaining("deletion time"),
+      });
+    } finally {
+      relay.heal();
     }
   });
 });
