@@ -329,6 +329,19 @@ describe("a signal's relay deletion time", () => {
     await everyoneVerifies([b]);
   });
 
+  test("a signal sent already expired is deleted by the relay at the next hour", async () => {
+    const b = net.handlers.B![0]!;
+    const now = Date.now();
+    coreOf(b).now = () => now;
+    const thisHour = now - (now % HOUR);
+    // Expired before this hour began: its own hour is past, so the relay gets the next one.
+    const sent = await b.send({
+      text: "too late already",
+      expiresAt: new Date(thisHour - 1000).toISOString(),
+    });
+    expect(rowsOf([sent.eventId])[0]!.delete_at).toBe(thisHour + HOUR);
+  });
+
   /**
    * The relay moves `eventId`'s deletion time to `moved` and rehashes the chain from there on, as a
    * relay that changed it at the append would serve it: consistent, to a device that never saw it.

@@ -246,7 +246,7 @@ export class Party extends Device<PartySnapshot> {
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
         },
         input.eventId,
-        relayDeletionTime(input),
+        relayDeletionTime(input, this.core.now()),
       );
     });
   }
@@ -293,9 +293,14 @@ export class Party extends Device<PartySnapshot> {
   }
 }
 
-/** The signal's relay deletion time, if it has an expiry and its sender did not opt out. */
-function relayDeletionTime(input: SignalInput): string | undefined {
+/**
+ * The signal's relay deletion time, if it has an expiry and its sender did not opt out: the hour
+ * its expiry falls in, or, for an expiry already past, the next hour (the relay takes only a
+ * future one; the devices burn it at once all the same).
+ */
+function relayDeletionTime(input: SignalInput, now: number): string | undefined {
   if (!input.expiresAt || input.relayDeletion === false) return undefined;
+  const expires = Date.parse(input.expiresAt);
   // A malformed expiry is refused when the payload is checked, with the field's own message.
-  return Number.isFinite(Date.parse(input.expiresAt)) ? deletionHour(input.expiresAt) : undefined;
+  return Number.isFinite(expires) ? deletionHour(Math.max(expires, now + 1)) : undefined;
 }
