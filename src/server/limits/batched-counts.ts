@@ -12,10 +12,11 @@ import type { RateLimit } from "./limits-config.js";
  * The bound, per key and fixed window, while the table answers: a node admits a point only if its
  * last known shared total plus its own unsent points stays under the limit, and never holds more
  * than `slack` unsent points (including a batch on its way). So N nodes admit at most
- * `points - 1 + N × slack` in one window: every node's points up to its last answer under the
- * limit are in the shared total at the latest such answer (under `points`), and after it each
- * node admits at most `slack` more before an answer says the limit is reached. With `slack` one
- * twentieth of the limit (at least 1), three nodes overshoot by at most 15% (or 3 points).
+ * `points + (N - 1) × slack` in one window. Take the node whose answer under the limit came last
+ * (total T < points): every node's points up to its own last such answer are in T; that node then
+ * admits at most points - T more (it counts its own), and each other node at most `slack` before
+ * an answer says the limit is reached. One node is exact. With `slack` one twentieth of the limit
+ * (at least 1), three nodes overshoot by at most a tenth (or 2 points).
  *
  * A key over its limit is refused from memory until its window ends: a flood costs the database
  * nothing. If the table cannot be reached, each node counts alone (at most N × points then, as

@@ -46,8 +46,8 @@ async function postgresNodes(limits: object): Promise<[FastifyInstance, FastifyI
 }
 
 /**
- * Answers alternating between two nodes: at least `points` and at most points + 1 admitted (one
- * of slack per node), each node admitting until it refuses and refusing from then on.
+ * Answers alternating between two nodes: at least `points` and at most points + 1 admitted (the
+ * other node's one point of slack), each node admitting until it refuses and refusing from then on.
  */
 function expectTogether(answers: number[], points: number, ok = 200): void {
   const admitted = answers.filter((s) => s === ok).length;
@@ -68,8 +68,8 @@ const healthz = (app: FastifyInstance, ip: string) =>
 const freshIp = (): string => `10.${[...randomBytes(3)].join(".")}`;
 
 describe("limits shared between relay nodes", () => {
-  // PostgreSQL counts in batches (batched-counts.ts): two nodes may admit one point of slack each
-  // past what the table has heard, so at limits this small up to points + 1 in all.
+  // PostgreSQL counts in batches (batched-counts.ts): a node may admit one point of slack past what
+  // it has heard from the table, so at limits this small two nodes admit up to points + 1 in all.
   it("PostgreSQL: requests through either node spend one budget per address", async () => {
     const [one, two] = await postgresNodes({ requestsPerIp: { points: 4, seconds: 60 } });
     const ip = freshIp();
