@@ -9,7 +9,8 @@ import type { RateLimit } from "./limits-config.js";
  * one key has `slack` points the table has not heard of. The answer of each batch (every
  * counter's shared total and window end) is what the node then counts on.
  *
- * The bound, per key and fixed window, while the table answers: a node admits a point only if its
+ * The bound, per key and fixed window, while the table answers (and the nodes' clocks agree, which
+ * the window's end, written by whichever node starts it, assumes as rate-limiter-flexible does): a node admits a point only if its
  * last known shared total plus its own unsent points stays under the limit, and never holds more
  * than `slack` unsent points (including a batch on its way). So N nodes admit at most
  * `points + (N - 1) × slack` in one window. Take the node whose answer under the limit came last
