@@ -148,6 +148,10 @@ export function nodesOptionsFromEnv(progress: (line: string) => void): NodesOpti
     throw new Error(`BENCH_NODES_SENDERS must be even (two per channel), got ${senders}`);
   const profDir = process.env.BENCH_NODES_PROF;
   const load = process.env.BENCH_NODES_LOAD ?? "per-node";
+  const counts = process.env.BENCH_NODES_COUNTS?.trim();
+  const nodeCounts = counts ? counts.split(",").map((c) => Number(c.trim())) : undefined;
+  if (nodeCounts?.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`BENCH_NODES_COUNTS must list node counts such as 1,2,3, got ${counts}`);
   if (load !== "per-node" && load !== "total")
     throw new Error(`BENCH_NODES_LOAD must be per-node or total, got ${load}`);
   return {
@@ -157,6 +161,7 @@ export function nodesOptionsFromEnv(progress: (line: string) => void): NodesOpti
     load,
     rounds: intEnv("BENCH_NODES_ROUNDS", 4, 1),
     ...(profDir ? { cpuProfDir: profDir } : {}),
+    ...(nodeCounts ? { nodeCounts } : {}),
     progress,
   };
 }

@@ -7,6 +7,7 @@ import {
   type RateLimiterAbstract,
 } from "rate-limiter-flexible";
 import { createPool } from "../storage/postgres/connection.js";
+import { BatchedCounts, defaultBatchOptions, type BatchOptions } from "./batched-counts.js";
 import type { RateLimit } from "./limits-config.js";
 
 /**
@@ -16,19 +17,25 @@ import type { RateLimit } from "./limits-config.js";
 export interface LimiterStore {
   /** "memory", "PostgreSQL", "Redis": for the startup line. */
   readonly kind: string;
-  /** A counter of its own per name (the names are the LimitsConfig fields). */
+  /** A counter of its own per name (the names are the LimitsConfig fields), exact. */
   limiter(name: string, limit: RateLimit): RateLimiterAbstract;
+  /**
+   * A counter for what every request spends (requests per address and device, posts), where a
+   * round trip per request would cost as much as the request: the same as `limiter`, except in
+   * PostgreSQL, where it counts in batches (batched-counts.ts states the bound).
+   */
+  counter(name: string, limit: RateLimit): RequestCounter;
   close(): Promise<void>;
 }
 
+/** rate-limiter-flexible's consume: resolves, or rejects with a RateLimiterRes saying when to come back. */
+export type RequestCounter = Pick<RateLimiterAbstract, "consume">;
+
 /** The counters of one node, lost when it stops: the default with SQLite (one process anyway). */
 export function memoryLimiterStore(): LimiterStore {
-  return {
-    kind: "memory",
-    limiter: (name, { points, seconds }) =>
-      new RateLimiterMemory({ keyPrefix: name, points, duration: seconds }),
-    close: () => Promise.resolve(),
-  };
+  const limiter = (name: string, { points, seconds }: RateLimit) =>
+    new RateLimiterMemory({ keyPrefix: name, points, duration: seconds });
+  return { kind: "memory", limiter, counter: limiter, close: () => Promise.resolve() };
 }
 
 /**
@@ -51,9 +58,17 @@ export const rateLimitTable = "rate_limits";
 /**
  * Counters in the relay's own PostgreSQL database, in the table its migrations made, through a
  * small pool of their own (so a flood of refused requests cannot take the storage's connections).
+ * The per-request counters go in batches, one statement for many requests; the login counters,
+ * small and rarely spent, one round trip each, exact.
  */
-export function postgresLimiterStore(options: { databaseUrl: string; schema?: string }): LimiterStore {
-  const pool: Pool = createPool({ ...options, poolSize: 4 });
+export function postgresLimiterStore(options: {
+  databaseUrl: string;
+  schema?: string;
+  batch?: Partial<BatchOptions>;
+}): LimiterStore {
+  const { batch, ...connection } = options;
+  const pool: Pool = createPool({ ...connection, poolSize: 4 });
+  const batched = new BatchedCounts(pool, rateLimitTable, { ...defaultBatchOptions, ...batch });
   // Expired counters are deleted every few minutes, by one query for the whole table.
   const prune = setInterval(() => {
     pool.query(`DELETE FROM ${rateLimitTable} WHERE expire < $1`, [Date.now()]).catch(() => undefined);
@@ -70,8 +85,10 @@ export function postgresLimiterStore(options: { databaseUrl: string; schema?: st
         tableCreated: true,
         clearExpiredByTimeout: false,
       }),
+    counter: (name, limit) => batched.counter(name, limit),
     async close() {
       clearInterval(prune);
+      await batched.close();
       await pool.end();
     },
   };
@@ -102,14 +119,17 @@ export async function redisLimiterStore(redisUrl: string): Promise<LimiterStore>
       { cause: error },
     );
   }
+  const limiter = (name: string, limit: RateLimit) =>
+    new RateLimiterRedis({
+      ...sharedOptions(`backchannel:${name}`, limit),
+      storeClient: client,
+      rejectIfRedisNotReady: true,
+    });
   return {
     kind: `Redis at ${where}`,
-    limiter: (name, limit) =>
-      new RateLimiterRedis({
-        ...sharedOptions(`backchannel:${name}`, limit),
-        storeClient: client,
-        rejectIfRedisNotReady: true,
-      }),
+    limiter,
+    // A Redis round trip is cheap (an in-memory increment): every request counts there at once.
+    counter: limiter,
     async close() {
       await client.quit().catch(() => client.disconnect());
     },

@@ -1,7 +1,7 @@
 import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimitedError, ServerError } from "../errors.js";
 import type { LimitsConfig, RateLimit } from "./limits-config.js";
-import type { LimiterStore } from "./limiter-store.js";
+import type { LimiterStore, RequestCounter } from "./limiter-store.js";
 
 /**
  * Every abuse limit the relay applies, each a method that resolves or throws the refusal: a 429
@@ -10,23 +10,26 @@ import type { LimiterStore } from "./limiter-store.js";
  * `quota`), so concurrent appends cannot overshoot them; this hands them over.
  */
 export class RelayLimits {
-  private readonly requestsPerIp: RateLimiterAbstract;
-  private readonly requestsPerDevice: RateLimiterAbstract;
+  private readonly requestsPerIp: RequestCounter;
+  private readonly requestsPerDevice: RequestCounter;
   private readonly loginsPerIp: RateLimiterAbstract;
   private readonly failedLogins: RateLimiterAbstract;
-  private readonly postsPerCaucus: RateLimiterAbstract;
+  private readonly postsPerCaucus: RequestCounter;
   private readonly sockets = new SocketCount();
 
   constructor(
     readonly config: LimitsConfig,
     readonly store: LimiterStore,
   ) {
+    // What every request spends goes through the store's per-request counters (batched in
+    // PostgreSQL); the login limits, small numbers a few points over would matter for, stay exact.
+    const count = (name: keyof LimitsConfig, limit: RateLimit) => store.counter(name, limit);
     const make = (name: keyof LimitsConfig, limit: RateLimit) => store.limiter(name, limit);
-    this.requestsPerIp = make("requestsPerIp", config.requestsPerIp);
-    this.requestsPerDevice = make("requestsPerDevice", config.requestsPerDevice);
+    this.requestsPerIp = count("requestsPerIp", config.requestsPerIp);
+    this.requestsPerDevice = count("requestsPerDevice", config.requestsPerDevice);
     this.loginsPerIp = make("loginsPerIp", config.loginsPerIp);
     this.failedLogins = make("failedLogins", config.failedLogins);
-    this.postsPerCaucus = make("postsPerCaucus", config.postsPerCaucus);
+    this.postsPerCaucus = count("postsPerCaucus", config.postsPerCaucus);
   }
 
   get pageBytes(): number {
@@ -92,7 +95,7 @@ export class RelayLimits {
 const failureKey = (ip: string, deviceId: string): string => `${deviceId}@${ip}`;
 
 /** Consumes one point; a key over its limit becomes a 429 that says when to try again. */
-async function take(limiter: RateLimiterAbstract, key: string, message: string): Promise<void> {
+async function take(limiter: RequestCounter, key: string, message: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (refused) {

@@ -45,6 +45,22 @@ async function postgresNodes(limits: object): Promise<[FastifyInstance, FastifyI
   return [first, await node()];
 }
 
+/**
+ * Answers alternating between two nodes: at least `points` and at most points + 1 admitted (the
+ * other node's one point of slack), each node admitting until it refuses and refusing from then on.
+ */
+function expectTogether(answers: number[], points: number, ok = 200): void {
+  const admitted = answers.filter((s) => s === ok).length;
+  expect(admitted).toBeGreaterThanOrEqual(points);
+  expect(admitted).toBeLessThanOrEqual(points + 1);
+  for (const node of [0, 1]) {
+    const own = answers.filter((_, i) => i % 2 === node);
+    const firstRefusal = own.indexOf(429);
+    expect(firstRefusal).toBeGreaterThan(0);
+    expect(own.slice(firstRefusal).every((s) => s === 429)).toBe(true);
+  }
+}
+
 const healthz = (app: FastifyInstance, ip: string) =>
   app.inject({ method: "GET", url: "/healthz", remoteAddress: ip }).then((r) => r.statusCode);
 
@@ -52,17 +68,14 @@ const healthz = (app: FastifyInstance, ip: string) =>
 const freshIp = (): string => `10.${[...randomBytes(3)].join(".")}`;
 
 describe("limits shared between relay nodes", () => {
+  // PostgreSQL counts in batches (batched-counts.ts): a node may admit one point of slack past what
+  // it has heard from the table, so at limits this small two nodes admit up to points + 1 in all.
   it("PostgreSQL: requests through either node spend one budget per address", async () => {
     const [one, two] = await postgresNodes({ requestsPerIp: { points: 4, seconds: 60 } });
     const ip = freshIp();
-    expect([
-      await healthz(one, ip),
-      await healthz(two, ip),
-      await healthz(one, ip),
-      await healthz(two, ip),
-    ]).toEqual([200, 200, 200, 200]);
-    expect(await healthz(one, ip)).toBe(429);
-    expect(await healthz(two, ip)).toBe(429);
+    const answers: number[] = [];
+    for (let i = 0; i < 8; i++) answers.push(await healthz(i % 2 === 0 ? one : two, ip));
+    expectTogether(answers, 4);
     expect(await healthz(two, freshIp())).toBe(200);
   });
 
@@ -76,8 +89,9 @@ describe("limits shared between relay nodes", () => {
         { eventId: crypto.randomUUID(), kind: "application", epoch: 0, ciphertext: "AAAA" },
         m.token,
       );
-    expect((await postVia(one)).status).toBe(201);
-    expect((await postVia(two)).status).toBe(201);
+    const answers: number[] = [];
+    for (let i = 0; i < 6; i++) answers.push((await postVia(i % 2 === 0 ? one : two)).status);
+    expectTogether(answers, 2, 201);
     expect(await postVia(one)).toMatchObject({ status: 429, body: { error: "rate_limited" } });
   });
 
