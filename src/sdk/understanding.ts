@@ -40,3 +40,44 @@ export function understandingStatus(
     return { understandingId, text, endorsedBy, pending, reached: pending.length === 0 };
   });
 }
+
+/** An understanding as one party's caucus shows it: proposed, endorsed here, reached. */
+export interface CaucusUnderstanding {
+  understandingId: string;
+  text: string;
+  /** This party (any of its handlers) endorsed the exact text. */
+  endorsed: boolean;
+  /**
+   * The mediator, which alone sees every caucus, said every party endorsed these exact words. A
+   * party cannot see the other caucuses: this rests on the mediator's word, as a receipt does.
+   */
+  reached: boolean;
+}
+
+/** The understanding proposed in this caucus under `understandingId`, if any, as this party sees it. */
+export function caucusUnderstanding(
+  entries: readonly TranscriptEntry[],
+  understandingId: string,
+): CaucusUnderstanding | undefined {
+  const proposal = entries.find(
+    (e) =>
+      e.senderRole === "mediator" &&
+      e.payload?.body.type === "understanding_proposal" &&
+      e.payload.body.understandingId === understandingId,
+  )?.payload?.body;
+  if (proposal?.type !== "understanding_proposal") return undefined;
+  const { text } = proposal;
+  const hash = sha256HexOf(utf8(text));
+  const said = (type: "endorsement" | "understanding_reached", role: "party" | "mediator") =>
+    entries.some(
+      (e) =>
+        e.senderRole === role &&
+        e.payload?.body.type === type &&
+        e.payload.body.understandingId === understandingId &&
+        e.payload.body.textSha256 === hash &&
+        e.payload.body.text === text,
+    );
+  const endorsed = said("endorsement", "party");
+  // A "reached" for words this party never endorsed is not believed.
+  return { understandingId, text, endorsed, reached: endorsed && said("understanding_reached", "mediator") };
+}

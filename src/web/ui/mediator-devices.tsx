@@ -1,6 +1,7 @@
 import { useState } from "react";
 import type { Mediator, MediatorDeviceView } from "../../sdk/index.js";
 import { OneTimeCode } from "./one-time-code.js";
+import { plural } from "./words.js";
 import { useAction } from "./use-device.js";
 
 /** The mediator's own devices (its staff): link another one, or remove one (re-keys its caucuses). */
@@ -21,7 +22,7 @@ export function MediatorDevices({
         {devices.map((d) => (
           <li key={d.deviceId}>
             {d.thisDevice ? "This device" : `Device ${d.deviceId.slice(0, 8)}`}
-            <span className="muted"> · {d.caucuses.length} caucus(es)</span>
+            <span className="muted"> · {plural(d.caucuses.length, "caucus", "caucuses")}</span>
             {!d.thisDevice && (
               <button
                 type="button"
