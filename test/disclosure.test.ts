@@ -22,7 +22,7 @@ import {
   utf8,
   type EventBody,
 } from "../src/protocol/index.js";
-import { Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
+import { caucusUnderstanding, Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
 import { coreOf, sendEvent } from "./helpers/internals.js";
 import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
@@ -624,6 +624,89 @@ describe("understandings (invariant 4): only when every party endorsed the ident
     expect(await status(second)).toMatchObject({
       endorsedBy: [EAST],
       pending: [NORTH, SOUTH],
+      reached: false,
+    });
+  });
+
+  test("once reached, each party hears it from the mediator: the exact words, no one's handler", async () => {
+    const text = "Both sides exchange lists of detainees by Friday.";
+    const id = await net.mediator.proposeUnderstanding(net.channel.channelId, text);
+    await north.endorse(id);
+    await south.endorse(id);
+    await net.mediator.sync();
+    for (const p of [north, south, east]) {
+      await p.sync();
+      expect(caucusUnderstanding(p.entries(p.caucusId), id)?.reached).toBe(false);
+    }
+    await east.endorse(id);
+    await net.mediator.sync(); // sees every endorsement, and tells each caucus
+    const devices = Object.values(net.handlers).flatMap((hs) => hs.map((h) => h.deviceId));
+    for (const p of [north, south, east]) {
+      await p.sync();
+      expect(caucusUnderstanding(p.entries(p.caucusId), id)).toEqual({
+        understandingId: id,
+        text,
+        endorsed: true,
+        reached: true,
+      });
+      const news = p
+        .entries(p.caucusId)
+        .filter(
+          (e) => e.payload?.body.type === "understanding_reached" && e.payload.body.understandingId === id,
+        );
+      expect(news).toHaveLength(1);
+      expect(news[0]!.senderRole).toBe("mediator");
+      // It names no device, no handler, no other caucus.
+      const said = JSON.stringify(news[0]!.payload!.body);
+      for (const d of devices) expect(said).not.toContain(d);
+      for (const party of [NORTH, SOUTH, EAST]) expect(said).not.toContain(caucusOf(party));
+    }
+    // Told once: another sync says nothing more.
+    await net.mediator.sync();
+    await north.sync();
+    expect(
+      north
+        .entries(north.caucusId)
+        .filter(
+          (e) => e.payload?.body.type === "understanding_reached" && e.payload.body.understandingId === id,
+        ),
+    ).toHaveLength(1);
+  });
+
+  test("a party believes 'reached' only for the words it endorsed itself", async () => {
+    const text = "The ports reopen on the first.";
+    const id = await net.mediator.proposeUnderstanding(net.channel.channelId, text);
+    await north.sync();
+    // A mediator device that says "reached" too early (or for other words) is not believed.
+    await sendEvent(coreOf(net.mediator), caucusOf(NORTH), {
+      type: "understanding_reached",
+      understandingId: id,
+      text,
+      textSha256: sha256HexOf(utf8(text)),
+    });
+    await north.sync();
+    expect(caucusUnderstanding(north.entries(north.caucusId), id)).toMatchObject({
+      endorsed: false,
+      reached: false,
+    });
+    await north.endorse(id);
+    expect(caucusUnderstanding(north.entries(north.caucusId), id)).toMatchObject({
+      endorsed: true,
+      reached: true,
+    });
+    const other = "The ports reopen on the second.";
+    const id2 = await net.mediator.proposeUnderstanding(net.channel.channelId, other);
+    await north.sync();
+    await north.endorse(id2);
+    await sendEvent(coreOf(net.mediator), caucusOf(NORTH), {
+      type: "understanding_reached",
+      understandingId: id2,
+      text,
+      textSha256: sha256HexOf(utf8(text)),
+    });
+    await north.sync();
+    expect(caucusUnderstanding(north.entries(north.caucusId), id2)).toMatchObject({
+      endorsed: true,
       reached: false,
     });
   });

@@ -95,6 +95,19 @@ describe("the console's behaviour", () => {
     return { card, n, button: card.getByRole("button", { name: `Convey #${n} from A`, exact: true }) };
   }
 
+  /** A's handler signals `text`; the mediator conveys it to B in `wording`. Returns B's card of it. */
+  async function conveyedToB(text: string, wording: string): Promise<Locator> {
+    await sendSignal(a.page, text);
+    const { card, n, button } = await atMediator(text);
+    await button.click();
+    const form = card.getByRole("form", { name: `Convey #${n} from A` });
+    await form.getByLabel("Wording the recipients will see").fill(wording);
+    await form.getByRole("button", { name: "Convey and post receipt" }).click();
+    await form.waitFor({ state: "detached" });
+    await seeText(card, "Conveyed to B in substance");
+    return see(eventCard(b.page, /Conveyed notification of intent from A/, wording));
+  }
+
   test("3. each event shows when it was sent and when it arrived, in the reader's time zone", async () => {
     const before = Date.now();
     const card = await sendSignal(a.page, "We note the quiet of the last week.");
@@ -162,7 +175,10 @@ describe("the console's behaviour", () => {
   });
 
   test("2. an acknowledgement offers the signal's disclosure and attribution choices, substance only by default", async () => {
-    const atB = eventCard(b.page, /Conveyed notification of intent from A/, "pause in the north");
+    const atB = await conveyedToB(
+      "Shall we talk about the ports?",
+      "A asks whether the ports could be discussed.",
+    );
     await atB.getByRole("button", { name: "Acknowledge…" }).click();
     const form = await see(atB.getByRole("form", { name: /^Acknowledge #\d+$/ }));
     // Chosen before sending, with the signal's defaults: substance only, named.
@@ -298,13 +314,15 @@ describe("the console's behaviour", () => {
   });
 
   test("10. conveying twice warns first, a past expiry is refused, counts are plural, a late handler's history says why", async () => {
-    // "We could consider a pause in the north." went to B already: conveying it again asks first.
-    const { card, n, button } = await atMediator("We could consider a pause in the north.");
+    // Conveyed to B once already: conveying it again asks first.
+    await conveyedToB("A second look at the pause.", "A takes a second look at the pause.");
+    const { card, n, button } = await atMediator("A second look at the pause.");
     await button.click();
     const form = await see(card.getByRole("form", { name: `Convey #${n} from A` }));
     await form.getByLabel("Wording the recipients will see").fill("Again: a pause in the north.");
     const again = await see(form.getByRole("group", { name: "Conveyed before" }));
     await seeText(again, "Already conveyed to B (receipt #");
+    await seeText(again, "conveying again sends B a second copy");
     const send = form.getByRole("button", { name: "Convey and post receipt" });
     expect(await send.isDisabled()).toBe(true);
     await form.getByLabel("Yes, convey it again to B").check();
