@@ -68,16 +68,21 @@ export function caucusUnderstanding(
   if (proposal?.type !== "understanding_proposal") return undefined;
   const { text } = proposal;
   const hash = sha256HexOf(utf8(text));
-  const said = (type: "endorsement" | "understanding_reached", role: "party" | "mediator") =>
-    entries.some(
-      (e) =>
-        e.senderRole === role &&
-        e.payload?.body.type === type &&
-        e.payload.body.understandingId === understandingId &&
-        e.payload.body.textSha256 === hash &&
-        e.payload.body.text === text,
-    );
-  const endorsed = said("endorsement", "party");
-  // A "reached" for words this party never endorsed is not believed.
-  return { understandingId, text, endorsed, reached: endorsed && said("understanding_reached", "mediator") };
+  const says = (
+    e: TranscriptEntry,
+    type: "endorsement" | "understanding_reached",
+    role: "party" | "mediator",
+  ) =>
+    e.senderRole === role &&
+    e.payload?.body.type === type &&
+    e.payload.body.understandingId === understandingId &&
+    e.payload.body.textSha256 === hash &&
+    e.payload.body.text === text;
+  const endorsedAt = entries.find((e) => says(e, "endorsement", "party"))?.seq;
+  // A "reached" is believed only for these words, after this party endorsed them: the mediator
+  // cannot have seen every party endorse before this one did.
+  const reached =
+    endorsedAt !== undefined &&
+    entries.some((e) => e.seq > endorsedAt && says(e, "understanding_reached", "mediator"));
+  return { understandingId, text, endorsed: endorsedAt !== undefined, reached };
 }
