@@ -358,6 +358,10 @@ describe("the console's behaviour", () => {
     const waiting = m.page.getByRole("group", { name: "Waiting for admission to A", exact: true });
     await seeText(waiting, "Waiting for you: compare the codes, then admit");
     await waiting.getByRole("button", { name: /^Codes match: admit device / }).click();
+    // Admitted, the device leaves the waiting list for the handlers: the focus goes with it.
+    await expect
+      .poll(() => hasFocus(caucusColumn(m.page, "A").getByRole("heading", { name: "Handlers (2)" })))
+      .toBe(true);
     const note = await see(late.page.getByText(/^This device's history starts at #\d+/));
     const [, start, joined] = /starts at #(\d+): it joined the caucus at #(\d+)\./.exec(await textOf(note))!;
     expect(Number(start)).toBe(Number(joined) + 1);

@@ -119,7 +119,14 @@ function PendingAdmissions({
             <button
               type="button"
               disabled={busy}
-              onClick={() => void run(() => device.admit(a.caucusId, a.deviceId))}
+              onClick={(e) => {
+                // The admitted device joins the handlers: the focus goes to that list.
+                const column = e.currentTarget.closest("section");
+                void run(async () => {
+                  await device.admit(a.caucusId, a.deviceId);
+                  focusLater(() => column?.querySelector<HTMLElement>(".handlers h4"));
+                });
+              }}
             >
               Codes match: admit device {a.deviceId.slice(0, 8)}
             </button>
@@ -171,7 +178,10 @@ function Handlers({
                       `Remove this device from ${partyName}'s caucus? The caucus is re-keyed; it will read nothing sent afterwards.`,
                     )
                   )
-                    void run(() => device.removeDevice(caucusId, h.deviceId));
+                    void run(async () => {
+                      await device.removeDevice(caucusId, h.deviceId);
+                      focusLater(() => box.current?.querySelector<HTMLElement>("h4"));
+                    });
                 }}
               >
                 Remove device
