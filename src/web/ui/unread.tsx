@@ -68,7 +68,7 @@ const noMarks = { subscribe: () => () => undefined, getVersion: () => 0 };
 /** Re-renders when any read mark changes. */
 export function useReadMarks(marks: ReadMarks | undefined): void {
   const m = marks ?? noMarks;
-  useSyncExternalStore(m.subscribe, m.getVersion);
+  useSyncExternalStore(m.subscribe, m.getVersion, m.getVersion);
 }
 
 /**
