@@ -46,7 +46,11 @@ export function relativeTime(ms: number, now: number): string {
 
 /** A moment as a <time>: relative in the text, absolute (the reader's time zone) in its title. */
 export function Moment({ iso }: { iso: string }) {
-  useSyncExternalStore(subscribe, () => tick, () => tick);
+  useSyncExternalStore(
+    subscribe,
+    () => tick,
+    () => tick,
+  );
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return <time>{iso}</time>;
   const absolute = absoluteFormat.format(ms);
