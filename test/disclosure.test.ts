@@ -22,7 +22,7 @@ import {
   utf8,
   type EventBody,
 } from "../src/protocol/index.js";
-import { Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
+import { caucusUnderstanding, Party, type Device, type TranscriptEntry } from "../src/sdk/index.js";
 import { FileStateStore, nodePlatform } from "../src/sdk/node.js";
 import { coreOf, sendEvent } from "./helpers/internals.js";
 import { admitAfterComparing, startNetwork, type TestNetwork } from "./helpers/network.js";
@@ -626,5 +626,79 @@ describe("understandings (invariant 4): only when every party endorsed the ident
       pending: [NORTH, SOUTH],
       reached: false,
     });
+  });
+
+  test("once reached, each party hears it from the mediator: the exact words, no one's handler", async () => {
+    const text = "Both sides exchange lists of detainees by Friday.";
+    const id = await net.mediator.proposeUnderstanding(net.channel.channelId, text);
+    await north.endorse(id);
+    await south.endorse(id);
+    await net.mediator.sync();
+    for (const p of [north, south, east]) {
+      await p.sync();
+      expect(caucusUnderstanding(p.entries(p.caucusId), id)?.reached).toBe(false);
+    }
+    await east.endorse(id);
+    await net.mediator.sync(); // sees every endorsement, and tells each caucus
+    const devices = Object.values(net.handlers).flatMap((hs) => hs.map((h) => h.deviceId));
+    for (const p of [north, south, east]) {
+      await p.sync();
+      expect(caucusUnderstanding(p.entries(p.caucusId), id)).toEqual({
+        understandingId: id,
+        text,
+        endorsed: true,
+        reached: true,
+      });
+      const news = p
+        .entries(p.caucusId)
+        .filter(
+          (e) => e.payload?.body.type === "understanding_reached" && e.payload.body.understandingId === id,
+        );
+      expect(news).toHaveLength(1);
+      expect(news[0]!.senderRole).toBe("mediator");
+      // It names no device, no handler, no other caucus.
+      const said = JSON.stringify(news[0]!.payload!.body);
+      for (const d of devices) expect(said).not.toContain(d);
+      for (const party of [NORTH, SOUTH, EAST]) expect(said).not.toContain(caucusOf(party));
+    }
+    // Told once: another sync says nothing more.
+    await net.mediator.sync();
+    await north.sync();
+    expect(
+      north
+        .entries(north.caucusId)
+        .filter(
+          (e) => e.payload?.body.type === "understanding_reached" && e.payload.body.understandingId === id,
+        ),
+    ).toHaveLength(1);
+  });
+
+  test("a party believes 'reached' only for the words it endorsed, said after it endorsed them", async () => {
+    /** A mediator device saying "reached" for `text` under `id`, whatever the endorsements. */
+    const sayReached = async (id: string, text: string) => {
+      await sendEvent(coreOf(net.mediator), caucusOf(NORTH), {
+        type: "understanding_reached",
+        understandingId: id,
+        text,
+        textSha256: sha256HexOf(utf8(text)),
+      });
+      await north.sync();
+    };
+    const reachedAtNorth = (id: string) => caucusUnderstanding(north.entries(north.caucusId), id)?.reached;
+    const text = "The ports reopen on the first.";
+    const id = await net.mediator.proposeUnderstanding(net.channel.channelId, text);
+    await north.sync();
+    // Said before North endorsed: the mediator cannot have known it, so it is not believed, then or after.
+    await sayReached(id, text);
+    expect(reachedAtNorth(id)).toBe(false);
+    await north.endorse(id);
+    expect(reachedAtNorth(id)).toBe(false);
+    // Said after, for other words than North endorsed: not believed either.
+    const other = "The ports reopen on the second.";
+    await sayReached(id, other);
+    expect(reachedAtNorth(id)).toBe(false);
+    // Control: the same words, after North's endorsement, are believed.
+    await sayReached(id, text);
+    expect(reachedAtNorth(id)).toBe(true);
   });
 });

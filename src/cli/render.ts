@@ -111,6 +111,11 @@ export function renderView(v: EntryView, ctx: RenderContext): string[] {
         `${head} · ${pc.bold("endorsed understanding")} ${pc.dim(b.understandingId)}`,
         ...indent([quote(b.text)]),
       ];
+    case "understanding_reached":
+      return [
+        `${head} · ${pc.bold("understanding reached")}: every party endorsed ${pc.dim(b.understandingId)}`,
+        ...indent([quote(b.text)]),
+      ];
     case "note":
       return [`${head} · note`, ...indent([quote(b.text)])];
     case "heartbeat":

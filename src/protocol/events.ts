@@ -105,6 +105,18 @@ export const endorsementBody = z.strictObject({
   text,
 });
 
+/**
+ * The mediator tells each party that every party endorsed an understanding's exact text (the
+ * mediator alone sees every caucus; a party learns that the others endorsed, never who handles
+ * them). A party believes it only for a proposal in its own caucus with the same words and hash.
+ */
+export const understandingReachedBody = z.strictObject({
+  type: z.literal("understanding_reached"),
+  understandingId: eventId,
+  textSha256: sha256Hex,
+  text,
+});
+
 export const noteBody = z.strictObject({ type: z.literal("note"), text });
 
 /**
@@ -122,6 +134,7 @@ export const eventBody = z.discriminatedUnion("type", [
   acknowledgementBody,
   understandingProposalBody,
   endorsementBody,
+  understandingReachedBody,
   noteBody,
   heartbeatBody,
 ]);
@@ -134,6 +147,7 @@ export const mediatorOnlyTypes: readonly EventType[] = [
   "conveyance",
   "receipt",
   "understanding_proposal",
+  "understanding_reached",
   "heartbeat",
   // The mediator's own words to one party: from a party device it would pose as the mediator.
   "note",

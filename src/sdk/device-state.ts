@@ -42,6 +42,8 @@ export const transcriptEntry = z.strictObject({
   senderRole: role,
   kind: z.enum(["commit", "application"]),
   epoch: z.number().int().nonnegative(),
+  /** When this device took the event in (its own clock); absent in entries stored before it was kept. */
+  receivedAt: z.iso.datetime({ offset: true }).optional(),
   /** Decrypted, validated content (application events only). */
   payload: eventPayload.optional(),
   /** Membership change (commit events only): device ids added and removed. */

@@ -57,7 +57,8 @@ export {
   type ReceiptVerdict,
 } from "./disclosure-policy.js";
 export { entryViews, findEntry, type EntryView, type ReceiptView } from "./views.js";
-export type { UnderstandingStatus } from "./understanding.js";
+export { caucusUnderstanding } from "./understanding.js";
+export type { CaucusUnderstanding, UnderstandingStatus } from "./understanding.js";
 export { watch, type WatchHandle } from "./watch.js";
 export { decodeInviteCode, type InviteCode } from "./invite-code.js";
 export { MemoryStateStore, type StateStore } from "./state-store.js";

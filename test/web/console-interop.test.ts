@@ -145,6 +145,8 @@ describe("browser and CLI in one channel", () => {
     // …who acknowledges in the browser; the mediator conveys that back verbatim.
     await atB.getByRole("button", { name: "Acknowledge…" }).click();
     await atB.getByLabel("Your acknowledgement (optional words)").fill(ACK);
+    // Substance only unless the handler says otherwise (as for a signal): B allows verbatim.
+    await atB.getByLabel("Convey it verbatim (or in substance)").check();
     await atB.getByRole("button", { name: "Send acknowledgement" }).click();
     const ack = await see(eventCard(colB, /Acknowledgement of #\d+/, ACK));
     const k = await seqOf(ack);

@@ -142,6 +142,9 @@ describe("the web console plays the acceptance story", () => {
     await fromA.getByLabel("Your acknowledgement (optional words)").fill(ACK);
     for (const term of ["Commitment", "Coordination", "Obligation"])
       expect(await fromA.getByLabel(term, { exact: true }).inputValue()).toBe("none");
+    // Substance only unless the handler says otherwise, as for a signal: B allows verbatim.
+    expect(await fromA.getByLabel("Convey it in substance only").isChecked()).toBe(true);
+    await fromA.getByLabel("Convey it verbatim (or in substance)").check();
     await fromA.getByRole("button", { name: "Send acknowledgement" }).click();
     const ackAtB = await see(eventCard(b.page, /Acknowledgement of #\d+/, ACK));
     await seeText(ackAtB, "— You");

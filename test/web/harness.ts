@@ -21,7 +21,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from "playwright-core";
 import { startConsoleHost, type RunningConsoleHost } from "../../src/cli/console-host.js";
 import { loadTestLimits } from "../../src/server/limits/load-test-limits.js";
 import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/start-server.js";
@@ -167,12 +173,16 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** An isolated context (a separate person's browser) at 1280x800 that records every error. */
+/**
+ * An isolated context (a separate person's browser) at 1280x800 that records every error;
+ * `options` sets more of the person's browser (its time zone, its locale).
+ */
 export async function openContext(
   browser: Browser,
   viewport: { width: number; height: number } = { width: 1280, height: 800 },
+  options: Omit<BrowserContextOptions, "viewport"> = {},
 ): Promise<BrowserSession> {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ ...options, viewport });
   const errors: string[] = [];
   const watchPage = (page: Page) => {
     page.on("console", (msg) => {

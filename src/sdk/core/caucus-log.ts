@@ -24,9 +24,16 @@ import type { Caucus } from "./caucus.js";
 export async function applyEvents(
   caucus: Caucus,
   events: readonly StoredEvent[],
-  self: { deviceId: string },
+  self: { deviceId: string; now?: () => number },
 ): Promise<{ added: TranscriptEntry[]; problem?: TranscriptProblem }> {
   const record = caucus.record;
+  // When this device took the page in: shown next to the sender's own sentAt.
+  const receivedAt = new Date((self.now ?? Date.now)()).toISOString();
+  const base = (
+    e: StoredEvent,
+    role: "mediator" | "party",
+    membership?: { added: string[]; removed: string[] },
+  ) => ({ ...baseEntry(e, role, membership), receivedAt }) satisfies TranscriptEntry;
   const added: TranscriptEntry[] = [];
   if (record.problem) return { added, problem: record.problem };
   let group = caucus.group();
@@ -220,7 +227,7 @@ function ownRole(group: CaucusGroup, deviceId: string): "mediator" | "party" {
   return group.roster().find((m) => m.credential?.deviceId === deviceId)?.credential?.role ?? "party";
 }
 
-function base(
+function baseEntry(
   e: StoredEvent,
   senderRole: "mediator" | "party",
   membership?: { added: string[]; removed: string[] },

@@ -107,7 +107,7 @@ export async function sendEvent(
     }
     const landed = { ...posted, seq: ack.seq, hash: ack.hash, senderDeviceId: core.deviceId };
     if (!ack.duplicate && record.head === after && extendChain(after, [{ ...landed, caucusId }]).ok) {
-      const { added } = await applyEvents(caucus, [landed], { deviceId: core.deviceId });
+      const { added } = await applyEvents(caucus, [landed], { deviceId: core.deviceId, now: core.now });
       const entry = added.find((x) => x.eventId === eventIdValue);
       if (entry && !record.problem) {
         core.saveSoon(caucusId);

@@ -108,7 +108,10 @@ export async function syncCaucus(core: DeviceCore, caucusId: string): Promise<Tr
         detail: `the server's head (#${page.head.seq}) is behind events this device already verified`,
       };
     }
-    const { added, problem } = await applyEvents(caucus, page.events, { deviceId: core.deviceId });
+    const { added, problem } = await applyEvents(caucus, page.events, {
+      deviceId: core.deviceId,
+      now: core.now,
+    });
     all.push(...added);
     if (page.closed) record.closed = true;
     core.burnt(caucusId, burnDue(record, core.now(), page.deletedThrough));

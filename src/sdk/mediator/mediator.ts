@@ -13,6 +13,7 @@ import { redeemOnce } from "../redeem-once.js";
 import { writeNewState } from "../state-parts.js";
 import type { StateStore } from "../state-store.js";
 import { understandingStatus, type UnderstandingStatus } from "../understanding.js";
+import { announceReachedUnderstandings } from "./understanding-news.js";
 import { admit, admitPending, pendingAdmissions, type PendingAdmission } from "./admission.js";
 import * as channels from "./channels.js";
 import type { ChannelView, InviteOptions, InviteResult } from "./channels.js";
@@ -295,6 +296,7 @@ export class Mediator extends Device<MediatorSnapshot> {
     await flushOwedReceipts(this.core);
     await resumeConveyances(this.core);
     await postHeartbeats(this.core);
+    await announceReachedUnderstandings(this.core);
   }
 
   protected buildSnapshot(): MediatorSnapshot {

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   isConveyable,
   type CaucusView,
@@ -9,9 +9,13 @@ import {
 } from "../../sdk/index.js";
 import { ConveyPanel } from "./convey-panel.js";
 import { EventCard, type CardContext } from "./event-card.js";
+import { focusLater } from "./focus.js";
+import { HistoryStart } from "./history-start.js";
 import { OneTimeCode } from "./one-time-code.js";
 import { TranscriptStatus } from "./transcript-status.js";
+import { UnreadBadge, useUnread } from "./unread.js";
 import { useAction } from "./use-device.js";
+import { WaitingMark } from "./waiting-mark.js";
 
 /** One party's caucus in the mediator's console. */
 export function CaucusColumn(props: {
@@ -34,9 +38,12 @@ export function CaucusColumn(props: {
   const others = props.channel.caucuses.filter((c) => c.caucusId !== caucusId);
   // A broken or lost transcript is never built on: no conveying from it, no notes into it.
   const broken = !!caucus.problem || caucus.removed;
+  const { unread, readProps } = useUnread(caucusId, views, device.deviceId);
   return (
-    <section className="caucus" aria-label={`Caucus ${partyName}`}>
-      <h3>{partyName}</h3>
+    <section className="caucus" aria-label={`Caucus ${partyName}`} {...readProps}>
+      <h3>
+        {partyName} <UnreadBadge count={unread} />
+      </h3>
       <TranscriptStatus
         problem={caucus.problemText}
         removed={caucus.removed}
@@ -46,6 +53,7 @@ export function CaucusColumn(props: {
       />
       <PendingAdmissions device={device} partyName={partyName} pending={props.pending} />
       <Handlers device={device} caucusId={caucusId} partyName={partyName} handlers={caucus.handlers} />
+      <HistoryStart anchorSeq={caucus.anchor.seq} />
       {views.length === 0 && <p className="muted">No events yet. Invite {partyName}'s handler to begin.</p>}
       <ol className="events">
         {views.map((v) => (
@@ -55,14 +63,19 @@ export function CaucusColumn(props: {
               ctx={ctx}
               actions={
                 v.entry.senderRole === "party" && isConveyable(v.body) ? (
-                  <ConveyPanel
-                    device={device}
-                    sourceCaucusId={caucusId}
-                    sourceParty={partyName}
-                    view={v}
-                    targets={others}
-                    disabled={broken}
-                  />
+                  <>
+                    {v.conveyability?.conveyable && !v.receipts.length && !broken && (
+                      <WaitingMark action="convey it, or keep it to yourself" />
+                    )}
+                    <ConveyPanel
+                      device={device}
+                      sourceCaucusId={caucusId}
+                      sourceParty={partyName}
+                      view={v}
+                      targets={others}
+                      disabled={broken}
+                    />
+                  </>
                 ) : null
               }
             />
@@ -89,6 +102,7 @@ function PendingAdmissions({
   return (
     <div className="pending-admissions" role="group" aria-label={`Waiting for admission to ${partyName}`}>
       <h4>Compare, then admit ({pending.length})</h4>
+      <WaitingMark action="compare the codes, then admit" />
       <p>
         Read this code to {partyName}'s handler over a channel you trust (in person, a known voice). Admit the
         device only if it matches the code on the handler's screen.
@@ -105,7 +119,14 @@ function PendingAdmissions({
             <button
               type="button"
               disabled={busy}
-              onClick={() => void run(() => device.admit(a.caucusId, a.deviceId))}
+              onClick={(e) => {
+                // The admitted device joins the handlers: the focus goes to that list.
+                const column = e.currentTarget.closest("section");
+                void run(async () => {
+                  await device.admit(a.caucusId, a.deviceId);
+                  focusLater(() => column?.querySelector<HTMLElement>(".handlers h4"));
+                });
+              }}
             >
               Codes match: admit device {a.deviceId.slice(0, 8)}
             </button>
@@ -134,8 +155,9 @@ function Handlers({
 }) {
   const [code, setCode] = useState<string>();
   const { busy, error, run } = useAction();
+  const box = useRef<HTMLDivElement>(null);
   return (
-    <div className="handlers">
+    <div className="handlers" ref={box}>
       <h4>Handlers ({handlers.length})</h4>
       <ul>
         {handlers.map((h) => (
@@ -156,7 +178,10 @@ function Handlers({
                       `Remove this device from ${partyName}'s caucus? The caucus is re-keyed; it will read nothing sent afterwards.`,
                     )
                   )
-                    void run(() => device.removeDevice(caucusId, h.deviceId));
+                    void run(async () => {
+                      await device.removeDevice(caucusId, h.deviceId);
+                      focusLater(() => box.current?.querySelector<HTMLElement>("h4"));
+                    });
                 }}
               >
                 Remove device
@@ -170,20 +195,25 @@ function Handlers({
           code={code}
           label={`Invite code for ${partyName}`}
           note={`Give it to ${partyName}'s designated handler out of band; it pins your key and works once.`}
-          onDone={() => setCode(undefined)}
+          onDone={() => {
+            setCode(undefined);
+            focusLater(() => box.current?.querySelector<HTMLElement>(".invite-handler"));
+          }}
         />
       ) : (
         <button
           type="button"
+          className="invite-handler"
           disabled={busy}
           onClick={() =>
             void run(async () => {
               const inv = await device.invite(caucusId);
               setCode(inv.code);
+              focusLater(() => box.current?.querySelector<HTMLElement>(".invite-code textarea"));
             })
           }
         >
-          Invite a handler for {partyName}
+          {busy ? "Inviting…" : `Invite a handler for ${partyName}`}
         </button>
       )}
       {error && (
@@ -217,6 +247,7 @@ function NoteForm({
         void run(async () => {
           await device.note(caucusId, text);
           setText("");
+          focusLater(() => document.getElementById(id));
         });
       }}
     >

@@ -1,7 +1,6 @@
-import { useState } from "react";
 import type { ChannelSnapshot, Mediator, PendingAdmission, PendingConveyanceView } from "../../sdk/index.js";
 import { CaucusColumn } from "./caucus-column.js";
-import { useAction } from "./use-device.js";
+import { Understandings } from "./understandings.js";
 
 export function ChannelView({
   device,
@@ -51,56 +50,5 @@ export function ChannelView({
         ))}
       </div>
     </section>
-  );
-}
-
-function Understandings({ device, channel }: { device: Mediator; channel: ChannelSnapshot }) {
-  const [text, setText] = useState("");
-  const { busy, error, run } = useAction();
-  const list = channel.understandings;
-  return (
-    <details className="understandings">
-      <summary>
-        Understandings: {list.filter((u) => u.reached).length} reached
-        {list.length ? ` of ${list.length} proposed` : " — parallel notifications are not an understanding"}
-      </summary>
-      <ul>
-        {list.map((u) => (
-          <li key={u.understandingId} className={u.reached ? "ok" : "pending"}>
-            <strong>{u.reached ? "Reached" : "Not reached"}</strong>: “{u.text}” — endorsed by{" "}
-            {u.endorsedBy.join(", ") || "nobody"}
-            {u.pending.length ? `; waiting for ${u.pending.join(", ")}` : ""}
-          </li>
-        ))}
-      </ul>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run(async () => {
-            await device.proposeUnderstanding(channel.channelId, text);
-            setText("");
-          });
-        }}
-      >
-        <label htmlFor="understanding-text">
-          Propose an understanding (every party must endorse these exact words)
-        </label>
-        <textarea
-          id="understanding-text"
-          rows={2}
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          required
-        />
-        {error && (
-          <p role="alert" className="problem">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy || !text.trim()}>
-          Propose to every party
-        </button>
-      </form>
-    </details>
   );
 }

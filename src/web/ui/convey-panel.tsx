@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { ConveyanceMode } from "../../protocol/index.js";
 import {
   attributedAsWords,
@@ -11,6 +11,7 @@ import {
   type EntryView,
   type Mediator,
 } from "../../sdk/index.js";
+import { focusLater } from "./focus.js";
 import { useAction } from "./use-device.js";
 
 /**
@@ -38,6 +39,14 @@ export function ConveyPanel(props: {
   const [to, setTo] = useState<string[]>(props.targets.map((t) => t.caucusId));
   const { busy, error, run } = useAction();
   const [notice, setNotice] = useState<string>();
+  const [again, setAgain] = useState(false);
+  const opener = useRef<HTMLButtonElement>(null);
+  const close = () => {
+    setOpen(false);
+    setAgain(false);
+    focusLater(() => opener.current);
+  };
+  const id = `convey-${props.sourceCaucusId}-${view.entry.seq}`;
   if (!isConveyable(body) || !c) return null;
   // Without receipts the card already says why nothing can be conveyed; say it once.
   if (!c.conveyable)
@@ -52,8 +61,12 @@ export function ConveyPanel(props: {
         )}
         <button
           type="button"
+          ref={opener}
           disabled={props.disabled}
-          onClick={() => setOpen(true)}
+          onClick={() => {
+            setOpen(true);
+            focusLater(() => document.getElementById(`${id}-first`));
+          }}
           aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
         >
           Convey…
@@ -65,7 +78,9 @@ export function ConveyPanel(props: {
   const anonymousOnly = c.anonymousOnly;
   const attribution = anonymousOnly || !named ? "anonymous" : "party";
   const targetNames = props.targets.filter((t) => to.includes(t.caucusId)).map((t) => t.partyName);
-  const id = `convey-${props.sourceCaucusId}-${view.entry.seq}`;
+  // Conveying the same words to a party twice is rarely meant: it is said first, and asked again.
+  const conveyedTo = new Map(view.receipts.flatMap((r) => r.receipt.toParties.map((p) => [p, r.entry.seq])));
+  const repeats = targetNames.filter((n) => conveyedTo.has(n));
   // The preview shows the very bodies the sdk will send (or nothing while the input is incomplete).
   let plan: ReturnType<typeof planConveyance> | undefined;
   try {
@@ -90,9 +105,12 @@ export function ConveyPanel(props: {
     <form
       className="inline-form convey"
       aria-label={`Convey #${view.entry.seq} from ${sourceParty}`}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") close();
+      }}
       onSubmit={(e) => {
         e.preventDefault();
-        if (!mode) return;
+        if (!mode || (repeats.length && !again)) return;
         void run(async () => {
           const result = await device.convey({
             from: props.sourceCaucusId,
@@ -102,7 +120,7 @@ export function ConveyPanel(props: {
             to,
             attribution,
           });
-          setOpen(false);
+          close();
           setParaphrase("");
           setNotice(
             result.undelivered.length
@@ -114,9 +132,10 @@ export function ConveyPanel(props: {
     >
       <fieldset>
         <legend>How to convey it</legend>
-        {modes.map((m) => (
+        {modes.map((m, i) => (
           <label key={m} className="radio">
             <input
+              id={i === 0 ? `${id}-first` : undefined}
               type="radio"
               name={`${id}-mode`}
               value={m}
@@ -192,15 +211,30 @@ export function ConveyPanel(props: {
           </>
         )}
       </div>
+      {repeats.length > 0 && (
+        <div className="warning convey-again" role="group" aria-label="Conveyed before">
+          <p>
+            Already conveyed to {repeats.map((n) => `${n} (receipt #${conveyedTo.get(n)})`).join(", ")}:
+            conveying again sends {repeats.join(", ")} a second copy.
+          </p>
+          <label className="radio">
+            <input type="checkbox" checked={again} onChange={(e) => setAgain(e.target.checked)} />
+            Yes, convey it again to {repeats.join(", ")}
+          </label>
+        </div>
+      )}
       {error && (
         <p role="alert" className="problem">
           {error}
         </p>
       )}
-      <button type="submit" disabled={busy || props.disabled || !text || !to.length}>
-        Convey and post receipt
+      <button
+        type="submit"
+        disabled={busy || props.disabled || !text || !to.length || (repeats.length > 0 && !again)}
+      >
+        {busy ? "Conveying…" : "Convey and post receipt"}
       </button>
-      <button type="button" className="secondary" onClick={() => setOpen(false)}>
+      <button type="button" className="secondary" onClick={close}>
         Cancel
       </button>
     </form>

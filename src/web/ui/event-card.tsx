@@ -11,7 +11,8 @@ import {
   verdictWords,
   type EntryView,
 } from "../../sdk/index.js";
-import { formatTime } from "./words.js";
+import { EventTimes } from "./event-times.js";
+import { formatTime, plural } from "./words.js";
 
 export interface CardContext {
   selfDeviceId: string;
@@ -59,8 +60,9 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
     title = "Membership change";
     body = (
       <p className="muted">
-        {m?.added.length ? `${m.added.length} device(s) added. ` : ""}
-        {m?.removed.length ? `${m.removed.length} device(s) removed. ` : ""}The caucus was re-keyed.
+        {m?.added.length ? `${plural(m.added.length, "device", "devices")} added. ` : ""}
+        {m?.removed.length ? `${plural(m.removed.length, "device", "devices")} removed. ` : ""}The caucus was
+        re-keyed.
       </p>
     );
   } else
@@ -124,6 +126,15 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         title = "Endorsed understanding";
         body = <blockquote>{b.text}</blockquote>;
         break;
+      case "understanding_reached":
+        title = "Understanding reached";
+        body = (
+          <>
+            <p>Every party endorsed these exact words:</p>
+            <blockquote>{b.text}</blockquote>
+          </>
+        );
+        break;
       case "note":
         title = "Note";
         body = <blockquote>{b.text}</blockquote>;
@@ -138,6 +149,7 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
         <span className="seq">#{e.seq}</span> <strong>{title}</strong>{" "}
         <span className="muted">— {who(v, ctx)}</span>
       </header>
+      <EventTimes entry={e} />
       {body}
       <Stance text={v.stanceText} />
       {meta}

@@ -16,19 +16,20 @@ export function Landing(props: {
   const [registrationToken, setRegistrationToken] = useState("");
   const [code, setCode] = useState("");
   const [linkCode, setLinkCode] = useState("");
-  const [busy, setBusy] = useState(false);
+  // Which action runs: its button says so ("Creating…") and every button waits (issue 11, item 7).
+  const [busy, setBusy] = useState<"join" | "create" | "link">();
   const [error, setError] = useState<string>();
 
-  const go = async (e: FormEvent, fn: () => Promise<void>) => {
+  const go = async (e: FormEvent, action: "join" | "create" | "link", fn: () => Promise<void>) => {
     e.preventDefault();
-    setBusy(true);
+    setBusy(action);
     setError(undefined);
     try {
       await fn();
     } catch (err) {
       setError(errorText(err));
     } finally {
-      setBusy(false);
+      setBusy(undefined);
     }
   };
 
@@ -48,8 +49,9 @@ export function Landing(props: {
       <div className="landing-grid">
         <form
           aria-labelledby="join-title"
+          aria-busy={busy === "join"}
           onSubmit={(e) =>
-            void go(e, async () => {
+            void go(e, "join", async () => {
               assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
               const p = await Party.join({
                 inviteCode: code,
@@ -71,14 +73,15 @@ export function Landing(props: {
             placeholder="bc1-…"
             required
           />
-          <button type="submit" disabled={busy || !code.trim()}>
-            Join the caucus
+          <button type="submit" disabled={!!busy || !code.trim()}>
+            {busy === "join" ? "Joining…" : "Join the caucus"}
           </button>
         </form>
         <form
           aria-labelledby="mediator-title"
+          aria-busy={busy === "create"}
           onSubmit={(e) =>
-            void go(e, async () => {
+            void go(e, "create", async () => {
               const m = await Mediator.create({
                 serverUrl: props.relay.url,
                 name: name.trim(),
@@ -104,8 +107,8 @@ export function Landing(props: {
             autoComplete="off"
             spellCheck={false}
           />
-          <button type="submit" disabled={busy || !name.trim()}>
-            Create mediator device
+          <button type="submit" disabled={!!busy || !name.trim()}>
+            {busy === "create" ? "Creating…" : "Create mediator device"}
           </button>
         </form>
       </div>
@@ -113,8 +116,9 @@ export function Landing(props: {
         <summary>I am on the mediator's staff (I have a link code)</summary>
         <form
           aria-labelledby="staff-title"
+          aria-busy={busy === "link"}
           onSubmit={(e) =>
-            void go(e, async () => {
+            void go(e, "link", async () => {
               const m = await Mediator.joinAsStaff({
                 linkCode,
                 store: props.store,
@@ -135,8 +139,8 @@ export function Landing(props: {
             placeholder="bc1m-…"
             required
           />
-          <button type="submit" disabled={busy || !linkCode.trim()}>
-            Link this device
+          <button type="submit" disabled={!!busy || !linkCode.trim()}>
+            {busy === "link" ? "Linking…" : "Link this device"}
           </button>
         </form>
       </details>

@@ -1,23 +1,37 @@
 import { useState } from "react";
 import type { Mediator } from "../../sdk/index.js";
 import { ChannelView } from "./channel-view.js";
+import { focusLater, useFocusOnMount } from "./focus.js";
 import { MediatorDevices } from "./mediator-devices.js";
+import { MediatorNews } from "./mediator-news.js";
 import { StatusBadge } from "./status-badge.js";
+import { ReadMarks, ReadMarksContext } from "./unread.js";
 import { useAction, useDevice } from "./use-device.js";
 
 /** The mediator's console: channels on the left, the chosen channel's caucuses side by side. */
 export function MediatorConsole({ device }: { device: Mediator }) {
+  const [marks] = useState(() => new ReadMarks(device.deviceId));
+  return (
+    <ReadMarksContext.Provider value={marks}>
+      <MediatorScreen device={device} />
+    </ReadMarksContext.Provider>
+  );
+}
+
+function MediatorScreen({ device }: { device: Mediator }) {
   const { snapshot, status } = useDevice(device);
+  const heading = useFocusOnMount<HTMLHeadingElement>();
   const channels = snapshot.channels;
   const [selected, setSelected] = useState<string | undefined>(channels[0]?.channelId);
   const current = channels.find((c) => c.channelId === selected) ?? channels[0];
   return (
     <div className="app mediator">
       <header className="topbar">
-        <h1>Backchannel — mediator console</h1>
+        <h1 ref={heading}>Backchannel — mediator console</h1>
         <p>{snapshot.name}</p>
         <StatusBadge status={status} />
       </header>
+      <MediatorNews device={device} channels={channels} />
       <div className="console">
         <nav aria-label="Channels" className="sidebar">
           <h2>Channels</h2>
@@ -80,6 +94,11 @@ function NewChannel({ device, onCreated }: { device: Mediator; onCreated: (id: s
           setTopic("");
           setParties("");
           onCreated(c.channelId);
+          // The new channel's heading (not the one being replaced, which has the same id).
+          focusLater(() => {
+            const h = document.getElementById("channel-title");
+            return h?.textContent === `“${c.topic}”` ? h : null;
+          });
         });
       }}
     >
@@ -100,7 +119,7 @@ function NewChannel({ device, onCreated }: { device: Mediator; onCreated: (id: s
         </p>
       )}
       <button type="submit" disabled={busy}>
-        Create channel
+        {busy ? "Creating…" : "Create channel"}
       </button>
     </form>
   );

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   noStance,
   signalKind,
@@ -8,36 +8,48 @@ import {
   type Stance,
 } from "../../protocol/index.js";
 import {
-  attributionChoices,
-  attributionChoiceWords,
   attributionWords,
-  disclosureChoices,
-  disclosureChoiceWords,
   disclosureWords,
   signalDefaults,
   signalKindWords,
-  type EntryView,
   type Party,
 } from "../../sdk/index.js";
+import { DisclosureFields } from "./disclosure-fields.js";
 import { EventCard, type CardContext } from "./event-card.js";
+import { focusLater, useFocusOnMount } from "./focus.js";
+import { HistoryStart } from "./history-start.js";
+import { PartyActions } from "./party-actions.js";
 import { StatusBadge } from "./status-badge.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { StanceFields, cleanStance } from "./stance-fields.js";
+import { Arrivals, ReadMarks, ReadMarksContext, UnreadBadge, useTitleBadge, useUnread } from "./unread.js";
 import { useAction, useDevice } from "./use-device.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
+  const [marks] = useState(() => new ReadMarks(device.deviceId));
+  return (
+    <ReadMarksContext.Provider value={marks}>
+      <PartyScreen device={device} />
+    </ReadMarksContext.Provider>
+  );
+}
+
+function PartyScreen({ device }: { device: Party }) {
   const { snapshot, status } = useDevice(device);
   const { joined, caucus: record } = snapshot;
   const entries = record?.entries ?? [];
   const views = (record?.views ?? []).filter((v) => v.body?.type !== "heartbeat");
   const seqs = new Map(entries.map((e) => [e.eventId, e.seq]));
   const ctx: CardContext = { selfDeviceId: device.deviceId, viewer: "party", seqOf: (id) => seqs.get(id) };
+  const { unread, readProps } = useUnread(record?.caucusId ?? "", views, device.deviceId);
+  useTitleBadge(unread);
+  const heading = useFocusOnMount<HTMLHeadingElement>();
 
   return (
     <div className="app">
       <header className="topbar">
-        <h1>{record?.topic ? `“${record.topic}”` : "Backchannel"}</h1>
+        <h1 ref={heading}>{record?.topic ? `“${record.topic}”` : "Backchannel"}</h1>
         <p>
           {record?.partyName ? (
             <>
@@ -67,13 +79,19 @@ export function PartyView({ device }: { device: Party }) {
           </p>
         </section>
       ) : (
-        <main className="party-main">
+        <main className="party-main" {...readProps}>
+          <Arrivals
+            caucuses={record ? [{ caucusId: record.caucusId, label: "your caucus", views }] : []}
+            selfDeviceId={device.deviceId}
+          />
           <section aria-labelledby="compose-title" className="compose">
             <h2 id="compose-title">Send a signal to the mediator</h2>
             <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
           </section>
           <section aria-labelledby="transcript-title" className="transcript">
-            <h2 id="transcript-title">Your caucus</h2>
+            <h2 id="transcript-title">
+              Your caucus <UnreadBadge count={unread} />
+            </h2>
             <TranscriptStatus
               problem={record?.problemText}
               removed={record?.removed}
@@ -81,6 +99,7 @@ export function PartyView({ device }: { device: Party }) {
               {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
               {...(record?.closed ? { closed: true } : {})}
             />
+            {record && <HistoryStart anchorSeq={record.anchor.seq} />}
             {views.length === 0 && <p className="muted">Nothing here yet.</p>}
             <ol className="events">
               {views.map((v) => (
@@ -107,11 +126,18 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
   const [disclosure, setDisclosure] = useState<Disclosure>(signalDefaults.disclosure);
   const [attribution, setAttribution] = useState<Attribution>(signalDefaults.attribution);
   const [expires, setExpires] = useState("");
-  const { busy, error, run } = useAction();
+  const { busy, error, run, setError } = useAction();
+  const textBox = useRef<HTMLTextAreaElement>(null);
   return (
     <form
       onSubmit={(e) => {
         e.preventDefault();
+        // An expiry in the past would be burnt on arrival: refused here, before anything is sent.
+        if (expires && !(new Date(expires).getTime() > Date.now())) {
+          setError("The expiry is in the past: choose a later time, or leave it empty.");
+          focusLater(() => document.getElementById("signal-expires"));
+          return;
+        }
         void run(async () => {
           await device.send({
             signalKind: kind,
@@ -127,6 +153,7 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
           setDisclosure(signalDefaults.disclosure);
           setAttribution(signalDefaults.attribution);
           setExpires("");
+          focusLater(() => textBox.current);
         });
       }}
     >
@@ -139,38 +166,22 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
         ))}
       </select>
       <label htmlFor="signal-text">What you want to signal</label>
-      <textarea id="signal-text" rows={4} value={text} onChange={(e) => setText(e.target.value)} required />
+      <textarea
+        ref={textBox}
+        id="signal-text"
+        rows={4}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        required
+      />
       <StanceFields value={stance} onChange={setStance} idPrefix="signal-stance" />
-      <fieldset>
-        <legend>What the mediator may do with it</legend>
-        {disclosureChoices.map((d) => (
-          <label key={d} className="radio">
-            <input
-              type="radio"
-              name="disclosure"
-              value={d}
-              checked={disclosure === d}
-              onChange={() => setDisclosure(d)}
-            />
-            {disclosureChoiceWords[d]}
-          </label>
-        ))}
-      </fieldset>
-      <fieldset>
-        <legend>If conveyed, name the source as</legend>
-        {attributionChoices.map((a) => (
-          <label key={a} className="radio">
-            <input
-              type="radio"
-              name="attribution"
-              value={a}
-              checked={attribution === a}
-              onChange={() => setAttribution(a)}
-            />
-            {attributionChoiceWords[a]}
-          </label>
-        ))}
-      </fieldset>
+      <DisclosureFields
+        name="signal"
+        disclosure={disclosure}
+        attribution={attribution}
+        onDisclosure={setDisclosure}
+        onAttribution={setAttribution}
+      />
       <label htmlFor="signal-expires">Expires (optional)</label>
       <input
         id="signal-expires"
@@ -189,87 +200,6 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
       )}
       <button type="submit" disabled={busy || disabled || !text.trim()}>
         {busy ? "Sending…" : "Send signal"}
-      </button>
-    </form>
-  );
-}
-
-function PartyActions({
-  device,
-  view,
-  entries,
-}: {
-  device: Party;
-  view: EntryView;
-  entries: readonly EntryView["entry"][];
-}) {
-  const b = view.body;
-  const [open, setOpen] = useState(false);
-  const [text, setText] = useState("");
-  const [stance, setStance] = useState<Stance>(noStance);
-  const { busy, error, run } = useAction();
-  if (b?.type === "understanding_proposal") {
-    const endorsed = entries.some(
-      (e) => e.payload?.body.type === "endorsement" && e.payload.body.understandingId === b.understandingId,
-    );
-    return endorsed ? (
-      <p className="ok">You endorsed this exact text.</p>
-    ) : (
-      <div>
-        {error && (
-          <p role="alert" className="problem">
-            {error}
-          </p>
-        )}
-        <button
-          type="button"
-          disabled={busy}
-          onClick={() => void run(() => device.endorse(b.understandingId))}
-        >
-          Endorse this exact text
-        </button>
-      </div>
-    );
-  }
-  if (b?.type !== "conveyance" || view.acknowledgements.length) return null;
-  if (!open)
-    return (
-      <button type="button" onClick={() => setOpen(true)}>
-        Acknowledge…
-      </button>
-    );
-  const id = `ack-${view.entry.seq}`;
-  return (
-    <form
-      className="inline-form"
-      aria-label={`Acknowledge #${view.entry.seq}`}
-      onSubmit={(e) => {
-        e.preventDefault();
-        void run(async () => {
-          await device.acknowledge(view.entry.eventId, { text, stance: cleanStance(stance) });
-          setOpen(false);
-        });
-      }}
-    >
-      <label htmlFor={`${id}-text`}>Your acknowledgement (optional words)</label>
-      <textarea
-        id={`${id}-text`}
-        rows={2}
-        value={text}
-        onChange={(e) => setText(e.target.value)}
-        placeholder="Received."
-      />
-      <StanceFields value={stance} onChange={setStance} idPrefix={`${id}-stance`} />
-      {error && (
-        <p role="alert" className="problem">
-          {error}
-        </p>
-      )}
-      <button type="submit" disabled={busy}>
-        Send acknowledgement
-      </button>
-      <button type="button" className="secondary" onClick={() => setOpen(false)}>
-        Cancel
       </button>
     </form>
   );
