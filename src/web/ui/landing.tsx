@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from "react";
-import { decodeInviteCode, Mediator, Party } from "../../sdk/index.js";
-import { browserPlatform, type IdbStateStore } from "../../sdk/browser.js";
+import type { Mediator, Party } from "../../sdk/index.js";
+import type { IdbStateStore } from "../../sdk/browser.js";
 import { errorText } from "./error-text.js";
 import { assertSameRelay, type Relay } from "./relay.js";
 
 /** First visit: this browser becomes either the mediator's device or a party handler's. */
 export function Landing(props: {
-  store: IdbStateStore;
+  /** This browser's store, made with the sdk, which loads when the device is made (app.tsx). */
+  store: () => Promise<IdbStateStore>;
   /** Every device made here uses this relay (the console's CSP lets it reach no other). */
   relay: Relay;
   onMediator: (m: Mediator) => void;
@@ -50,10 +51,11 @@ export function Landing(props: {
           aria-labelledby="join-title"
           onSubmit={(e) =>
             void go(e, async () => {
+              const { browserPlatform, decodeInviteCode, Party } = await import("./device-sdk.js");
               assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
               const p = await Party.join({
                 inviteCode: code,
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 serverUrl: props.relay.url,
               });
@@ -79,10 +81,11 @@ export function Landing(props: {
           aria-labelledby="mediator-title"
           onSubmit={(e) =>
             void go(e, async () => {
+              const { browserPlatform, Mediator } = await import("./device-sdk.js");
               const m = await Mediator.create({
                 serverUrl: props.relay.url,
                 name: name.trim(),
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 ...(registrationToken.trim() ? { registrationToken: registrationToken.trim() } : {}),
               });
@@ -115,9 +118,10 @@ export function Landing(props: {
           aria-labelledby="staff-title"
           onSubmit={(e) =>
             void go(e, async () => {
+              const { browserPlatform, Mediator } = await import("./device-sdk.js");
               const m = await Mediator.joinAsStaff({
                 linkCode,
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 serverUrl: props.relay.url,
               });
