@@ -29,7 +29,11 @@ type Loaded =
 
 /** IdbStateStore's default database: one device per browser profile. */
 const storeName = "backchannel";
-const opening = <p className="center muted">Opening this browser's device…</p>;
+const opening = (
+  <main>
+    <p className="center muted">Opening this browser's device…</p>
+  </main>
+);
 
 /** One device per browser profile: the keys never leave this browser's IndexedDB. */
 export function App() {
@@ -63,9 +67,11 @@ export function App() {
         return opening;
       case "error":
         return (
-          <p role="alert" className="center problem">
-            {loaded.message}
-          </p>
+          <main>
+            <p role="alert" className="center problem">
+              {loaded.message}
+            </p>
+          </main>
         );
       case "none": {
         const { relay } = loaded;

@@ -12,6 +12,7 @@ import { EventCard, type CardContext } from "./event-card.js";
 import { OneTimeCode } from "./one-time-code.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { useAction } from "./use-device.js";
+import { VerificationCode } from "./verification-code.js";
 
 /** One party's caucus in the mediator's console. */
 export function CaucusColumn(props: {
@@ -99,9 +100,11 @@ function PendingAdmissions({
             <p>
               Device {a.deviceId.slice(0, 8)} (invite valid until {new Date(a.expiresAt).toLocaleString()})
             </p>
-            <pre aria-label={`Verification code of waiting ${partyName} device ${a.deviceId.slice(0, 8)}`}>
-              {a.verificationCode}
-            </pre>
+            <VerificationCode
+              code={a.verificationCode}
+              label={`Verification code of waiting ${partyName} device ${a.deviceId.slice(0, 8)}`}
+              hideLabel
+            />
             <button
               type="button"
               disabled={busy}
@@ -143,9 +146,11 @@ function Handlers({
             <details>
               <summary>Device {h.deviceId.slice(0, 8)}</summary>
               <p>Verification code (compare with the handler):</p>
-              <pre aria-label={`Verification code of ${partyName} device ${h.deviceId.slice(0, 8)}`}>
-                {h.verificationCode}
-              </pre>
+              <VerificationCode
+                code={h.verificationCode}
+                label={`Verification code of ${partyName} device ${h.deviceId.slice(0, 8)}`}
+                hideLabel
+              />
               <button
                 type="button"
                 className="danger"

@@ -18,7 +18,7 @@ export function MediatorConsole({ device }: { device: Mediator }) {
         <p>{snapshot.name}</p>
         <StatusBadge status={status} />
       </header>
-      <div className="console">
+      <main className="console">
         <nav aria-label="Channels" className="sidebar">
           <h2>Channels</h2>
           {channels.length === 0 && <p className="muted">No channels yet.</p>}
@@ -55,7 +55,7 @@ export function MediatorConsole({ device }: { device: Mediator }) {
             </p>
           </section>
         )}
-      </div>
+      </main>
     </div>
   );
 }

@@ -24,6 +24,7 @@ import { StatusBadge } from "./status-badge.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { StanceFields, cleanStance } from "./stance-fields.js";
 import { useAction, useDevice } from "./use-device.js";
+import { VerificationCode } from "./verification-code.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
@@ -50,52 +51,54 @@ export function PartyView({ device }: { device: Party }) {
         </p>
         <StatusBadge status={status} />
       </header>
-      <details className="verify-code">
-        <summary>Verification code</summary>
-        <p>
-          Compare it with the mediator over a channel you trust. A match means the mediator admitted this
-          device's key.
-        </p>
-        <pre aria-label="Verification code">{snapshot.verificationCode}</pre>
-      </details>
-      {!joined ? (
-        <section aria-live="polite" className="empty">
-          <h2>Waiting for the mediator</h2>
+      <main className="party">
+        <details className="verify-code">
+          <summary>Verification code</summary>
           <p>
-            Your invite was redeemed. Compare the verification code above with the mediator over a channel you
-            trust: the mediator admits this device once the codes match. This page updates by itself.
+            Compare it with the mediator over a channel you trust. A match means the mediator admitted this
+            device's key.
           </p>
-        </section>
-      ) : (
-        <main className="party-main">
-          <section aria-labelledby="compose-title" className="compose">
-            <h2 id="compose-title">Send a signal to the mediator</h2>
-            <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+          <VerificationCode code={snapshot.verificationCode} label="Verification code" hideLabel />
+        </details>
+        {!joined ? (
+          <section aria-live="polite" className="empty">
+            <h2>Waiting for the mediator</h2>
+            <p>
+              Your invite was redeemed. Compare the verification code above with the mediator over a channel
+              you trust: the mediator admits this device once the codes match. This page updates by itself.
+            </p>
           </section>
-          <section aria-labelledby="transcript-title" className="transcript">
-            <h2 id="transcript-title">Your caucus</h2>
-            <TranscriptStatus
-              problem={record?.problemText}
-              removed={record?.removed}
-              {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
-              {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
-              {...(record?.closed ? { closed: true } : {})}
-            />
-            {views.length === 0 && <p className="muted">Nothing here yet.</p>}
-            <ol className="events">
-              {views.map((v) => (
-                <li key={v.entry.eventId}>
-                  <EventCard
-                    view={v}
-                    ctx={ctx}
-                    actions={<PartyActions device={device} view={v} entries={entries} />}
-                  />
-                </li>
-              ))}
-            </ol>
-          </section>
-        </main>
-      )}
+        ) : (
+          <div className="party-main">
+            <section aria-labelledby="compose-title" className="compose">
+              <h2 id="compose-title">Send a signal to the mediator</h2>
+              <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+            </section>
+            <section aria-labelledby="transcript-title" className="transcript">
+              <h2 id="transcript-title">Your caucus</h2>
+              <TranscriptStatus
+                problem={record?.problemText}
+                removed={record?.removed}
+                {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
+                {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
+                {...(record?.closed ? { closed: true } : {})}
+              />
+              {views.length === 0 && <p className="muted">Nothing here yet.</p>}
+              <ol className="events">
+                {views.map((v) => (
+                  <li key={v.entry.eventId}>
+                    <EventCard
+                      view={v}
+                      ctx={ctx}
+                      actions={<PartyActions device={device} view={v} entries={entries} />}
+                    />
+                  </li>
+                ))}
+              </ol>
+            </section>
+          </div>
+        )}
+      </main>
     </div>
   );
 }
