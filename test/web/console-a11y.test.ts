@@ -6,6 +6,7 @@ import {
   caucusColumn,
   codeIn,
   eventCard,
+  horizontalOverflow,
   partyVerificationCode,
   see,
   seeText,
@@ -225,5 +226,42 @@ describe("the console is accessible", () => {
   test("the party view: no axe violation, controls stand out, light and dark", async () => {
     await see(a.page.getByLabel("What you want to signal"));
     await checkView(a.page, "a11y-party");
+  });
+  test("at 390 px the mediator's first caucus and the party's transcript are on the first screen; composing folds away", async () => {
+    const phone = { width: 390, height: 844 };
+    const top = async (l: Locator) => (await l.boundingBox())!.y;
+    for (const page of [m.page, a.page]) {
+      await page.setViewportSize(phone);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    }
+    // The caucus's heading and its first lines show without scrolling.
+    const firstCaucus = caucusColumn(m.page, "A");
+    expect(await top(firstCaucus.getByRole("heading", { name: "A", exact: true }))).toBeLessThan(
+      phone.height - 200,
+    );
+    const transcript = a.page.getByRole("heading", { name: "Your caucus" });
+    expect(await top(transcript)).toBeLessThan(phone.height - 200);
+    await screenshot(m.page, "layout-mediator-390", { fullPage: false });
+    await screenshot(a.page, "layout-party-390", { fullPage: false });
+
+    // The compose form is a panel that folds: Enter on its summary hides and shows it.
+    const compose = a.page.getByLabel("What you want to signal");
+    expect(await compose.isVisible()).toBe(true);
+    await press(a.page, a.page.locator("summary", { hasText: "Send a signal to the mediator" }));
+    await compose.waitFor({ state: "hidden" });
+    await press(a.page, a.page.locator("summary", { hasText: "Send a signal to the mediator" }));
+    await see(compose);
+
+    // A tablet: no sideways scrolling of the page either.
+    for (const [page, name] of [
+      [m.page, "mediator"],
+      [a.page, "party"],
+    ] as const) {
+      await page.setViewportSize({ width: 820, height: 1180 });
+      expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+      await screenshot(page, `layout-${name}-820`, { fullPage: false });
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
   });
 });

@@ -71,8 +71,12 @@ export function PartyView({ device }: { device: Party }) {
         ) : (
           <div className="party-main">
             <section aria-labelledby="compose-title" className="compose">
-              <h2 id="compose-title">Send a signal to the mediator</h2>
-              <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+              <details open className="fold">
+                <summary>
+                  <h2 id="compose-title">Send a signal to the mediator</h2>
+                </summary>
+                <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+              </details>
             </section>
             <section aria-labelledby="transcript-title" className="transcript">
               <h2 id="transcript-title">Your caucus</h2>
