@@ -7,9 +7,13 @@ import {
   codeIn,
   eventCard,
   horizontalOverflow,
+  inviteHandler,
+  joinAsHandler,
+  mediatorVerificationCode,
   partyVerificationCode,
   see,
   seeText,
+  shownHandlerIds,
   tabTo,
   unexpectedErrors,
 } from "./console-helpers.js";
@@ -263,5 +267,49 @@ describe("the console is accessible", () => {
       await screenshot(page, `layout-${name}-820`, { fullPage: false });
       await page.setViewportSize({ width: 1280, height: 800 });
     }
+  });
+  test("verification: mark as verified, a badge that outlasts a reload, a QR code, and a warning when a verified party's devices change", async () => {
+    const mp = m.page;
+    const colA = caucusColumn(mp, "A");
+    const [shortA] = await shownHandlerIds(mp, "A");
+    expect(await mediatorVerificationCode(mp, "A", shortA!)).toBe(await partyVerificationCode(a.page));
+    await seeText(colA, "Not verified yet");
+    await colA.getByRole("button", { name: "Mark as verified", exact: true }).click();
+    await seeText(colA, "✓ Verified every handler device of A");
+
+    // The code as a QR code, on request.
+    await colA.getByRole("button", { name: "Show as QR code" }).click();
+    await see(colA.getByRole("img", { name: `Verification code of A device ${shortA} as a QR code` }));
+
+    // Kept in this browser: after a reload the badge is still there.
+    await mp.reload();
+    await seeText(caucusColumn(mp, "A"), "✓ Verified every handler device of A");
+
+    // A second handler device for A: the mediator is told to compare again, naming the new one.
+    const code = await inviteHandler(mp, "A");
+    const a2 = await openContext(browser);
+    await joinAsHandler(a2.page, server.url, code, { page: mp, party: "A" });
+    const ids = await shownHandlerIds(mp, "A");
+    const added = ids.find((id) => id !== shortA)!;
+    const warning = colA
+      .getByRole("alert")
+      .filter({ hasText: "A's devices changed since you verified them" });
+    await seeText(warning, `compare the code of device ${added} again`);
+    await screenshot(mp, "verify-again-mediator", { fullPage: false });
+    await mediatorVerificationCode(mp, "A", added);
+    await colA.getByRole("button", { name: "Mark as verified", exact: true }).click();
+    await seeText(colA, "✓ Verified every handler device of A");
+    expect(await warning.count()).toBe(0);
+
+    // The handler marks the mediator verified; that too outlasts a reload.
+    await partyVerificationCode(a.page);
+    await a.page.getByRole("button", { name: "Mark as verified", exact: true }).click();
+    await see(a.page.getByText("✓ Verified", { exact: true }));
+    await a.page.reload();
+    await partyVerificationCode(a.page);
+    await see(a.page.getByText("✓ Verified", { exact: true }));
+    expect(await axeViolations(mp)).toEqual([]);
+    expect(unexpectedErrors(a2)).toEqual([]);
+    await a2.close();
   });
 });

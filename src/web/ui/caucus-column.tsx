@@ -12,7 +12,7 @@ import { EventCard, type CardContext } from "./event-card.js";
 import { OneTimeCode } from "./one-time-code.js";
 import { TranscriptStatus } from "./transcript-status.js";
 import { useAction } from "./use-device.js";
-import { VerificationCode } from "./verification-code.js";
+import { HandlersTrust, VerificationCode } from "./verification-code.js";
 
 /** One party's caucus in the mediator's console. */
 export function CaucusColumn(props: {
@@ -140,6 +140,7 @@ function Handlers({
   return (
     <div className="handlers">
       <h4>Handlers ({handlers.length})</h4>
+      <HandlersTrust self={device.deviceId} partyName={partyName} handlers={handlers} />
       <ul>
         {handlers.map((h) => (
           <li key={h.deviceId}>
@@ -150,6 +151,7 @@ function Handlers({
                 code={h.verificationCode}
                 label={`Verification code of ${partyName} device ${h.deviceId.slice(0, 8)}`}
                 hideLabel
+                verify={{ self: device.deviceId, peer: h.deviceId }}
               />
               <button
                 type="button"

@@ -58,7 +58,12 @@ export function PartyView({ device }: { device: Party }) {
             Compare it with the mediator over a channel you trust. A match means the mediator admitted this
             device's key.
           </p>
-          <VerificationCode code={snapshot.verificationCode} label="Verification code" hideLabel />
+          <VerificationCode
+            code={snapshot.verificationCode}
+            label="Verification code"
+            hideLabel
+            verify={{ self: device.deviceId, peer: "mediator" }}
+          />
         </details>
         {!joined ? (
           <section aria-live="polite" className="empty">
