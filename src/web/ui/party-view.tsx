@@ -25,10 +25,13 @@ import { TranscriptStatus } from "./transcript-status.js";
 import { StanceFields, cleanStance } from "./stance-fields.js";
 import { useAction, useDevice } from "./use-device.js";
 import { VerificationCode } from "./verification-code.js";
+import { isVerified, useVerifiedPeers } from "./verified-peers.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
   const { snapshot, status } = useDevice(device);
+  const { peers } = useVerifiedPeers(device.deviceId);
+  const verified = isVerified(peers, "mediator", snapshot.verificationCode);
   const { joined, caucus: record } = snapshot;
   const entries = record?.entries ?? [];
   const views = (record?.views ?? []).filter((v) => v.body?.type !== "heartbeat");
@@ -52,8 +55,9 @@ export function PartyView({ device }: { device: Party }) {
         <StatusBadge status={status} />
       </header>
       <main className="party">
-        <details className="verify-code">
-          <summary>Verification code</summary>
+        {/* Open until the handler marks the mediator verified: the code is the first thing to do. */}
+        <details className="verify-code" open={!verified}>
+          <summary>Verification code{verified && <span className="verified-badge">✓ Verified</span>}</summary>
           <p>
             Compare it with the mediator over a channel you trust. A match means the mediator admitted this
             device's key.
