@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { encodeQR } from "@paulmillr/qr";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -314,5 +315,22 @@ describe("the console is accessible", () => {
     expect(await axeViolations(mp)).toEqual([]);
     expect(unexpectedErrors(a2)).toEqual([]);
     await a2.close();
+  });
+  test("an invite code can be shown as a QR code holding exactly the code", async () => {
+    const mp = m.page;
+    await mp.getByRole("button", { name: "Invite a handler for B", exact: true }).click();
+    const box = mp.getByRole("textbox", { name: "Invite code for B", exact: true });
+    const code = await (await see(box)).inputValue();
+    await mp.getByRole("button", { name: "Show as QR code" }).click();
+    const qr = await see(mp.getByRole("img", { name: "Invite code for B as a QR code" }));
+    // The modules drawn are the ones @paulmillr/qr makes of the code, in Node.
+    const grid = encodeQR(code, "raw", { ecc: "low", border: 4 });
+    let d = "";
+    grid.forEach((row, y) => row.forEach((dark, x) => (d += dark ? `M${x} ${y}h1v1h-1z` : "")));
+    expect(await qr.locator("path").getAttribute("d")).toBe(d);
+    expect(await axeViolations(mp)).toEqual([]);
+    await screenshot(mp, "invite-qr", { fullPage: false });
+    await mp.getByRole("button", { name: "Done", exact: true }).click();
+    await box.waitFor({ state: "detached" });
   });
 });

@@ -5,17 +5,26 @@ import { useEffect, useState } from "react";
  * first shown): no markup from a string, nothing the CSP refuses. Dark modules on a light
  * ground in both colour schemes, with the quiet zone scanners need.
  */
-export function QrCode({ text, label }: { text: string; label: string }) {
+export function QrCode({
+  text,
+  label,
+  ecc = "medium",
+}: {
+  text: string;
+  label: string;
+  /** Less correction, fewer modules: "low" keeps a long invite code scannable on a screen. */
+  ecc?: "low" | "medium";
+}) {
   const [grid, setGrid] = useState<boolean[][]>();
   useEffect(() => {
     let live = true;
     void import("@paulmillr/qr").then(({ encodeQR }) => {
-      if (live) setGrid(encodeQR(text, "raw", { ecc: "medium", border: 4 }));
+      if (live) setGrid(encodeQR(text, "raw", { ecc, border: 4 }));
     });
     return () => {
       live = false;
     };
-  }, [text]);
+  }, [text, ecc]);
   if (!grid) return <p className="muted">Drawing the QR code…</p>;
   let d = "";
   grid.forEach((row, y) => row.forEach((dark, x) => (d += dark ? `M${x} ${y}h1v1h-1z` : "")));
