@@ -321,8 +321,9 @@ describe("the console is accessible", () => {
     await mp.getByRole("button", { name: "Invite a handler for B", exact: true }).click();
     const box = mp.getByRole("textbox", { name: "Invite code for B", exact: true });
     const code = await (await see(box)).inputValue();
-    await mp.getByRole("button", { name: "Show as QR code" }).click();
-    const qr = await see(mp.getByRole("img", { name: "Invite code for B as a QR code" }));
+    const shown = mp.getByRole("group", { name: "Invite code for B", exact: true });
+    await shown.getByRole("button", { name: "Show as QR code" }).click();
+    const qr = await see(shown.getByRole("img", { name: "Invite code for B as a QR code" }));
     // The modules drawn are the ones @paulmillr/qr makes of the code, in Node.
     const grid = encodeQR(code, "raw", { ecc: "low", border: 4 });
     let d = "";
