@@ -94,14 +94,26 @@ export function registerConsole(app: FastifyInstance, { dir, relayUrl }: Console
       // Vite names assets by content hash, so they never change; a page must be revalidated.
       const hashed = file.startsWith(assets + sep);
       res.setHeader("cache-control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
+      // The build wrote a .br and a .gz beside each text file; which one is sent depends on it.
+      res.setHeader("vary", "accept-encoding");
     };
-    const common = { cacheControl: false, dotfiles: "ignore", redirect: false, setHeaders } as const;
+    // preCompressed: the smallest encoding the browser accepts, from the files the build wrote.
+    // Never a source map, should one be left in the directory: it would publish the source.
+    const common = {
+      cacheControl: false,
+      dotfiles: "ignore",
+      redirect: false,
+      setHeaders,
+      preCompressed: true,
+      allowedPath: (pathname: string) => !pathname.endsWith(".map"),
+    } as const;
     await scope.register(fastifyStatic, {
       ...common,
       root: dir,
       wildcard: false,
-      index: "index.html",
-      globIgnore: ["assets/**"],
+      // An array: with preCompressed, @fastify/static finds a directory's index only in one.
+      index: ["index.html"],
+      globIgnore: ["assets/**", "**/*.map", "**/*.gz", "**/*.br"],
     });
     if (existsSync(assets))
       await scope.register(fastifyStatic, {

@@ -90,7 +90,7 @@ export async function shownHandlerIds(page: Page, party: string): Promise<string
 export async function mediatorVerificationCode(page: Page, party: string, shortId: string): Promise<string> {
   const column = caucusColumn(page, party);
   await column.getByText(`Device ${shortId}`, { exact: true }).click();
-  const code = column.getByLabel(`Verification code of ${party} device ${shortId}`, { exact: true });
+  const code = codeIn(column, `Verification code of ${party} device ${shortId}`);
   await see(code);
   return (await code.innerText()).trim();
 }
@@ -117,7 +117,7 @@ export async function joinAsHandler(
     name: `Waiting for admission to ${admittedBy.party}`,
     exact: true,
   });
-  const shown = waiting.getByLabel(/^Verification code of waiting /);
+  const shown = codeIn(waiting, /^Verification code of waiting /);
   await see(shown);
   expect((await shown.innerText()).trim()).toBe(handlerCode);
   await waiting.getByRole("button", { name: /^Codes match: admit device / }).click();
@@ -126,11 +126,17 @@ export async function joinAsHandler(
 
 /** Opens the party's "Verification code" details and reads the code (lines of digit groups). */
 export async function partyVerificationCode(page: Page): Promise<string> {
-  const code = page.getByLabel("Verification code", { exact: true });
+  const code = codeIn(page, "Verification code");
   // The details may be open already (the handler read the code while waiting to be admitted).
-  if (!(await code.isVisible())) await page.getByText("Verification code", { exact: true }).click();
+  if (!(await code.isVisible()))
+    await page.locator("summary", { hasText: "Verification code" }).first().click();
   await see(code);
   return (await code.innerText()).trim();
+}
+
+/** The digits of a verification code: a figure named by its caption (verification-code.tsx). */
+export function codeIn(scope: Page | Locator, name: string | RegExp): Locator {
+  return scope.getByRole("figure", { name, exact: true }).locator("pre");
 }
 
 export interface SignalOptions {

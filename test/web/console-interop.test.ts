@@ -7,6 +7,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   caucusColumn,
+  codeIn,
   createChannel,
   createMediator,
   eventCard,
@@ -116,7 +117,7 @@ describe("browser and CLI in one channel", () => {
     expect(joined.joined).toBe(false);
     const short = joined.deviceId.slice(0, 8);
     const waiting = m.page.getByRole("group", { name: "Waiting for admission to A", exact: true });
-    const shown = waiting.getByLabel(`Verification code of waiting A device ${short}`, { exact: true });
+    const shown = codeIn(waiting, `Verification code of waiting A device ${short}`);
     await see(shown);
     expect((await shown.innerText()).trim()).toBe(joined.verificationCode);
     await waiting.getByRole("button", { name: `Codes match: admit device ${short}` }).click();

@@ -82,6 +82,9 @@ export async function ensureConsoleBuilt(): Promise<void> {
     await promisify(execFile)(process.execPath, [join(repoRoot, "node_modules/vite/bin/vite.js"), "build"], {
       cwd: repoRoot,
       maxBuffer: 16 * 2 ** 20,
+      // vitest sets NODE_ENV=test, which would make this a development build (React's, several
+      // times larger): the tests run the build `npm run build` makes.
+      env: { ...process.env, NODE_ENV: "production" },
     });
   } finally {
     rmSync(lock, { recursive: true, force: true });

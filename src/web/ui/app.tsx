@@ -1,12 +1,24 @@
-import { useEffect, useState, type ReactNode } from "react";
-import { assertSecureContext, browserPlatform, IdbStateStore } from "../../sdk/browser.js";
-import { Mediator, openDevice, type Party } from "../../sdk/index.js";
+import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
+import type { Mediator, Party } from "../../sdk/index.js";
 import { errorText } from "./error-text.js";
 import { Landing } from "./landing.js";
-import { MediatorConsole } from "./mediator-console.js";
-import { PartyView } from "./party-view.js";
 import { assertSameRelay, loadRelay, type Relay } from "./relay.js";
 import { RelayServedWarning } from "./relay-served-warning.js";
+
+// The sdk (MLS and the rest of the crypto) and the screens that show a device load on demand: a
+// browser that holds no device yet shows the landing without them (device-sdk.ts).
+const loadSdk = () => import("./device-sdk.js");
+const MediatorConsole = lazy(() =>
+  import("./mediator-console.js").then((m) => ({ default: m.MediatorConsole })),
+);
+const PartyView = lazy(() => import("./party-view.js").then((m) => ({ default: m.PartyView })));
+
+/** Whether this browser may hold a device: false only where IndexedDB says it has no database of ours. */
+async function mayHoldDevice(name: string): Promise<boolean> {
+  if (typeof indexedDB.databases !== "function") return true;
+  const databases = await indexedDB.databases().catch(() => undefined);
+  return databases === undefined || databases.some((d) => d.name === name);
+}
 
 type Loaded =
   | { kind: "loading" }
@@ -15,17 +27,28 @@ type Loaded =
   | { kind: "party"; relay: Relay; device: Party }
   | { kind: "error"; relay?: Relay; message: string };
 
+/** IdbStateStore's default database: one device per browser profile. */
+const storeName = "backchannel";
+const opening = (
+  <main>
+    <p className="center muted">Opening this browser's device…</p>
+  </main>
+);
+
 /** One device per browser profile: the keys never leave this browser's IndexedDB. */
 export function App() {
-  const [store] = useState(() => new IdbStateStore());
   const [loaded, setLoaded] = useState<Loaded>({ kind: "loading" });
 
   useEffect(() => {
     void (async () => {
       let relay: Relay | undefined;
       try {
-        assertSecureContext(); // a clear error on plain http, before anything needs WebCrypto
+        // A clear error on plain http, before anything needs WebCrypto.
+        if (!window.isSecureContext) (await loadSdk()).assertSecureContext();
         relay = await loadRelay();
+        if (!(await mayHoldDevice(storeName))) return setLoaded({ kind: "none", relay });
+        const { IdbStateStore, Mediator, openDevice, browserPlatform } = await loadSdk();
+        const store = new IdbStateStore(storeName);
         if (!(await store.exists())) return setLoaded({ kind: "none", relay });
         const device = await openDevice(store, browserPlatform);
         assertSameRelay(relay, device.serverUrl, "This browser's device");
@@ -36,23 +59,25 @@ export function App() {
         setLoaded({ kind: "error", ...(relay ? { relay } : {}), message: errorText(e) });
       }
     })();
-  }, [store]);
+  }, []);
 
   const screen = (): ReactNode => {
     switch (loaded.kind) {
       case "loading":
-        return <p className="center muted">Opening this browser's device…</p>;
+        return opening;
       case "error":
         return (
-          <p role="alert" className="center problem">
-            {loaded.message}
-          </p>
+          <main>
+            <p role="alert" className="center problem">
+              {loaded.message}
+            </p>
+          </main>
         );
       case "none": {
         const { relay } = loaded;
         return (
           <Landing
-            store={store}
+            store={async () => new (await loadSdk()).IdbStateStore(storeName)}
             relay={relay}
             onMediator={(device) => setLoaded({ kind: "mediator", relay, device })}
             onParty={(device) => setLoaded({ kind: "party", relay, device })}
@@ -60,9 +85,17 @@ export function App() {
         );
       }
       case "mediator":
-        return <MediatorConsole device={loaded.device} />;
+        return (
+          <Suspense fallback={opening}>
+            <MediatorConsole device={loaded.device} />
+          </Suspense>
+        );
       case "party":
-        return <PartyView device={loaded.device} />;
+        return (
+          <Suspense fallback={opening}>
+            <PartyView device={loaded.device} />
+          </Suspense>
+        );
     }
   };
   const relay = loaded.kind === "loading" ? undefined : loaded.relay;

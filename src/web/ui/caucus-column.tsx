@@ -16,6 +16,7 @@ import { TranscriptStatus } from "./transcript-status.js";
 import { UnreadBadge, useUnread } from "./unread.js";
 import { useAction } from "./use-device.js";
 import { WaitingMark } from "./waiting-mark.js";
+import { HandlersTrust, VerificationCode } from "./verification-code.js";
 
 /** One party's caucus in the mediator's console. */
 export function CaucusColumn(props: {
@@ -113,9 +114,11 @@ function PendingAdmissions({
             <p>
               Device {a.deviceId.slice(0, 8)} (invite valid until {new Date(a.expiresAt).toLocaleString()})
             </p>
-            <pre aria-label={`Verification code of waiting ${partyName} device ${a.deviceId.slice(0, 8)}`}>
-              {a.verificationCode}
-            </pre>
+            <VerificationCode
+              code={a.verificationCode}
+              label={`Verification code of waiting ${partyName} device ${a.deviceId.slice(0, 8)}`}
+              hideLabel
+            />
             <button
               type="button"
               disabled={busy}
@@ -159,15 +162,19 @@ function Handlers({
   return (
     <div className="handlers" ref={box}>
       <h4>Handlers ({handlers.length})</h4>
+      <HandlersTrust self={device.deviceId} partyName={partyName} handlers={handlers} />
       <ul>
         {handlers.map((h) => (
           <li key={h.deviceId}>
             <details>
               <summary>Device {h.deviceId.slice(0, 8)}</summary>
               <p>Verification code (compare with the handler):</p>
-              <pre aria-label={`Verification code of ${partyName} device ${h.deviceId.slice(0, 8)}`}>
-                {h.verificationCode}
-              </pre>
+              <VerificationCode
+                code={h.verificationCode}
+                label={`Verification code of ${partyName} device ${h.deviceId.slice(0, 8)}`}
+                hideLabel
+                verify={{ self: device.deviceId, peer: h.deviceId }}
+              />
               <button
                 type="button"
                 className="danger"

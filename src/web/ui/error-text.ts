@@ -1,4 +1,6 @@
-import { BackchannelError, type BackchannelErrorCode } from "../../sdk/index.js";
+// Not through the sdk's index: the first screen loads without the sdk (device-sdk.ts).
+import { BackchannelError } from "../../protocol/errors.js";
+import type { BackchannelErrorCode } from "../../sdk/index.js";
 
 /**
  * Every error code a user can meet, as a sentence: the type makes the list complete at compile

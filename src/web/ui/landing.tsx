@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from "react";
-import { decodeInviteCode, Mediator, Party } from "../../sdk/index.js";
-import { browserPlatform, type IdbStateStore } from "../../sdk/browser.js";
+import type { Mediator, Party } from "../../sdk/index.js";
+import type { IdbStateStore } from "../../sdk/browser.js";
 import { errorText } from "./error-text.js";
 import { assertSameRelay, type Relay } from "./relay.js";
 
 /** First visit: this browser becomes either the mediator's device or a party handler's. */
 export function Landing(props: {
-  store: IdbStateStore;
+  /** This browser's store, made with the sdk, which loads when the device is made (app.tsx). */
+  store: () => Promise<IdbStateStore>;
   /** Every device made here uses this relay (the console's CSP lets it reach no other). */
   relay: Relay;
   onMediator: (m: Mediator) => void;
@@ -52,10 +53,11 @@ export function Landing(props: {
           aria-busy={busy === "join"}
           onSubmit={(e) =>
             void go(e, "join", async () => {
+              const { browserPlatform, decodeInviteCode, Party } = await import("./device-sdk.js");
               assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
               const p = await Party.join({
                 inviteCode: code,
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 serverUrl: props.relay.url,
               });
@@ -82,10 +84,11 @@ export function Landing(props: {
           aria-busy={busy === "create"}
           onSubmit={(e) =>
             void go(e, "create", async () => {
+              const { browserPlatform, Mediator } = await import("./device-sdk.js");
               const m = await Mediator.create({
                 serverUrl: props.relay.url,
                 name: name.trim(),
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 ...(registrationToken.trim() ? { registrationToken: registrationToken.trim() } : {}),
               });
@@ -119,9 +122,10 @@ export function Landing(props: {
           aria-busy={busy === "link"}
           onSubmit={(e) =>
             void go(e, "link", async () => {
+              const { browserPlatform, Mediator } = await import("./device-sdk.js");
               const m = await Mediator.joinAsStaff({
                 linkCode,
-                store: props.store,
+                store: await props.store(),
                 platform: browserPlatform,
                 serverUrl: props.relay.url,
               });

@@ -32,7 +32,7 @@ function MediatorScreen({ device }: { device: Mediator }) {
         <StatusBadge status={status} />
       </header>
       <MediatorNews device={device} channels={channels} />
-      <div className="console">
+      <main className="console">
         <nav aria-label="Channels" className="sidebar">
           <h2>Channels</h2>
           {channels.length === 0 && <p className="muted">No channels yet.</p>}
@@ -69,7 +69,7 @@ function MediatorScreen({ device }: { device: Mediator }) {
             </p>
           </section>
         )}
-      </div>
+      </main>
     </div>
   );
 }

@@ -1,8 +1,10 @@
 import { useState } from "react";
+import { QrCode } from "./qr-code.js";
 
 /** A code shown once, with a copy button; "Done" hides it for good. */
 export function OneTimeCode(props: { code: string; label: string; note: string; onDone: () => void }) {
   const [copied, setCopied] = useState(false);
+  const [qr, setQr] = useState(false);
   return (
     <div className="invite-code" role="group" aria-label={props.label}>
       <p>
@@ -26,9 +28,13 @@ export function OneTimeCode(props: { code: string; label: string; note: string; 
       >
         {copied ? "Copied" : "Copy"}
       </button>
+      <button type="button" className="secondary" aria-expanded={qr} onClick={() => setQr(!qr)}>
+        {qr ? "Hide QR code" : "Show as QR code"}
+      </button>
       <button type="button" className="secondary" onClick={props.onDone}>
         Done
       </button>
+      {qr && <QrCode text={props.code} label={`${props.label} as a QR code`} ecc="low" />}
     </div>
   );
 }

@@ -24,6 +24,8 @@ import { TranscriptStatus } from "./transcript-status.js";
 import { StanceFields, cleanStance } from "./stance-fields.js";
 import { Arrivals, ReadMarks, ReadMarksContext, UnreadBadge, useTitleBadge, useUnread } from "./unread.js";
 import { useAction, useDevice } from "./use-device.js";
+import { VerificationCode } from "./verification-code.js";
+import { isVerified, useVerifiedPeers } from "./verified-peers.js";
 
 /** A party handler's view: one caucus with the mediator. Never anything about other parties' handlers. */
 export function PartyView({ device }: { device: Party }) {
@@ -37,6 +39,8 @@ export function PartyView({ device }: { device: Party }) {
 
 function PartyScreen({ device }: { device: Party }) {
   const { snapshot, status } = useDevice(device);
+  const { peers } = useVerifiedPeers(device.deviceId);
+  const verified = isVerified(peers, "mediator", snapshot.verificationCode);
   const { joined, caucus: record } = snapshot;
   const entries = record?.entries ?? [];
   const views = (record?.views ?? []).filter((v) => v.body?.type !== "heartbeat");
@@ -62,59 +66,71 @@ function PartyScreen({ device }: { device: Party }) {
         </p>
         <StatusBadge status={status} />
       </header>
-      <details className="verify-code">
-        <summary>Verification code</summary>
-        <p>
-          Compare it with the mediator over a channel you trust. A match means the mediator admitted this
-          device's key.
-        </p>
-        <pre aria-label="Verification code">{snapshot.verificationCode}</pre>
-      </details>
-      {!joined ? (
-        <section aria-live="polite" className="empty">
-          <h2>Waiting for the mediator</h2>
+      <main className="party">
+        {/* Open until the handler marks the mediator verified: the code is the first thing to do. */}
+        <details className="verify-code" open={!verified}>
+          <summary>Verification code{verified && <span className="verified-badge">✓ Verified</span>}</summary>
           <p>
-            Your invite was redeemed. Compare the verification code above with the mediator over a channel you
-            trust: the mediator admits this device once the codes match. This page updates by itself.
+            Compare it with the mediator over a channel you trust. A match means the mediator admitted this
+            device's key.
           </p>
-        </section>
-      ) : (
-        <main className="party-main" {...readProps}>
-          <Arrivals
-            caucuses={record ? [{ caucusId: record.caucusId, label: "your caucus", views }] : []}
-            selfDeviceId={device.deviceId}
+          <VerificationCode
+            code={snapshot.verificationCode}
+            label="Verification code"
+            hideLabel
+            verify={{ self: device.deviceId, peer: "mediator" }}
           />
-          <section aria-labelledby="compose-title" className="compose">
-            <h2 id="compose-title">Send a signal to the mediator</h2>
-            <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+        </details>
+        {!joined ? (
+          <section aria-live="polite" className="empty">
+            <h2>Waiting for the mediator</h2>
+            <p>
+              Your invite was redeemed. Compare the verification code above with the mediator over a channel
+              you trust: the mediator admits this device once the codes match. This page updates by itself.
+            </p>
           </section>
-          <section aria-labelledby="transcript-title" className="transcript">
-            <h2 id="transcript-title">
-              Your caucus <UnreadBadge count={unread} />
-            </h2>
-            <TranscriptStatus
-              problem={record?.problemText}
-              removed={record?.removed}
-              {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
-              {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
-              {...(record?.closed ? { closed: true } : {})}
+        ) : (
+          <div className="party-main" {...readProps}>
+            <Arrivals
+              caucuses={record ? [{ caucusId: record.caucusId, label: "your caucus", views }] : []}
+              selfDeviceId={device.deviceId}
             />
-            {record && <HistoryStart anchorSeq={record.anchor.seq} />}
-            {views.length === 0 && <p className="muted">Nothing here yet.</p>}
-            <ol className="events">
-              {views.map((v) => (
-                <li key={v.entry.eventId}>
-                  <EventCard
-                    view={v}
-                    ctx={ctx}
-                    actions={<PartyActions device={device} view={v} entries={entries} />}
-                  />
-                </li>
-              ))}
-            </ol>
-          </section>
-        </main>
-      )}
+            <section aria-labelledby="compose-title" className="compose">
+              <details open className="fold">
+                <summary>
+                  <h2 id="compose-title">Send a signal to the mediator</h2>
+                </summary>
+                <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+              </details>
+            </section>
+            <section aria-labelledby="transcript-title" className="transcript">
+              <h2 id="transcript-title">
+                Your caucus <UnreadBadge count={unread} />
+              </h2>
+              <TranscriptStatus
+                problem={record?.problemText}
+                removed={record?.removed}
+                {...(record?.accessRefused ? { refused: record.accessRefused } : {})}
+                {...(record?.quietSince ? { quietSince: record.quietSince } : {})}
+                {...(record?.closed ? { closed: true } : {})}
+              />
+              {record && <HistoryStart anchorSeq={record.anchor.seq} />}
+              {views.length === 0 && <p className="muted">Nothing here yet.</p>}
+              <ol className="events">
+                {views.map((v) => (
+                  <li key={v.entry.eventId}>
+                    <EventCard
+                      view={v}
+                      ctx={ctx}
+                      actions={<PartyActions device={device} view={v} entries={entries} />}
+                    />
+                  </li>
+                ))}
+              </ol>
+            </section>
+          </div>
+        )}
+      </main>
     </div>
   );
 }

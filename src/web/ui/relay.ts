@@ -1,4 +1,5 @@
-import { consoleConfig, consoleConfigPath, parse } from "../../protocol/index.js";
+import { consoleConfig, consoleConfigPath } from "../../protocol/console-config.js";
+import { parse } from "../../protocol/parse.js";
 
 /** The relay this console talks to, and whether that relay is also what served the console. */
 export interface Relay {
