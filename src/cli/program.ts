@@ -48,7 +48,7 @@ const commands: ((program: Program) => void)[] = [
   registerEndorseCommand,
 ];
 
-/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem (inbox, verify), 4 demo check failed. */
+/** Exit codes: 0 ok, 1 error, 2 usage, 3 transcript problem (inbox, verify), 4 demo check failed, 5 join --wait timed out. */
 export function buildProgram(): Program {
   const program = rootCommand();
   for (const register of commands) register(program);
