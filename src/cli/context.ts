@@ -1,22 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { BackchannelError } from "../protocol/index.js";
 import { ApiError, Mediator, Party, openDevice as openStoredDevice, type Device } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
+import { CliError } from "./cli-error.js";
 import type { GlobalOptions } from "./global-options.js";
 
-export class CliError extends BackchannelError {
-  constructor(
-    code: string,
-    message: string,
-    readonly exitCode = 1,
-    /** The command's own --json document already carries this error: print nothing more. */
-    readonly inJsonOutput = false,
-  ) {
-    super(code, message);
-  }
-}
+export { CliError };
 
 /** --home, else BACKCHANNEL_HOME, else ~/.backchannel (the option's env and default). */
 export function homeDir(opts: GlobalOptions): string {

@@ -1,7 +1,7 @@
 import { CommanderError } from "@commander-js/extra-typings";
 import pc from "picocolors";
-import { BackchannelError } from "../protocol/index.js";
-import { CliError } from "./context.js";
+import { BackchannelError } from "../protocol/errors.js";
+import { CliError } from "./cli-error.js";
 import { buildProgram } from "./program.js";
 
 /**
@@ -17,9 +17,9 @@ function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = argv.includes("--json");
   try {
+    const program = await buildProgram(argv.slice(2));
     await program.parseAsync(argv);
     return 0;
   } catch (e) {

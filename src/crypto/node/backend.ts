@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { CryptoBackend } from "../crypto-backend.js";
 import { nodeEd25519 } from "./ed25519.js";
 import { nodeCryptoProvider } from "./mls-provider/provider.js";
@@ -7,4 +8,5 @@ export const nodeCryptoBackend: CryptoBackend = {
   name: "node:crypto",
   mls: nodeCryptoProvider,
   ed25519: nodeEd25519,
+  sha512: (data) => createHash("sha512").update(data).digest(),
 };
