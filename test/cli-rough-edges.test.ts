@@ -93,23 +93,31 @@ describe("the CLI says where a device stands", () => {
     await cliJson(home("North"), ["send", "--text", "before removal"]);
     await cliJson(home("m"), ["remove", "--caucus", "North", "--device", deviceId]);
 
-    // The first command after the removal learns it from the relay (and the mediator's signed word).
+    // The first command after the removal learns it from the relay (and the mediator's signed
+    // word); it and every later one report the transcript and fail with device_removed.
     const verify = await cli(home("North"), ["verify", "--json"]);
-    expect(verify.code).toBe(0);
+    expect(verify.code).toBe(1);
     const v = JSON.parse(verify.stdout) as {
       ok: boolean;
       removed?: boolean;
+      error?: string;
       caucuses: { removed?: boolean }[];
     };
-    expect(v.removed).toBe(true);
+    expect(v).toMatchObject({ ok: true, removed: true, error: "device_removed" });
     expect(v.caucuses[0]!.removed).toBe(true);
-    expect((await cli(home("North"), ["verify"])).stdout).toContain("this device was removed");
+    const verifyHuman = await cli(home("North"), ["verify"]);
+    expect(verifyHuman.code).toBe(1);
+    expect(verifyHuman.stdout).toContain("this device was removed");
+    expect(verifyHuman.stderr).toContain("[device_removed] the mediator removed this device");
 
     expect(await cliJson(home("North"), ["whoami"])).toMatchObject({ joined: false, removed: true });
     expect((await cli(home("North"), ["whoami"])).stdout).toContain("REMOVED");
 
-    const inbox = await cliJson<{ caucuses: { removed?: boolean }[] }>(home("North"), ["inbox"]);
-    expect(inbox.caucuses[0]!.removed).toBe(true);
+    const inbox = await cli(home("North"), ["inbox", "--json"]);
+    expect(inbox.code).toBe(1);
+    const i = JSON.parse(inbox.stdout) as { error?: string; caucuses: { removed?: boolean }[] };
+    expect(i.error).toBe("device_removed");
+    expect(i.caucuses[0]!.removed).toBe(true);
     expect((await cli(home("North"), ["inbox"])).stdout).toContain("this device was removed");
 
     // South, not removed, says nothing of the kind.

@@ -135,7 +135,8 @@ export function removedCaucuses(d: Device): string[] {
 /**
  * The relay refuses every request of a device removed from all it was in (device_removed); the
  * sdk marks the caucuses removed on the mediator's signed word, then throws. A command that
- * reports on the device (inbox, verify) goes on from there: every caucus says it was removed.
+ * reports on the device (inbox, verify) goes on from there: every caucus says it was removed,
+ * and the command then fails with `removedFromAll` (the same on every later run).
  */
 export async function unlessRemoved<T>(d: Device, fn: () => Promise<T>, otherwise: () => T): Promise<T> {
   try {
@@ -151,4 +152,14 @@ export async function unlessRemoved<T>(d: Device, fn: () => Promise<T>, otherwis
       return otherwise();
     throw e;
   }
+}
+
+/** device_removed, exit 1, when the mediator removed this device from every caucus it was in. */
+export function removedFromAll(d: Device): CliError | undefined {
+  const all = d.caucusIds();
+  if (!all.length || removedCaucuses(d).length < all.length) return undefined;
+  return new CliError(
+    "device_removed",
+    "the mediator removed this device: it can read nothing sent since its removal, and send nothing",
+  );
 }

@@ -1,7 +1,14 @@
 import pc from "picocolors";
 import { Mediator, Party } from "../../sdk/index.js";
 import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
-import { openDevice, output, outputFailure, selectedCaucuses, unlessRemoved } from "../context.js";
+import {
+  openDevice,
+  output,
+  outputFailure,
+  removedFromAll,
+  selectedCaucuses,
+  unlessRemoved,
+} from "../context.js";
 import type { Program } from "../global-options.js";
 import { renderTranscript } from "../render.js";
 
@@ -59,6 +66,8 @@ export function registerInboxCommand(program: Program): void {
             .join("\n\n") || "No caucuses yet.";
       // As `verify` does: a script must not take a broken transcript for a quiet one.
       if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
+      const removed = removedFromAll(d);
+      if (removed) outputFailure(o, data, human, removed);
       output(o, data, human);
     });
 }

@@ -2,7 +2,14 @@ import pc from "picocolors";
 import { describeProblem } from "../../protocol/index.js";
 import type { VerifyReport } from "../../sdk/index.js";
 import { caucusTitle, transcriptProblem } from "../caucus-summary.js";
-import { openDevice, output, outputFailure, removedCaucuses, unlessRemoved } from "../context.js";
+import {
+  openDevice,
+  output,
+  outputFailure,
+  removedCaucuses,
+  removedFromAll,
+  unlessRemoved,
+} from "../context.js";
 import type { Program } from "../global-options.js";
 
 export function registerVerifyCommand(program: Program): void {
@@ -46,6 +53,8 @@ export function registerVerifyCommand(program: Program): void {
           )
           .join("\n") || "No caucuses to verify.";
       if (!ok) outputFailure(o, data, human, transcriptProblem());
+      const removedError = removedFromAll(d);
+      if (removedError) outputFailure(o, data, human, removedError);
       output(o, data, human);
     });
 }
