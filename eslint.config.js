@@ -142,6 +142,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // Node module hooks a test preloads into a CLI process (`node --import`): plain JavaScript.
+    files: ["test/helpers/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/no-unsafe-assignment": "off",

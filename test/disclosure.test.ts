@@ -477,7 +477,7 @@ describe("stance (invariant 4): every view shows it", () => {
 
       // The CLI's own export command, run in-process against this device's keystore.
       const out = join(home, "export.json");
-      const program = buildProgram();
+      const program = await buildProgram();
       const quiet = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
       try {
         await program.parseAsync(

@@ -29,6 +29,7 @@ export function caucusSummary(d: Device, caucusId: string) {
     topic: r.topic,
     head: r.head,
     verified: !r.problem,
+    ...(r.removed ? { removed: true } : {}),
     ...(r.accessRefused ? { accessRefused: r.accessRefused } : {}),
     ...(r.quietSince ? { quietSince: r.quietSince } : {}),
     ...(r.closed ? { closed: true } : {}),

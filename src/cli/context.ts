@@ -1,22 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { BackchannelError } from "../protocol/index.js";
-import { Mediator, Party, openDevice as openStoredDevice, type Device } from "../sdk/index.js";
+import { ApiError, Mediator, Party, openDevice as openStoredDevice, type Device } from "../sdk/index.js";
 import { FileStateStore, nodePlatform } from "../sdk/node.js";
+import { CliError } from "./cli-error.js";
 import type { GlobalOptions } from "./global-options.js";
 
-export class CliError extends BackchannelError {
-  constructor(
-    code: string,
-    message: string,
-    readonly exitCode = 1,
-    /** The command's own --json document already carries this error: print nothing more. */
-    readonly inJsonOutput = false,
-  ) {
-    super(code, message);
-  }
-}
+export { CliError };
 
 /** --home, else BACKCHANNEL_HOME, else ~/.backchannel (the option's env and default). */
 export function homeDir(opts: GlobalOptions): string {
@@ -106,9 +96,70 @@ export function outputFailure(opts: GlobalOptions, data: object, human: string, 
 
 export type { Device };
 
-/** The caucuses a `--caucus <id or party>` option selects (all when absent). */
+/** Exit status 5: `join --wait` / `mediator join --wait` ran out of time before the device was added. */
+export const admissionTimeout = (seconds: number, what: string): CliError =>
+  new CliError(
+    "admission_timeout",
+    `${what} within ${seconds} s; the device is kept and still waits: run \`backchannel inbox\` later to see whether it was added`,
+    5,
+  );
+
+/** A `--wait <seconds>` value: a number of seconds, 0 or more. */
+export function waitSeconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0)
+    throw new CliError("invalid_request", `--wait takes a number of seconds, not “${raw}”`, 2);
+  return n;
+}
+
+/**
+ * The caucuses a `--caucus <id or party>` option selects (all when absent). A name or id that
+ * selects none of this device's caucuses is caucus_unknown, never an empty list: "no caucuses"
+ * would read as a device that has none.
+ */
 export function selectedCaucuses(d: Device, ref: string | undefined): string[] {
-  return d
-    .caucusIds()
-    .filter((c) => !ref || c === ref || d.caucus(c).partyName?.toLowerCase() === ref.toLowerCase());
+  const all = d.caucusIds();
+  if (ref === undefined) return all;
+  const wanted = ref.trim().toLowerCase();
+  const ids = all.filter((c) => c === ref || d.caucus(c).partyName?.toLowerCase() === wanted);
+  if (!ids.length)
+    throw new CliError("caucus_unknown", `this device has no caucus called “${ref}” (by party name or id)`);
+  return ids;
+}
+
+/** The caucuses this device was removed from (marked only on the mediator's signed word, invariant 8). */
+export function removedCaucuses(d: Device): string[] {
+  return d.caucusIds().filter((c) => d.caucus(c).removed);
+}
+
+/**
+ * The relay refuses every request of a device removed from all it was in (device_removed); the
+ * sdk marks the caucuses removed on the mediator's signed word, then throws. A command that
+ * reports on the device (inbox, verify) goes on from there: every caucus says it was removed,
+ * and the command then fails with `removedFromAll` (the same on every later run).
+ */
+export async function unlessRemoved<T>(d: Device, fn: () => Promise<T>, otherwise: () => T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const all = d.caucusIds();
+    if (
+      e instanceof ApiError &&
+      e.code === "device_removed" &&
+      all.length &&
+      removedCaucuses(d).length === all.length
+    )
+      return otherwise();
+    throw e;
+  }
+}
+
+/** device_removed, exit 1, when the mediator removed this device from every caucus it was in. */
+export function removedFromAll(d: Device): CliError | undefined {
+  const all = d.caucusIds();
+  if (!all.length || removedCaucuses(d).length < all.length) return undefined;
+  return new CliError(
+    "device_removed",
+    "the mediator removed this device: it can read nothing sent since its removal, and send nothing",
+  );
 }

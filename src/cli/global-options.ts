@@ -24,6 +24,10 @@ export function rootCommand() {
       "read the keystore passphrase from a file (or set BACKCHANNEL_PASSPHRASE)",
     )
     .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 error, 2 usage, 3 a transcript failed verification (inbox, verify), 4 a demo check failed, 5 `join --wait` timed out before the device was admitted.",
+    )
     .showHelpAfterError()
     .exitOverride();
 }

@@ -1,13 +1,25 @@
 import { CommanderError } from "@commander-js/extra-typings";
 import pc from "picocolors";
-import { BackchannelError } from "../protocol/index.js";
-import { CliError } from "./context.js";
+import { BackchannelError } from "../protocol/errors.js";
+import { CliError } from "./cli-error.js";
 import { buildProgram } from "./program.js";
 
+/**
+ * Whoever reads our output may stop early (`backchannel inbox | head -1`): a write to a closed
+ * pipe is EPIPE, which Node raises as an unhandled 'error' event with a stack trace. The reader
+ * chose to stop, so exit quietly, 0 (what was asked was done; the rest was not wanted).
+ */
+function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = argv.includes("--json");
   try {
+    const program = await buildProgram(argv.slice(2));
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
@@ -24,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+exitQuietlyOnClosedPipe(process.stdout);
+exitQuietlyOnClosedPipe(process.stderr);
 const exitCode = await main(process.argv);
 // `serve` and `watch` keep running on their own; everything else exits with its code.
 if (exitCode !== 0) process.exit(exitCode);

@@ -1,4 +1,5 @@
-import { sha512 } from "@noble/hashes/sha2.js";
+import { sha512 as nobleSha512 } from "@noble/hashes/sha2.js";
+import { cryptoBackend } from "./crypto-backend.js";
 import { concatBytes, utf8 } from "../protocol/encoding.js";
 
 /**
@@ -38,6 +39,7 @@ export function verificationCode(keyA: Uint8Array, keyB: Uint8Array): string {
 
 /** H_0 = SHA-512(domain || key), H_i = SHA-512(H_{i-1} || key); 5,200 hashes in all. */
 function fingerprintGroups(key: Uint8Array): string[] {
+  const sha512 = cryptoBackend().sha512 ?? nobleSha512;
   let digest = sha512(concatBytes(DOMAIN, key));
   // One buffer reused across rounds: only the digest part changes.
   const round = new Uint8Array(digest.length + key.length);

@@ -5,7 +5,7 @@ import { syncAll, verifyAll, type VerifyReport } from "./core/transcript-sync.js
 import { deviceState, type DeviceState, type TranscriptEntry } from "./device-state.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
 import type { Session } from "./session.js";
-import { joinParts, storedAs } from "./state-parts.js";
+import { joinParts, storedAs, storedSession } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 export type { VerifyReport };
@@ -43,6 +43,7 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
       store,
       platform,
       storedAs(parts),
+      storedSession(parts),
     );
   }
 

@@ -212,10 +212,17 @@ export class Party extends Device<PartySnapshot> {
 
   /**
    * A device still waiting for the mediator syncs (and joins, if it was admitted meanwhile); a
-   * joined one sends without syncing first: one round trip per send (see sendEvent).
+   * joined one sends without syncing first: one round trip per send (see sendEvent). One the
+   * mediator has not admitted yet is not_joined: it has no caucus to write to until then.
    */
   private async joinIfAdmitted(): Promise<void> {
-    if (this.core.state.joinKeys) await syncAll(this.core);
+    if (!this.core.state.joinKeys) return;
+    await syncAll(this.core);
+    if (this.core.state.joinKeys)
+      throw new SdkError(
+        "not_joined",
+        "this device waits for the mediator to admit it (the mediator compares its verification code first): nothing can be sent until then",
+      );
   }
 
   /** An entry of this caucus, looked up after a sync only if this device does not hold it yet. */

@@ -3,10 +3,20 @@ import { ApiError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import type { AuthKeyPair, Platform } from "./platform.js";
 
+/** A login token as the device's store keeps it between processes (see StateWriter.saveSession). */
+export interface StoredSession {
+  token: string;
+  expiresAt: string;
+}
+
 /**
  * Challenge-response login: the server sends a one-time nonce, the device signs a
  * domain-separated string with its login key, the server returns a short-lived token. The token
- * is renewed a minute before it expires, and once more if the server says it expired.
+ * is renewed a minute before it expires, and once more if the server refuses it (`withRetry`).
+ *
+ * `cached`: a token an earlier process of this device got (the CLI runs one process per command),
+ * used as if this session had logged in itself; `onChange` hears every new token and every
+ * forgotten one, so that the device's store can keep it for the next process.
  */
 export class Session {
   private token: { value: string; expiresAt: number } | undefined;
@@ -19,9 +29,13 @@ export class Session {
     private readonly deviceId: string,
     private readonly key: AuthKeyPair,
     private readonly platform: Platform,
+    cached?: StoredSession,
+    private readonly onChange?: (token: StoredSession | undefined) => void,
   ) {
     this.anon = new HttpClient(serverUrl, undefined, platform.transport);
     this.http = new HttpClient(serverUrl, () => this.getToken(), platform.transport);
+    const expiresAt = cached ? Date.parse(cached.expiresAt) : NaN;
+    if (cached && Number.isFinite(expiresAt)) this.token = { value: cached.token, expiresAt };
   }
 
   get anonymous(): HttpClient {
@@ -35,7 +49,9 @@ export class Session {
   }
 
   invalidate(): void {
+    if (!this.token) return;
     this.token = undefined;
+    this.onChange?.(undefined);
   }
 
   private async login(): Promise<string> {
@@ -45,6 +61,7 @@ export class Session {
       body: { deviceId: this.deviceId, nonce, signature },
     });
     this.token = { value: s.token, expiresAt: Date.parse(s.expiresAt) };
+    this.onChange?.({ token: s.token, expiresAt: s.expiresAt });
     return s.token;
   }
 

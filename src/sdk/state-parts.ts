@@ -1,4 +1,5 @@
 import type { CaucusRecord, DeviceState } from "./device-state.js";
+import type { StoredSession } from "./session.js";
 import type { StateStore } from "./state-store.js";
 
 /**
@@ -10,6 +11,9 @@ import type { StateStore } from "./state-store.js";
  *   "caucus/<caucusId>"       one caucus's record without its transcript (group state, head, outbox…)
  *   "entry/<caucusId>/<n>"    the n-th entry (from 0) of that caucus's verified transcript
  *   "state"                   a whole state, as stores written before parts held it (read only)
+ *   "session"                 the relay's login token, kept for the next process (not part of the
+ *                             state: written on its own, so that a process renewing its token
+ *                             never writes its view of the device part over another's)
  *
  * A transcript only grows (entries are appended), so a save writes the new entries and the
  * caucus records and device part that changed. The one change to an entry already saved is
@@ -17,6 +21,7 @@ import type { StateStore } from "./state-store.js";
  */
 const DEVICE = "device";
 const LEGACY = "state";
+const SESSION = "session";
 const caucusKey = (caucusId: string) => `caucus/${caucusId}`;
 const entryKey = (caucusId: string, n: number) => `entry/${caucusId}/${n}`;
 
@@ -128,6 +133,13 @@ export class StateWriter {
     return run;
   }
 
+  /** Keeps the login token (undefined: forgets it), in turn with the saves. */
+  saveSession(session: StoredSession | undefined): Promise<void> {
+    const run = this.queue.then(() => this.store.update(new Map([[SESSION, session]])));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Entries `indices` of the caucus changed in place (they were burnt): the next save writes them. */
   rewriteEntries(caucusId: string, indices: Iterable<number>): void {
     let set = this.rewrites.get(caucusId);
@@ -221,4 +233,12 @@ export function writeNewState(store: StateStore, state: DeviceState): Promise<vo
 /** How the parts a store returned hold the state (see StateWriter). */
 export function storedAs(parts: Record<string, unknown>): StoredAs {
   return LEGACY in parts ? "whole" : "parts";
+}
+
+/** The login token a store keeps, if it keeps one of the right shape (anything else is ignored). */
+export function storedSession(parts: Record<string, unknown>): StoredSession | undefined {
+  const s = parts[SESSION];
+  return isObject(s) && typeof s.token === "string" && typeof s.expiresAt === "string"
+    ? { token: s.token, expiresAt: s.expiresAt }
+    : undefined;
 }

@@ -97,3 +97,20 @@ export function consoleInChild(relayUrl: string): Promise<{ url: string; process
     "stdout",
   );
 }
+
+/**
+ * Runs `backchannel <args>` with its stdout a pipe whose reading end is closed before the command
+ * writes (as `backchannel inbox | head -1` once head has its line): every write to it fails.
+ */
+export function cliIntoClosedPipe(home: string, args: string[]): Promise<Omit<Run, "stdout">> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, NO_COLOR: "1", BACKCHANNEL_PASSPHRASE: PASSPHRASE, BACKCHANNEL_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => res({ code: code ?? -1, stderr }));
+  });
+}

@@ -1,7 +1,14 @@
 import pc from "picocolors";
 import { Mediator, Party } from "../../sdk/index.js";
 import { caucusSummary, caucusTitle, transcriptProblem } from "../caucus-summary.js";
-import { openDevice, output, outputFailure, selectedCaucuses } from "../context.js";
+import {
+  openDevice,
+  output,
+  outputFailure,
+  removedFromAll,
+  selectedCaucuses,
+  unlessRemoved,
+} from "../context.js";
 import type { Program } from "../global-options.js";
 import { renderTranscript } from "../render.js";
 
@@ -16,8 +23,11 @@ export function registerInboxCommand(program: Program): void {
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
       const d = await openDevice(o);
-      await d.sync();
-      const ids = selectedCaucuses(d, o.caucus);
+      await unlessRemoved(
+        d,
+        () => d.sync(),
+        () => undefined,
+      );
       if (d instanceof Party && !d.joined) {
         output(
           o,
@@ -26,6 +36,7 @@ export function registerInboxCommand(program: Program): void {
         );
         return;
       }
+      const ids = selectedCaucuses(d, o.caucus);
       // What waits for the mediator: devices to admit, conveyances that have not reached every target.
       const admissions = d instanceof Mediator ? d.pendingAdmissions() : [];
       const conveyances = d instanceof Mediator ? d.getSnapshot().pendingConveyances : [];
@@ -55,6 +66,8 @@ export function registerInboxCommand(program: Program): void {
             .join("\n\n") || "No caucuses yet.";
       // As `verify` does: a script must not take a broken transcript for a quiet one.
       if (ids.some((c) => d.caucus(c).problem)) outputFailure(o, data, human, transcriptProblem());
+      const removed = removedFromAll(d);
+      if (removed) outputFailure(o, data, human, removed);
       output(o, data, human);
     });
 }

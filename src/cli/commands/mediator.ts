@@ -2,7 +2,15 @@ import { Option } from "@commander-js/extra-typings";
 import pc from "picocolors";
 import { Mediator } from "../../sdk/index.js";
 import { nodePlatform } from "../../sdk/node.js";
-import { homeDir, newStore, openMediator, output } from "../context.js";
+import {
+  admissionTimeout,
+  homeDir,
+  newStore,
+  openMediator,
+  output,
+  outputFailure,
+  waitSeconds,
+} from "../context.js";
 import type { Program } from "../global-options.js";
 
 /** `backchannel mediator …`: the mediator's own devices (init, link, join, devices, remove-device). */
@@ -61,30 +69,39 @@ export function registerMediatorCommand(program: Program): void {
       "link code (bc1m-…) from `backchannel mediator link` on one of the mediator's devices",
     )
     .option("--server <url>", "relay server URL (default: the one in the code)")
-    .option("--wait <seconds>", "wait this long for another of the mediator's devices to add this one", "0")
+    .option(
+      "--wait <seconds>",
+      "wait this long for another of the mediator's devices to add this one (exit 5 if none does)",
+      "0",
+    )
     .action(async (code, _o, cmd) => {
       const o = cmd.optsWithGlobals();
+      const wait = waitSeconds(o.wait);
       const m = await Mediator.joinAsStaff({
         linkCode: code,
         store: await newStore(o),
         platform: nodePlatform,
         ...(o.server ? { serverUrl: o.server } : {}),
       });
-      const joined =
-        Number(o.wait) > 0 ? await m.waitUntilJoined(Number(o.wait) * 1000) : (await m.sync(), m.joined);
+      const joined = wait > 0 ? await m.waitUntilJoined(wait * 1000) : (await m.sync(), m.joined);
       const caucuses = m.caucusIds().length;
-      output(
-        o,
-        {
-          deviceId: m.deviceId,
-          role: m.role,
-          home: homeDir(o),
-          mediatorKey: m.mediatorKey,
-          joined,
-          channels: m.channels(),
-        },
-        `Linked: device ${m.deviceId} is now one of ${m.name}'s devices (${m.serverUrl}).\nKeystore: ${homeDir(o)} (encrypted, 0600).\n${joined ? `In ${caucuses} caucus(es) of ${m.channels().length} channel(s); it reads each from now on.` : "Waiting for another of the mediator's devices to add this one: run `backchannel inbox` there, then here."}`,
-      );
+      const data = {
+        deviceId: m.deviceId,
+        role: m.role,
+        home: homeDir(o),
+        mediatorKey: m.mediatorKey,
+        joined,
+        channels: m.channels(),
+      };
+      const human = `Linked: device ${m.deviceId} is now one of ${m.name}'s devices (${m.serverUrl}).\nKeystore: ${homeDir(o)} (encrypted, 0600).\n${joined ? `In ${caucuses} caucus(es) of ${m.channels().length} channel(s); it reads each from now on.` : "Waiting for another of the mediator's devices to add this one: run `backchannel inbox` there, then here."}`;
+      if (!joined && wait > 0)
+        outputFailure(
+          o,
+          data,
+          human,
+          admissionTimeout(wait, "no other device of the mediator added this one"),
+        );
+      output(o, data, human);
     });
 
   mediator

@@ -9,7 +9,7 @@ import {
 import type { CaucusRecord, DeviceState, StoredJoinKeys } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import type { Platform } from "../platform.js";
-import { Session } from "../session.js";
+import { Session, type StoredSession } from "../session.js";
 import { StateWriter, type StoredAs } from "../state-parts.js";
 import type { StateStore } from "../state-store.js";
 import { Caucus } from "./caucus.js";
@@ -44,15 +44,24 @@ export class DeviceCore {
   private readonly deferred = new Set<string>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `stored`: how the store holds this state (StateWriter); omitted: nothing stored yet. */
+  /**
+   * `stored`: how the store holds this state (StateWriter); omitted: nothing stored yet.
+   * `session`: the login token the store kept from an earlier process, used until a minute
+   * before it expires; every new token is kept in the store in turn (a refused one is forgotten
+   * and the device logs in again).
+   */
   constructor(
     readonly state: DeviceState,
     store: StateStore,
     readonly platform: Platform,
     stored?: StoredAs,
+    session?: StoredSession,
   ) {
-    this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform);
     this.writer = new StateWriter(store, state, stored);
+    this.session = new Session(state.serverUrl, state.deviceId, state.authKey, platform, session, (s) => {
+      // Losing it costs only a login: nothing waits for this write, and a failed one is dropped.
+      void this.writer.saveSession(s).catch(() => undefined);
+    });
   }
 
   get deviceId(): string {
