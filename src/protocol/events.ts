@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { utf8Length } from "./encoding.js";
 import { ed25519Signature, eventId, sha256Hex } from "./ids.js";
 import { limits } from "./limits.js";
 import { stance } from "./stance.js";
@@ -23,7 +24,25 @@ export type Attribution = z.infer<typeof attribution>;
 export const conveyanceMode = z.enum(["verbatim", "substance"]);
 export type ConveyanceMode = z.infer<typeof conveyanceMode>;
 
-const text = z.string().trim().min(1).max(limits.textChars);
+/** The limit in words a person reads: "1 MiB (1048576 bytes)". */
+export const textLimitWords = `${limits.textBytes / 1024 / 1024} MiB (${limits.textBytes} bytes) of UTF-8`;
+
+/**
+ * Any text people write. Its limit is in bytes of UTF-8, checked on the device that writes it
+ * (before anything is encrypted or sent) and again on every device that reads it.
+ */
+const text = z
+  .string()
+  .trim()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const bytes = utf8Length(value);
+    if (bytes > limits.textBytes)
+      ctx.addIssue({
+        code: "custom",
+        message: `text too long: ${bytes} bytes of UTF-8, and a text may have at most ${textLimitWords}; checked on this device, nothing was sent to the relay`,
+      });
+  });
 const name = z.string().trim().min(1).max(200);
 const isoTime = z.iso.datetime({ offset: true });
 

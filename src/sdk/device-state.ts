@@ -84,6 +84,18 @@ export const caucusRecord = z.strictObject({
     .optional(),
   /** Own application messages: MLS does not let a sender decrypt its own ciphertext. */
   outbox: z.record(z.string(), eventPayload),
+  /**
+   * Own fragments of a large event (core/fragments.ts) posted or being posted: their ids, so that
+   * this device, which cannot decrypt them, knows them when they come back.
+   */
+  ownFragments: z.array(eventId).optional(),
+  /** Fragments received of events whose last fragment has not come yet, by the event's id. */
+  partials: z
+    .record(
+      z.string(),
+      z.strictObject({ senderDeviceId: deviceId, count: z.number().int().positive(), shares: z.array(b64) }),
+    )
+    .optional(),
   problem: transcriptProblem.optional(),
   removed: z.boolean().default(false),
   /**

@@ -3,6 +3,7 @@ import { CliError, openMediator, output, outputFailure } from "../context.js";
 import { conveyanceModeOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
 import { collect } from "../repeatable.js";
+import { readTextOption, textFileHelp, textHelp } from "../text-source.js";
 import { resolveCaucus, resolveEntry } from "../resolve.js";
 
 export function registerConveyCommand(program: Program): void {
@@ -14,12 +15,14 @@ export function registerConveyCommand(program: Program): void {
     .requiredOption("--from <party>", "the caucus it was said in (party name or caucus id)")
     .requiredOption("--event <ref>", "the signal: its #number in that caucus, or its id")
     .addOption(conveyanceModeOption())
-    .option("--text <words>", "your wording (required for substance)")
+    .option("--text <words>", `your wording, required for substance: ${textHelp}`)
+    .option("--text-file <path>", textFileHelp)
     .option("--to <party>", "target caucus (repeatable; default: every other party)", collect, [])
     .option("--anonymous", "attribute it to “a party” instead of naming the sender")
     .option("--channel <id or topic>", "which channel, if you have several")
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
+      const text = await readTextOption(o, false);
       const m = await openMediator(o);
       await m.sync();
       const from = resolveCaucus(m, o.from, o.channel);
@@ -30,7 +33,7 @@ export function registerConveyCommand(program: Program): void {
         from: from.caucusId,
         eventId: entry.eventId,
         mode: o.mode,
-        ...(o.text ? { text: o.text } : {}),
+        ...(text ? { text } : {}),
         ...(to.length ? { to } : {}),
         // Without --anonymous the sdk decides (it keeps an anonymous sender anonymous).
         ...(o.anonymous ? { attribution: attribution.enum.anonymous } : {}),

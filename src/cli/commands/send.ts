@@ -4,6 +4,7 @@ import { openParty, output } from "../context.js";
 import { attributionOf, disclosureOption, signalKindOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
 import { addStanceOptions, stanceFrom } from "../stance-options.js";
+import { readTextOption, textFileHelp, textHelp } from "../text-source.js";
 
 export function registerSendCommand(program: Program): void {
   addStanceOptions(
@@ -12,7 +13,8 @@ export function registerSendCommand(program: Program): void {
       .description(
         "send a signal to the mediator in your party's caucus (non-binding unless you say otherwise)",
       )
-      .requiredOption("--text <words>", "what you say")
+      .option("--text <words>", textHelp)
+      .option("--text-file <path>", textFileHelp)
       .addOption(signalKindOption())
       .addOption(disclosureOption(signalDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
@@ -20,9 +22,10 @@ export function registerSendCommand(program: Program): void {
       .option("--on-behalf-of <principal>", "say it on behalf of your principal (a personal message)"),
   ).action(async (_o, cmd) => {
     const o = cmd.optsWithGlobals();
+    const text = (await readTextOption(o, true))!;
     const p = await openParty(o);
     const e = await p.send({
-      text: o.text,
+      text,
       signalKind: o.kind,
       disclosure: o.disclosure,
       attribution: attributionOf(o.anonymous),
