@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { utf8Length } from "./encoding.js";
-import { ed25519Signature, eventId, sha256Hex } from "./ids.js";
+import { blobId, ed25519Signature, eventId, sha256Hex } from "./ids.js";
 import { limits } from "./limits.js";
 import { stance } from "./stance.js";
 
@@ -46,6 +46,29 @@ const text = z
 const name = z.string().trim().min(1).max(200);
 const isoTime = z.iso.datetime({ offset: true });
 
+/** What a receipt says of a file: which one, exactly (its name, size and SHA-256). */
+export const attachmentSummary = z.strictObject({
+  name: z.string().min(1).max(255),
+  size: z.number().int().nonnegative().max(limits.attachmentBytes),
+  sha256: sha256Hex,
+});
+export type AttachmentSummary = z.infer<typeof attachmentSummary>;
+
+/**
+ * A file attached to an event (issue 12): its encrypted blob on the relay, in this caucus, and
+ * what opens and checks it (sdk/blob-crypto.ts). The key exists only inside MLS messages.
+ */
+export const attachment = z.strictObject({
+  ...attachmentSummary.shape,
+  blobId,
+  /** The file's own AES-256-GCM key, fresh for each blob. */
+  key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not a 256-bit key"),
+  /** Its media type, as the sender's device named it (for people; never trusted to render). */
+  type: z.string().max(255),
+});
+export type Attachment = z.infer<typeof attachment>;
+const attachments = z.array(attachment).min(1).max(limits.attachmentsPerEvent);
+
 export const signalBody = z.strictObject({
   type: z.literal("signal"),
   signalKind,
@@ -58,6 +81,8 @@ export const signalBody = z.strictObject({
   onBehalfOf: name.optional(),
   /** Conveyance (in this caucus) this replies to, if any. */
   inReplyTo: eventId.optional(),
+  /** Files, conveyable as the text is (`disclosure`): verbatim, or not at all but in substance. */
+  attachments: attachments.optional(),
 });
 
 /** The mediator tells a caucus what it is about; names only, never other parties' handlers. */
@@ -86,6 +111,11 @@ export const conveyanceBody = z.strictObject({
   /** The party's display name, or absent when the sender asked to stay anonymous ("a party"). */
   fromParty: name.optional(),
   expiresAt: isoTime.optional(),
+  /**
+   * Verbatim: the source's files, the same bytes under new blobs in this caucus. Substance: only
+   * the mediator's own files.
+   */
+  attachments: attachments.optional(),
 });
 
 export const receiptBody = z.strictObject({
@@ -97,6 +127,8 @@ export const receiptBody = z.strictObject({
   text,
   attributedAs: z.enum(["party", "anonymous"]),
   toParties: z.array(name).min(1).max(64),
+  /** Exactly the files the other side received with it, if any. */
+  attachments: z.array(attachmentSummary).min(1).max(limits.attachmentsPerEvent).optional(),
 });
 
 export const acknowledgementBody = z.strictObject({
@@ -123,7 +155,11 @@ export const endorsementBody = z.strictObject({
   text,
 });
 
-export const noteBody = z.strictObject({ type: z.literal("note"), text });
+export const noteBody = z.strictObject({
+  type: z.literal("note"),
+  text,
+  attachments: attachments.optional(),
+});
 
 /**
  * The mediator is here, and saw the chain up to `seen` at `sentAt` (both in the payload): posted by

@@ -22,6 +22,14 @@ export const limits = {
   fragmentBytes: 256 * 1024 - 4,
   /** Fragments of one event: enough for the largest text even with every character escaped. */
   fragmentsPerEvent: 64,
+  /** One attachment (a file), bytes before encryption and padding. */
+  attachmentBytes: 64 * 1024 * 1024,
+  attachmentsPerEvent: 16,
+  /**
+   * An attachment is encrypted in chunks of this many plaintext bytes (sdk/blob-crypto.ts), so no
+   * side ever holds a whole file; each chunk gains a 16-byte tag.
+   */
+  blobChunkBytes: 64 * 1024,
   /** Events returned by one page of GET …/events. */
   pageEvents: 500,
   welcomesPerCommit: 64,

@@ -7,6 +7,7 @@ import { welcomeAnchors } from "./005-welcome-anchors.js";
 import { registrationTokens } from "./006-registration-tokens.js";
 import { retention } from "./007-retention.js";
 import { ciphertextBytes } from "./008-ciphertext-bytes.js";
+import { blobs } from "./010-blobs.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
 export const migrations: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   registrationTokens,
   retention,
   ciphertextBytes,
+  blobs,
 ];
