@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import {
   closeSync,
+  createReadStream,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -25,6 +26,19 @@ import { startNetwork, type TestNetwork } from "./helpers/network.js";
  */
 const MiB = 1024 * 1024;
 const MARKER = Buffer.from("ATTACHMENT-MARKER-מסמך-سند-документ");
+const TEXT_MARKER = "סמן-טקסט-نشانگر-маркер-🕊️";
+const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+/** At least `bytes` of UTF-8 in Hebrew, Persian, Cyrillic and emoji. */
+function longText(bytes: number): string {
+  const lines: string[] = [];
+  for (let i = 0, size = 0; size < bytes; i++) {
+    const line = `${i}. ${TEXT_MARKER} טיוטת הבנה · پیش‌نویس تفاهم · проект понимания 🌍🤝`;
+    lines.push(line);
+    size += Buffer.byteLength(line) + 1;
+  }
+  return lines.join("\n");
+}
 
 /** A file of `size` bytes made as it is read (never whole in memory), and its SHA-256. */
 function madeFile(name: string, size: number, seed: number): FileSource & { sha256: string } {
@@ -84,12 +98,14 @@ describe("attachments", () => {
 
   const blobFiles = () => storedFiles(join(net.dataDir, "blobs"));
 
-  test("a 25 MiB file goes up from a handler and the mediator fetches it byte-exact; the relay holds none of it in clear", async () => {
+  test("a 256 KiB unicode text and a 25 MiB file go from a handler through the mediator to the other party byte-exact; the relay holds none of it in clear", async () => {
     const [a] = net.handlers.A!;
+    const [b] = net.handlers.B!;
     const file = madeFile("draft-map.pdf", 25 * MiB + 12_345, 1);
+    const text = longText(256 * 1024);
     const progress: number[] = [];
     const sent = await a!.send({
-      text: "the draft map",
+      text,
       disclosure: "verbatim",
       attachments: [file],
       onProgress: (_i, done) => progress.push(done),
@@ -99,23 +115,80 @@ describe("attachments", () => {
     expect(body?.type === "signal" && body.attachments?.map((x) => [x.name, x.size, x.sha256])).toEqual([
       ["draft-map.pdf", file.size, file.sha256],
     ]);
-
-    await net.mediator.sync();
-    const [view] = net.mediator.attachments(net.caucus.A!, sent.eventId);
-    expect(await sha256Of(view!.fetch())).toEqual({ sha256: file.sha256, size: file.size });
-    // The sender's other devices, and the sender itself, read it too.
+    // The sender's device reads its own file back.
     const [mine] = a!.attachments(a!.caucusId, sent.eventId);
     expect((await sha256Of(mine!.fetch())).sha256).toBe(file.sha256);
 
-    // The relay stores one blob, padded to its bucket (32 MiB and the chunks' tags), never the bytes.
+    await net.mediator.sync();
+    const result = await net.mediator.convey({
+      from: net.caucus.A!,
+      eventId: sent.eventId,
+      mode: "verbatim",
+    });
+    const conveyed = result.conveyances[0]!;
+    await b!.sync();
+    const atB = b!.entries(b!.caucusId).find((e) => e.eventId === conveyed.eventId);
+    expect(atB?.payload?.body.type === "conveyance" && sha256(atB.payload.body.text)).toBe(sha256(text));
+    const [theirs] = b!.attachments(b!.caucusId, conveyed.eventId);
+    expect(theirs).toMatchObject({ name: "draft-map.pdf", size: file.size, sha256: file.sha256 });
+    const saved = await saveAttachment(theirs!, out);
+    expect(await sha256Of(createReadStream(saved))).toEqual({ sha256: file.sha256, size: file.size });
+
+    // A's receipt says exactly which file went where.
+    await a!.sync();
+    const receipt = a!.entries(a!.caucusId).find((e) => e.payload?.body.type === "receipt");
+    expect(receipt?.payload?.body).toMatchObject({
+      toParties: ["B"],
+      attachments: [{ name: "draft-map.pdf", size: file.size, sha256: file.sha256 }],
+    });
+
+    // Two blobs (one per caucus, under different keys), each padded to its bucket.
     const blobs = blobFiles();
-    expect(blobs).toHaveLength(1);
-    expect(statSync(blobs[0]!).size).toBe(32 * MiB + 16 * 512);
+    expect(blobs).toHaveLength(2);
+    for (const path of blobs) expect(statSync(path).size).toBe(32 * MiB + 16 * 512);
     for (const path of storedFiles(net.dataDir)) {
       const bytes = readFileSync(path);
-      expect(bytes.indexOf(MARKER), path).toBe(-1);
-      expect(bytes.indexOf(Buffer.from("draft-map.pdf")), path).toBe(-1);
+      for (const clear of [MARKER, Buffer.from("draft-map.pdf"), Buffer.from(TEXT_MARKER)])
+        expect(bytes.indexOf(clear), `${path}: ${clear.toString()}`).toBe(-1);
     }
+  });
+
+  test("a substance-only attachment cannot be conveyed verbatim; in substance, the other side gets the mediator's own file", async () => {
+    const [a] = net.handlers.A!;
+    const [b] = net.handlers.B!;
+    const sent = await a!.send({
+      text: "our list, for the mediator's eyes",
+      disclosure: "substance",
+      attachments: [madeFile("our-names.txt", 5000, 5)],
+    });
+    await net.mediator.sync();
+    const from = net.caucus.A!;
+    for (const opts of [
+      { mode: "verbatim" as const },
+      { mode: "substance" as const, text: "A sent a list", sourceFiles: true },
+    ]) {
+      const error = await net.mediator
+        .convey({ from, eventId: sent.eventId, ...opts })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SdkError);
+      expect((error as SdkError).code).toBe("disclosure_substance_only");
+    }
+    const own = madeFile("summary.txt", 3000, 6);
+    const r = await net.mediator.convey({
+      from,
+      eventId: sent.eventId,
+      mode: "substance",
+      text: "A sent a list of names; here is my summary",
+      ownFiles: [own],
+    });
+    await b!.sync();
+    const files = b!.attachments(b!.caucusId, r.conveyances[0]!.eventId);
+    expect(files.map((f) => [f.name, f.sha256])).toEqual([["summary.txt", own.sha256]]);
+    expect((await sha256Of(files[0]!.fetch())).sha256).toBe(own.sha256);
+    expect(r.receipt?.payload?.body).toMatchObject({
+      mode: "substance",
+      attachments: [{ name: "summary.txt", size: 3000, sha256: own.sha256 }],
+    });
   });
 
   test("only members of the caucus the blob went to can fetch it", async () => {
@@ -148,7 +221,7 @@ describe("attachments", () => {
     const error = await saveAttachment(view!, out).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SdkError);
     expect((error as SdkError).code).toBe("attachment_invalid");
-    expect(readdirSync(out)).toEqual([]);
+    expect(readdirSync(out)).toEqual(["draft-map.pdf"]);
   });
 
   test("a blob over the caucus's quota gets 413 quota_exceeded, and nothing is stored", async () => {

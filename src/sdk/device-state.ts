@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  attachment,
   caucusId,
   channelId,
   conveyanceBody,
@@ -135,12 +136,14 @@ export const pendingConveyance = z.strictObject({
   sourceCaucusId: caucusId,
   sourceEventId: eventId,
   conveyance: conveyanceBody,
-  receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true }),
+  receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true, attachments: true }),
   targets: z.array(
     z.strictObject({
       caucusId,
       partyName: z.string(),
       eventId,
+      /** The files as uploaded into this target caucus (new blobs, the same bytes), if any. */
+      attachments: z.array(attachment).optional(),
       delivered: z.boolean(),
       receipted: z.boolean(),
       /** Why the last attempt did not land (an error code), for the mediator's eyes. */
