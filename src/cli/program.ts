@@ -7,6 +7,7 @@ import { registerConveyCommand } from "./commands/convey.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerEndorseCommand } from "./commands/endorse.js";
 import { registerExportCommand } from "./commands/export.js";
+import { registerFetchCommand } from "./commands/fetch.js";
 import { registerInboxCommand } from "./commands/inbox.js";
 import { registerJoinCommand } from "./commands/join.js";
 import { registerLogoutCommand } from "./commands/logout.js";
@@ -44,6 +45,7 @@ const commands: ((program: Program) => void)[] = [
   registerRemoveCommand,
   registerShowCommand,
   registerSendCommand,
+  registerFetchCommand,
   registerAcknowledgeCommand,
   registerEndorseCommand,
 ];

@@ -1,4 +1,5 @@
 import { attribution } from "../../protocol/index.js";
+import { attachedFiles } from "../attach-options.js";
 import { CliError, openMediator, output, outputFailure } from "../context.js";
 import { conveyanceModeOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
@@ -19,10 +20,18 @@ export function registerConveyCommand(program: Program): void {
     .option("--text-file <path>", textFileHelp)
     .option("--to <party>", "target caucus (repeatable; default: every other party)", collect, [])
     .option("--anonymous", "attribute it to “a party” instead of naming the sender")
+    .option(
+      "--own-file <file>",
+      "with --mode substance: attach your own file instead of the sender's (repeatable)",
+      collect,
+      [],
+    )
+    .option("--no-files", "leave the sender's files out of a verbatim conveyance")
     .option("--channel <id or topic>", "which channel, if you have several")
     .action(async (_o, cmd) => {
       const o = cmd.optsWithGlobals();
       const text = await readTextOption(o, false);
+      const ownFiles = await attachedFiles(o.ownFile);
       const m = await openMediator(o);
       await m.sync();
       const from = resolveCaucus(m, o.from, o.channel);
@@ -37,12 +46,16 @@ export function registerConveyCommand(program: Program): void {
         ...(to.length ? { to } : {}),
         // Without --anonymous the sdk decides (it keeps an anonymous sender anonymous).
         ...(o.anonymous ? { attribution: attribution.enum.anonymous } : {}),
+        ...(ownFiles.length ? { ownFiles } : {}),
+        ...(o.files ? {} : { sourceFiles: false }),
       });
       const rb = r.receipt?.payload?.body;
+      const files = rb?.type === "receipt" ? (rb.attachments ?? []) : [];
       const lines = [
         rb?.type === "receipt"
           ? `Conveyed #${entry.seq} from ${from.partyName} to ${rb.toParties.join(", ")} (${o.mode}).\nReceipt #${r.receipt!.seq} posted in ${from.partyName}'s caucus with the exact words used, naming only where it landed.`
           : `Conveyed #${entry.seq} from ${from.partyName} nowhere yet: no receipt was posted.`,
+        ...files.map((f) => `with the file ${f.name} (${f.size} bytes, SHA-256 ${f.sha256})`),
         ...r.undelivered.map(
           (u) =>
             `Not delivered to ${u.partyName} (${u.error ?? "unknown"}): it stays pending and is retried on every sync.`,

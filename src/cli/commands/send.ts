@@ -1,6 +1,8 @@
 import { describeStance } from "../../protocol/index.js";
 import { signalDefaults } from "../../sdk/index.js";
+import { attachedFiles, attachHelp, progressLine } from "../attach-options.js";
 import { openParty, output } from "../context.js";
+import { collect } from "../repeatable.js";
 import { attributionOf, disclosureOption, signalKindOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
 import { addStanceOptions, stanceFrom } from "../stance-options.js";
@@ -15,6 +17,7 @@ export function registerSendCommand(program: Program): void {
       )
       .option("--text <words>", textHelp)
       .option("--text-file <path>", textFileHelp)
+      .option("--attach <file>", attachHelp, collect, [])
       .addOption(signalKindOption())
       .addOption(disclosureOption(signalDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
@@ -23,6 +26,8 @@ export function registerSendCommand(program: Program): void {
   ).action(async (_o, cmd) => {
     const o = cmd.optsWithGlobals();
     const text = (await readTextOption(o, true))!;
+    const files = await attachedFiles(o.attach);
+    const shown = files.map((f) => progressLine("Uploading", f.name, f.size));
     const p = await openParty(o);
     const e = await p.send({
       text,
@@ -32,8 +37,18 @@ export function registerSendCommand(program: Program): void {
       stance: stanceFrom(o),
       ...(o.expires ? { expiresAt: new Date(o.expires).toISOString() } : {}),
       ...(o.onBehalfOf ? { onBehalfOf: o.onBehalfOf } : {}),
+      ...(files.length ? { attachments: files, onProgress: (i, done) => shown[i]?.(done) } : {}),
     });
     const b = e.payload?.body;
-    output(o, e, `Sent signal #${e.seq}.\nstance: ${b && "stance" in b ? describeStance(b.stance) : "?"}`);
+    const attached = b?.type === "signal" ? (b.attachments ?? []) : [];
+    output(
+      o,
+      e,
+      [
+        `Sent signal #${e.seq}.`,
+        `stance: ${b && "stance" in b ? describeStance(b.stance) : "?"}`,
+        ...attached.map((a) => `attached: ${a.name} (${a.size} bytes, SHA-256 ${a.sha256})`),
+      ].join("\n"),
+    );
   });
 }
