@@ -78,6 +78,32 @@ describe("long texts", () => {
     }
   });
 
+  test("two handlers sending long texts at once: each arrives whole at every device", async () => {
+    const second = await net.addHandler("A");
+    const [a] = net.handlers.A!;
+    await a!.sync();
+    const texts = [longText(400 * 1024), `${longText(300 * 1024)} (the other handler)`];
+    const sent = await Promise.all([
+      a!.send({ text: texts[0]!, disclosure: "verbatim" }),
+      second.send({ text: texts[1]!, disclosure: "verbatim" }),
+    ]);
+    await net.mediator.sync();
+    for (const [i, e] of sent.entries()) {
+      const seen = net.mediator.entries(net.caucus.A!).find((x) => x.eventId === e.eventId);
+      expect(seen?.payload?.body.type === "signal" && sha256(seen.payload.body.text)).toBe(sha256(texts[i]!));
+    }
+    for (const device of [a!, second]) {
+      await device.sync();
+      expect(device.caucus(device.caucusId).problem).toBeUndefined();
+      for (const [i, e] of sent.entries()) {
+        const seen = device.entries(device.caucusId).find((x) => x.eventId === e.eventId);
+        expect(seen?.payload?.body.type === "signal" && sha256(seen.payload.body.text)).toBe(
+          sha256(texts[i]!),
+        );
+      }
+    }
+  });
+
   test("1 MiB goes through; a byte more is refused on the device, saying the limit and where, and nothing is sent", async () => {
     const [a] = net.handlers.A!;
     const text = longText(limits.textBytes - 200);
