@@ -51,7 +51,12 @@ describe("the sdk's surface", () => {
   });
 
   test("backchannel/sdk/node and backchannel/sdk/browser: the runtime adapters, side by side", () => {
-    expect(exportsOf("backchannel/sdk/node").names).toEqual(["FileStateStore", "nodePlatform"]);
+    expect(exportsOf("backchannel/sdk/node").names).toEqual([
+      "FileStateStore",
+      "fileSource",
+      "nodePlatform",
+      "saveAttachment",
+    ]);
     expect(exportsOf("backchannel/sdk/browser").names).toEqual([
       "BrowserSupportError",
       "IdbStateStore",

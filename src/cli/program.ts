@@ -39,6 +39,7 @@ const commands: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ["remove"], load: async () => (await import("./commands/remove.js")).registerRemoveCommand },
   { names: ["show"], load: async () => (await import("./commands/show.js")).registerShowCommand },
   { names: ["send"], load: async () => (await import("./commands/send.js")).registerSendCommand },
+  { names: ["fetch"], load: async () => (await import("./commands/fetch.js")).registerFetchCommand },
   {
     names: ["acknowledge", "ack"],
     load: async () => (await import("./commands/acknowledge.js")).registerAcknowledgeCommand,

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ed25519Signature, eventId, sha256Hex } from "./ids.js";
+import { utf8Length } from "./encoding.js";
+import { blobId, ed25519Signature, eventId, sha256Hex } from "./ids.js";
 import { limits } from "./limits.js";
 import { deleteAt } from "./relay-deletion.js";
 import { stance } from "./stance.js";
@@ -24,9 +25,50 @@ export type Attribution = z.infer<typeof attribution>;
 export const conveyanceMode = z.enum(["verbatim", "substance"]);
 export type ConveyanceMode = z.infer<typeof conveyanceMode>;
 
-const text = z.string().trim().min(1).max(limits.textChars);
+/** The limit in words a person reads: "1 MiB (1048576 bytes)". */
+export const textLimitWords = `${limits.textBytes / 1024 / 1024} MiB (${limits.textBytes} bytes) of UTF-8`;
+
+/**
+ * Any text people write. Its limit is in bytes of UTF-8, checked on the device that writes it
+ * (before anything is encrypted or sent) and again on every device that reads it.
+ */
+const text = z
+  .string()
+  .trim()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const bytes = utf8Length(value);
+    if (bytes > limits.textBytes)
+      ctx.addIssue({
+        code: "custom",
+        message: `text too long: ${bytes} bytes of UTF-8, and a text may have at most ${textLimitWords}; checked on this device, nothing was sent to the relay`,
+      });
+  });
 const name = z.string().trim().min(1).max(200);
 const isoTime = z.iso.datetime({ offset: true });
+
+/** What a receipt says of a file: which one, exactly (its name, size and SHA-256). */
+export const attachmentSummary = z.strictObject({
+  name: z.string().min(1).max(255),
+  size: z.number().int().nonnegative().max(limits.attachmentBytes),
+  sha256: sha256Hex,
+});
+export type AttachmentSummary = z.infer<typeof attachmentSummary>;
+
+/**
+ * A file attached to an event (issue 12): its encrypted blob on the relay, in this caucus, and
+ * what opens and checks it (sdk/blob-crypto.ts). The key exists only inside MLS messages.
+ */
+export const attachment = z.strictObject({
+  ...attachmentSummary.shape,
+  blobId,
+  /** The file's own AES-256-GCM key, fresh for each blob. */
+  key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not a 256-bit key"),
+  /** Its media type, as the sender's device named it (for people; never trusted to render). */
+  type: z.string().max(255),
+});
+export type Attachment = z.infer<typeof attachment>;
+const attachments = z.array(attachment).min(1).max(limits.attachmentsPerEvent);
 
 export const signalBody = z.strictObject({
   type: z.literal("signal"),
@@ -40,6 +82,8 @@ export const signalBody = z.strictObject({
   onBehalfOf: name.optional(),
   /** Conveyance (in this caucus) this replies to, if any. */
   inReplyTo: eventId.optional(),
+  /** Files, conveyable as the text is (`disclosure`): verbatim, or not at all but in substance. */
+  attachments: attachments.optional(),
 });
 
 /** The mediator tells a caucus what it is about; names only, never other parties' handlers. */
@@ -68,6 +112,11 @@ export const conveyanceBody = z.strictObject({
   /** The party's display name, or absent when the sender asked to stay anonymous ("a party"). */
   fromParty: name.optional(),
   expiresAt: isoTime.optional(),
+  /**
+   * Verbatim: the source's files, the same bytes under new blobs in this caucus. Substance: only
+   * the mediator's own files.
+   */
+  attachments: attachments.optional(),
 });
 
 export const receiptBody = z.strictObject({
@@ -79,6 +128,8 @@ export const receiptBody = z.strictObject({
   text,
   attributedAs: z.enum(["party", "anonymous"]),
   toParties: z.array(name).min(1).max(64),
+  /** Exactly the files the other side received with it, if any. */
+  attachments: z.array(attachmentSummary).min(1).max(limits.attachmentsPerEvent).optional(),
 });
 
 export const acknowledgementBody = z.strictObject({
@@ -117,7 +168,11 @@ export const understandingReachedBody = z.strictObject({
   text,
 });
 
-export const noteBody = z.strictObject({ type: z.literal("note"), text });
+export const noteBody = z.strictObject({
+  type: z.literal("note"),
+  text,
+  attachments: attachments.optional(),
+});
 
 /**
  * The mediator is here, and saw the chain up to `seen` at `sentAt` (both in the payload): posted by

@@ -33,6 +33,8 @@ export const caucusId = uuid;
 export const inviteId = uuid;
 /** A one-time link that adds a device to a mediator's staff. */
 export const linkId = uuid;
+/** An attachment's encrypted blob: a random UUIDv4 its uploader chooses (like an event id). */
+export const blobId = randomId;
 
 export const base64url = (maxBytes: number) =>
   z

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { caucusId, channelId, deviceId, inviteId, linkId } from "./ids.js";
+import { blobId, caucusId, channelId, deviceId, inviteId, linkId } from "./ids.js";
 import * as wire from "./wire.js";
 
 /**
@@ -25,6 +25,12 @@ export interface RouteSpec {
   query?: z.ZodObject;
   body?: z.ZodType;
   response: z.ZodType;
+  /**
+   * Bytes, not JSON (attachment blobs): "upload", the request body is application/octet-stream
+   * with a Content-Length, handed to the handler as a stream; "download", the handler answers a
+   * stream (protocol/wire.ts BlobDownload).
+   */
+  stream?: "upload" | "download";
   /** Success statuses, all answered with `response`; the first is the usual one. */
   statuses: readonly [SuccessStatus, ...SuccessStatus[]];
 }
@@ -49,6 +55,7 @@ export const channelParams = z.strictObject({ channelId });
 export const inviteParams = z.strictObject({ inviteId });
 export const linkParams = z.strictObject({ linkId });
 export const deviceParams = z.strictObject({ deviceId });
+export const blobParams = z.strictObject({ caucusId, blobId });
 
 export const routes = {
   health: {
@@ -381,6 +388,38 @@ export const routes = {
     params: caucusParams,
     response: wire.welcomeResponse,
     statuses: [{ status: 200, description: "Welcome" }],
+  },
+  putBlob: {
+    method: "PUT",
+    path: "/v1/caucuses/{caucusId}/blobs/{blobId}",
+    auth: "bearer",
+    tag: "events",
+    summary: "Upload an attachment's encrypted blob (application/octet-stream, streamed)",
+    description:
+      "The body is the blob's bytes, encrypted and padded on the device, exactly `bytes` of them. " +
+      "Joined members of the caucus only (else 404 not_found). The relay streams it to storage and " +
+      "counts it against the caucus's and the channel's quota of stored ciphertext before it reads a " +
+      "byte: past either, 413 quota_exceeded and nothing is stored. A blob id already used gets 409 " +
+      "invalid_request. A closed channel's caucus gets 409 channel_closed.",
+    params: blobParams,
+    query: wire.putBlobQuery,
+    response: wire.putBlobResponse,
+    stream: "upload",
+    statuses: [{ status: 201, description: "Stored" }],
+  },
+  getBlob: {
+    method: "GET",
+    path: "/v1/caucuses/{caucusId}/blobs/{blobId}",
+    auth: "bearer",
+    tag: "events",
+    summary: "Download an attachment's encrypted blob (application/octet-stream, streamed)",
+    description:
+      "Joined members of the caucus the blob was uploaded to only: anyone else, and any blob " +
+      "retention or a closed channel deleted, gets 404 not_found.",
+    params: blobParams,
+    response: wire.blobDownload,
+    stream: "download",
+    statuses: [{ status: 200, description: "The blob's bytes" }],
   },
 } as const satisfies Record<string, RouteSpec>;
 

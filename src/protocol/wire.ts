@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   base64url,
+  blobId,
   caucusId,
   channelId,
   deviceId,
@@ -289,6 +290,29 @@ export const welcomeResponse = z.strictObject({
   /** The mediator's signature over (caucus, epoch, seq, hash); the device refuses a Welcome without it. */
   anchorProof: ed25519Signature.optional(),
 });
+
+// ── attachment blobs ─────────────────────────────────────────────────────────────────────────
+/** How many bytes the upload's body holds: counted against the quota before any is read. */
+export const putBlobQuery = z.strictObject({
+  bytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 40),
+});
+/** The upload's answer: what the relay stored (the padded, encrypted size). */
+export const putBlobResponse = z.strictObject({ blobId, bytes: z.number().int().positive() });
+/**
+ * A download: the stored bytes as a stream (application/octet-stream), never a whole blob in
+ * memory. Not JSON, so not validated as JSON; the sdk checks every chunk's tag and the file's hash.
+ */
+export interface BlobDownload {
+  bytes: number;
+  body: AsyncIterable<Uint8Array>;
+}
+export const blobDownload = z.custom<BlobDownload>(
+  (v) => typeof v === "object" && v !== null && "body" in v && "bytes" in v,
+);
 
 // ── WebSocket ─────────────────────────────────────────────────────────────────────────────────
 export const clientFrame = z.discriminatedUnion("type", [

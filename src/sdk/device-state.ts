@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  attachment,
   caucusId,
   channelId,
   conveyanceBody,
@@ -87,6 +88,18 @@ export const caucusRecord = z.strictObject({
     .optional(),
   /** Own application messages: MLS does not let a sender decrypt its own ciphertext. */
   outbox: z.record(z.string(), eventPayload),
+  /**
+   * Own fragments of a large event (core/fragments.ts) posted or being posted: their ids, so that
+   * this device, which cannot decrypt them, knows them when they come back.
+   */
+  ownFragments: z.array(eventId).optional(),
+  /** Fragments received of events whose last fragment has not come yet, by the event's id. */
+  partials: z
+    .record(
+      z.string(),
+      z.strictObject({ senderDeviceId: deviceId, count: z.number().int().positive(), shares: z.array(b64) }),
+    )
+    .optional(),
   problem: transcriptProblem.optional(),
   removed: z.boolean().default(false),
   /**
@@ -128,12 +141,14 @@ export const pendingConveyance = z.strictObject({
   conveyance: conveyanceBody,
   /** The source signal's relay deletion time, which each conveyance carries too. */
   deleteAt: deleteAt.optional(),
-  receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true }),
+  receipt: receiptBody.pick({ mode: true, text: true, attributedAs: true, attachments: true }),
   targets: z.array(
     z.strictObject({
       caucusId,
       partyName: z.string(),
       eventId,
+      /** The files as uploaded into this target caucus (new blobs, the same bytes), if any. */
+      attachments: z.array(attachment).optional(),
       delivered: z.boolean(),
       receipted: z.boolean(),
       /** Why the last attempt did not land (an error code), for the mediator's eyes. */

@@ -1,4 +1,6 @@
 import { parse } from "../protocol/index.js";
+import { fetchAttachment, type Progress } from "./attachments.js";
+import { SdkError } from "./errors.js";
 import type { CaucusView } from "./core/caucus.js";
 import { DeviceCore } from "./core/device-core.js";
 import { syncAll, verifyAll, type VerifyReport } from "./core/transcript-sync.js";
@@ -9,6 +11,16 @@ import { joinParts, storedAs, storedSession } from "./state-parts.js";
 import type { StateStore } from "./state-store.js";
 
 export type { VerifyReport };
+
+/** A file attached to an event, as a device shows it (Device.attachments). */
+export interface AttachmentView {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Its bytes, decrypted and checked as they come (see Device.attachments). */
+  fetch(progress?: Progress): AsyncGenerator<Uint8Array>;
+}
 
 /** What every device shows: who it is and its caucuses. Immutable; a new object only on change. */
 export interface DeviceSnapshot {
@@ -85,6 +97,26 @@ export abstract class Device<S extends DeviceSnapshot = DeviceSnapshot> {
   /** Decrypted, verified events of a caucus, in order. */
   entries(caucusId: string): readonly TranscriptEntry[] {
     return this.caucus(caucusId).entries;
+  }
+
+  /**
+   * The files attached to an event of this device's transcript (a signal, conveyance or note),
+   * each with a `fetch` that downloads and decrypts it as a stream, checking every chunk and, at
+   * the end, its SHA-256 (attachment_invalid; throw away what came). Throws attachment_invalid
+   * for an event without files.
+   */
+  attachments(caucusId: string, eventId: string): AttachmentView[] {
+    const entry = this.entries(caucusId).find((e) => e.eventId === eventId);
+    const body = entry?.payload?.body;
+    const files = body && body.type !== "receipt" && "attachments" in body ? body.attachments : undefined;
+    if (!files) throw new SdkError("attachment_invalid", "that event has no attachments on this device");
+    return files.map((a) => ({
+      name: a.name,
+      type: a.type,
+      size: a.size,
+      sha256: a.sha256,
+      fetch: (progress?: Progress) => fetchAttachment(this.core, caucusId, a, progress),
+    }));
   }
 
   /** Fetches and verifies everything new in every caucus. Returns the new entries per caucus. */

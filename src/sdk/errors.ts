@@ -76,7 +76,9 @@ export type SdkErrorCode =
   | "substance_text_required"
   | "disclosure_mediator_only"
   | "disclosure_substance_only"
-  | "attribution_anonymous";
+  | "attribution_anonymous"
+  // attachments (issue 12): a blob that does not verify, a file that changed while it was read
+  | "attachment_invalid";
 
 /** Something the sdk refuses to do (disclosure, roster, broken transcript, wrong role…). */
 export class SdkError extends BackchannelError {

@@ -4,7 +4,8 @@
  * adapters live in `backchannel/sdk/node` and `backchannel/sdk/browser`. Stored device state, MLS
  * state and the device core are not part of it.
  */
-export { Device, type DeviceSnapshot, type VerifyReport } from "./device.js";
+export { Device, type AttachmentView, type DeviceSnapshot, type VerifyReport } from "./device.js";
+export type { FileSource, Progress } from "./attachments.js";
 export {
   Mediator,
   type ChannelSnapshot,

@@ -15,6 +15,7 @@ import { certifyPartyDevice } from "../crypto/mls/credential.js";
 import { newDeviceKeys } from "../crypto/mls/caucus-group.js";
 import { generateIdentityKey, sign } from "../crypto/identity.js";
 import { verificationCode } from "../crypto/verification-code.js";
+import { uploadAll, type FileSource } from "./attachments.js";
 import type { CaucusView } from "./core/caucus.js";
 import { DeviceCore, storedJoinKeys } from "./core/device-core.js";
 import { sendEvent } from "./core/outbound.js";
@@ -46,6 +47,13 @@ export interface SignalInput {
   relayDeletion?: boolean;
   onBehalfOf?: string;
   inReplyTo?: string;
+  /**
+   * Files to attach (issue 12): each encrypted on this device with a fresh key and uploaded to
+   * this caucus, streamed, before the signal is sent; conveyable as the text is (`disclosure`).
+   */
+  attachments?: readonly FileSource[];
+  /** Told as each file goes up: which file (its index), bytes done, its size. */
+  onProgress?: (file: number, done: number, size: number) => void;
   /**
    * Client-chosen random UUID, version 4 (default: a fresh one; an id with a time in it is
    * refused). Passing the id of a send that failed makes the retry idempotent: if the server
@@ -238,6 +246,7 @@ export class Party extends Device<PartySnapshot> {
   send(input: SignalInput): Promise<TranscriptEntry> {
     return this.core.exclusive(async () => {
       await this.joinIfAdmitted();
+      const attachments = await uploadAll(this.core, this.caucusId, input.attachments, input.onProgress);
       return sendEvent(
         this.core,
         this.caucusId,
@@ -251,6 +260,7 @@ export class Party extends Device<PartySnapshot> {
           ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
           ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
+          ...(attachments ? { attachments } : {}),
         },
         input.eventId,
         relayDeletionTime(input, this.core.now()),

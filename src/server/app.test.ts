@@ -281,6 +281,8 @@ describe("happy path", () => {
         "DELETE /v1/invites/{inviteId}",
         "PUT /v1/channels/{channelId}/retention",
         "POST /v1/channels/{channelId}/close",
+        "PUT /v1/caucuses/{caucusId}/blobs/{blobId}",
+        "GET /v1/caucuses/{caucusId}/blobs/{blobId}",
       ].sort(),
     );
     // The push socket is no HTTP operation a generated client could call: it is described in prose.

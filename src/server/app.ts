@@ -20,6 +20,7 @@ import { observeRelay } from "./metrics/observe-relay.js";
 import { RelayMetrics } from "./metrics/relay-metrics.js";
 import { InProcessNotifier } from "./notifier.js";
 import { refusalOptions, registerRefusals } from "./refusals.js";
+import { blobRoutes } from "./routes/blobs.js";
 import { channelRoutes } from "./routes/channels.js";
 import type { RouteContext } from "./routes/context.js";
 import { eventRoutes } from "./routes/events.js";
@@ -112,6 +113,7 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
     ...inviteRoutes(ctx),
     ...mediatorDeviceRoutes(ctx),
     ...eventRoutes(ctx),
+    ...blobRoutes(ctx),
   };
   // Push frames are tiny hints: compression would only cost memory per socket (ws's default
   // already declines it; said here so that stays a decision).

@@ -1,4 +1,10 @@
-import { BackchannelError, ValidationError, type ErrorCode, type WireError } from "../protocol/index.js";
+import {
+  BackchannelError,
+  limits,
+  ValidationError,
+  type ErrorCode,
+  type WireError,
+} from "../protocol/index.js";
 
 /** The HTTP status each stable code normally travels with; a throw site may override it. */
 const defaultStatus: Record<ErrorCode, number> = {
@@ -73,7 +79,10 @@ function fromFramework(error: { code?: unknown; statusCode?: unknown }): ServerE
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new ServerError("invalid_json", "request body is not valid JSON");
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new ServerError("payload_too_large", "request body is too large");
+      return new ServerError(
+        "payload_too_large",
+        `the relay refused the request: its body is over the relay's limit of ${limits.bodyBytes} bytes (1 MiB)`,
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new ServerError("invalid_request", "content-type must be application/json", 415);
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":

@@ -57,6 +57,11 @@ function parameters(spec: RouteSpec): JsonSchema[] {
   return [...from("path", spec.params), ...from("query", spec.query)];
 }
 
+/** An attachment blob's bytes (routes with `stream`). */
+const bytes = {
+  "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } },
+};
+
 const authNote: Record<RouteSpec["auth"], string> = {
   none: "",
   bearer: "",
@@ -66,7 +71,10 @@ const authNote: Record<RouteSpec["auth"], string> = {
 function operation(operationId: OperationId, spec: RouteSpec): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
   for (const { status, description } of spec.statuses) {
-    responses[status] = { description, content: json(ref(spec.response)) };
+    responses[status] = {
+      description,
+      content: spec.stream === "download" ? bytes : json(ref(spec.response)),
+    };
   }
   const error = { content: json(ref(errorResponse)) };
   responses["4XX"] = { description: "Rejected: `error` is a stable code", ...error };
@@ -93,6 +101,7 @@ function operation(operationId: OperationId, spec: RouteSpec): JsonSchema {
     security: spec.auth === "none" ? [] : [{ bearer: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(spec.body ? { requestBody: { required: true, content: json(ref(spec.body)) } } : {}),
+    ...(spec.stream === "upload" ? { requestBody: { required: true, content: bytes } } : {}),
     responses,
   };
 }

@@ -1,9 +1,12 @@
 import { describeStance } from "../../protocol/index.js";
 import { signalDefaults } from "../../sdk/index.js";
+import { attachedFiles, attachHelp, progressLine } from "../attach-options.js";
 import { openParty, output } from "../context.js";
+import { collect } from "../repeatable.js";
 import { attributionOf, disclosureOption, signalKindOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
 import { addStanceOptions, stanceFrom } from "../stance-options.js";
+import { readTextOption, textFileHelp, textHelp } from "../text-source.js";
 
 export function registerSendCommand(program: Program): void {
   addStanceOptions(
@@ -12,7 +15,9 @@ export function registerSendCommand(program: Program): void {
       .description(
         "send a signal to the mediator in your party's caucus (non-binding unless you say otherwise)",
       )
-      .requiredOption("--text <words>", "what you say")
+      .option("--text <words>", textHelp)
+      .option("--text-file <path>", textFileHelp)
+      .option("--attach <file>", attachHelp, collect, [])
       .addOption(signalKindOption())
       .addOption(disclosureOption(signalDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
@@ -27,9 +32,12 @@ export function registerSendCommand(program: Program): void {
       .option("--on-behalf-of <principal>", "say it on behalf of your principal (a personal message)"),
   ).action(async (_o, cmd) => {
     const o = cmd.optsWithGlobals();
+    const text = (await readTextOption(o, true))!;
+    const files = await attachedFiles(o.attach);
+    const shown = files.map((f) => progressLine("Uploading", f.name, f.size));
     const p = await openParty(o);
     const e = await p.send({
-      text: o.text,
+      text,
       signalKind: o.kind,
       disclosure: o.disclosure,
       attribution: attributionOf(o.anonymous),
@@ -37,8 +45,18 @@ export function registerSendCommand(program: Program): void {
       ...(o.expires ? { expiresAt: new Date(o.expires).toISOString() } : {}),
       relayDeletion: o.relayDeletion !== false,
       ...(o.onBehalfOf ? { onBehalfOf: o.onBehalfOf } : {}),
+      ...(files.length ? { attachments: files, onProgress: (i, done) => shown[i]?.(done) } : {}),
     });
     const b = e.payload?.body;
-    output(o, e, `Sent signal #${e.seq}.\nstance: ${b && "stance" in b ? describeStance(b.stance) : "?"}`);
+    const attached = b?.type === "signal" ? (b.attachments ?? []) : [];
+    output(
+      o,
+      e,
+      [
+        `Sent signal #${e.seq}.`,
+        `stance: ${b && "stance" in b ? describeStance(b.stance) : "?"}`,
+        ...attached.map((a) => `attached: ${a.name} (${a.size} bytes, SHA-256 ${a.sha256})`),
+      ].join("\n"),
+    );
   });
 }

@@ -7,6 +7,7 @@ import {
   partyOnlyTypes,
   safeParse,
   isTombstone,
+  toBase64Url,
   type EventPayload,
   type LiveEvent,
   type StoredEvent,
@@ -15,6 +16,7 @@ import {
 import { CaucusGroup, GroupError } from "../../crypto/mls/caucus-group.js";
 import type { CaucusRecord, TranscriptEntry } from "../device-state.js";
 import type { Caucus } from "./caucus.js";
+import { readFragment, type FragmentHeader } from "./fragments.js";
 
 /**
  * Applies one page of server events to a caucus record, in order: chain check first (nothing
@@ -68,6 +70,7 @@ export async function applyEvents(
       // Deleted before this device read it: the link verified, there is nothing to decrypt.
       entry = { ...base(e, ownRole(group, e.senderDeviceId)), burnt: { reason: "deleted" } };
       delete record.outbox[e.eventId];
+      forgetOwnFragment(record, e.eventId);
     } else if (e.kind === "commit") {
       if (record.pendingCommit?.eventId === e.eventId && e.senderDeviceId === self.deviceId) {
         group = CaucusGroup.restore(group.trust, fromBase64Url(record.pendingCommit.next));
@@ -117,9 +120,18 @@ export async function applyEvents(
           });
         entry = { ...base(e, ownRole(group, self.deviceId)), payload: own };
         delete record.outbox[e.eventId];
+      } else if (e.senderDeviceId === self.deviceId && forgetOwnFragment(record, e.eventId)) {
+        // A fragment of our own large event: its payload waits in the outbox under the last one.
+        record.head = { seq: e.seq, hash: e.hash };
+        continue;
       } else {
-        const read = await readApplication(group, e, record.caucusId);
+        const read = await readApplication(group, e, record);
         if ("next" in read) group = read.next;
+        if ("fragment" in read) {
+          // Not an event yet: the chain moves on, the transcript shows the event when it is whole.
+          record.head = { seq: e.seq, hash: e.hash };
+          continue;
+        }
         if ("skipped" in read) entry = skip(e, read.skipped, read.detail);
         else if ("problem" in read) return fail(read.problem);
         else {
@@ -140,6 +152,56 @@ export async function applyEvents(
 
 type SkipReason = NonNullable<TranscriptEntry["skipped"]>["reason"];
 
+/** Whether `id` was one of this device's own fragments (and forgets it). */
+function forgetOwnFragment(record: CaucusRecord, id: string): boolean {
+  const own = record.ownFragments;
+  if (!own?.includes(id)) return false;
+  const rest = own.filter((x) => x !== id);
+  if (rest.length) record.ownFragments = rest;
+  else delete record.ownFragments;
+  return true;
+}
+
+/**
+ * Takes one decrypted fragment (core/fragments.ts): kept until its event's last fragment comes,
+ * which gives the whole payload. Fragments come in order from one sender, the last one under the
+ * event's id; anything else is its sender's mistake and is skipped (the event with it).
+ */
+function takeFragment(
+  record: CaucusRecord,
+  e: LiveEvent,
+  header: FragmentHeader,
+  share: Uint8Array,
+): { fragment: true } | { whole: Uint8Array } | { malformed: string } {
+  const last = header.index === header.count - 1;
+  if ((e.eventId === header.of) !== last) return { malformed: "a fragment under another event's id" };
+  const partials = (record.partials ??= {});
+  const held = Object.hasOwn(partials, header.of) ? partials[header.of] : undefined;
+  if (held && held.senderDeviceId !== e.senderDeviceId)
+    return { malformed: "a fragment of another member's event" };
+  if (header.index === 0)
+    partials[header.of] = { senderDeviceId: e.senderDeviceId, count: header.count, shares: [] };
+  const partial = partials[header.of];
+  if (!partial || partial.count !== header.count || partial.shares.length !== header.index) {
+    delete partials[header.of];
+    return { malformed: "a fragment out of order" };
+  }
+  if (!last) {
+    partial.shares.push(toBase64Url(share));
+    return { fragment: true };
+  }
+  delete partials[header.of];
+  if (!Object.keys(partials).length) delete record.partials;
+  const shares = [...partial.shares.map(fromBase64Url), share];
+  const whole = new Uint8Array(shares.reduce((n, x) => n + x.length, 0));
+  let at = 0;
+  for (const x of shares) {
+    whole.set(x, at);
+    at += x.length;
+  }
+  return { whole };
+}
+
 /**
  * Decrypts and checks one application message. A message its sender got wrong (unreadable, not
  * our payload, a body its role may not send, a commit posing as a message, fields that disagree
@@ -149,12 +211,14 @@ type SkipReason = NonNullable<TranscriptEntry["skipped"]>["reason"];
 async function readApplication(
   group: CaucusGroup,
   e: LiveEvent,
-  caucusId: string,
+  record: CaucusRecord,
 ): Promise<
   | { skipped: SkipReason; detail: string; next?: CaucusGroup }
   | { problem: TranscriptProblem }
+  | { fragment: true; next: CaucusGroup }
   | { payload: EventPayload; role: "mediator" | "party"; next: CaucusGroup }
 > {
+  const caucusId = record.caucusId;
   let r;
   try {
     r = await group.process(fromBase64Url(e.ciphertext));
@@ -169,9 +233,18 @@ async function readApplication(
     return {
       problem: { kind: "fork", seq: e.seq, detail: "the encrypted sender does not match its envelope" },
     };
+  let plaintext = r.incoming.plaintext;
+  const fragment = readFragment(plaintext);
+  if (fragment) {
+    const taken =
+      "malformed" in fragment ? fragment : takeFragment(record, e, fragment.header, fragment.share);
+    if ("malformed" in taken) return { skipped: "malformed", detail: taken.malformed, next: r.next };
+    if ("fragment" in taken) return { fragment: true, next: r.next };
+    plaintext = taken.whole;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(fromUtf8(r.incoming.plaintext));
+    json = JSON.parse(fromUtf8(plaintext));
   } catch {
     return { skipped: "malformed", detail: "payload is not JSON", next: r.next };
   }

@@ -18,6 +18,7 @@ import type { TranscriptEntry } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import type { DeviceCore } from "./device-core.js";
 import { applyEvents } from "./caucus-log.js";
+import { splitPayload, type OutgoingMessage } from "./fragments.js";
 import { syncCaucus } from "./transcript-sync.js";
 
 function postEvent(core: DeviceCore, caucusId: string, request: AppendEventRequest) {
@@ -50,6 +51,7 @@ export async function sendEvent(
   /**
    * The relay deletes the message's ciphertext after this hour (protocol/relay-deletion.ts): put
    * in the envelope for the relay and in the encrypted payload, where the other devices check it.
+   * A large event's fragments all carry it, so the relay deletes every one of them.
    */
   deleteAt?: string,
 ): Promise<TranscriptEntry> {
@@ -67,7 +69,7 @@ export async function sendEvent(
   for (let attempt = 1; ; attempt++) {
     // A commit of ours in flight, or a refusal last time: learn where the caucus stands first.
     if (attempt > 1 || record.pendingCommit || record.accessRefused) await syncCaucus(core, caucusId);
-    const group = caucus.usableGroup();
+    caucus.usableGroup();
     const payload: EventPayload = parse(
       eventPayload,
       {
@@ -81,54 +83,127 @@ export async function sendEvent(
       },
       "event",
     );
-    const { ciphertext, epoch, next } = await group.encrypt(utf8(canonicalJson(payload)));
-    caucus.setGroup(next);
-    record.outbox[eventIdValue] = payload;
-    await core.save(caucusId);
-    const after = record.head;
-    const posted = {
-      eventId: eventIdValue,
-      kind: "application" as const,
-      epoch,
-      ciphertext: toBase64Url(ciphertext),
-      ...(deleteAt !== undefined ? { deleteAt } : {}),
-    };
-    let ack;
+    const messages = splitPayload(utf8(canonicalJson(payload)), eventIdValue);
+    if (messages.length > 1) return sendFragments(core, caucusId, payload, messages, deleteAt);
+    let applied;
     try {
-      ack = await postEvent(core, caucusId, { ...posted, after });
+      applied = await encryptAndPost(
+        core,
+        caucusId,
+        messages[0]!,
+        () => {
+          record.outbox[eventIdValue] = payload;
+        },
+        deleteAt,
+      );
     } catch (e) {
-      if (
-        e instanceof ApiError &&
-        (e.code === "stale_epoch" || e.code === "head_moved") &&
-        attempt < MAX_SEND_ATTEMPTS
-      )
-        continue;
+      if (isLostRace(e) && attempt < MAX_SEND_ATTEMPTS) continue;
       throw e;
     }
-    const landed = { ...posted, seq: ack.seq, hash: ack.hash, senderDeviceId: core.deviceId };
-    if (!ack.duplicate && record.head === after && extendChain(after, [{ ...landed, caucusId }]).ok) {
-      const { added } = await applyEvents(caucus, [landed], { deviceId: core.deviceId, now: core.now });
-      const entry = added.find((x) => x.eventId === eventIdValue);
+    if (applied) {
+      const entry = record.entries.findLast((x) => x.eventId === eventIdValue);
       if (entry && !record.problem) {
         core.saveSoon(caucusId);
         return entry;
       }
     }
-    await syncCaucus(core, caucusId);
-    const entry = record.entries.findLast((x) => x.eventId === eventIdValue);
-    if (!entry)
-      throw new SdkError(
-        "send_unconfirmed",
-        "the server acknowledged the event but it is not in the transcript",
-      );
-    // A copy that the relay answered as a duplicate of one already applied leaves its payload
-    // in the outbox: it will never arrive, so it goes.
-    if (Object.hasOwn(record.outbox, eventIdValue)) {
-      delete record.outbox[eventIdValue];
-      core.saveSoon(caucusId);
+    return confirmSent(core, caucusId, eventIdValue);
+  }
+}
+
+const isLostRace = (e: unknown) =>
+  e instanceof ApiError && (e.code === "stale_epoch" || e.code === "head_moved");
+
+/**
+ * Encrypts one MLS message with the current group, keeps the next group (and whatever `keep`
+ * adds) before posting it right after the head this device verified; true when the relay put it
+ * there and it is applied, false when the device must sync to learn where it landed.
+ */
+async function encryptAndPost(
+  core: DeviceCore,
+  caucusId: string,
+  message: OutgoingMessage,
+  keep: () => void = () => {},
+  deleteAt?: string,
+): Promise<boolean> {
+  const caucus = core.caucus(caucusId);
+  const record = caucus.record;
+  const { ciphertext, epoch, next } = await caucus.usableGroup().encrypt(message.plaintext);
+  caucus.setGroup(next);
+  keep();
+  await core.save(caucusId);
+  const after = record.head;
+  const posted = {
+    eventId: message.eventId,
+    kind: "application" as const,
+    epoch,
+    ciphertext: toBase64Url(ciphertext),
+    ...(deleteAt !== undefined ? { deleteAt } : {}),
+  };
+  const ack = await postEvent(core, caucusId, { ...posted, after });
+  const landed = { ...posted, seq: ack.seq, hash: ack.hash, senderDeviceId: core.deviceId };
+  if (ack.duplicate || record.head !== after || !extendChain(after, [{ ...landed, caucusId }]).ok)
+    return false;
+  await applyEvents(caucus, [landed], { deviceId: core.deviceId, now: core.now });
+  return true;
+}
+
+/** After a send the relay acknowledged: syncs until its event is in the verified transcript. */
+async function confirmSent(
+  core: DeviceCore,
+  caucusId: string,
+  eventIdValue: string,
+): Promise<TranscriptEntry> {
+  const record = core.caucus(caucusId).record;
+  await syncCaucus(core, caucusId);
+  const entry = record.entries.findLast((x) => x.eventId === eventIdValue);
+  if (!entry)
+    throw new SdkError(
+      "send_unconfirmed",
+      "the server acknowledged the event but it is not in the transcript",
+    );
+  // A copy that the relay answered as a duplicate of one already applied leaves its payload
+  // in the outbox: it will never arrive, so it goes.
+  if (Object.hasOwn(record.outbox, eventIdValue)) {
+    delete record.outbox[eventIdValue];
+    core.saveSoon(caucusId);
+  }
+  return entry;
+}
+
+/**
+ * Posts a large event as its fragments (core/fragments.ts), in order; each one that loses the
+ * race for the chain head is encrypted again after a sync (other events may land between
+ * fragments: members put the event together when its last fragment comes).
+ */
+async function sendFragments(
+  core: DeviceCore,
+  caucusId: string,
+  payload: EventPayload,
+  messages: readonly OutgoingMessage[],
+  deleteAt?: string,
+): Promise<TranscriptEntry> {
+  const record = core.caucus(caucusId).record;
+  record.outbox[payload.eventId] = payload;
+  record.ownFragments = [...(record.ownFragments ?? []), ...messages.slice(0, -1).map((m) => m.eventId)];
+  for (const message of messages)
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await syncCaucus(core, caucusId);
+      try {
+        if (!(await encryptAndPost(core, caucusId, message, undefined, deleteAt)))
+          await syncCaucus(core, caucusId);
+        break;
+      } catch (e) {
+        if (isLostRace(e) && attempt < MAX_SEND_ATTEMPTS) continue;
+        throw e;
+      }
     }
+  const entry = record.entries.findLast((x) => x.eventId === payload.eventId);
+  if (entry && !record.problem) {
+    core.saveSoon(caucusId);
     return entry;
   }
+  return confirmSent(core, caucusId, payload.eventId);
 }
 
 export interface MembershipChange {

@@ -1,4 +1,5 @@
-import type { Attribution, ConveyanceMode, EventBody } from "../../protocol/index.js";
+import type { Attachment, Attribution, ConveyanceMode, EventBody } from "../../protocol/index.js";
+import type { FileSource } from "../attachments.js";
 import type { TranscriptEntry } from "../device-state.js";
 import { checkConveyance, isConveyable, type ReceiptBody } from "../disclosure-policy.js";
 import { SdkError } from "../errors.js";
@@ -15,6 +16,14 @@ export interface ConveyOptions {
   text?: string;
   /** Default: as the sender allowed (party if allowed, else anonymous). */
   attribution?: Attribution;
+  /**
+   * Carry the source's attached files, the same bytes re-encrypted for each target caucus. Only
+   * what the sender allowed verbatim (disclosure_substance_only, disclosure_mediator_only
+   * otherwise). Default: yes for a verbatim conveyance, no for substance.
+   */
+  sourceFiles?: boolean;
+  /** The mediator's own files (with a substance conveyance only: its own words and documents). */
+  ownFiles?: readonly FileSource[];
 }
 
 type ConveyanceBody = Extract<EventBody, { type: "conveyance" }>;
@@ -30,7 +39,13 @@ export function planConveyance(
   source: TranscriptEntry | undefined,
   channel: ChannelView,
   now = Date.now(),
-): { targets: string[]; conveyance: ConveyanceBody; receipt: ReceiptBody; deleteAt?: string } {
+): {
+  targets: string[];
+  conveyance: ConveyanceBody;
+  receipt: ReceiptBody;
+  sourceFiles: Attachment[];
+  deleteAt?: string;
+} {
   const body = source?.payload?.body;
   // Burnt (core/burn.ts): its words are gone from this device, so there is nothing to convey.
   if (source?.burnt)
@@ -66,6 +81,7 @@ export function planConveyance(
   if (!partyName(opts.from) || !targets.length || targets.some((t) => t === opts.from || !partyName(t)))
     throw new SdkError("target_invalid", "conveyances go to other caucuses of the same channel");
   const fromParty = attribution === "party" ? partyName(opts.from) : undefined;
+  const sourceFiles = planFiles(opts, body);
   return {
     targets,
     conveyance: {
@@ -89,5 +105,20 @@ export function planConveyance(
     // The conveyance expires with its signal, and the relay deletes it when it deletes the signal:
     // only if the sender told the relay (telling it in another caucus would undo the opt-out).
     ...(body.type === "signal" && source.payload?.deleteAt ? { deleteAt: source.payload.deleteAt } : {}),
+    sourceFiles,
   };
+}
+
+/** The source's files a conveyance carries: only what its sender allowed verbatim (invariant 3). */
+function planFiles(opts: ConveyOptions, body: Extract<EventBody, { type: "signal" | "acknowledgement" }>) {
+  const files = body.type === "signal" ? (body.attachments ?? []) : [];
+  const carry = opts.sourceFiles ?? opts.mode === "verbatim";
+  if (carry && files.length && body.disclosure !== "verbatim")
+    throw new SdkError(
+      "disclosure_substance_only",
+      "the sender did not allow its files to be passed on verbatim; attach your own (ownFiles) instead",
+    );
+  if (opts.ownFiles?.length && opts.mode === "verbatim")
+    throw new SdkError("verbatim_altered", "a verbatim conveyance carries the sender's files only");
+  return carry ? files : [];
 }

@@ -1,4 +1,6 @@
-import { newEventId, type EventBody } from "../../protocol/index.js";
+import { newEventId, type Attachment, type EventBody } from "../../protocol/index.js";
+import { fetchAttachment, uploadAll, type FileSource } from "../attachments.js";
+import { SdkError } from "../errors.js";
 import type { DeviceCore } from "../core/device-core.js";
 import { sendEvent } from "../core/outbound.js";
 import { syncAll, syncCaucus } from "../core/transcript-sync.js";
@@ -35,6 +37,12 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
   const channel = channelOf(core, opts.from);
   const plan = planConveyance(opts, source, channel);
   const partyName = (id: string) => channel.caucuses.find((c) => c.caucusId === id)!.partyName;
+  // Files first, into each target caucus (new blobs; the same bytes, checked against their hash
+  // on the way through this device): the conveyance names them once they are all up.
+  const files = new Map<string, Attachment[]>();
+  for (const caucusId of plan.targets)
+    files.set(caucusId, await uploadFiles(core, opts, plan.sourceFiles, caucusId));
+  const sent = files.get(plan.targets[0]!) ?? [];
   // Every id is chosen and kept before anything is sent: after a crash or a lost answer, the same
   // events are sent again and the relay stores each once.
   const pending: PendingConveyance = {
@@ -43,11 +51,18 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
     sourceEventId: opts.eventId,
     conveyance: plan.conveyance,
     ...(plan.deleteAt ? { deleteAt: plan.deleteAt } : {}),
-    receipt: { mode: plan.receipt.mode, text: plan.receipt.text, attributedAs: plan.receipt.attributedAs },
+    receipt: {
+      mode: plan.receipt.mode,
+      text: plan.receipt.text,
+      attributedAs: plan.receipt.attributedAs,
+      // Exactly the files every target got: each one's name, size and SHA-256.
+      ...(sent.length ? { attachments: sent.map(({ name, size, sha256 }) => ({ name, size, sha256 })) } : {}),
+    },
     targets: plan.targets.map((caucusId) => ({
       caucusId,
       partyName: partyName(caucusId),
       eventId: crypto.randomUUID(),
+      ...(files.get(caucusId)?.length ? { attachments: files.get(caucusId) } : {}),
       delivered: false,
       receipted: false,
     })),
@@ -55,6 +70,29 @@ export async function convey(core: DeviceCore, opts: ConveyOptions): Promise<Con
   core.state.pendingConveyances.push(pending);
   await core.save();
   return advance(core, pending);
+}
+
+/**
+ * Uploads into one target caucus the source's files (streamed down from the source caucus,
+ * decrypted and checked, sealed again under a new key) and the mediator's own.
+ */
+async function uploadFiles(
+  core: DeviceCore,
+  opts: ConveyOptions,
+  sourceFiles: readonly Attachment[],
+  caucusId: string,
+): Promise<Attachment[]> {
+  const fromSource: FileSource[] = sourceFiles.map((a) => ({
+    name: a.name,
+    type: a.type,
+    size: a.size,
+    data: () => fetchAttachment(core, opts.from, a),
+  }));
+  const uploaded = (await uploadAll(core, caucusId, [...fromSource, ...(opts.ownFiles ?? [])])) ?? [];
+  for (const [i, a] of sourceFiles.entries())
+    if (uploaded[i]!.sha256 !== a.sha256)
+      throw new SdkError("attachment_invalid", `${a.name} changed on its way through this device`);
+  return uploaded;
 }
 
 /** Resumes every conveyance still pending (on each sync); never throws, the next sync tries again. */
@@ -72,7 +110,11 @@ async function advance(core: DeviceCore, pending: PendingConveyance): Promise<Co
   const conveyances: TranscriptEntry[] = [];
   for (const target of pending.targets) {
     if (target.delivered) continue;
-    const entry = await deliver(core, target.caucusId, pending.conveyance, target.eventId, pending.deleteAt);
+    const body = {
+      ...pending.conveyance,
+      ...(target.attachments ? { attachments: target.attachments } : {}),
+    };
+    const entry = await deliver(core, target.caucusId, body, target.eventId, pending.deleteAt);
     if ("error" in entry) {
       target.lastError = entry.error;
     } else {

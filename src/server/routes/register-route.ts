@@ -1,14 +1,17 @@
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import type { z } from "zod";
 import {
   fillPath,
   parse,
   routes,
+  type BlobDownload,
   type OperationId,
   type RouteSpec,
   type Routes,
 } from "../../protocol/index.js";
 import { deviceOf, mediatorOf } from "../auth.js";
+import { ServerError } from "../errors.js";
 import type { AuthenticatedDevice } from "../fastify-types.js";
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -47,6 +50,14 @@ export function registerRoutes(
   handlers: RouteHandlers,
   authenticate: preHandlerAsyncHookHandler,
 ): void {
+  // An upload's body is handed over as the request stream, unread (routes/blobs.ts streams it to
+  // storage): never a whole blob in memory. Only routes marked `stream: "upload"` take it.
+  app.addContentTypeParser("application/octet-stream", (request, payload, done) => {
+    const operationId = request.routeOptions.config.operationId;
+    const spec: RouteSpec | undefined = operationId ? routes[operationId] : undefined;
+    if (spec?.stream === "upload") done(null, payload);
+    else done(new ServerError("invalid_request", "content-type must be application/json", 415), undefined);
+  });
   for (const operationId of Object.keys(routes) as OperationId[]) {
     // Each handler was typed against this very entry (RouteHandlers); the loop cannot say so.
     registerRoute(app, operationId, handlers[operationId] as unknown as AnyHandler, authenticate);
@@ -77,6 +88,14 @@ function registerRoute(
         request,
         status: (code) => void (status = code),
       });
+      if (spec.stream === "download") {
+        const { bytes, body } = response as BlobDownload;
+        return reply
+          .code(status)
+          .header("content-type", "application/octet-stream")
+          .header("content-length", String(bytes))
+          .send(Readable.from(body));
+      }
       // The handler's return type is checked against the table, but extra fields are not: a
       // strict client would reject them, so the relay checks its own answer (as atproto's does).
       if (!spec.response.safeParse(response).success)

@@ -134,8 +134,8 @@ export const rosterTargets = (input: AppendEventInput): string[] => [
 
 const sha256Hex = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 
-/** Rule 7, for an application message of `size` bytes. */
-function checkQuota(
+/** Rule 7, for an application message (or an attachment blob) of `size` bytes. */
+export function checkQuota(
   stored: { caucus: number; channel: number },
   size: number,
   quota: NonNullable<AppendEventInput["quota"]>,

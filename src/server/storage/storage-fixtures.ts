@@ -1,5 +1,6 @@
 /**
- * Test-only: what the storage suites (storage.test.ts, storage-retention.test.ts) share: a fresh
+ * Test-only: what the storage suites (storage.test.ts, storage-retention.test.ts,
+ * storage-blobs.test.ts) share: a fresh
  * storage per test on the given backend, and the channels, caucuses and parties they start from.
  */
 import { afterEach, beforeEach } from "vitest";
@@ -30,13 +31,17 @@ export function useStorage(backend: Backend, opened: (s: Storage) => void) {
   });
   const s = (): Storage => storage!;
 
-  /** A channel with one mediator device and one caucus. */
-  async function caucusWithMediator() {
+  /** A channel with one mediator device and one caucus (kept `retentionDays`, if given). */
+  async function caucusWithMediator(retentionDays?: number) {
     const mediator = newDevice().deviceId;
     await s().createDevice({ deviceId: mediator, role: "mediator", authPublicKey: randomB64(32) });
     const channelId = crypto.randomUUID();
     const caucusId = crypto.randomUUID();
-    await s().createChannel({ channelId, mediatorDeviceIds: [mediator] });
+    await s().createChannel({
+      channelId,
+      mediatorDeviceIds: [mediator],
+      ...(retentionDays ? { retentionDays } : {}),
+    });
     await s().createCaucus({ caucusId, channelId });
     return { mediator, channelId, caucusId };
   }

@@ -1,4 +1,4 @@
-import type { EnvelopeKind, Role, StoredEvent } from "../../protocol/index.js";
+import type { BlobDownload, EnvelopeKind, Role, StoredEvent } from "../../protocol/index.js";
 
 /**
  * Everything the relay keeps. One small async interface so a PostgreSQL backend can replace the
@@ -152,7 +152,32 @@ export interface Storage {
   listEvents(caucusId: string, page: EventPage): Promise<StoredEvent[]>;
   getWelcome(caucusId: string, deviceId: string): Promise<WelcomeRecord | undefined>;
 
+  // ── attachment blobs (opaque, encrypted on the device) ──
+  /**
+   * Stores a blob as its body streams in, never whole in memory. First, in one transaction (rules
+   * in blob-rules.ts): the caucus is open (channel_closed), the id is new (invalid_request, 409),
+   * and `bytes` fits the quota (quota_exceeded), counted against it at once so concurrent uploads
+   * cannot overshoot it. A body of another length than `bytes`, or one that fails, is refused and
+   * leaves nothing stored and nothing counted.
+   */
+  putBlob(input: PutBlobInput): Promise<void>;
+  /**
+   * The blob's bytes, streamed, if it was uploaded completely to this caucus and not deleted
+   * (retention deletes a blob with the events appended after it, as their tombstones come).
+   */
+  openBlob(caucusId: string, blobId: string): Promise<BlobDownload | undefined>;
+
   close(): Promise<void>;
+}
+
+export interface PutBlobInput {
+  caucusId: string;
+  blobId: string;
+  /** Exactly how many bytes the body holds (the upload's Content-Length). */
+  bytes: number;
+  body: AsyncIterable<Uint8Array>;
+  /** As AppendEventInput.quota: a blob counts as ciphertext stored in its caucus. */
+  quota?: { caucusBytes: number; channelBytes: number };
 }
 
 export interface DeviceRecord {

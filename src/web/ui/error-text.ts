@@ -54,6 +54,8 @@ const sentences: Record<BackchannelErrorCode, string> = {
   disclosure_mediator_only: "The sender marked this for the mediator only: it cannot be conveyed.",
   disclosure_substance_only: "The sender allowed this to be conveyed in substance only, not verbatim.",
   attribution_anonymous: "The sender asked not to be named: it can only be conveyed as from “a party”.",
+  attachment_invalid:
+    "An attachment did not verify (altered, cut short, or not the file its sender named): it was not saved.",
   verbatim_altered: "A verbatim conveyance must carry the exact words.",
   substance_text_required: "Write how you will convey it in substance.",
   signal_expired: "This signal has expired and can no longer be conveyed.",

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from "pg";
-import { genesisHash, type StoredEvent } from "../../../protocol/index.js";
+import { genesisHash, type BlobDownload, type StoredEvent } from "../../../protocol/index.js";
 import { channelClosed, notFound } from "../../errors.js";
 import {
   checkInviteRetry,
@@ -24,6 +24,7 @@ import type {
   LinkRedemption,
   MediatorLinkRecord,
   MembershipRecord,
+  PutBlobInput,
   Redemption,
   RegistrationTokenInfo,
   RegistrationTokenRecord,
@@ -36,6 +37,7 @@ import type {
   WelcomeRecord,
 } from "../storage.js";
 import { sweepRetention } from "./retention.js";
+import { openBlob, putBlob, sweepBlobs } from "./blobs.js";
 import { appendWrites } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
 import type { CommitObserver } from "../commit-observer.js";
@@ -277,8 +279,11 @@ class PostgresStorage implements Storage {
     });
   }
 
-  sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult> {
-    return sweepRetention(this.pool, now, options);
+  async sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult> {
+    const result = await sweepRetention(this.pool, now, options);
+    // Blobs go with the events appended after them (their deleted_through just moved).
+    await sweepBlobs(this.pool);
+    return result;
   }
 
   getChannel(channelId: string): Promise<ChannelRecord | undefined> {
@@ -545,6 +550,16 @@ class PostgresStorage implements Storage {
       [caucusId, deviceId],
     );
     return r && toWelcome(caucusId, deviceId, r);
+  }
+
+  // ── attachment blobs ──
+
+  putBlob(input: PutBlobInput): Promise<void> {
+    return putBlob(this.pool, input);
+  }
+
+  openBlob(caucusId: string, blobId: string): Promise<BlobDownload | undefined> {
+    return openBlob(this.pool, caucusId, blobId);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { genesisHash, type StoredEvent } from "../../../protocol/index.js";
+import { genesisHash, type BlobDownload, type StoredEvent } from "../../../protocol/index.js";
 import { channelClosed, notFound } from "../../errors.js";
 import {
   checkInviteRetry,
@@ -24,6 +24,7 @@ import type {
   LinkRedemption,
   MediatorLinkRecord,
   MembershipRecord,
+  PutBlobInput,
   Redemption,
   RegistrationTokenInfo,
   RegistrationTokenRecord,
@@ -71,13 +72,16 @@ import {
   type TokenStatements,
 } from "./registration-tokens.js";
 import { prepareStatements, type Statements } from "./statements.js";
+import { blobDirectory, prepareBlobs } from "./blobs.js";
 
 export { sqliteFileName, type SqliteStorageOptions } from "./open-database.js";
 
 /** Opens (creating if needed) `<dataDir>/backchannel.sqlite` and brings its schema up to date. */
 export function openSqliteStorage(options: SqliteStorageOptions): Promise<Storage> {
   try {
-    return Promise.resolve(new SqliteStorage(openDatabase(options), options.onCommit));
+    const db = openDatabase(options);
+    const blobDir = blobDirectory("dataDir" in options ? options.dataDir : undefined);
+    return Promise.resolve(new SqliteStorage(db, blobDir, options.onCommit));
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
@@ -95,13 +99,15 @@ class SqliteStorage implements Storage {
   private readonly stmt: Statements;
   private readonly sweep: ReturnType<typeof prepareRetention>;
   private readonly tokens: TokenStatements;
+  private readonly blobs: ReturnType<typeof prepareBlobs>;
 
   /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
 
-  constructor(db: Database.Database, onCommit?: CommitObserver) {
+  constructor(db: Database.Database, blobDir: string, onCommit?: CommitObserver) {
     this.db = db;
     this.stmt = prepareStatements(db);
+    this.blobs = prepareBlobs(db, this.stmt, blobDir);
     this.sweep = prepareRetention(db);
     this.tokens = prepareTokenStatements(db);
     this.appends = new GroupCommit(
@@ -236,7 +242,12 @@ class SqliteStorage implements Storage {
   }
 
   sweepRetention(now: number, options?: SweepOptions): Promise<SweepResult> {
-    return this.run(() => this.sweep(now, options));
+    return this.run(() => {
+      const result = this.sweep(now, options);
+      // Blobs go with the events appended after them (their deleted_through just moved).
+      this.blobs.sweep();
+      return result;
+    });
   }
 
   getChannel(channelId: string): Promise<ChannelRecord | undefined> {
@@ -470,6 +481,16 @@ class SqliteStorage implements Storage {
       const r = this.stmt.getWelcome.get(caucusId, deviceId) as WelcomeRow | undefined;
       return r && toWelcome(caucusId, deviceId, r);
     });
+  }
+
+  // ── attachment blobs ──
+
+  putBlob(input: PutBlobInput): Promise<void> {
+    return this.blobs.put(input);
+  }
+
+  openBlob(caucusId: string, blobId: string): Promise<BlobDownload | undefined> {
+    return this.run(() => this.blobs.open(caucusId, blobId));
   }
 
   close(): Promise<void> {

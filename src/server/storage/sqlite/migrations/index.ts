@@ -8,6 +8,7 @@ import { registrationTokens } from "./006-registration-tokens.js";
 import { retention } from "./007-retention.js";
 import { ciphertextBytes } from "./008-ciphertext-bytes.js";
 import { deleteAt } from "./009-delete-at.js";
+import { blobs } from "./010-blobs.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
 export const migrations: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   retention,
   ciphertextBytes,
   deleteAt,
+  blobs,
 ];
