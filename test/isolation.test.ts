@@ -146,15 +146,21 @@ async function raw(
     method,
     headers: {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(body === undefined
+        ? {}
+        : { "content-type": body instanceof Uint8Array ? "application/octet-stream" : "application/json" }),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body:
+      body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
   });
   const headerLines: string[] = [];
   res.headers.forEach((v, k) => headerLines.push(`${k}: ${v}`));
   const headers = headerLines.join("\n");
   return { label: `${method} ${path}`, status: res.status, text: `${headers}\n\n${await res.text()}` };
 }
+
+/** A blob id no one uploads: the same in every probe, so two probes' answers compare. */
+const absentBlob = randomUUID();
 
 const bodyOf = (r: Received): string => r.text.slice(r.text.indexOf("\n\n") + 2);
 const jsonOf = (r: Received): unknown => JSON.parse(bodyOf(r));
@@ -217,6 +223,18 @@ async function probe(
   };
   const post = async (path: string, body: unknown) => {
     const r = await raw(token, "POST", path, body);
+    all.push(r);
+    return r;
+  };
+
+  // An attachment blob's bytes (the route takes octet-stream, not JSON).
+  const putBlob = async (caucusId: string) => {
+    const r = await raw(
+      token,
+      "PUT",
+      `/v1/caucuses/${caucusId}/blobs/${absentBlob}?bytes=16`,
+      new Uint8Array(16),
+    );
     all.push(r);
     return r;
   };
@@ -290,6 +308,10 @@ async function probe(
     expiresAt: inADay(),
   });
   await get(`/v1/caucuses/${own}`);
+  // Attachment blobs: an upload into its own caucus, and a download of one that does not exist.
+  // (volatile: each upload stores a blob, so the caucus's own byte count moves with every probe)
+  volatile(await raw(token, "PUT", `/v1/caucuses/${own}/blobs/${randomUUID()}?bytes=16`, new Uint8Array(16)));
+  await get(`/v1/caucuses/${own}/blobs/${absentBlob}`);
   // The mediator's own devices (staff): mediator routes, refused before any lookup.
   await post("/v1/mediator-links", {
     linkId: randomUUID(),
@@ -308,6 +330,8 @@ async function probe(
     record("GET events after", name, await get(`/v1/caucuses/${id}/events?after=1&limit=5`));
     record("GET welcome", name, await get(`/v1/caucuses/${id}/welcome`));
     record("GET pending", name, await get(`/v1/caucuses/${id}/pending`));
+    record("GET blob", name, await get(`/v1/caucuses/${id}/blobs/${absentBlob}`));
+    record("PUT blob", name, await putBlob(id));
     record(
       "POST events",
       name,

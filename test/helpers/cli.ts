@@ -37,8 +37,11 @@ export function cli(
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // Decoded as a stream: a character split across two chunks (long unicode output) stays whole.
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => (stdout += d));
+    child.stderr.on("data", (d: string) => (stderr += d));
     child.on("close", (code) => res({ code: code ?? -1, stdout, stderr }));
   });
 }
@@ -110,7 +113,8 @@ export function cliIntoClosedPipe(home: string, args: string[]): Promise<Omit<Ru
     });
     child.stdout.destroy();
     let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (stderr += d));
     child.on("close", (code) => res({ code: code ?? -1, stderr }));
   });
 }
