@@ -101,7 +101,8 @@ describe("acceptance story", () => {
 
   test("4. B's handler acknowledges with stance none; the mediator conveys it back to A", async () => {
     const conv = b1.entries(b1.caucusId).find((e) => e.payload?.body.type === "conveyance")!;
-    const ack = await b1.acknowledge(conv.eventId, { text: B_ACK_TEXT });
+    // Substance only unless B says otherwise (as for a signal): B allows its words verbatim.
+    const ack = await b1.acknowledge(conv.eventId, { text: B_ACK_TEXT, disclosure: "verbatim" });
     expect(ack.payload?.body).toMatchObject({ type: "acknowledgement", stance: noStance, text: B_ACK_TEXT });
     await b2.sync();
     // B's other handler sees the acknowledgement made on B's line (same caucus).

@@ -122,7 +122,30 @@ describe("backchannel CLI", () => {
 
     const sudInbox = await cliJson<Parameters<typeof seqOf>[0]>(home("Süd"), ["inbox"]);
     const convSeq = seqOf(sudInbox, "conveyance")[0]!;
-    await cliJson(home("Süd"), ["ack", String(convSeq), "--text", "Erhalten. Keine Zusage."]);
+    // Without --disclosure an acknowledgement is, like a signal, substance only (and `ack --help`
+    // says so): the mediator cannot convey it verbatim.
+    expect((await cli(home("Süd"), ["ack", "--help"])).stdout).toMatch(
+      /--disclosure[^]*default:\s+"substance"/,
+    );
+    const ack = await cliJson<{ seq: number; payload: { body: unknown } }>(home("Süd"), [
+      "ack",
+      String(convSeq),
+      "--text",
+      "Erhalten. Keine Zusage.",
+    ]);
+    expect(ack.payload.body).toMatchObject({ disclosure: "substance", attribution: "party" });
+    const ackVerbatim = await cli(home("m"), [
+      "convey",
+      "--from",
+      "Süd",
+      "--event",
+      String(ack.seq),
+      "--mode",
+      "verbatim",
+      "--json",
+    ]);
+    expect(ackVerbatim.code).toBe(1);
+    expect(JSON.parse(ackVerbatim.stdout)).toMatchObject({ error: "disclosure_substance_only" });
     const mInbox = await cli(home("m"), ["show", "Süd"]);
     expect(mInbox.stdout).toContain("acknowledgement");
     expect(mInbox.stdout).toContain("no commitment");

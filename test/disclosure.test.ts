@@ -164,6 +164,47 @@ describe("disclosure (invariant 3)", () => {
     }
   });
 
+  test("an acknowledgement sent without options is, like a signal, substance only and named: never conveyed verbatim", async () => {
+    const s = await north.send({ text: "we hold our positions", disclosure: "verbatim" });
+    await settle();
+    await net.mediator.convey({
+      from: caucusOf(NORTH),
+      eventId: s.eventId,
+      mode: "verbatim",
+      to: [caucusOf(SOUTH)],
+    });
+    const [conveyance] = (await newEntries(south)).filter((e) => e.payload?.body.type === "conveyance");
+    const words = "received; we will answer through the mediator";
+    const ack = await south.acknowledge(conveyance!.eventId, { text: words });
+    expect(ack.payload?.body).toMatchObject({
+      type: "acknowledgement",
+      disclosure: "substance",
+      attribution: "party",
+    });
+    await settle();
+    await expectRefused(
+      () => net.mediator.convey({ from: caucusOf(SOUTH), eventId: ack.eventId, mode: "verbatim" }),
+      "disclosure_substance_only",
+    );
+    await net.mediator.convey({
+      from: caucusOf(SOUTH),
+      eventId: ack.eventId,
+      mode: "substance",
+      text: "the other side has received it",
+      to: [caucusOf(NORTH)],
+    });
+    expect(bodies(await newEntries(north))).toEqual([
+      expect.objectContaining({
+        type: "conveyance",
+        source: "acknowledgement",
+        mode: "substance",
+        text: "the other side has received it",
+        fromParty: SOUTH,
+      }),
+    ]);
+    expect(JSON.stringify(north.entries(north.caucusId))).not.toContain(words);
+  });
+
   test("a verbatim signal goes out with its exact words, and a 'verbatim' conveyance with other words is refused", async () => {
     const original = "No new strikes from our side while talks continue.";
     const s = await north.send({ text: original, disclosure: "verbatim" });
@@ -289,7 +330,10 @@ describe("disclosure (invariant 3)", () => {
       .entries(south.caucusId)
       .filter((e) => e.payload?.body.type === "conveyance")
       .at(-1)!;
-    const ack = await south.acknowledge(conveyanceInSouth.eventId, { text: "received; no commitment" });
+    const ack = await south.acknowledge(conveyanceInSouth.eventId, {
+      text: "received; no commitment",
+      disclosure: "verbatim",
+    });
     await net.mediator.convey({
       from: caucusOf(SOUTH),
       eventId: ack.eventId,

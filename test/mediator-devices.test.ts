@@ -193,7 +193,10 @@ describe("the mediator's devices (staff)", () => {
       text: SUBSTANCE,
       fromParty: NORTH,
     });
-    const ack = await south.acknowledge(conveyance!.eventId, { text: "Received. No commitment." });
+    const ack = await south.acknowledge(conveyance!.eventId, {
+      text: "Received. No commitment.",
+      disclosure: "verbatim",
+    });
     await first.sync();
     expect(first.entries(net.caucus[SOUTH]!).map((e) => e.eventId)).toContain(conveyances[0]!.eventId);
     const back = await first.convey({ from: net.caucus[SOUTH]!, eventId: ack.eventId, mode: "verbatim" });

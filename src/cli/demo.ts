@@ -286,7 +286,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
     say(
       pc.bold(
-        "\n4. B's handler acknowledges (stance none) and the mediator conveys the acknowledgement back to A.",
+        "\n4. B's handler acknowledges (stance none, allowing it verbatim) and the mediator conveys the acknowledgement back to A verbatim.",
       ),
     );
     await b.sync();
@@ -296,7 +296,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       "B received the conveyance attributed to Party A",
       atBBody?.type === "conveyance" && atBBody.fromParty === "Party A" && atBBody.text === SUBSTANCE_TEXT,
     );
-    const ack = await b.acknowledge(atB!.eventId, { text: B_ACK_TEXT });
+    // Substance only unless B says otherwise (as for a signal): B allows its words verbatim.
+    const ack = await b.acknowledge(atB!.eventId, { text: B_ACK_TEXT, disclosure: "verbatim" });
     await mediator.sync();
     await mediator.convey({ from: capB.caucusId, eventId: ack.eventId, mode: "verbatim" });
     await a.sync();

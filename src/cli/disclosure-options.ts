@@ -6,7 +6,7 @@ import { conveyanceModeChoices, disclosureChoices } from "../sdk/index.js";
  * The CLI's words for disclosure, attribution, conveyance modes and signal kinds are the
  * protocol's own enums, listed by the sdk's disclosure policy: `.choices()` checks them, the help
  * lists them, and a value added to the protocol appears here without a second list to forget.
- * Defaults come from the policy too (signalDefaults, acknowledgementDefaults).
+ * Defaults come from the policy too (disclosureDefaults, the same for a signal and an acknowledgement).
  */
 
 export const signalKindOption = () =>

@@ -106,17 +106,17 @@ export function receiptVerdict(source: ConveyableBody, receipt: ReceiptBody): Re
 }
 
 /**
- * What a sender allows when it says nothing: a signal may be conveyed in substance only and names
- * its party; an acknowledgement (a plain "received") may be conveyed verbatim.
+ * What a sender allows when it says nothing, the same for a signal and an acknowledgement (an
+ * acknowledgement offers the same choices): it may be conveyed in substance only, naming its party.
  */
-export const signalDefaults = { disclosure: "substance", attribution: "party" } as const satisfies {
+export const disclosureDefaults = { disclosure: "substance", attribution: "party" } as const satisfies {
   disclosure: Disclosure;
   attribution: Attribution;
 };
-export const acknowledgementDefaults = { disclosure: "verbatim", attribution: "party" } as const satisfies {
-  disclosure: Disclosure;
-  attribution: Attribution;
-};
+/** The same as {@link disclosureDefaults}. */
+export const signalDefaults = disclosureDefaults;
+/** @deprecated the same as {@link disclosureDefaults} (it once allowed verbatim). */
+export const acknowledgementDefaults = disclosureDefaults;
 
 /** Every disclosure a sender may choose, most open first (the order forms and help list them). */
 export const disclosureChoices = disclosure.options;

@@ -37,6 +37,7 @@ export {
   conveyability,
   conveyanceModeChoices,
   disclosureChoices,
+  disclosureDefaults,
   disclosureChoiceWords,
   disclosureWords,
   isConveyable,

@@ -22,7 +22,7 @@ import { sendEvent } from "./core/outbound.js";
 import { syncAll } from "./core/transcript-sync.js";
 import { Device, newDeviceState, type DeviceSnapshot } from "./device.js";
 import type { TranscriptEntry } from "./device-state.js";
-import { acknowledgementDefaults, signalDefaults } from "./disclosure-policy.js";
+import { disclosureDefaults } from "./disclosure-policy.js";
 import { SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import { redeemOnce } from "./redeem-once.js";
@@ -255,8 +255,8 @@ export class Party extends Device<PartySnapshot> {
           signalKind: input.signalKind ?? "notification_of_intent",
           text: input.text,
           stance: { ...noStance, ...input.stance },
-          disclosure: input.disclosure ?? signalDefaults.disclosure,
-          attribution: input.attribution ?? signalDefaults.attribution,
+          disclosure: input.disclosure ?? disclosureDefaults.disclosure,
+          attribution: input.attribution ?? disclosureDefaults.attribution,
           ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
           ...(input.onBehalfOf ? { onBehalfOf: input.onBehalfOf } : {}),
           ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
@@ -268,7 +268,10 @@ export class Party extends Device<PartySnapshot> {
     });
   }
 
-  /** Acknowledges a conveyance received in this caucus, with its own (default: none) stance. */
+  /**
+   * Acknowledges a conveyance received in this caucus. Defaults, as for a signal: stance none,
+   * disclosure substance, attribution party.
+   */
   acknowledge(conveyanceEventId: string, input: AcknowledgementInput = {}): Promise<TranscriptEntry> {
     return this.core.exclusive(async () => {
       const target = await this.findEntry((e) => e.eventId === conveyanceEventId);
@@ -279,8 +282,8 @@ export class Party extends Device<PartySnapshot> {
         conveyanceEventId,
         ...(input.text?.trim() ? { text: input.text.trim() } : {}),
         stance: { ...noStance, ...input.stance },
-        disclosure: input.disclosure ?? acknowledgementDefaults.disclosure,
-        attribution: input.attribution ?? acknowledgementDefaults.attribution,
+        disclosure: input.disclosure ?? disclosureDefaults.disclosure,
+        attribution: input.attribution ?? disclosureDefaults.attribution,
       });
     });
   }

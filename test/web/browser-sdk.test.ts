@@ -560,8 +560,9 @@ describe("browser sdk in Chromium, production bundle", () => {
       a.entries(a.caucusId).find((e) => e.payload?.body.type === "receipt")?.payload?.body,
     ).toMatchObject({ text: SUBSTANCE, toParties: ["B"] });
 
-    // B acknowledges; the browser conveys the acknowledgement back to A verbatim.
-    const ack = await b.acknowledge(conveyance.eventId, { text: ACK });
+    // B acknowledges, allowing verbatim (substance only is the default); the browser conveys it
+    // back to A verbatim.
+    const ack = await b.acknowledge(conveyance.eventId, { text: ACK, disclosure: "verbatim" });
     await waitUntilSeen(ack.eventId);
     await inProbe(
       page,

@@ -1,5 +1,5 @@
 import { describeStance } from "../../protocol/index.js";
-import { acknowledgementDefaults } from "../../sdk/index.js";
+import { disclosureDefaults } from "../../sdk/index.js";
 import { openParty, output } from "../context.js";
 import { attributionOf, disclosureOption } from "../disclosure-options.js";
 import type { Program } from "../global-options.js";
@@ -14,7 +14,7 @@ export function registerAcknowledgeCommand(program: Program): void {
       .description('acknowledge a conveyance you received ("received"), with your own stance')
       .argument("<conveyance>", "its #number in your inbox, or its id")
       .option("--text <words>", "what you add (e.g. “no commitment, no coordination”)")
-      .addOption(disclosureOption(acknowledgementDefaults.disclosure))
+      .addOption(disclosureOption(disclosureDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”"),
   ).action(async (ref, _o, cmd) => {
     const o = cmd.optsWithGlobals();

@@ -1,5 +1,5 @@
 import { describeStance } from "../../protocol/index.js";
-import { signalDefaults } from "../../sdk/index.js";
+import { disclosureDefaults } from "../../sdk/index.js";
 import { attachedFiles, attachHelp, progressLine } from "../attach-options.js";
 import { openParty, output } from "../context.js";
 import { collect } from "../repeatable.js";
@@ -19,7 +19,7 @@ export function registerSendCommand(program: Program): void {
       .option("--text-file <path>", textFileHelp)
       .option("--attach <file>", attachHelp, collect, [])
       .addOption(signalKindOption())
-      .addOption(disclosureOption(signalDefaults.disclosure))
+      .addOption(disclosureOption(disclosureDefaults.disclosure))
       .option("--anonymous", "if conveyed, attribute it to “a party”, not your party's name")
       .option(
         "--expires <iso-time>",
