@@ -29,7 +29,7 @@ export function consoleContentSecurityPolicy(relayUrl?: string): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:",
     "font-src 'self'",
     ["connect-src 'self'", ...relay].join(" "),
     "manifest-src 'self'",
