@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   caucusColumn,
@@ -37,6 +38,26 @@ function binary(size: number): Buffer {
   for (let at = 0; at + 4 <= size; at += 4)
     b.writeUInt32BE((Math.imul(at, 2654435761) ^ 0x5bd1e995) >>> 0, at);
   return b;
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe-core's rules broken (moderate impact or worse) in the light and the dark scheme. */
+async function axeIn(page: Page): Promise<string[]> {
+  const found: string[] = [];
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+    const ids = await page.evaluate(async () => {
+      type Result = { violations: { id: string; impact: string | null }[] };
+      const { axe } = window as unknown as { axe: { run(d: Document): Promise<Result> } };
+      return (await axe.run(document)).violations
+        .filter((v) => v.impact !== "minor" && v.impact !== null)
+        .map((v) => v.id);
+    });
+    found.push(...ids.map((id) => `${colorScheme}: ${id}`));
+  }
+  return found;
 }
 
 /** Every blob file the relay stores, with its size. */
@@ -81,6 +102,7 @@ describe("attachments in the web console", () => {
     const chosen = a.page.getByRole("list", { name: "Files to attach" });
     await seeText(chosen, "draft.bin 3.0 MiB");
     await seeText(chosen, `map.png ${PNG.length} B`);
+    expect(await axeIn(a.page)).toEqual([]);
     await a.page.getByRole("button", { name: "Remove wrong.txt" }).click();
     await expect.poll(() => chosen.getByRole("listitem").count()).toBe(2);
     await a.page.getByLabel("What you want to signal").fill(SIGNAL);
@@ -109,6 +131,8 @@ describe("attachments in the web console", () => {
     const img = await see(atM.getByRole("img", { name: "Preview of map.png" }));
     await expect.poll(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBe(1);
 
+    expect(await axeIn(m.page)).toEqual([]);
+
     // Verbatim carries the files by default, and the preview says which go where.
     const n = await seqOf(atM);
     await atM.getByRole("button", { name: `Convey #${n} from A`, exact: true }).click();
@@ -135,6 +159,7 @@ describe("attachments in the web console", () => {
     await seeText(listed, `draft.bin 3.0 MiB · SHA-256 ${sha256(big).slice(0, 12)}`);
     await seeText(listed, `map.png ${PNG.length} B · SHA-256 ${sha256(PNG).slice(0, 12)}`);
     await seeText(atA.getByRole("list", { name: "Receipts" }), "draft.bin");
+    expect(await axeIn(a.page)).toEqual([]);
 
     // A blob altered on the relay does not verify: nothing is saved, and the card says why.
     for (const path of blobFiles(server.dataDir).filter((p) => statSync(p).size > MiB)) {
