@@ -79,7 +79,7 @@ describe("attachments in the web console", () => {
     await server?.close();
   });
 
-  test("attach, preview, convey verbatim with the files, download byte-exact, receipt lists them; a blob that does not verify is refused in words", async () => {
+  test("attach, preview, convey verbatim with the files, download byte-exact, receipt lists them; in substance the mediator attaches its own; a blob that does not verify is refused in words", async () => {
     const m = await openContext(browser);
     const a = await openContext(browser);
     const b = await openContext(browser);
@@ -160,6 +160,26 @@ describe("attachments in the web console", () => {
     await seeText(listed, `map.png ${PNG.length} B · SHA-256 ${sha256(PNG).slice(0, 12)}`);
     await seeText(atA.getByRole("list", { name: "Receipts" }), "draft.bin");
     expect(await axeIn(a.page)).toEqual([]);
+
+    // In substance the sender's files stay behind unless asked for; the mediator attaches its own.
+    const NOTE = Buffer.from("The mediator's own summary, not A's file.\n");
+    await atM.getByRole("button", { name: `Convey #${n} from A`, exact: true }).click();
+    await convey.getByLabel("In substance (your wording)").check();
+    await convey.getByLabel("Wording the recipients will see").fill("A shared a map and a draft.");
+    expect(await convey.getByLabel(/^Pass on A's 2 files as sent/).isChecked()).toBe(false);
+    await convey
+      .getByLabel("Attach your own files (optional)")
+      .setInputFiles([{ name: "summary.txt", mimeType: "text/plain", buffer: NOTE }]);
+    await seeText(preview, `Files B will get: summary.txt (${NOTE.length} B)`);
+    await convey.getByLabel("Yes, convey it again to B").check();
+    await convey.getByRole("button", { name: "Convey and post receipt" }).click();
+    const substanceAtB = await see(eventCard(b.page, /Conveyed/, "A shared a map and a draft."), 60_000);
+    await expect.poll(() => substanceAtB.getByRole("button", { name: /^Download / }).count()).toBe(1);
+    const [own] = await Promise.all([
+      b.page.waitForEvent("download", { timeout: 60_000 }),
+      substanceAtB.getByRole("button", { name: "Download summary.txt" }).click(),
+    ]);
+    expect(readFileSync(await own.path()).equals(NOTE)).toBe(true);
 
     // A blob altered on the relay does not verify: nothing is saved, and the card says why.
     for (const path of blobFiles(server.dataDir).filter((p) => statSync(p).size > MiB)) {
