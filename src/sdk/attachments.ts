@@ -96,6 +96,22 @@ async function blobFetch(url: URL, init: RequestInit & { duplex?: "half" }): Pro
 }
 
 /**
+ * Request bodies can be streamed from Node (undici) only: Chromium streams them over HTTP/2 alone
+ * (over HTTP/1.1 the request fails with ERR_ALPN_NEGOTIATION_FAILED) and other browsers not at all.
+ * A browser seals the file chunk by chunk into a Blob (at most limits.attachmentBytes and its
+ * padding) and uploads that.
+ */
+const streamsUploads =
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+
+async function uploadBody(sealed: AsyncIterable<Uint8Array>): Promise<BodyInit> {
+  if (streamsUploads) return readable(sealed);
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  for await (const chunk of sealed) parts.push(chunk as Uint8Array<ArrayBuffer>);
+  return new Blob(parts, { type: "application/octet-stream" });
+}
+
+/**
  * Encrypts a file on this device with a fresh key and uploads it to the caucus, streamed; returns
  * what goes into the MLS message (key, SHA-256, size, name, type). The relay gets sealed chunks
  * of the padded file and nothing else (sdk/blob-crypto.ts).
@@ -119,8 +135,8 @@ export async function uploadAttachment(
         authorization: `Bearer ${await core.session.getToken()}`,
         "content-type": "application/octet-stream",
       },
-      body: readable(seal(counted(file.data(), file.size, progress), file.size, key, result)),
-      duplex: "half",
+      body: await uploadBody(seal(counted(file.data(), file.size, progress), file.size, key, result)),
+      ...(streamsUploads ? { duplex: "half" as const } : {}),
     }),
   );
   const stored = parse(putBlobResponse, await res.json().catch(() => undefined), "upload answer");

@@ -21,7 +21,9 @@ export const consoleBuilt = (dir: string): boolean => existsSync(join(dir, "inde
  * The console holds device keys and decrypted caucuses, so no script may run in it but its own
  * bundle (Vite's production build has no inline script), it talks to its own origin and to its
  * relay only ('self' covers same-origin ws:/wss: in CSP Level 3; a relay on another origin is
- * named twice, for HTTP and for its push socket), and no other site may frame it.
+ * named twice, for HTTP and for its push socket), and no other site may frame it. Images may also
+ * come from blob: URLs: the console's preview of an attached image it decrypted itself (blob: URLs
+ * are made only by this origin's own script); nothing is framed, a PDF opens in its own tab.
  */
 export function consoleContentSecurityPolicy(relayUrl?: string): string {
   const relay = relayUrl === undefined ? [] : relayOrigins(relayUrl);
@@ -29,7 +31,7 @@ export function consoleContentSecurityPolicy(relayUrl?: string): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:",
     "font-src 'self'",
     ["connect-src 'self'", ...relay].join(" "),
     "manifest-src 'self'",

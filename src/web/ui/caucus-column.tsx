@@ -35,6 +35,7 @@ export function CaucusColumn(props: {
     viewer: "mediator",
     partyName,
     seqOf: (id) => seqs.get(id),
+    files: { device, caucusId },
   };
   const others = props.channel.caucuses.filter((c) => c.caucusId !== caucusId);
   // A broken or lost transcript is never built on: no conveying from it, no notes into it.

@@ -1,5 +1,5 @@
 import { useRef, useState } from "react";
-import type { ConveyanceMode } from "../../protocol/index.js";
+import type { Attribution, ConveyanceMode } from "../../protocol/index.js";
 import {
   attributedAsWords,
   isConveyable,
@@ -11,6 +11,8 @@ import {
   type EntryView,
   type Mediator,
 } from "../../sdk/index.js";
+import { AttachField, fileSource } from "./attach-field.js";
+import { fileSize } from "./attachment-list.js";
 import { focusLater } from "./focus.js";
 import { useAction } from "./use-device.js";
 
@@ -40,6 +42,9 @@ export function ConveyPanel(props: {
   const { busy, error, run } = useAction();
   const [notice, setNotice] = useState<string>();
   const [again, setAgain] = useState(false);
+  // Carry the sender's files: unset follows the sdk's default (yes for verbatim, no for substance).
+  const [carry, setCarry] = useState<boolean>();
+  const [ownFiles, setOwnFiles] = useState<File[]>([]);
   const opener = useRef<HTMLButtonElement>(null);
   const close = () => {
     setOpen(false);
@@ -76,28 +81,31 @@ export function ConveyPanel(props: {
   const exact = body.text ?? "Received.";
   const text = mode === "verbatim" ? exact : paraphrase.trim();
   const anonymousOnly = c.anonymousOnly;
-  const attribution = anonymousOnly || !named ? "anonymous" : "party";
+  const attribution: Attribution = anonymousOnly || !named ? "anonymous" : "party";
   const targetNames = props.targets.filter((t) => to.includes(t.caucusId)).map((t) => t.partyName);
   // Conveying the same words to a party twice is rarely meant: it is said first, and asked again.
   const conveyedTo = new Map(view.receipts.flatMap((r) => r.receipt.toParties.map((p) => [p, r.entry.seq])));
   const repeats = targetNames.filter((n) => conveyedTo.has(n));
   // The preview shows the very bodies the sdk will send (or nothing while the input is incomplete).
+  // The sender's files go on only as the sender allowed: verbatim (invariant 3).
+  const sourceFiles = body.type === "signal" ? (body.attachments ?? []) : [];
+  const mayCarry = sourceFiles.length > 0 && body.disclosure === "verbatim";
+  const carrying = mayCarry && (carry ?? mode === "verbatim");
+  const own = mode === "substance" ? ownFiles : [];
+  const options = mode && {
+    from: props.sourceCaucusId,
+    eventId: view.entry.eventId,
+    mode,
+    ...(mode === "substance" ? { text } : {}),
+    to,
+    attribution,
+    sourceFiles: carrying,
+    ...(own.length ? { ownFiles: own.map(fileSource) } : {}),
+  };
+  const fileNames = [...(carrying ? sourceFiles : []), ...own].map((f) => `${f.name} (${fileSize(f.size)})`);
   let plan: ReturnType<typeof planConveyance> | undefined;
   try {
-    plan = mode
-      ? planConveyance(
-          {
-            from: props.sourceCaucusId,
-            eventId: view.entry.eventId,
-            mode,
-            ...(mode === "substance" ? { text } : {}),
-            to,
-            attribution,
-          },
-          view.entry,
-          device.channelOf(props.sourceCaucusId),
-        )
-      : undefined;
+    plan = options ? planConveyance(options, view.entry, device.channelOf(props.sourceCaucusId)) : undefined;
   } catch {
     plan = undefined;
   }
@@ -110,18 +118,13 @@ export function ConveyPanel(props: {
       }}
       onSubmit={(e) => {
         e.preventDefault();
-        if (!mode || (repeats.length && !again)) return;
+        if (!options || (repeats.length && !again)) return;
         void run(async () => {
-          const result = await device.convey({
-            from: props.sourceCaucusId,
-            eventId: view.entry.eventId,
-            mode,
-            ...(mode === "substance" ? { text } : {}),
-            to,
-            attribution,
-          });
+          const result = await device.convey(options);
           close();
           setParaphrase("");
+          setOwnFiles([]);
+          setCarry(undefined);
           setNotice(
             result.undelivered.length
               ? `Not delivered to ${result.undelivered.map((u) => u.partyName).join(", ")} yet: it is retried automatically, and ${sourceParty}'s receipt names only where it landed.`
@@ -163,6 +166,26 @@ export function ConveyPanel(props: {
           />
         </>
       )}
+      {mayCarry && (
+        <label className="radio">
+          <input type="checkbox" checked={carrying} onChange={(e) => setCarry(e.target.checked)} />
+          Pass on {sourceParty}'s {sourceFiles.length === 1 ? "file" : `${sourceFiles.length} files`} as sent
+          ({sourceFiles.map((f) => f.name).join(", ")})
+        </label>
+      )}
+      {sourceFiles.length > 0 && !mayCarry && (
+        <p className="muted">
+          {sourceParty} did not allow its files to be passed on verbatim: they stay with you.
+        </p>
+      )}
+      {mode === "substance" && (
+        <AttachField
+          files={ownFiles}
+          onChange={setOwnFiles}
+          label="Attach your own files (optional)"
+          disabled={busy}
+        />
+      )}
       <fieldset>
         <legend>To</legend>
         {props.targets.map((t) => (
@@ -194,8 +217,12 @@ export function ConveyPanel(props: {
               {plan.conveyance.fromParty ?? "a party"}: “{plan.conveyance.text}”
             </p>
             <p>
+              <strong>Files {plan.receipt.toParties.join(", ")} will get:</strong>{" "}
+              {fileNames.length ? fileNames.join(", ") : "none"}
+            </p>
+            <p>
               <strong>{sourceParty}'s receipt will say:</strong> {receiptWords(plan.receipt, "party")}: “
-              {plan.receipt.text}”
+              {plan.receipt.text}”{fileNames.length ? `, and list the files: ${fileNames.join(", ")}` : ""}
             </p>
           </>
         ) : (
@@ -232,7 +259,7 @@ export function ConveyPanel(props: {
         type="submit"
         disabled={busy || props.disabled || !text || !to.length || (repeats.length > 0 && !again)}
       >
-        {busy ? "Conveying…" : "Convey and post receipt"}
+        {busy ? (fileNames.length ? "Conveying with files…" : "Conveying…") : "Convey and post receipt"}
       </button>
       <button type="button" className="secondary" onClick={close}>
         Cancel

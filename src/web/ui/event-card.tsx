@@ -9,8 +9,10 @@ import {
   skippedWords,
   burntWords,
   verdictWords,
+  type Device,
   type EntryView,
 } from "../../sdk/index.js";
+import { AttachmentList, FileSummaries } from "./attachment-list.js";
 import { EventTimes } from "./event-times.js";
 import { formatTime, plural } from "./words.js";
 
@@ -19,6 +21,8 @@ export interface CardContext {
   viewer: "mediator" | "party";
   partyName?: string;
   seqOf: (eventId: string) => number | undefined;
+  /** The device and caucus the card is in: what fetches its attached files. */
+  files?: { device: Device; caucusId: string };
 }
 
 function who(v: EntryView, ctx: CardContext): string {
@@ -104,6 +108,7 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
           <>
             <p>{receiptWords(b, ctx.viewer, ctx.partyName)}. Exact words used:</p>
             <blockquote>{b.text}</blockquote>
+            <FileSummaries files={b.attachments} />
             {ctx.viewer === "party" && (
               <p className="muted">{"This receipt is the mediator's report of what it said in your name."}</p>
             )}
@@ -151,6 +156,9 @@ export function EventCard(props: { view: EntryView; ctx: CardContext; actions?: 
       </header>
       <EventTimes entry={e} />
       {body}
+      {b && "attachments" in b && b.type !== "receipt" && b.attachments?.length && ctx.files ? (
+        <AttachmentList device={ctx.files.device} caucusId={ctx.files.caucusId} eventId={e.eventId} />
+      ) : null}
       <Stance text={v.stanceText} />
       {meta}
       {state}
@@ -172,6 +180,7 @@ function Receipts({ v, ctx }: { v: EntryView; ctx: CardContext }) {
           {receiptWords(receipt, ctx.viewer, ctx.partyName)} (#{entry.seq}
           {ctx.viewer === "party" ? "" : ", receipt posted"}): “{receipt.text}”
           {verdict.within ? null : <strong> — {verdictWords(verdict, ctx.viewer)}</strong>}
+          <FileSummaries files={receipt.attachments} />
         </li>
       ))}
     </ul>

@@ -14,6 +14,7 @@ import {
   signalKindWords,
   type Party,
 } from "../../sdk/index.js";
+import { AttachField, fileSource, type UploadProgress } from "./attach-field.js";
 import { DisclosureFields } from "./disclosure-fields.js";
 import { EventCard, type CardContext } from "./event-card.js";
 import { focusLater, useFocusOnMount } from "./focus.js";
@@ -45,7 +46,12 @@ function PartyScreen({ device }: { device: Party }) {
   const entries = record?.entries ?? [];
   const views = (record?.views ?? []).filter((v) => v.body?.type !== "heartbeat");
   const seqs = new Map(entries.map((e) => [e.eventId, e.seq]));
-  const ctx: CardContext = { selfDeviceId: device.deviceId, viewer: "party", seqOf: (id) => seqs.get(id) };
+  const ctx: CardContext = {
+    selfDeviceId: device.deviceId,
+    viewer: "party",
+    seqOf: (id) => seqs.get(id),
+    ...(record ? { files: { device, caucusId: record.caucusId } } : {}),
+  };
   const { unread, readProps } = useUnread(record?.caucusId ?? "", views, device.deviceId);
   useTitleBadge(unread);
   const heading = useFocusOnMount<HTMLHeadingElement>();
@@ -142,6 +148,8 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
   const [disclosure, setDisclosure] = useState<Disclosure>(signalDefaults.disclosure);
   const [attribution, setAttribution] = useState<Attribution>(signalDefaults.attribution);
   const [expires, setExpires] = useState("");
+  const [files, setFiles] = useState<File[]>([]);
+  const [progress, setProgress] = useState<UploadProgress>();
   const { busy, error, run, setError } = useAction();
   const textBox = useRef<HTMLTextAreaElement>(null);
   return (
@@ -155,20 +163,30 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
           return;
         }
         void run(async () => {
-          await device.send({
-            signalKind: kind,
-            text,
-            stance: cleanStance(stance),
-            disclosure,
-            attribution,
-            ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
-          });
+          await device
+            .send({
+              ...(files.length
+                ? {
+                    attachments: files.map(fileSource),
+                    onProgress: (file: number, done: number, size: number) =>
+                      setProgress({ file, done, size }),
+                  }
+                : {}),
+              signalKind: kind,
+              text,
+              stance: cleanStance(stance),
+              disclosure,
+              attribution,
+              ...(expires ? { expiresAt: new Date(expires).toISOString() } : {}),
+            })
+            .finally(() => setProgress(undefined));
           // Back to the clear defaults, so a choice made for one signal is not silently reused.
           setText("");
           setStance(noStance);
           setDisclosure(signalDefaults.disclosure);
           setAttribution(signalDefaults.attribution);
           setExpires("");
+          setFiles([]);
           focusLater(() => textBox.current);
         });
       }}
@@ -205,9 +223,11 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
         value={expires}
         onChange={(e) => setExpires(e.target.value)}
       />
+      <AttachField files={files} onChange={setFiles} progress={progress} disabled={busy || disabled} />
       <p className="muted">
         Summary: {signalKindWords[kind].toLowerCase()}, {disclosureWords[disclosure]},{" "}
-        {attributionWords[attribution]}.
+        {attributionWords[attribution]}
+        {files.length ? `, with ${files.length === 1 ? "1 file" : `${files.length} files`}` : ""}.
       </p>
       {error && (
         <p role="alert" className="problem">
