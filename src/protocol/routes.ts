@@ -56,6 +56,7 @@ export const inviteParams = z.strictObject({ inviteId });
 export const linkParams = z.strictObject({ linkId });
 export const deviceParams = z.strictObject({ deviceId });
 export const blobParams = z.strictObject({ caucusId, blobId });
+export const shortInviteParams = z.strictObject({ lookupId: wire.shortInviteLookupId });
 
 export const routes = {
   health: {
@@ -254,6 +255,33 @@ export const routes = {
     params: inviteParams,
     response: wire.revokeInviteResponse,
     statuses: [{ status: 200, description: "Revoked" }],
+  },
+  putShortInvite: {
+    method: "POST",
+    path: "/v1/short-invites",
+    auth: "mediator",
+    tag: "invites",
+    summary: "Keep an invite code sealed under a short code, for one take",
+    description:
+      "The mediator's device derives lookupId and an AES-256-GCM key from a 100-bit short code (HKDF-SHA256) " +
+      "and seals the invite code under the key, with lookupId as associated data. The relay sees neither " +
+      "the short code nor the invite code. It forgets the box at expiresAt (at most 30 days ahead).",
+    body: wire.putShortInviteRequest,
+    response: wire.putShortInviteResponse,
+    statuses: [{ status: 201, description: "Kept" }],
+  },
+  takeShortInvite: {
+    method: "POST",
+    path: "/v1/short-invites/{lookupId}/take",
+    auth: "none",
+    tag: "invites",
+    summary: "Take a short invite's sealed box: it is deleted, so only one taker gets it",
+    description:
+      "Unknown, already taken and expired lookup ids get the same 404 invite_invalid. Counted against " +
+      "the address's login limit, so online guessing of short codes is rate limited.",
+    params: shortInviteParams,
+    response: wire.takeShortInviteResponse,
+    statuses: [{ status: 200, description: "The sealed box" }],
   },
   redeemInvite: {
     method: "POST",

@@ -107,6 +107,26 @@ export const createInviteRequest = z.strictObject({
 export const createInviteResponse = z.strictObject({ inviteId, caucusId, expiresAt: z.string() });
 
 /**
+ * A short invite (issue 11): the invite code sealed on the mediator's device under a key derived
+ * from a 100-bit short code, kept under a lookup id derived from the same code. The relay can
+ * withhold the box, not open or forge it. Taking it deletes it: it opens once.
+ */
+export const shortInviteLookupId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not a short invite lookup id");
+/** An invite code is under 1 KiB; its box a little more. */
+export const shortInviteBox = base64url(2048).min(1);
+export const putShortInviteRequest = z.strictObject({
+  lookupId: shortInviteLookupId,
+  box: shortInviteBox,
+  /** When the relay forgets the box (ISO 8601): no later than the invite's own expiry, at most 30 days ahead. */
+  expiresAt: z.iso.datetime(),
+});
+export const putShortInviteResponse = z.strictObject({
+  lookupId: shortInviteLookupId,
+  expiresAt: z.string(),
+});
+export const takeShortInviteResponse = z.strictObject({ box: shortInviteBox });
+
+/**
  * Revoking an invite refuses every later redemption (invite_revoked). If a device redeemed it and
  * still waits to be admitted, that device is dropped (it can no longer log in).
  */

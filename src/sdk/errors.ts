@@ -51,6 +51,7 @@ export type SdkErrorCode =
   | "wrong_role"
   // codes handed over out of band
   | "invite_code_invalid"
+  | "short_code_server_required"
   | "invite_expired"
   | "invite_unknown"
   | "invite_ttl_invalid"

@@ -63,6 +63,7 @@ export { caucusUnderstanding } from "./understanding.js";
 export type { CaucusUnderstanding, UnderstandingStatus } from "./understanding.js";
 export { watch, type WatchHandle } from "./watch.js";
 export { decodeInviteCode, type InviteCode } from "./invite-code.js";
+export { isShortCode, normalizeShortCode } from "./short-invite.js";
 export { MemoryStateStore, type StateStore } from "./state-store.js";
 export { readState as readDeviceState } from "./state-parts.js";
 export type { AuthKeyPair, HttpTransport, Platform } from "./platform.js";

@@ -27,6 +27,7 @@ import { SdkError } from "./errors.js";
 import { HttpClient } from "./http-client.js";
 import { redeemOnce } from "./redeem-once.js";
 import { decodeInviteCode } from "./invite-code.js";
+import { isShortCode, shortCodeLookup } from "./short-invite.js";
 import type { Platform } from "./platform.js";
 import type { StateStore } from "./state-store.js";
 
@@ -82,7 +83,11 @@ export interface PartySnapshot extends DeviceSnapshot {
 export class Party extends Device<PartySnapshot> {
   private code: string | undefined;
 
-  /** Redeems an invite code: makes this device's keys, certifies them, and asks to be admitted. */
+  /**
+   * Redeems an invite code, long (bc1-) or short (`7KQ3M-XHD9T-FAWR2-P8N4C`, which needs
+   * `serverUrl`: it is taken from that relay, once): makes this device's keys, certifies them,
+   * and asks to be admitted.
+   */
   static async join(opts: {
     inviteCode: string;
     name?: string;
@@ -90,7 +95,7 @@ export class Party extends Device<PartySnapshot> {
     platform: Platform;
     serverUrl?: string;
   }): Promise<Party> {
-    const invite = decodeInviteCode(opts.inviteCode);
+    const invite = decodeInviteCode(await longInviteCode(opts.inviteCode, opts.serverUrl));
     if (invite.expiresAt && Date.parse(invite.expiresAt) <= Date.now())
       throw new SdkError(
         "invite_expired",
@@ -323,4 +328,19 @@ function relayDeletionTime(input: SignalInput, now: number): string | undefined 
   const expires = Date.parse(input.expiresAt);
   // A malformed expiry is refused when the payload is checked, with the field's own message.
   return Number.isFinite(expires) ? deletionHour(Math.max(expires, now + 1)) : undefined;
+}
+
+/**
+ * The long invite code `text` stands for: itself, or, for a short code, what the relay at
+ * `serverUrl` keeps sealed under it (taken, so the short code works once).
+ */
+async function longInviteCode(text: string, serverUrl: string | undefined): Promise<string> {
+  if (text.trim().startsWith("bc1-") || !isShortCode(text)) return text;
+  if (serverUrl === undefined)
+    throw new SdkError("short_code_server_required", "a short invite code needs the relay's address");
+  const short = shortCodeLookup(text);
+  const { box } = await new HttpClient(serverUrl).call("takeShortInvite", {
+    params: { lookupId: short.lookupId },
+  });
+  return short.open(box);
 }

@@ -26,6 +26,7 @@ import type { RouteContext } from "./routes/context.js";
 import { eventRoutes } from "./routes/events.js";
 import { relayRoutes } from "./routes/relay.js";
 import { inviteRoutes } from "./routes/invites.js";
+import { shortInviteRoutes } from "./routes/short-invites.js";
 import { loginRoutes } from "./routes/login.js";
 import { mediatorDeviceRoutes } from "./routes/mediator-devices.js";
 import { mediatorRoutes } from "./routes/mediators.js";
@@ -111,6 +112,7 @@ export function createApp(unmetered: Storage, options: AppOptions = {}): Fastify
     ...meRoutes(ctx),
     ...channelRoutes(ctx),
     ...inviteRoutes(ctx),
+    ...shortInviteRoutes(ctx),
     ...mediatorDeviceRoutes(ctx),
     ...eventRoutes(ctx),
     ...blobRoutes(ctx),

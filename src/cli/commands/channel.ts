@@ -91,7 +91,7 @@ export function registerChannelCommand(program: Program): void {
       output(
         o,
         { ...invite, caucusId: c.caucusId, party: c.partyName },
-        `One-time invite for ${c.partyName}'s handler, valid until ${invite.expiresAt} (show it once, out of band; it pins your key):\n\n${invite.code}\n\nThe handler runs: backchannel join <code>\n` +
+        `One-time invite for ${c.partyName}'s handler, valid until ${invite.expiresAt} (show it once, out of band; it pins your key):\n\n${invite.code}\n\nor, to read aloud, the short code (works once, with the relay's address):\n\n  ${invite.shortCode}\n\nThe handler runs: backchannel join <code>, or backchannel join --server <relay URL> <short code>\n` +
           (invite.confirm
             ? "Then run `backchannel admissions` here, compare the verification code with the handler, and `backchannel admit " +
               c.partyName +

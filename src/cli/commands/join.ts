@@ -9,7 +9,11 @@ export function registerJoinCommand(program: Program): void {
     .description(
       "join a caucus as a party's designated handler, with the invite code the mediator gave you; with --wait, exits 5 if the mediator has not admitted this device in time",
     )
-    .argument("<code>", "invite code (bc1-…)")
+    .argument(
+      "<code>",
+      "invite code: the long one (bc1-…) or the short one (7KQ3M-XHD9T-FAWR2-P8N4C, with --server)",
+    )
+    .option("--server <url>", "the relay's URL: needed with a short invite code")
     .option(
       "--name <label>",
       "your own label for this device (`whoami` shows it; never shown to other parties)",
@@ -24,6 +28,7 @@ export function registerJoinCommand(program: Program): void {
         name: o.name,
         store: await newStore(o),
         platform: nodePlatform,
+        ...(o.server !== undefined ? { serverUrl: o.server } : {}),
       });
       const joined = wait > 0 ? await p.waitUntilJoined(wait * 1000) : (await p.sync(), p.joined);
       const data = {

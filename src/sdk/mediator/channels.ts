@@ -8,6 +8,7 @@ import type { TranscriptEntry } from "../device-state.js";
 import { ApiError, SdkError } from "../errors.js";
 import { genesis } from "../genesis.js";
 import { encodeInviteCode } from "../invite-code.js";
+import { sealShortInvite } from "../short-invite.js";
 
 /** A channel as the mediator's device knows it: its topic and one caucus per party. */
 export interface ChannelView {
@@ -99,6 +100,12 @@ export interface InviteOptions {
 
 export interface InviteResult {
   code: string;
+  /**
+   * The same invite in a form to read aloud (`7KQ3M-XHD9T-FAWR2-P8N4C`): the relay keeps the long
+   * code sealed under it until the first take or the invite's expiry. Joining with it needs the
+   * relay's address.
+   */
+  shortCode: string;
   inviteId: string;
   expiresAt: string;
   confirm: boolean;
@@ -147,7 +154,11 @@ export async function invite(
     mediatorKey: core.state.mediatorKey,
     expiresAt,
   });
-  return { code, inviteId, expiresAt, confirm };
+  const short = await sealShortInvite(code);
+  await core.session.withRetry(() =>
+    core.api().call("putShortInvite", { body: { lookupId: short.lookupId, box: short.box, expiresAt } }),
+  );
+  return { code, shortCode: short.shortCode, inviteId, expiresAt, confirm };
 }
 
 /**

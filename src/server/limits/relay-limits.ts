@@ -64,6 +64,14 @@ export class RelayLimits {
     await take(this.loginsPerIp, ip, "too many logins from this address");
   }
 
+  /**
+   * A take of a short invite from this address: each is a guess at a short code, so they share
+   * the address's login allowance (a failed login and a wrong code cost alike).
+   */
+  shortInviteTake(ip: string): Promise<void> {
+    return take(this.loginsPerIp, ip, "too many logins and short invite takes from this address");
+  }
+
   /** Counts a failed login (bad nonce or signature) against this device from this address. */
   async loginFailed(ip: string, deviceId: string): Promise<void> {
     // The failure itself is answered as it is; the next attempt meets the limit.

@@ -30,7 +30,7 @@ export interface Storage {
   deleteSessions(deviceId: string, tokenHash?: string): Promise<number>;
   /** The removal proofs kept for a device (see AppendEventInput.removalProofs). */
   listRemovalProofs(deviceId: string): Promise<{ caucusId: string; signature: string }[]>;
-  /** Drops challenges and sessions that expired before `now`. */
+  /** Drops challenges, sessions and short invites that expired before `now`. */
   pruneExpired(now: number): Promise<void>;
 
   // ── registration tokens (closed registration: the operator hands them out) ──
@@ -48,6 +48,16 @@ export interface Storage {
    * Two registrations racing for a token's last use: exactly one wins, on any number of nodes.
    */
   registerWithToken(registration: TokenRegistration): Promise<void>;
+
+  // ── short invites (an invite code sealed under a short code; the relay holds only the box) ──
+  /** Throws invalid_request (409) if the lookup id is taken. */
+  putShortInvite(shortInvite: ShortInviteRecord): Promise<void>;
+  /**
+   * Deletes the short invite and returns its box, if it exists and expiresAt > now; undefined
+   * otherwise, one answer for unknown, taken and expired (an expired one found goes too). One
+   * statement: two takers racing, on any number of nodes, get it once between them.
+   */
+  takeShortInvite(lookupId: string, now: number): Promise<string | undefined>;
 
   // ── channels, caucuses, invites ──
   createChannel(channel: {
@@ -207,6 +217,15 @@ export interface SessionRecord {
   /** SHA-256 (hex) of the bearer token: a copy of the database cannot be replayed as logins. */
   tokenHash: string;
   deviceId: string;
+  expiresAt: number;
+}
+
+/** A short invite as the relay keeps it: the box is sealed on the mediator's device (sdk/short-invite.ts). */
+export interface ShortInviteRecord {
+  /** base64url, derived from the short code; says nothing about the invite. */
+  lookupId: string;
+  /** base64url AES-256-GCM box of the invite code. */
+  box: string;
   expiresAt: number;
 }
 

@@ -157,7 +157,7 @@ function Handlers({
   partyName: string;
   handlers: readonly HandlerView[];
 }) {
-  const [code, setCode] = useState<string>();
+  const [code, setCode] = useState<{ code: string; shortCode: string }>();
   const { busy, error, run } = useAction();
   const box = useRef<HTMLDivElement>(null);
   return (
@@ -200,7 +200,8 @@ function Handlers({
       </ul>
       {code ? (
         <OneTimeCode
-          code={code}
+          code={code.code}
+          shortCode={code.shortCode}
           label={`Invite code for ${partyName}`}
           note={`Give it to ${partyName}'s designated handler out of band; it pins your key and works once.`}
           onDone={() => {
@@ -216,7 +217,7 @@ function Handlers({
           onClick={() =>
             void run(async () => {
               const inv = await device.invite(caucusId);
-              setCode(inv.code);
+              setCode({ code: inv.code, shortCode: inv.shortCode });
               focusLater(() => box.current?.querySelector<HTMLElement>(".invite-code textarea"));
             })
           }

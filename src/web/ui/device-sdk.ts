@@ -4,4 +4,4 @@
  * device exists, or when one is made), so the first screen of a new browser loads without it.
  */
 export { assertSecureContext, browserPlatform, IdbStateStore } from "../../sdk/browser.js";
-export { decodeInviteCode, Mediator, openDevice, Party } from "../../sdk/index.js";
+export { decodeInviteCode, isShortCode, Mediator, openDevice, Party } from "../../sdk/index.js";

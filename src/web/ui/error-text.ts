@@ -35,7 +35,9 @@ const sentences: Record<BackchannelErrorCode, string> = {
   cannot_remove_self: "A device cannot remove itself; remove it from another of the mediator's devices.",
   removal_incomplete: "The device was removed from some caucuses but not all. Try again.",
   link_code_invalid: "That is not a complete mediator link code (it starts with bc1m-).",
-  invite_code_invalid: "That is not a complete Backchannel invite code (it starts with bc1-).",
+  invite_code_invalid:
+    "That is not a complete Backchannel invite code (a long one starts with bc1-, a short one is 20 letters and digits).",
+  short_code_server_required: "A short invite code works only with the server's address: give it too.",
   epoch_conflict: "Someone changed the caucus at the same moment. Please try again.",
   head_moved: "The caucus changed while adding a device. Please try again.",
   stale_epoch: "The caucus changed while sending. Please try again.",

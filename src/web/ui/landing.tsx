@@ -53,8 +53,11 @@ export function Landing(props: {
           aria-busy={busy === "join"}
           onSubmit={(e) =>
             void go(e, "join", async () => {
-              const { browserPlatform, decodeInviteCode, Party } = await import("./device-sdk.js");
-              assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
+              const { browserPlatform, decodeInviteCode, isShortCode, Party } =
+                await import("./device-sdk.js");
+              // A short code is taken from this relay; a long one names its own.
+              if (!isShortCode(code))
+                assertSameRelay(props.relay, decodeInviteCode(code).server, "This invite code");
               const p = await Party.join({
                 inviteCode: code,
                 store: await props.store(),
@@ -66,13 +69,13 @@ export function Landing(props: {
           }
         >
           <h2 id="join-title">I handle a party's line</h2>
-          <label htmlFor="invite-code">Invite code from the mediator</label>
+          <label htmlFor="invite-code">Invite code from the mediator (long or short)</label>
           <textarea
             id="invite-code"
             rows={4}
             value={code}
             onChange={(e) => setCode(e.target.value)}
-            placeholder="bc1-…"
+            placeholder="bc1-… or 7KQ3M-XHD9T-FAWR2-P8N4C"
             required
           />
           <button type="submit" disabled={!!busy || !code.trim()}>

@@ -1,8 +1,17 @@
 import { useState } from "react";
 import { QrCode } from "./qr-code.js";
 
-/** A code shown once, with a copy button; "Done" hides it for good. */
-export function OneTimeCode(props: { code: string; label: string; note: string; onDone: () => void }) {
+/**
+ * A code shown once, with a copy button; "Done" hides it for good. With `shortCode`, its short
+ * form comes first, in groups to read aloud; the long form and its QR code stay below.
+ */
+export function OneTimeCode(props: {
+  code: string;
+  shortCode?: string;
+  label: string;
+  note: string;
+  onDone: () => void;
+}) {
   const [copied, setCopied] = useState(false);
   const [qr, setQr] = useState(false);
   return (
@@ -10,6 +19,12 @@ export function OneTimeCode(props: { code: string; label: string; note: string; 
       <p>
         <strong>Shown once.</strong> {props.note}
       </p>
+      {props.shortCode !== undefined && (
+        <p className="short-code">
+          To read aloud (works once, on this relay):{" "}
+          <output aria-label={`${props.label}, short form`}>{props.shortCode}</output>
+        </p>
+      )}
       <textarea
         readOnly
         rows={4}

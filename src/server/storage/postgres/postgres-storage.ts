@@ -28,6 +28,7 @@ import type {
   Redemption,
   RegistrationTokenInfo,
   RegistrationTokenRecord,
+  ShortInviteRecord,
   SessionRecord,
   Storage,
   StoredDevice,
@@ -37,6 +38,7 @@ import type {
   WelcomeRecord,
 } from "../storage.js";
 import { sweepRetention } from "./retention.js";
+import { putShortInvite, takeShortInvite } from "./short-invites.js";
 import { openBlob, putBlob, sweepBlobs } from "./blobs.js";
 import { appendWrites } from "./append-event.js";
 import { createPool, firstConnection, type PostgresStorageOptions } from "./connection.js";
@@ -209,7 +211,8 @@ class PostgresStorage implements Storage {
 
   async pruneExpired(now: number): Promise<void> {
     await this.pool.query(
-      `WITH challenges AS (DELETE FROM login_challenges WHERE expires_at < $1)
+      `WITH challenges AS (DELETE FROM login_challenges WHERE expires_at < $1),
+            short_invites AS (DELETE FROM short_invites WHERE expires_at <= $1)
        DELETE FROM sessions WHERE expires_at < $1`,
       [now],
     );
@@ -235,6 +238,16 @@ class PostgresStorage implements Storage {
       await spendToken(db, r.tokenHash, r.now);
       await insertDevice(db, r.device);
     });
+  }
+
+  // ── short invites ──
+
+  putShortInvite(shortInvite: ShortInviteRecord): Promise<void> {
+    return putShortInvite(this.pool, shortInvite);
+  }
+
+  takeShortInvite(lookupId: string, now: number): Promise<string | undefined> {
+    return takeShortInvite(this.pool, lookupId, now);
   }
 
   // ── channels, caucuses, invites ──

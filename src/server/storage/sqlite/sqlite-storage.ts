@@ -28,6 +28,7 @@ import type {
   Redemption,
   RegistrationTokenInfo,
   RegistrationTokenRecord,
+  ShortInviteRecord,
   SessionRecord,
   Storage,
   StoredDevice,
@@ -73,6 +74,7 @@ import {
 } from "./registration-tokens.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { blobDirectory, prepareBlobs } from "./blobs.js";
+import { prepareShortInvites } from "./short-invites.js";
 
 export { sqliteFileName, type SqliteStorageOptions } from "./open-database.js";
 
@@ -100,6 +102,7 @@ class SqliteStorage implements Storage {
   private readonly sweep: ReturnType<typeof prepareRetention>;
   private readonly tokens: TokenStatements;
   private readonly blobs: ReturnType<typeof prepareBlobs>;
+  private readonly shortInvites: ReturnType<typeof prepareShortInvites>;
 
   /** Appends that arrive together share one transaction and one fsync (group-commit.ts). */
   private readonly appends: GroupCommit<AppendEventInput, AppendEventResult>;
@@ -110,6 +113,7 @@ class SqliteStorage implements Storage {
     this.blobs = prepareBlobs(db, this.stmt, blobDir);
     this.sweep = prepareRetention(db);
     this.tokens = prepareTokenStatements(db);
+    this.shortInvites = prepareShortInvites(db);
     this.appends = new GroupCommit(
       db,
       (input) => {
@@ -181,6 +185,7 @@ class SqliteStorage implements Storage {
     return this.run(() => {
       this.stmt.pruneChallenges.run(now);
       this.stmt.pruneSessions.run(now);
+      this.shortInvites.prune(now);
     });
   }
 
@@ -208,6 +213,16 @@ class SqliteStorage implements Storage {
         })
         .immediate(),
     );
+  }
+
+  // ── short invites ──
+
+  putShortInvite(shortInvite: ShortInviteRecord): Promise<void> {
+    return this.run(() => this.shortInvites.put(shortInvite));
+  }
+
+  takeShortInvite(lookupId: string, now: number): Promise<string | undefined> {
+    return this.run(() => this.shortInvites.take(lookupId, now));
   }
 
   // ── channels, caucuses, invites ──

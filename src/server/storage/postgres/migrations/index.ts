@@ -5,6 +5,7 @@ import { retention } from "./003-retention.js";
 import { limits } from "./004-limits.js";
 import { deleteAt } from "./005-delete-at.js";
 import { blobs } from "./006-blobs.js";
+import { shortInvites } from "./007-short-invites.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
 export const migrations: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   limits,
   deleteAt,
   blobs,
+  shortInvites,
 ];

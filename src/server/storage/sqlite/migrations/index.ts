@@ -9,6 +9,7 @@ import { retention } from "./007-retention.js";
 import { ciphertextBytes } from "./008-ciphertext-bytes.js";
 import { deleteAt } from "./009-delete-at.js";
 import { blobs } from "./010-blobs.js";
+import { shortInvites } from "./011-short-invites.js";
 
 /** Every migration, oldest first. Append new ones; never edit or reorder a shipped one. */
 export const migrations: readonly Migration[] = [
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   ciphertextBytes,
   deleteAt,
   blobs,
+  shortInvites,
 ];
