@@ -260,6 +260,8 @@ describe("happy path", () => {
         "GET /readyz",
         "GET /openapi.json",
         "POST /v1/mediators",
+        "POST /v1/short-invites",
+        "POST /v1/short-invites/{lookupId}/take",
         "POST /v1/auth/challenge",
         "POST /v1/auth/session",
         "POST /v1/auth/removals",
