@@ -200,7 +200,8 @@ describe("the console's rules, as the screens show them", () => {
     const join = h.page.getByRole("button", { name: "Join the caucus" });
 
     const alert = h.page.getByRole("alert");
-    const invalid = "That is not a complete Backchannel invite code (it starts with bc1-).";
+    const invalid =
+      "That is not a complete Backchannel invite code (a long one starts with bc1-, a short one is 20 letters and digits).";
     const used = "This invite code has already been used. Ask the mediator for a new one.";
 
     await box.fill("no new strikes, please");
