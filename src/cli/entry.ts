@@ -7,7 +7,7 @@ import { askAgent, forwardable, homeFromArgs, readsStdin, unsafeSocket } from ".
  * commands that always run here (agent-socket.ts), the full CLI (main.ts) runs as it always did.
  */
 async function viaAgent(args: string[]): Promise<number | undefined> {
-  if (!forwardable(args)) return undefined;
+  if (!forwardable(args) || process.env.BACKCHANNEL_NO_AGENT) return undefined;
   const home = homeFromArgs(args);
   const problem = unsafeSocket(home);
   if (problem)
