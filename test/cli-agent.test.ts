@@ -150,6 +150,16 @@ describe("CLI agent", () => {
     expect((await status("a")).served).toBe(served + 2);
   });
 
+  test("BACKCHANNEL_NO_AGENT runs a command in the CLI itself, and the agent sees what it wrote", async () => {
+    const served = (await status("a")).served!;
+    const sent = await cli(home("a"), ["send", "--text", "beside the agent"], { BACKCHANNEL_NO_AGENT: "1" });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect((await status("a")).served).toBe(served);
+    const inbox = await cli(home("a"), ["inbox"]);
+    expect(inbox.stdout).toContain("beside the agent");
+    expect((await status("a")).served).toBe(served + 1);
+  });
+
   test("the CLI and the agent refuse a socket or directory others could reach", async () => {
     const agentDir = join(home("a"), "agent");
     chmodSync(agentDir, 0o755);
