@@ -155,9 +155,17 @@ describe("CLI agent", () => {
     const sent = await cli(home("a"), ["send", "--text", "beside the agent"], { BACKCHANNEL_NO_AGENT: "1" });
     expect(sent.code, sent.stderr).toBe(0);
     expect((await status("a")).served).toBe(served);
+    // The agent's next command starts from the device's state as that send left it (its ratchet
+    // moved on): a send from a stale copy would reuse a message key, and the transcripts break.
+    const next = await cli(home("a"), ["send", "--text", "through the agent, after"]);
+    expect(next.code, next.stderr).toBe(0);
     const inbox = await cli(home("a"), ["inbox"]);
+    expect(inbox.code, inbox.stdout + inbox.stderr).toBe(0);
     expect(inbox.stdout).toContain("beside the agent");
-    expect((await status("a")).served).toBe(served + 1);
+    const mediator = await cli(home("m"), ["inbox"], { BACKCHANNEL_NO_AGENT: "1" });
+    expect(mediator.code, mediator.stdout + mediator.stderr).toBe(0);
+    expect(mediator.stdout).toContain("through the agent, after");
+    expect((await status("a")).served).toBe(served + 2);
   });
 
   test("the CLI and the agent refuse a socket or directory others could reach", async () => {
