@@ -16,7 +16,9 @@ import { median, nowMs, round } from "./stats.js";
  *   node -e 0         Node's own start, the floor every command pays
  *   import sdk        `node` importing the sdk and its Node adapter, nothing else: module loading
  *   scrypt unlock     `node` deriving one keystore key (scrypt N=2^17, r=8): the unlock's floor
- *   whoami / inbox / send   the handler's commands (inbox: nothing new; send: one signal)
+ *   whoami / inbox / send   the handler's commands (inbox: nothing new; send: one signal), each
+ *                     run by the CLI itself (BACKCHANNEL_NO_AGENT) and, as `agent …`, forwarded to
+ *                     an agent (`backchannel agent start`) that holds the device unlocked
  *
  * Prints JSON: per command the median, min and max wall time (ms) and the median over Node's
  * own start. BENCH_CLI_ROUNDS (default 7) rounds.
@@ -49,27 +51,37 @@ try {
   await cliJson(home("m"), ["inbox"]); // admits A's handler
   await cliJson(home("a"), ["inbox"]); // A's handler joins its caucus
 
+  await cliJson(home("a"), ["agent", "start", "--ttl", "15m"]);
   const device = { NO_COLOR: "1", BACKCHANNEL_PASSPHRASE: PASSPHRASE, BACKCHANNEL_HOME: home("a") };
-  const commands: Record<string, string[]> = {
-    "node -e 0": ["-e", "0"],
+  const local = { ...device, BACKCHANNEL_NO_AGENT: "1" };
+  const commands: Record<string, [string[], Record<string, string>?]> = {
+    "node -e 0": [["-e", "0"]],
     "import sdk": [
-      "--input-type=module",
-      "-e",
-      `await import(${JSON.stringify(dist("sdk/index.js"))}); await import(${JSON.stringify(dist("sdk/node.js"))});`,
+      [
+        "--input-type=module",
+        "-e",
+        `await import(${JSON.stringify(dist("sdk/index.js"))}); await import(${JSON.stringify(dist("sdk/node.js"))});`,
+      ],
     ],
     "scrypt unlock": [
-      "-e",
-      "require('node:crypto').scryptSync('p', Buffer.alloc(16), 48, { N: 2 ** 17, r: 8, p: 1, maxmem: 2 ** 28 })",
+      [
+        "-e",
+        "require('node:crypto').scryptSync('p', Buffer.alloc(16), 48, { N: 2 ** 17, r: 8, p: 1, maxmem: 2 ** 28 })",
+      ],
     ],
-    whoami: [bin, "whoami"],
-    inbox: [bin, "inbox"],
-    send: [bin, "send", "--text", "a signal"],
+    whoami: [[bin, "whoami"], local],
+    inbox: [[bin, "inbox"], local],
+    send: [[bin, "send", "--text", "a signal"], local],
+    "agent whoami": [[bin, "whoami"]],
+    "agent inbox": [[bin, "inbox"]],
+    "agent send": [[bin, "send", "--text", "a signal"]],
   };
   const times = new Map(Object.keys(commands).map((k) => [k, [] as number[]]));
-  for (const args of Object.values(commands)) await timed(args, device); // warm-up
+  for (const [args, env] of Object.values(commands)) await timed(args, env ?? device); // warm-up
   for (let r = 0; r < rounds; r++) {
     process.stderr.write(`round ${r + 1}/${rounds}\n`);
-    for (const [name, args] of Object.entries(commands)) times.get(name)!.push(await timed(args, device));
+    for (const [name, [args, env]] of Object.entries(commands))
+      times.get(name)!.push(await timed(args, env ?? device));
   }
   const floor = median(times.get("node -e 0")!);
   const out: Record<string, unknown> = { rounds, nodeVersion: process.version };
@@ -82,6 +94,7 @@ try {
     };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {
+  await cliJson(join(dir, "a"), ["agent", "stop"]).catch(() => undefined);
   relay.process.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 }

@@ -21,7 +21,7 @@ describe("architecture rules", () => {
       "src/server/app.ts",
       'import { CaucusGroup } from "../crypto/mls/caucus-group.js";\nexport const g = CaucusGroup;\n',
     ],
-    ["src/server/app.ts", 'import { main } from "../cli/main.js";\nexport const m = main;\n'],
+    ["src/server/app.ts", 'import { main } from "../cli/run.js";\nexport const m = main;\n'],
     ["src/protocol/limits.ts", 'import { Device } from "../sdk/device.js";\nexport const d = Device;\n'],
     ["src/crypto/identity.ts", 'import { Device } from "../sdk/device.js";\nexport const d = Device;\n'],
     [

@@ -57,8 +57,17 @@ export async function newStore(opts: GlobalOptions): Promise<FileStateStore> {
   return store;
 }
 
+/** The agent's store, unlocked once when it started (agent-server.ts); none in the CLI's own process. */
+let heldStore: FileStateStore | undefined;
+
+/** In an agent: commands on this store's device use it as it is, with no passphrase and no scrypt. */
+export function holdStore(store: FileStateStore): void {
+  heldStore = store;
+}
+
 export async function openDevice(opts: GlobalOptions): Promise<Mediator | Party> {
-  const store = new FileStateStore(devicePath(opts), await passphrase(opts));
+  const path = devicePath(opts);
+  const store = heldStore?.path === path ? heldStore : new FileStateStore(path, await passphrase(opts));
   if (!store.exists())
     throw new CliError(
       "no_device",

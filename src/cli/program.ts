@@ -14,6 +14,7 @@ const commands: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ["console"], load: async () => (await import("./commands/console.js")).registerConsoleCommand },
   { names: ["demo"], load: async () => (await import("./commands/demo.js")).registerDemoCommand },
   { names: ["admin"], load: async () => (await import("./commands/admin.js")).registerAdminCommand },
+  { names: ["agent"], load: async () => (await import("./commands/agent.js")).registerAgentCommand },
   { names: ["mediator"], load: async () => (await import("./commands/mediator.js")).registerMediatorCommand },
   { names: ["join"], load: async () => (await import("./commands/join.js")).registerJoinCommand },
   {

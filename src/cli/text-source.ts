@@ -35,7 +35,14 @@ export async function readTextOption(
   }
 }
 
+/** In an agent: the standard input the CLI sent along with the command (agent-server.ts). */
+let givenStdin: Buffer | undefined;
+export function giveStdin(bytes: Buffer | undefined): void {
+  givenStdin = bytes;
+}
+
 async function readStdin(): Promise<Buffer> {
+  if (givenStdin) return givenStdin;
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

@@ -57,6 +57,11 @@ export class FileStateStore implements StateStore {
     return this.keystore.read();
   }
 
+  /** Takes in what other processes wrote since this store last read or wrote (a long-lived holder: the CLI's agent). */
+  async refresh(): Promise<void> {
+    await this.keystore?.refresh();
+  }
+
   async clear(): Promise<void> {
     this.keystore = undefined;
     await rm(this.path, { force: true });

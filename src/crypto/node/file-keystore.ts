@@ -204,6 +204,11 @@ export class FileKeystore {
     );
   }
 
+  /** Reads what other processes wrote since this one last looked (under the lock); read() then has it. */
+  refresh(): Promise<void> {
+    return this.serial(() => this.locked(() => Promise.resolve()));
+  }
+
   /** Rewrites the file as one snapshot of the parts (update() does so when the log has grown). */
   compact(): Promise<void> {
     return this.serial(() => this.locked(() => this.rewrite(this.parts, this.keys)));
