@@ -91,6 +91,8 @@ describe("the console's retention display", () => {
       await a.page.reload();
       await seeText(a.page.getByRole("main"), "The mediator closed this channel");
       expect(await a.page.content()).toContain(words);
+      // Nothing more can be sent into it: the form says so by refusing input.
+      expect(await a.page.getByLabel("What you want to signal").isDisabled()).toBe(true);
       await storage.sweepRetention(deleteAt);
     } finally {
       await storage.close();

@@ -106,7 +106,10 @@ function PartyScreen({ device }: { device: Party }) {
                 <summary>
                   <h2 id="compose-title">Send a signal to the mediator</h2>
                 </summary>
-                <ComposeSignal device={device} disabled={!!record?.problem || !!record?.removed} />
+                <ComposeSignal
+                  device={device}
+                  disabled={!!record?.problem || !!record?.removed || !!record?.closed}
+                />
               </details>
             </section>
             <section aria-labelledby="transcript-title" className="transcript">
@@ -206,6 +209,7 @@ function ComposeSignal({ device, disabled }: { device: Party; disabled: boolean 
         rows={4}
         value={text}
         onChange={(e) => setText(e.target.value)}
+        disabled={disabled}
         required
       />
       <StanceFields value={stance} onChange={setStance} idPrefix="signal-stance" />
