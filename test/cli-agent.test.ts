@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli, cliJson, ensureCliBuilt, PASSPHRASE, repoRoot, serveInChild, type Run } from "./helpers/cli.js";
@@ -206,6 +206,16 @@ describe("CLI agent", () => {
     });
     expect(r.code).toBe(1);
     expect((await status("m")).running).toBe(false);
+  });
+
+  test("a data dir whose socket path would be too long is refused in words, before anything starts", async () => {
+    const deep = join(dir, "d".repeat(60), "e".repeat(60));
+    cpSync(home("m"), deep, { recursive: true });
+    const r = await cli(deep, ["agent", "start", "--json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: "agent_path_too_long" });
+    expect(JSON.parse(r.stdout).message).toContain("at most 103");
+    expect(existsSync(join(deep, "agent", "agent.sock"))).toBe(false);
   });
 
   test("an agent stops by itself after its TTL without a command", async () => {

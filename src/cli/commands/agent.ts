@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
-import { agentDir, askAgent, unsafeSocket, type AgentStatus } from "../agent-socket.js";
+import { agentDir, agentSocket, askAgent, unsafeSocket, type AgentStatus } from "../agent-socket.js";
 import { CliError } from "../cli-error.js";
 import { devicePath, homeDir, output, passphrase } from "../context.js";
 import { parseDuration } from "../duration.js";
@@ -25,6 +25,12 @@ async function status(home: string): Promise<AgentStatus | undefined> {
   return found;
 }
 
+/**
+ * The longest unix socket path every platform takes: Linux has 108 bytes for it, macOS 104, each
+ * with its terminating NUL.
+ */
+const MAX_SOCKET_PATH_BYTES = 103;
+
 /** Starts the agent process and waits for its first line: ready, or why not. */
 async function startAgent(o: GlobalOptions, ttlMs: number): Promise<{ pid: number; socket: string }> {
   const home = resolve(homeDir(o));
@@ -32,6 +38,13 @@ async function startAgent(o: GlobalOptions, ttlMs: number): Promise<{ pid: numbe
     throw new CliError(
       "no_device",
       `no device in ${home}: run \`backchannel mediator init\` or \`backchannel join <code>\` first`,
+    );
+  const socket = agentSocket(home);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES)
+    throw new CliError(
+      "agent_path_too_long",
+      `the agent's socket would be ${socket}, ${Buffer.byteLength(socket)} bytes, and a unix socket path ` +
+        `may have at most ${MAX_SOCKET_PATH_BYTES}: use a data dir with a shorter path (--home or BACKCHANNEL_HOME)`,
     );
   if (await status(home)) throw new CliError("agent_running", `an agent already serves ${home}`);
   const secret = await passphrase(o);
