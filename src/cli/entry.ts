@@ -1,3 +1,4 @@
+import { exitQuietlyOnClosedPipe } from "./closed-pipe.js";
 import { askAgent, forwardable, homeFromArgs, readsStdin, unsafeSocket } from "./agent-socket.js";
 
 /**
@@ -16,11 +17,7 @@ async function viaAgent(args: string[]): Promise<number | undefined> {
       `not using the agent: ${problem} (run \`backchannel agent stop\` or remove it)`,
       args,
     );
-  for (const stream of [process.stdout, process.stderr])
-    stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") process.exit(0); // the reader stopped early, as in main.ts
-      throw e;
-    });
+  exitQuietlyOnClosedPipe(process.stdout, process.stderr);
   let stdin: string | undefined;
   if (readsStdin(args)) {
     const chunks: Buffer[] = [];

@@ -1,6 +1,5 @@
 import {
   attachment as attachmentSchema,
-  errorResponse,
   fillPath,
   fromBase64Url,
   parse,
@@ -11,7 +10,8 @@ import {
 } from "../protocol/index.js";
 import { newAttachmentKey, open, seal, sealedSize, type SealResult } from "./blob-crypto.js";
 import type { DeviceCore } from "./core/device-core.js";
-import { ApiError, SdkError, TransportError } from "./errors.js";
+import { SdkError, TransportError } from "./errors.js";
+import { refusalError } from "./http-client.js";
 
 /**
  * A file to attach: read as a stream, never whole (a Node file: see `fileSource` in sdk/node.ts;
@@ -90,9 +90,7 @@ async function blobFetch(url: URL, init: RequestInit & { duplex?: "half" }): Pro
     );
   }
   if (res.ok) return res;
-  const err = errorResponse.safeParse(await res.json().catch(() => undefined));
-  if (err.success) throw new ApiError(err.data.error, err.data.message, res.status, err.data.retry_after);
-  throw new TransportError("bad_response", `server answered ${res.status}`);
+  throw refusalError(res.status, await res.json().catch(() => undefined));
 }
 
 /**

@@ -38,6 +38,13 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * with the table's schema before use, so a hostile or broken server cannot hand the sdk a value
  * of the wrong shape.
  */
+/** A refusal's body as the error it says (ApiError, with its code), or bad_response if it says none. */
+export function refusalError(status: number, json: unknown): ApiError | TransportError {
+  const err = errorResponse.safeParse(json);
+  if (err.success) return new ApiError(err.data.error, err.data.message, status, err.data.retry_after);
+  return new TransportError("bad_response", `server answered ${status}`);
+}
+
 export class HttpClient {
   constructor(
     readonly baseUrl: string,
@@ -115,11 +122,7 @@ export class HttpClient {
     } catch {
       throw new TransportError("bad_response", `server answered ${res.status} with non-JSON`);
     }
-    if (res.status < 200 || res.status > 299) {
-      const err = errorResponse.safeParse(json);
-      if (err.success) throw new ApiError(err.data.error, err.data.message, res.status, err.data.retry_after);
-      throw new TransportError("bad_response", `server answered ${res.status}`);
-    }
+    if (res.status < 200 || res.status > 299) throw refusalError(res.status, json);
     try {
       return parse(spec.response, json, `response to ${spec.method} ${path}`) as CallResult<K>;
     } catch (e) {

@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { encodeQR } from "@paulmillr/qr";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -17,6 +15,7 @@ import {
   shownHandlerIds,
   tabTo,
   unexpectedErrors,
+  axeViolations,
 } from "./console-helpers.js";
 import {
   launchBrowser,
@@ -40,31 +39,7 @@ import {
 const TOPIC = "no new strikes";
 const SIGNAL = "We are not interested in escalating at this stage.";
 const SUBSTANCE = "A has indicated that it does not seek further escalation at this time.";
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
 type Scheme = "light" | "dark";
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: unknown[] }[];
-}
-
-/** axe-core's violations of moderate impact or worse. Injected over DevTools (the CSP forbids inline script). */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run(ctx: Document): Promise<{ violations: AxeViolation[] }> } }
-    ).axe;
-    return (await axe.run(document)).violations;
-  });
-  return violations
-    .filter((v) => v.impact !== "minor" && v.impact !== null)
-    .map(
-      (v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")})`,
-    );
-}
 
 /**
  * For every visible text field and select: its border against what it sits on, and the focus

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -15,6 +14,7 @@ import {
   seeText,
   seqOf,
   unexpectedErrors,
+  axeViolations,
 } from "./console-helpers.js";
 import { launchBrowser, openContext, startConsoleServer, type ConsoleServer } from "./harness.js";
 
@@ -40,22 +40,12 @@ function binary(size: number): Buffer {
   return b;
 }
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
 /** axe-core's rules broken (moderate impact or worse) in the light and the dark scheme. */
 async function axeIn(page: Page): Promise<string[]> {
   const found: string[] = [];
   for (const colorScheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme });
-    if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
-    const ids = await page.evaluate(async () => {
-      type Result = { violations: { id: string; impact: string | null }[] };
-      const { axe } = window as unknown as { axe: { run(d: Document): Promise<Result> } };
-      return (await axe.run(document)).violations
-        .filter((v) => v.impact !== "minor" && v.impact !== null)
-        .map((v) => v.id);
-    });
-    found.push(...ids.map((id) => `${colorScheme}: ${id}`));
+    found.push(...(await axeViolations(page)).map((v) => `${colorScheme}: ${v}`));
   }
   return found;
 }

@@ -1,9 +1,11 @@
 /**
  * Steps through the web console as a person does it — labels, roles and visible text only — for
  * the browser tests in test/web/console-*.test.ts. Nothing here reaches into the app: the only
- * page.evaluate calls read layout and focus, and the only other oracle is the relay's own SQLite
+ * page.evaluate calls read layout and focus (and run axe-core, injected over DevTools), and the only other oracle is the relay's own SQLite
  * file (what the server stores, e.g. full device ids, and the place a tamper test attacks).
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { expect } from "vitest";
@@ -250,4 +252,29 @@ export class RelayDatabase extends ServerDatabase {
         (db.prepare("SELECT count(*) AS n FROM events WHERE caucus_id = ?").get(caucusId) as { n: number }).n,
     );
   }
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+/** axe-core's violations of moderate impact or worse. Injected over DevTools (the CSP forbids inline script). */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as { axe: { run(ctx: Document): Promise<{ violations: AxeViolation[] }> } }
+    ).axe;
+    return (await axe.run(document)).violations;
+  });
+  return violations
+    .filter((v) => v.impact !== "minor" && v.impact !== null)
+    .map(
+      (v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")})`,
+    );
 }
